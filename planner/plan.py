@@ -1,0 +1,475 @@
+"""A city's plan as data: load and validate a plan folder (``plan.toml`` + ``districts.geojson``).
+
+A plan is a folder, so a second city is a second folder, not a code change::
+
+    >>> from planner.plan import load_plan
+    >>> plan = load_plan()
+    >>> plan.new_space.value
+    3000000.0
+    >>> plan.district("440305").role
+    'core'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio.errors
+
+from planner.errors import PlanError, Problem
+from planner.geo import M2_PER_KM2, WGS84, area_m2
+
+GEODATA = Path(__file__).resolve().parents[1] / "geodata"
+DEFAULT_PLAN = "shenzhen"
+PLAN_FILE = "plan.toml"
+DISTRICTS_FILE = "districts.geojson"
+COMPARISONS = (">=", ">", "=", "<=", "<")
+LAND_USE_CLASSES = ("M0", "M1")
+
+
+def available_plans() -> list[str]:
+    """Names of the plan folders bundled under ``geodata/``."""
+    return sorted(p.parent.name for p in GEODATA.glob(f"*/{PLAN_FILE}"))
+
+
+def plan_path(plan: str | Path | None = None) -> Path:
+    """Resolve a plan name (``"shenzhen"``) or folder path; lists the valid names on a typo."""
+    if plan is None:
+        plan = DEFAULT_PLAN
+    candidate = Path(plan)
+    if candidate.is_dir():
+        return candidate.resolve()
+    bundled = GEODATA / str(plan)
+    if bundled.is_dir():
+        return bundled
+    raise PlanError(
+        [
+            Problem(
+                str(plan),
+                "",
+                f"找不到规划文件夹; 可用: {', '.join(available_plans())}",
+                f"no such plan folder; bundled plans: {', '.join(available_plans())}",
+            )
+        ],
+        what="plan",
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure from the plan, with its source."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    value: float
+    unit: str
+    comparison: str
+    source: str
+    section: str
+    quote: str = ""
+    year: int | None = None
+    deadline: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class District:
+    """A district of the plan with its role and designated specialisations."""
+
+    code: str
+    name_zh: str
+    short_zh: str
+    name_en: str
+    role: str
+    specialisations: tuple[str, ...]
+    any_specialisation: bool
+    official_land_km2: float | None
+    source: str = ""
+    section: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionalArea:
+    """An area parks may belong to that has no boundary of its own here (大鹏新区, 深汕)."""
+
+    key: str
+    name_zh: str
+    short_zh: str
+    name_en: str
+    parent: str
+    role: str
+    official_land_km2: float | None
+    note_zh: str
+    note_en: str
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A key with Chinese and English labels (roles, fields, levels, types)."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A loaded, validated plan."""
+
+    folder: Path
+    id: str
+    city_zh: str
+    city_en: str
+    title_zh: str
+    title_en: str
+    period_start: int
+    deadline: dt.date
+    new_space: Target
+    targets: tuple[Target, ...]
+    roles: tuple[Labelled, ...]
+    specialisations: tuple[Labelled, ...]
+    districts: tuple[District, ...]
+    functional_areas: tuple[FunctionalArea, ...]
+    fields: tuple[Labelled, ...]
+    pilots: tuple[dict[str, Any], ...]
+    namepark_levels: tuple[Labelled, ...]
+    park_types: tuple[Labelled, ...]
+    plot_ratio: pd.DataFrame  # index zone, columns M0/M1
+    plot_ratio_confirmed: bool
+    plot_ratio_default_zone: int
+    baseline_share: float
+    sources: dict[str, dict[str, str]]
+    raw: dict[str, Any]
+    district_polygons: gpd.GeoDataFrame
+
+    @property
+    def deadline_year(self) -> int:
+        """The year of the deadline (2025)."""
+        return self.deadline.year
+
+    @property
+    def years(self) -> list[int]:
+        """The plan years from period start to the deadline, inclusive."""
+        return list(range(self.period_start, self.deadline_year + 1))
+
+    def district(self, code: str) -> District:
+        """The district with this code; KeyError names the valid codes."""
+        for d in self.districts:
+            if d.code == code:
+                return d
+        raise KeyError(f"unknown district code {code!r}; valid: {[d.code for d in self.districts]}")
+
+    def district_codes(self) -> list[str]:
+        """Codes of all districts, in plan order."""
+        return [d.code for d in self.districts]
+
+    def label(self, kind: str, key: str, lang: str = "zh") -> str:
+        """Label of a role/specialisation/field/namepark level/park type key."""
+        items: tuple[Labelled, ...] = getattr(self, kind)
+        for item in items:
+            if item.key == key:
+                return item.label_zh if lang == "zh" else item.label_en
+        return key
+
+    def districts_frame(self) -> gpd.GeoDataFrame:
+        """District polygons with role, specialisations, official and computed areas (WGS84)."""
+        return self.district_polygons
+
+    def max_plot_ratio(self, land_use_class: str | None = None, zone: int | None = None) -> float:
+        """The allowed plot ratio for a class and zone; unknown class -> the higher of M0/M1."""
+        row = self.plot_ratio.loc[zone if zone in self.plot_ratio.index else self.plot_ratio_default_zone]
+        if land_use_class in LAND_USE_CLASSES:
+            return float(row[land_use_class])
+        return float(row.max())
+
+    def resolve_district(self, name: str) -> tuple[str, str]:
+        """Map a district name as people write it ('南山', '南山区', 'Nanshan', '440305', '大鹏')
+        to ``(district_code, functional_area_key)``; unknown names give ``("", "")``."""
+        text = str(name).strip()
+        for d in self.districts:
+            if text in (d.code, d.name_zh, d.short_zh) or text.lower() == d.name_en.lower():
+                return d.code, ""
+        for a in self.functional_areas:
+            if text in (a.key, a.name_zh, a.short_zh) or text.lower() == a.name_en.lower():
+                return a.parent, a.key
+        return "", ""
+
+
+def _get(table: dict, key: str, place: str, problems: list[Problem], kind: type | tuple = str) -> Any:
+    if key not in table:
+        problems.append(Problem(place, key, "缺少必填项", "required key missing"))
+        return None
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        problems.append(
+            Problem(place, key, f"类型错误: {value!r}", f"wrong type: {value!r}, expected {kind}")
+        )
+        return None
+    return value
+
+
+def _target(t: dict, place: str, sources: dict, problems: list[Problem]) -> Target | None:
+    before = len(problems)
+    key = _get(t, "key", place, problems)
+    value = _get(t, "value", place, problems, (int, float))
+    if value is not None and value < 0:
+        problems.append(Problem(place, "value", f"目标值不能为负: {value}", f"target must not be negative: {value}"))
+    comparison = t.get("comparison", ">=")
+    if comparison not in COMPARISONS:
+        problems.append(Problem(place, "comparison", f"未知比较符 {comparison!r}", f"unknown comparison {comparison!r}"))
+    source = _get(t, "source", place, problems)
+    if source is not None and source not in sources:
+        problems.append(
+            Problem(place, "source", f"未知来源 {source!r}", f"unknown source {source!r}; known: {sorted(sources)}")
+        )
+    section = _get(t, "section", place, problems)
+    deadline = None
+    if "deadline" in t:
+        try:
+            deadline = dt.date.fromisoformat(str(t["deadline"]))
+        except ValueError:
+            problems.append(Problem(place, "deadline", "日期格式错误", f"not an ISO date: {t['deadline']!r}"))
+    if len(problems) > before:
+        return None
+    return Target(
+        key=key,
+        label_zh=t.get("label_zh", key),
+        label_en=t.get("label_en", key),
+        value=float(value),
+        unit=t.get("unit", ""),
+        comparison=comparison,
+        source=source,
+        section=section,
+        quote=t.get("quote", ""),
+        year=t.get("year"),
+        deadline=deadline,
+    )
+
+
+def _labelled(items: list[dict], kind: str, file: str, problems: list[Problem]) -> tuple[Labelled, ...]:
+    out = []
+    seen: set[str] = set()
+    for i, item in enumerate(items, 1):
+        place = f"{file} [[{kind}]] #{i}"
+        key = _get(item, "key", place, problems)
+        if key is None:
+            continue
+        if key in seen:
+            problems.append(Problem(place, "key", f"重复的键 {key!r}", f"duplicate key {key!r}"))
+        seen.add(key)
+        extra = {k: v for k, v in item.items() if k not in ("key", "label_zh", "label_en")}
+        out.append(Labelled(key, item.get("label_zh", key), item.get("label_en", key), extra))
+    return tuple(out)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise PlanError([Problem(str(path), "", "规划文件不存在", "plan file not found")], what="plan") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(
+            [Problem(str(path), "", f"TOML 语法错误: {exc}", f"TOML syntax error: {exc}")], what="plan"
+        ) from exc
+
+
+def _load_polygons(folder: Path, districts: tuple[District, ...], problems: list[Problem]) -> gpd.GeoDataFrame:
+    path = folder / DISTRICTS_FILE
+    columns = ["code", "name_zh", "name_en", "role", "specialisations", "official_land_km2", "computed_land_km2"]
+    if not path.exists():
+        problems.append(Problem(str(path), "", "缺少区界文件", "district polygons file missing"))
+        return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=WGS84)
+    try:
+        polys = gpd.read_file(path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        problems.append(Problem(str(path), "", f"无法读取: {exc}", f"cannot read: {exc}"))
+        return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=WGS84)
+    if polys.crs is None or not polys.crs.equals(WGS84):
+        problems.append(Problem(str(path), "crs", "区界必须为 WGS84", f"district polygons must be WGS84, got {polys.crs}"))
+    polys["code"] = polys["code"].astype(str)
+    known = {d.code for d in districts}
+    for code in sorted(set(polys["code"]) - known):
+        problems.append(Problem(str(path), "code", f"区界文件中有规划未列出的区 {code}", f"polygon for unknown district {code}"))
+    for code in sorted(known - set(polys["code"])):
+        problems.append(Problem(str(path), "code", f"区 {code} 没有边界", f"no polygon for district {code}"))
+    meta = pd.DataFrame(
+        {
+            "code": [d.code for d in districts],
+            "name_zh": [d.name_zh for d in districts],
+            "name_en": [d.name_en for d in districts],
+            "role": [d.role for d in districts],
+            "specialisations": [";".join(d.specialisations) for d in districts],
+            "official_land_km2": [d.official_land_km2 for d in districts],
+        }
+    )
+    merged = polys[["code", "geometry"]].merge(meta, on="code", how="inner")
+    merged["computed_land_km2"] = (area_m2(merged) / M2_PER_KM2).round(2)
+    return gpd.GeoDataFrame(merged[[*columns, "geometry"]], geometry="geometry", crs=WGS84)
+
+
+def _load_plan_uncached(folder: Path) -> Plan:
+    file = str(folder / PLAN_FILE)
+    raw = _read_toml(folder / PLAN_FILE)
+    problems: list[Problem] = []
+    head = raw.get("plan", {})
+    for key in ("id", "city_zh", "city_en", "title_zh", "period_start", "deadline"):
+        if key not in head:
+            problems.append(Problem(f"{file} [plan]", key, "缺少必填项", "required key missing"))
+    sources = raw.get("sources", {})
+    deadline = dt.date(2025, 12, 31)
+    try:
+        deadline = dt.date.fromisoformat(str(head.get("deadline", "")))
+    except ValueError:
+        problems.append(Problem(f"{file} [plan]", "deadline", "日期格式错误", f"not an ISO date: {head.get('deadline')!r}"))
+
+    new_space = None
+    if "new_space_target" not in raw:
+        problems.append(Problem(file, "new_space_target", "缺少新增空间目标", "the new-space target is missing"))
+    else:
+        new_space = _target(raw["new_space_target"], f"{file} [new_space_target]", sources, problems)
+    targets = []
+    for i, t in enumerate(raw.get("targets", []), 1):
+        tgt = _target(t, f"{file} [[targets]] #{i}", sources, problems)
+        if tgt:
+            targets.append(tgt)
+
+    roles = _labelled(raw.get("roles", []), "roles", file, problems)
+    specs = _labelled(raw.get("specialisations", []), "specialisations", file, problems)
+    role_keys = {r.key for r in roles}
+    spec_keys = {s.key for s in specs}
+
+    districts = []
+    seen_codes: set[str] = set()
+    for i, d in enumerate(raw.get("districts", []), 1):
+        place = f"{file} [[districts]] #{i}" + (f" ({d.get('name_zh')})" if "name_zh" in d else "")
+        before = len(problems)
+        code = _get(d, "code", place, problems)
+        name_zh = _get(d, "name_zh", place, problems)
+        name_en = _get(d, "name_en", place, problems)
+        role = _get(d, "role", place, problems)
+        if role is not None and role not in role_keys:
+            problems.append(Problem(place, "role", f"未知角色 {role!r}", f"unknown role {role!r}; known: {sorted(role_keys)}"))
+        for s in d.get("specialisations", []):
+            if s not in spec_keys:
+                problems.append(
+                    Problem(place, "specialisations", f"未知专业方向 {s!r}", f"unknown specialisation {s!r}; known: {sorted(spec_keys)}")
+                )
+        area = d.get("official_land_km2")
+        if area is not None and (not isinstance(area, int | float) or area <= 0):
+            problems.append(Problem(place, "official_land_km2", f"面积必须为正数: {area!r}", f"area must be positive: {area!r}"))
+        if code in seen_codes:
+            problems.append(Problem(place, "code", f"重复的区代码 {code}", f"duplicate district code {code}"))
+        seen_codes.add(code)
+        if len(problems) > before:
+            continue
+        districts.append(
+            District(
+                code=str(code),
+                name_zh=name_zh,
+                short_zh=d.get("short_zh", name_zh),
+                name_en=name_en,
+                role=role,
+                specialisations=tuple(d.get("specialisations", [])),
+                any_specialisation=bool(d.get("any_specialisation", False)),
+                official_land_km2=float(area) if area is not None else None,
+                source=d.get("source", ""),
+                section=d.get("section", ""),
+            )
+        )
+    if not districts:
+        problems.append(Problem(file, "districts", "规划中没有区", "the plan names no districts"))
+
+    areas = []
+    for i, a in enumerate(raw.get("functional_areas", []), 1):
+        place = f"{file} [[functional_areas]] #{i}"
+        parent = str(a.get("parent", ""))
+        if parent and parent not in seen_codes:
+            problems.append(Problem(place, "parent", f"未知上级区 {parent!r}", f"unknown parent district {parent!r}"))
+        areas.append(
+            FunctionalArea(
+                key=a.get("key", ""),
+                name_zh=a.get("name_zh", ""),
+                short_zh=a.get("short_zh", a.get("name_zh", "")),
+                name_en=a.get("name_en", ""),
+                parent=parent,
+                role=a.get("role", "other"),
+                official_land_km2=a.get("official_land_km2"),
+                note_zh=a.get("note_zh", ""),
+                note_en=a.get("note_en", ""),
+            )
+        )
+
+    plot = raw.get("plot_ratio", {})
+    limits = pd.DataFrame(plot.get("limits", []))
+    if not limits.empty:
+        limits = limits.set_index("zone").astype(float)
+        for zone, row in limits.iterrows():
+            for cls, val in row.items():
+                if not val > 0:
+                    problems.append(
+                        Problem(f"{file} [[plot_ratio.limits]] zone {zone}", str(cls), f"容积率必须为正: {val}", f"plot ratio must be positive: {val}")
+                    )
+    else:
+        limits = pd.DataFrame({"M0": [float("inf")], "M1": [float("inf")]}, index=pd.Index([1], name="zone"))
+
+    share = raw.get("baseline", {}).get("software_share", 0.0)
+    if not isinstance(share, int | float) or not 0 <= share <= 1:
+        problems.append(Problem(f"{file} [baseline]", "software_share", f"比例须在 0-1 之间: {share!r}", f"share must be within 0-1: {share!r}"))
+        share = 0.0
+
+    districts_t = tuple(districts)
+    polygons = _load_polygons(folder, districts_t, problems)
+    if problems:
+        raise PlanError(problems, what=f"plan {folder}")
+    assert new_space is not None
+    return Plan(
+        folder=folder,
+        id=head["id"],
+        city_zh=head["city_zh"],
+        city_en=head["city_en"],
+        title_zh=head["title_zh"],
+        title_en=head.get("title_en", head["title_zh"]),
+        period_start=int(head["period_start"]),
+        deadline=deadline,
+        new_space=new_space,
+        targets=tuple(targets),
+        roles=roles,
+        specialisations=specs,
+        districts=districts_t,
+        functional_areas=tuple(areas),
+        fields=_labelled(raw.get("fields", []), "fields", file, problems),
+        pilots=tuple(raw.get("pilots", [])),
+        namepark_levels=_labelled(raw.get("namepark_levels", []), "namepark_levels", file, problems),
+        park_types=_labelled(raw.get("park_types", []), "park_types", file, problems),
+        plot_ratio=limits,
+        plot_ratio_confirmed=bool(plot.get("confirmed", False)),
+        plot_ratio_default_zone=int(plot.get("default_zone", limits.index[0])),
+        baseline_share=float(share),
+        sources=sources,
+        raw=raw,
+        district_polygons=polygons,
+    )
+
+
+@lru_cache(maxsize=8)
+def _load_cached(folder: Path, mtime: float) -> Plan:
+    return _load_plan_uncached(folder)
+
+
+def load_plan(plan: str | Path | None = None) -> Plan:
+    """Load and validate a plan folder (a bundled name such as ``"shenzhen"`` or a path).
+
+    Raises :class:`PlanError` listing every problem with its place in the file.
+    """
+    folder = plan_path(plan)
+    stamp = max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0.0)
+    return _load_cached(folder, stamp)
