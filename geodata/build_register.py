@@ -68,7 +68,18 @@ PARK_TYPE = {
     "dayun_software_town": "digital_town",
     "futian_ngit": "digital_park",
 }
-AREA_WORDS = ("片区", "合作区", "产业带", "科学城", "中心区", "更新", "高新区", "总部基地", "数字城", "核心区")
+AREA_WORDS = (
+    "片区",
+    "合作区",
+    "产业带",
+    "科学城",
+    "中心区",
+    "更新",
+    "高新区",
+    "总部基地",
+    "数字城",
+    "核心区",
+)
 
 
 def _park_type(row: pd.Series) -> str:
@@ -156,7 +167,9 @@ def main() -> None:
     allocations.to_csv(OUT / ALLOCATIONS_FILE, index=False)
     if not (OUT / QUOTAS_FILE).exists():
         pd.DataFrame(columns=QUOTA_COLUMNS).to_csv(OUT / QUOTAS_FILE, index=False)
-    print(f"wrote {len(collection['features'])} parks, {len(allocations)} baseline allocations to {OUT.relative_to(ROOT)}")
+    print(
+        f"wrote {len(collection['features'])} parks, {len(allocations)} baseline allocations to {OUT.relative_to(ROOT)}"
+    )
 
 
 if __name__ == "__main__":

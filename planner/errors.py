@@ -37,7 +37,9 @@ class ValidationError(PlannerError):
         self.problems = list(problems)
         self.what = what
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{what}: {len(self.problems)} problem(s) / 发现 {len(self.problems)} 个问题\n{lines}")
+        super().__init__(
+            f"{what}: {len(self.problems)} problem(s) / 发现 {len(self.problems)} 个问题\n{lines}"
+        )
 
 
 class PlanError(ValidationError):

@@ -208,7 +208,7 @@ def _get(table: dict, key: str, place: str, problems: list[Problem], kind: type 
         problems.append(Problem(place, key, "缺少必填项", "required key missing"))
         return None
     value = table[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         problems.append(
             Problem(place, key, f"类型错误: {value!r}", f"wrong type: {value!r}, expected {kind}")
         )
@@ -221,14 +221,23 @@ def _target(t: dict, place: str, sources: dict, problems: list[Problem]) -> Targ
     key = _get(t, "key", place, problems)
     value = _get(t, "value", place, problems, (int, float))
     if value is not None and value < 0:
-        problems.append(Problem(place, "value", f"目标值不能为负: {value}", f"target must not be negative: {value}"))
+        problems.append(
+            Problem(place, "value", f"目标值不能为负: {value}", f"target must not be negative: {value}")
+        )
     comparison = t.get("comparison", ">=")
     if comparison not in COMPARISONS:
-        problems.append(Problem(place, "comparison", f"未知比较符 {comparison!r}", f"unknown comparison {comparison!r}"))
+        problems.append(
+            Problem(place, "comparison", f"未知比较符 {comparison!r}", f"unknown comparison {comparison!r}")
+        )
     source = _get(t, "source", place, problems)
     if source is not None and source not in sources:
         problems.append(
-            Problem(place, "source", f"未知来源 {source!r}", f"unknown source {source!r}; known: {sorted(sources)}")
+            Problem(
+                place,
+                "source",
+                f"未知来源 {source!r}",
+                f"unknown source {source!r}; known: {sorted(sources)}",
+            )
         )
     section = _get(t, "section", place, problems)
     deadline = None
@@ -275,16 +284,28 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             return tomllib.load(f)
     except FileNotFoundError as exc:
-        raise PlanError([Problem(str(path), "", "规划文件不存在", "plan file not found")], what="plan") from exc
+        raise PlanError(
+            [Problem(str(path), "", "规划文件不存在", "plan file not found")], what="plan"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(
             [Problem(str(path), "", f"TOML 语法错误: {exc}", f"TOML syntax error: {exc}")], what="plan"
         ) from exc
 
 
-def _load_polygons(folder: Path, districts: tuple[District, ...], problems: list[Problem]) -> gpd.GeoDataFrame:
+def _load_polygons(
+    folder: Path, districts: tuple[District, ...], problems: list[Problem]
+) -> gpd.GeoDataFrame:
     path = folder / DISTRICTS_FILE
-    columns = ["code", "name_zh", "name_en", "role", "specialisations", "official_land_km2", "computed_land_km2"]
+    columns = [
+        "code",
+        "name_zh",
+        "name_en",
+        "role",
+        "specialisations",
+        "official_land_km2",
+        "computed_land_km2",
+    ]
     if not path.exists():
         problems.append(Problem(str(path), "", "缺少区界文件", "district polygons file missing"))
         return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=WGS84)
@@ -294,11 +315,20 @@ def _load_polygons(folder: Path, districts: tuple[District, ...], problems: list
         problems.append(Problem(str(path), "", f"无法读取: {exc}", f"cannot read: {exc}"))
         return gpd.GeoDataFrame(columns=[*columns, "geometry"], geometry="geometry", crs=WGS84)
     if polys.crs is None or not polys.crs.equals(WGS84):
-        problems.append(Problem(str(path), "crs", "区界必须为 WGS84", f"district polygons must be WGS84, got {polys.crs}"))
+        problems.append(
+            Problem(str(path), "crs", "区界必须为 WGS84", f"district polygons must be WGS84, got {polys.crs}")
+        )
     polys["code"] = polys["code"].astype(str)
     known = {d.code for d in districts}
     for code in sorted(set(polys["code"]) - known):
-        problems.append(Problem(str(path), "code", f"区界文件中有规划未列出的区 {code}", f"polygon for unknown district {code}"))
+        problems.append(
+            Problem(
+                str(path),
+                "code",
+                f"区界文件中有规划未列出的区 {code}",
+                f"polygon for unknown district {code}",
+            )
+        )
     for code in sorted(known - set(polys["code"])):
         problems.append(Problem(str(path), "code", f"区 {code} 没有边界", f"no polygon for district {code}"))
     meta = pd.DataFrame(
@@ -329,11 +359,17 @@ def _load_plan_uncached(folder: Path) -> Plan:
     try:
         deadline = dt.date.fromisoformat(str(head.get("deadline", "")))
     except ValueError:
-        problems.append(Problem(f"{file} [plan]", "deadline", "日期格式错误", f"not an ISO date: {head.get('deadline')!r}"))
+        problems.append(
+            Problem(
+                f"{file} [plan]", "deadline", "日期格式错误", f"not an ISO date: {head.get('deadline')!r}"
+            )
+        )
 
     new_space = None
     if "new_space_target" not in raw:
-        problems.append(Problem(file, "new_space_target", "缺少新增空间目标", "the new-space target is missing"))
+        problems.append(
+            Problem(file, "new_space_target", "缺少新增空间目标", "the new-space target is missing")
+        )
     else:
         new_space = _target(raw["new_space_target"], f"{file} [new_space_target]", sources, problems)
     targets = []
@@ -357,15 +393,31 @@ def _load_plan_uncached(folder: Path) -> Plan:
         name_en = _get(d, "name_en", place, problems)
         role = _get(d, "role", place, problems)
         if role is not None and role not in role_keys:
-            problems.append(Problem(place, "role", f"未知角色 {role!r}", f"unknown role {role!r}; known: {sorted(role_keys)}"))
+            problems.append(
+                Problem(
+                    place, "role", f"未知角色 {role!r}", f"unknown role {role!r}; known: {sorted(role_keys)}"
+                )
+            )
         for s in d.get("specialisations", []):
             if s not in spec_keys:
                 problems.append(
-                    Problem(place, "specialisations", f"未知专业方向 {s!r}", f"unknown specialisation {s!r}; known: {sorted(spec_keys)}")
+                    Problem(
+                        place,
+                        "specialisations",
+                        f"未知专业方向 {s!r}",
+                        f"unknown specialisation {s!r}; known: {sorted(spec_keys)}",
+                    )
                 )
         area = d.get("official_land_km2")
         if area is not None and (not isinstance(area, int | float) or area <= 0):
-            problems.append(Problem(place, "official_land_km2", f"面积必须为正数: {area!r}", f"area must be positive: {area!r}"))
+            problems.append(
+                Problem(
+                    place,
+                    "official_land_km2",
+                    f"面积必须为正数: {area!r}",
+                    f"area must be positive: {area!r}",
+                )
+            )
         if code in seen_codes:
             problems.append(Problem(place, "code", f"重复的区代码 {code}", f"duplicate district code {code}"))
         seen_codes.add(code)
@@ -393,7 +445,9 @@ def _load_plan_uncached(folder: Path) -> Plan:
         place = f"{file} [[functional_areas]] #{i}"
         parent = str(a.get("parent", ""))
         if parent and parent not in seen_codes:
-            problems.append(Problem(place, "parent", f"未知上级区 {parent!r}", f"unknown parent district {parent!r}"))
+            problems.append(
+                Problem(place, "parent", f"未知上级区 {parent!r}", f"unknown parent district {parent!r}")
+            )
         areas.append(
             FunctionalArea(
                 key=a.get("key", ""),
@@ -416,14 +470,26 @@ def _load_plan_uncached(folder: Path) -> Plan:
             for cls, val in row.items():
                 if not val > 0:
                     problems.append(
-                        Problem(f"{file} [[plot_ratio.limits]] zone {zone}", str(cls), f"容积率必须为正: {val}", f"plot ratio must be positive: {val}")
+                        Problem(
+                            f"{file} [[plot_ratio.limits]] zone {zone}",
+                            str(cls),
+                            f"容积率必须为正: {val}",
+                            f"plot ratio must be positive: {val}",
+                        )
                     )
     else:
         limits = pd.DataFrame({"M0": [float("inf")], "M1": [float("inf")]}, index=pd.Index([1], name="zone"))
 
     share = raw.get("baseline", {}).get("software_share", 0.0)
     if not isinstance(share, int | float) or not 0 <= share <= 1:
-        problems.append(Problem(f"{file} [baseline]", "software_share", f"比例须在 0-1 之间: {share!r}", f"share must be within 0-1: {share!r}"))
+        problems.append(
+            Problem(
+                f"{file} [baseline]",
+                "software_share",
+                f"比例须在 0-1 之间: {share!r}",
+                f"share must be within 0-1: {share!r}",
+            )
+        )
         share = 0.0
 
     districts_t = tuple(districts)

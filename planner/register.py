@@ -44,7 +44,16 @@ TEXT_COLUMNS = [
 ]  # fmt: skip
 NUMBER_COLUMNS = ["land_area_m2", "plot_ratio", "gfa_m2", "new_gfa_m2"]
 PARK_COLUMNS = [*TEXT_COLUMNS[:10], *NUMBER_COLUMNS, "delivery_year", *TEXT_COLUMNS[10:], "figures_verified"]
-ALLOCATION_COLUMNS = ["allocation_id", "park_id", "specialisation", "area_m2", "delivery_year", "status", "basis", "note"]
+ALLOCATION_COLUMNS = [
+    "allocation_id",
+    "park_id",
+    "specialisation",
+    "area_m2",
+    "delivery_year",
+    "status",
+    "basis",
+    "note",
+]
 QUOTA_COLUMNS = ["district_code", "quota_m2"]
 
 PARK_LABELS: dict[str, tuple[str, str]] = {
@@ -86,10 +95,14 @@ ALLOCATION_LABELS: dict[str, tuple[str, str]] = {
 
 YEAR_MIN, YEAR_MAX = 1979, 2100
 
-_UNDER_CONSTRUCTION = re.compile(r"under construction|construction|topping|\bdue\b|在建|建设中|施工|封顶", re.I)
+_UNDER_CONSTRUCTION = re.compile(
+    r"under construction|construction|topping|\bdue\b|在建|建设中|施工|封顶", re.I
+)
 _DELIVERED = re.compile(r"operating|opened|delivered|complete|已交付|已建成|建成|运营|投用|开园", re.I)
 _PLANNED = re.compile(r"plan|renewal|land assembly|developing|design|规划|拟建|筹建|计划|更新", re.I)
-_DELIVERY_YEAR = re.compile(r"(?:due|opened|topping-out|delivered|complete[sd]?|交付|建成|开园)\D{0,6}((?:19|20)\d{2})", re.I)
+_DELIVERY_YEAR = re.compile(
+    r"(?:due|opened|topping-out|delivered|complete[sd]?|交付|建成|开园)\D{0,6}((?:19|20)\d{2})", re.I
+)
 _ANY_YEAR = re.compile(r"(?:19|20)\d{2}")
 
 
@@ -184,7 +197,9 @@ def conform_parks(parks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out.loc[out["status"] == "", "status"] = "unknown"
     if out.crs is None:
         out = out.set_crs(WGS84)
-    return gpd.GeoDataFrame(out[[*PARK_COLUMNS, "geometry"]].reset_index(drop=True), geometry="geometry", crs=out.crs)
+    return gpd.GeoDataFrame(
+        out[[*PARK_COLUMNS, "geometry"]].reset_index(drop=True), geometry="geometry", crs=out.crs
+    )
 
 
 def conform_allocations(allocations: pd.DataFrame) -> pd.DataFrame:
@@ -216,7 +231,12 @@ def load_register(plan: Plan, folder: str | Path | None = None) -> Register:
     base = Path(folder) if folder is not None else plan.folder
     parks = gpd.read_file(base / PARKS_FILE) if (base / PARKS_FILE).exists() else empty_parks()
     allocations = (
-        pd.read_csv(base / ALLOCATIONS_FILE, dtype={"allocation_id": str, "park_id": str}, keep_default_na=False, na_values=[""])
+        pd.read_csv(
+            base / ALLOCATIONS_FILE,
+            dtype={"allocation_id": str, "park_id": str},
+            keep_default_na=False,
+            na_values=[""],
+        )
         if (base / ALLOCATIONS_FILE).exists()
         else pd.DataFrame(columns=ALLOCATION_COLUMNS)
     )
@@ -232,10 +252,17 @@ def load_register(plan: Plan, folder: str | Path | None = None) -> Register:
     return register
 
 
-def _bad_rows(mask: pd.Series | np.ndarray, frame: pd.DataFrame, place: str, key: str, field: str, zh: str, en: str) -> list[Problem]:
+def _bad_rows(
+    mask: pd.Series | np.ndarray, frame: pd.DataFrame, place: str, key: str, field: str, zh: str, en: str
+) -> list[Problem]:
     idx = np.flatnonzero(np.asarray(mask))
     return [
-        Problem(f"{place} row {i + 1} ({frame[key].iloc[i]})", field, zh.format(v=frame[field].iloc[i]), en.format(v=frame[field].iloc[i]))
+        Problem(
+            f"{place} row {i + 1} ({frame[key].iloc[i]})",
+            field,
+            zh.format(v=frame[field].iloc[i]),
+            en.format(v=frame[field].iloc[i]),
+        )
         for i in idx
     ]
 
@@ -244,52 +271,175 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
     """Every problem with a parks frame (already conformed), each with its row, id and field."""
     p: list[Problem] = []
     p += _bad_rows(parks["id"].str.strip() == "", parks, place, "name_zh", "id", "缺少编号", "id is missing")
-    p += _bad_rows(parks["name_zh"].str.strip() == "", parks, place, "id", "name_zh", "缺少名称", "name is missing")
+    p += _bad_rows(
+        parks["name_zh"].str.strip() == "", parks, place, "id", "name_zh", "缺少名称", "name is missing"
+    )
     dup = parks["id"].duplicated(keep="first") & (parks["id"] != "")
     p += _bad_rows(dup, parks, place, "id", "id", "编号重复: {v}", "duplicate id: {v}")
     for col in NUMBER_COLUMNS:
-        p += _bad_rows(parks[col] < 0, parks, place, "id", col, "面积/数值不能为负: {v}", "must not be negative: {v}")
-    p += _bad_rows(parks["plot_ratio"] == 0, parks, place, "id", "plot_ratio", "容积率不能为 0", "plot ratio must be > 0")
-    p += _bad_rows(~parks["status"].isin(STATUSES), parks, place, "id", "status", "未知状态: {v}", f"unknown status {{v}}; use one of {STATUSES}")
+        p += _bad_rows(
+            parks[col] < 0, parks, place, "id", col, "面积/数值不能为负: {v}", "must not be negative: {v}"
+        )
+    p += _bad_rows(
+        parks["plot_ratio"] == 0, parks, place, "id", "plot_ratio", "容积率不能为 0", "plot ratio must be > 0"
+    )
+    p += _bad_rows(
+        ~parks["status"].isin(STATUSES),
+        parks,
+        place,
+        "id",
+        "status",
+        "未知状态: {v}",
+        f"unknown status {{v}}; use one of {STATUSES}",
+    )
     years = parks["delivery_year"]
     bad_year = years.notna() & ((years < YEAR_MIN) | (years > YEAR_MAX))
-    p += _bad_rows(bad_year.fillna(False), parks, place, "id", "delivery_year", "年份超出范围: {v}", "year out of range: {v}")
+    p += _bad_rows(
+        bad_year.fillna(False),
+        parks,
+        place,
+        "id",
+        "delivery_year",
+        "年份超出范围: {v}",
+        "year out of range: {v}",
+    )
     levels = {lv.key for lv in plan.namepark_levels} | {"unknown"}
-    p += _bad_rows(~parks["namepark_level"].isin(levels), parks, place, "id", "namepark_level", "未知名园级别: {v}", f"unknown name-park level {{v}}; use one of {sorted(levels)}")
+    p += _bad_rows(
+        ~parks["namepark_level"].isin(levels),
+        parks,
+        place,
+        "id",
+        "namepark_level",
+        "未知名园级别: {v}",
+        f"unknown name-park level {{v}}; use one of {sorted(levels)}",
+    )
     types = {t.key for t in plan.park_types} | {""}
-    p += _bad_rows(~parks["park_type"].isin(types), parks, place, "id", "park_type", "未知园区类型: {v}", f"unknown park type {{v}}; use one of {sorted(types - {''})}")
+    p += _bad_rows(
+        ~parks["park_type"].isin(types),
+        parks,
+        place,
+        "id",
+        "park_type",
+        "未知园区类型: {v}",
+        f"unknown park type {{v}}; use one of {sorted(types - {''})}",
+    )
     classes = {"", "M0", "M1"}
-    p += _bad_rows(~parks["land_use_class"].isin(classes), parks, place, "id", "land_use_class", "用地类别须为 M0/M1: {v}", "land-use class must be M0 or M1: {v}")
+    p += _bad_rows(
+        ~parks["land_use_class"].isin(classes),
+        parks,
+        place,
+        "id",
+        "land_use_class",
+        "用地类别须为 M0/M1: {v}",
+        "land-use class must be M0 or M1: {v}",
+    )
     field_keys = {f.key for f in plan.fields}
     bad_fields = parks["fields"].map(lambda s: any(k and k not in field_keys for k in s.split(";")))
-    p += _bad_rows(bad_fields, parks, place, "id", "fields", "未知重点领域: {v}", f"unknown field in {{v}}; use keys of {sorted(field_keys)}")
+    p += _bad_rows(
+        bad_fields,
+        parks,
+        place,
+        "id",
+        "fields",
+        "未知重点领域: {v}",
+        f"unknown field in {{v}}; use keys of {sorted(field_keys)}",
+    )
     codes = set(plan.district_codes()) | {""}
-    p += _bad_rows(~parks["district_code"].isin(codes), parks, place, "id", "district_code", "未知区代码: {v}", "unknown district code: {v}")
+    p += _bad_rows(
+        ~parks["district_code"].isin(codes),
+        parks,
+        place,
+        "id",
+        "district_code",
+        "未知区代码: {v}",
+        "unknown district code: {v}",
+    )
     geoms = parks.geometry.values
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     kinds = shapely.get_type_id(geoms)
     allowed = np.isin(kinds, [0, 3, 6])  # Point, Polygon, MultiPolygon
-    p += _bad_rows(present & ~allowed, parks.assign(_t=parks.geom_type), place, "id", "_t", "几何类型须为点或面: {v}", "geometry must be a point or polygon, got {v}")
+    p += _bad_rows(
+        present & ~allowed,
+        parks.assign(_t=parks.geom_type),
+        place,
+        "id",
+        "_t",
+        "几何类型须为点或面: {v}",
+        "geometry must be a point or polygon, got {v}",
+    )
     invalid = present & allowed & ~shapely.is_valid(geoms)
-    reasons = parks.assign(_r=[shapely.is_valid_reason(g) if bad else "" for g, bad in zip(geoms, invalid, strict=True)])
+    reasons = parks.assign(
+        _r=[shapely.is_valid_reason(g) if bad else "" for g, bad in zip(geoms, invalid, strict=True)]
+    )
     p += _bad_rows(invalid, reasons, place, "id", "_r", "几何无效: {v}", "invalid geometry: {v}")
     outside = present & ~in_shenzhen_bbox(parks.geometry)
     if parks.crs is not None and not parks.crs.equals(WGS84):
-        p.append(Problem(place, "geometry", f"坐标系须为 WGS84, 实为 {parks.crs}", f"CRS must be WGS84, got {parks.crs}"))
-    p += _bad_rows(outside & ~parks["district"].str.contains("outside", case=False), parks.assign(_b=parks.geometry.bounds.round(4).values.tolist()), place, "id", "_b", "坐标在深圳范围以外: {v}", "coordinates outside Shenzhen: {v}")
+        p.append(
+            Problem(
+                place,
+                "geometry",
+                f"坐标系须为 WGS84, 实为 {parks.crs}",
+                f"CRS must be WGS84, got {parks.crs}",
+            )
+        )
+    p += _bad_rows(
+        outside & ~parks["district"].str.contains("outside", case=False),
+        parks.assign(_b=parks.geometry.bounds.round(4).values.tolist()),
+        place,
+        "id",
+        "_b",
+        "坐标在深圳范围以外: {v}",
+        "coordinates outside Shenzhen: {v}",
+    )
     return p
 
 
-def validate_allocations(allocations: pd.DataFrame, parks: pd.DataFrame, plan: Plan, *, place: str = "allocations") -> list[Problem]:
+def validate_allocations(
+    allocations: pd.DataFrame, parks: pd.DataFrame, plan: Plan, *, place: str = "allocations"
+) -> list[Problem]:
     """Every problem with an allocations frame (conformed) against the parks and the plan."""
     a = allocations
     p: list[Problem] = []
-    p += _bad_rows(a["allocation_id"].str.strip() == "", a, place, "park_id", "allocation_id", "缺少分配编号", "allocation id is missing")
+    p += _bad_rows(
+        a["allocation_id"].str.strip() == "",
+        a,
+        place,
+        "park_id",
+        "allocation_id",
+        "缺少分配编号",
+        "allocation id is missing",
+    )
     dup = a["allocation_id"].duplicated(keep="first") & (a["allocation_id"] != "")
-    p += _bad_rows(dup, a, place, "allocation_id", "allocation_id", "分配编号重复: {v}", "duplicate allocation id: {v}")
-    p += _bad_rows(~a["park_id"].isin(parks["id"]), a, place, "allocation_id", "park_id", "园区不存在: {v}", "no park with id {v}")
-    p += _bad_rows(a["area_m2"].isna(), a, place, "allocation_id", "area_m2", "面积缺失或不是数字", "area is missing or not a number")
-    p += _bad_rows(a["area_m2"] <= 0, a, place, "allocation_id", "area_m2", "面积必须为正数: {v}", "area must be positive: {v}")
+    p += _bad_rows(
+        dup, a, place, "allocation_id", "allocation_id", "分配编号重复: {v}", "duplicate allocation id: {v}"
+    )
+    p += _bad_rows(
+        ~a["park_id"].isin(parks["id"]),
+        a,
+        place,
+        "allocation_id",
+        "park_id",
+        "园区不存在: {v}",
+        "no park with id {v}",
+    )
+    p += _bad_rows(
+        a["area_m2"].isna(),
+        a,
+        place,
+        "allocation_id",
+        "area_m2",
+        "面积缺失或不是数字",
+        "area is missing or not a number",
+    )
+    p += _bad_rows(
+        a["area_m2"] <= 0,
+        a,
+        place,
+        "allocation_id",
+        "area_m2",
+        "面积必须为正数: {v}",
+        "area must be positive: {v}",
+    )
     years = a["delivery_year"]
     bad_year = years.notna() & ~years.isin(plan.years)
     p += _bad_rows(
@@ -298,9 +448,33 @@ def validate_allocations(allocations: pd.DataFrame, parks: pd.DataFrame, plan: P
         f"delivery year must be within the plan, {plan.period_start}-{plan.deadline_year}: {{v}}",
     )  # fmt: skip
     specs = {s.key for s in plan.specialisations} | {""}
-    p += _bad_rows(~a["specialisation"].isin(specs), a, place, "allocation_id", "specialisation", "未知专业方向: {v}", f"unknown specialisation {{v}}; use one of {sorted(specs - {''})}")
-    p += _bad_rows(~a["status"].isin(STATUSES), a, place, "allocation_id", "status", "未知状态: {v}", f"unknown status {{v}}; use one of {STATUSES}")
-    p += _bad_rows(~a["basis"].isin(BASES), a, place, "allocation_id", "basis", "未知依据: {v}", f"unknown basis {{v}}; use one of {BASES}")
+    p += _bad_rows(
+        ~a["specialisation"].isin(specs),
+        a,
+        place,
+        "allocation_id",
+        "specialisation",
+        "未知专业方向: {v}",
+        f"unknown specialisation {{v}}; use one of {sorted(specs - {''})}",
+    )
+    p += _bad_rows(
+        ~a["status"].isin(STATUSES),
+        a,
+        place,
+        "allocation_id",
+        "status",
+        "未知状态: {v}",
+        f"unknown status {{v}}; use one of {STATUSES}",
+    )
+    p += _bad_rows(
+        ~a["basis"].isin(BASES),
+        a,
+        place,
+        "allocation_id",
+        "basis",
+        "未知依据: {v}",
+        f"unknown basis {{v}}; use one of {BASES}",
+    )
     return p
 
 
@@ -308,9 +482,33 @@ def validate_quotas(quotas: pd.DataFrame, plan: Plan, *, place: str = "quotas") 
     """Problems with a quotas frame: known districts, positive figures, one quota a district."""
     q = quotas
     p: list[Problem] = []
-    p += _bad_rows(~q["district_code"].isin(plan.district_codes()), q, place, "district_code", "district_code", "未知区代码: {v}", "unknown district code: {v}")
-    p += _bad_rows(q["quota_m2"].isna() | (q["quota_m2"] < 0), q, place, "district_code", "quota_m2", "指标须为非负数: {v}", "quota must be a non-negative number: {v}")
-    p += _bad_rows(q["district_code"].duplicated(), q, place, "district_code", "district_code", "同一区重复设置指标", "more than one quota for this district")
+    p += _bad_rows(
+        ~q["district_code"].isin(plan.district_codes()),
+        q,
+        place,
+        "district_code",
+        "district_code",
+        "未知区代码: {v}",
+        "unknown district code: {v}",
+    )
+    p += _bad_rows(
+        q["quota_m2"].isna() | (q["quota_m2"] < 0),
+        q,
+        place,
+        "district_code",
+        "quota_m2",
+        "指标须为非负数: {v}",
+        "quota must be a non-negative number: {v}",
+    )
+    p += _bad_rows(
+        q["district_code"].duplicated(),
+        q,
+        place,
+        "district_code",
+        "district_code",
+        "同一区重复设置指标",
+        "more than one quota for this district",
+    )
     return p
 
 
@@ -318,24 +516,36 @@ def validate_register(register: Register, plan: Plan, *, place: str = "register"
     """All problems of a register's three tables."""
     return (
         validate_parks(register.parks, plan, place=f"{place}/{PARKS_FILE}")
-        + validate_allocations(register.allocations, register.parks, plan, place=f"{place}/{ALLOCATIONS_FILE}")
+        + validate_allocations(
+            register.allocations, register.parks, plan, place=f"{place}/{ALLOCATIONS_FILE}"
+        )
         + validate_quotas(register.quotas, plan, place=f"{place}/{QUOTAS_FILE}")
     )
 
 
-def add_parks(register: Register, new_parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "new parks") -> Register:
+def add_parks(
+    register: Register, new_parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "new parks"
+) -> Register:
     """A new register with ``new_parks`` appended; raises ValidationError (register untouched) on any problem."""
     incoming = conform_parks(new_parks.to_crs(WGS84) if new_parks.crs is not None else new_parks)
     problems = validate_parks(incoming, plan, place=place)
     clash = incoming["id"].isin(register.parks["id"])
-    problems += _bad_rows(clash, incoming, place, "id", "id", "编号已在登记册中: {v}", "id already in the register: {v}")
+    problems += _bad_rows(
+        clash, incoming, place, "id", "id", "编号已在登记册中: {v}", "id already in the register: {v}"
+    )
     if problems:
         raise ValidationError(problems, what=place)
     parks = pd.concat([register.parks, incoming], ignore_index=True)
-    return Register(gpd.GeoDataFrame(parks, geometry="geometry", crs=WGS84), register.allocations.copy(), register.quotas.copy())
+    return Register(
+        gpd.GeoDataFrame(parks, geometry="geometry", crs=WGS84),
+        register.allocations.copy(),
+        register.quotas.copy(),
+    )
 
 
-def replace_allocations(register: Register, allocations: pd.DataFrame, plan: Plan, *, place: str = "allocations") -> Register:
+def replace_allocations(
+    register: Register, allocations: pd.DataFrame, plan: Plan, *, place: str = "allocations"
+) -> Register:
     """A new register with all allocations replaced; raises ValidationError on any problem."""
     allocs = conform_allocations(allocations)
     problems = validate_allocations(allocs, register.parks, plan, place=place)
