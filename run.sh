@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine:
+#   bash run.sh app    install what the app needs, then start it (streamlit run app.py)
+#   bash run.sh test   install what the tests need (Debian packages included), then run them
+# Both are idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PY=${PYTHON:-python3}
+
+need_apt() {  # install Debian packages that are missing (needs root or sudo)
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+setup_python() {
+  $PY -m pip install -q -r requirements.txt "$@"
+}
+
+case "${1:-}" in
+  app)
+    setup_python
+    exec $PY -m streamlit run app.py "${@:2}"
+    ;;
+  test)
+    # Debian packages the tests need (real browser, CJK fonts for screenshots).
+    need_apt fonts-noto-cjk
+    setup_python -r requirements-dev.txt
+    $PY -m ruff check planner geodata pages tests $(ls app.py 2>/dev/null)
+    exec $PY -m pytest "${@:2}"
+    ;;
+  *)
+    echo "usage: bash run.sh app|test [args]" >&2
+    exit 2
+    ;;
+esac
