@@ -1,0 +1,175 @@
+"""Edits that come from the app: a district's allocation table, a park drawn on the map.
+
+Pure data in, data out (no streamlit): the pages call these and show the problems they raise.
+Every function returns a *new* Register or raises ValidationError listing every problem, so a
+refused edit leaves the working register exactly as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import shapely.geometry
+
+from planner.assign import assign_districts
+from planner.errors import Problem, ValidationError
+from planner.geo import WGS84, area_m2, shift_to_wgs84
+from planner.plan import Plan
+from planner.register import (
+    ALLOCATION_COLUMNS,
+    Register,
+    add_parks,
+    conform_allocations,
+    replace_allocations,
+    validate_allocations,
+)
+
+
+def park_districts(register: Register, plan: Plan) -> pd.Series:
+    """Each park's effective district code (from its geometry, else as declared), indexed by park id."""
+    codes = assign_districts(register.parks, plan)["effective_district_code"]
+    return pd.Series(codes.to_numpy(), index=register.parks["id"].to_numpy(), name="district_code")
+
+
+def district_parks(register: Register, plan: Plan, district_code: str) -> gpd.GeoDataFrame:
+    """The parks that lie in a district (by location; the declared district only when unlocated)."""
+    codes = park_districts(register, plan)
+    return register.parks[codes.to_numpy() == district_code].reset_index(drop=True)
+
+
+def district_allocations(register: Register, plan: Plan, district_code: str) -> pd.DataFrame:
+    """The allocations of a district's parks, in the register's column order."""
+    ids = district_parks(register, plan, district_code)["id"]
+    return register.allocations[register.allocations["park_id"].isin(ids)].reset_index(drop=True)
+
+
+def _fill_new_rows(edited: pd.DataFrame, register: Register) -> pd.DataFrame:
+    """Give rows added in the editor an allocation id (``<park>-a<n>``) and the basis "planner"."""
+    out = edited.copy()
+    taken = set(register.allocations["allocation_id"]) | set(out["allocation_id"])
+    blank_id = (out["allocation_id"].str.strip() == "") & (out["park_id"].str.strip() != "")
+    for i in np.flatnonzero(blank_id.to_numpy()):  # only rows the user just added
+        park, n = out.at[i, "park_id"], 1
+        while f"{park}-a{n}" in taken:
+            n += 1
+        out.at[i, "allocation_id"] = f"{park}-a{n}"
+        taken.add(out.at[i, "allocation_id"])
+    out.loc[out["basis"].str.strip() == "", "basis"] = "planner"
+    return out
+
+
+def apply_district_allocations(
+    register: Register,
+    edited: pd.DataFrame,
+    district_code: str,
+    plan: Plan,
+    *,
+    place: str | None = None,
+) -> Register:
+    """Replace one district's allocations with ``edited`` (the district's whole table).
+
+    Refused (ValidationError naming each row and field) when a row's park lies in another
+    district, an area is missing, zero or negative, a year is outside the plan years, or any other
+    rule of ``validate_allocations`` fails. Other districts' allocations are kept as they are.
+    Rows are numbered as in ``edited`` (row 1 = its first row).
+    """
+    where = place or f"分配表 allocations {district_code}"
+    rows = _fill_new_rows(conform_allocations(edited), register)
+    problems = validate_allocations(rows, register.parks, plan, place=where)
+
+    codes = park_districts(register, plan)
+    row_district = rows["park_id"].map(codes)
+    foreign = rows["park_id"].isin(codes.index) & (row_district != district_code)
+    for i in np.flatnonzero(foreign.to_numpy()):
+        other = row_district.iloc[i] or "—"
+        problems.append(
+            Problem(
+                f"{where} row {i + 1} ({rows['allocation_id'].iloc[i]})",
+                "park_id",
+                f"园区 {rows['park_id'].iloc[i]} 不在本区 ({district_code}), 位于 {other}",
+                f"park {rows['park_id'].iloc[i]} is not in district {district_code} but in {other}",
+            )
+        )
+    others = register.allocations[~register.allocations["park_id"].map(codes).eq(district_code)]
+    clash = rows["allocation_id"].isin(others["allocation_id"]) & ~foreign
+    for i in np.flatnonzero(clash.to_numpy()):
+        problems.append(
+            Problem(
+                f"{where} row {i + 1} ({rows['allocation_id'].iloc[i]})",
+                "allocation_id",
+                "分配编号已被其他区使用",
+                "allocation id already used by another district",
+            )
+        )
+    if problems:
+        raise ValidationError(problems, what=where)
+    combined = pd.concat([others, rows], ignore_index=True)[ALLOCATION_COLUMNS]
+    return replace_allocations(register, combined, plan, place=where)
+
+
+def new_park_id(register: Register, prefix: str = "drawn") -> str:
+    """A park id not yet in the register: ``drawn-001``, ``drawn-002``, ..."""
+    taken = set(register.parks["id"])
+    n = 1
+    while f"{prefix}-{n:03d}" in taken:
+        n += 1
+    return f"{prefix}-{n:03d}"
+
+
+def drawn_geometry(geometry: dict[str, Any], *, datum: str = "wgs84") -> shapely.Geometry:
+    """A GeoJSON geometry drawn on a basemap in ``datum``, as a WGS84 shapely geometry.
+
+    A drawing on a GCJ-02 basemap (Amap) is shifted back to WGS84 before it is stored.
+    """
+    geom = shapely.geometry.shape(geometry)
+    return shift_to_wgs84(np.array([geom], dtype=object), datum)[0]
+
+
+def drawn_park(
+    geometry: dict[str, Any],
+    attrs: dict[str, Any],
+    plan: Plan,
+    *,
+    datum: str = "wgs84",
+) -> gpd.GeoDataFrame:
+    """One new park (a one-row GeoDataFrame, WGS84) from a polygon drawn on the map and a form.
+
+    Its land area is measured in EPSG:4547 and its district assigned from the geometry; both
+    override whatever ``attrs`` says. A polygon outside every district is refused here; all other
+    rules are those of ``add_parks``.
+    """
+    geom = drawn_geometry(geometry, datum=datum)
+    if shapely.get_type_id(geom) not in (3, 6):
+        raise ValidationError(
+            [Problem("drawing", "geometry", "请绘制面 (多边形)", f"draw a polygon, not a {geom.geom_type}")],
+            what="drawing",
+        )
+    park = gpd.GeoDataFrame({k: [v] for k, v in attrs.items()}, geometry=[geom], crs=WGS84)
+    park["land_area_m2"] = area_m2(park).round(1).to_numpy()
+    where = assign_districts(park, plan)
+    code = where["geo_district_code"].iloc[0]
+    if not code:
+        raise ValidationError(
+            [Problem("drawing", "geometry", "所绘园区不在任何区内", "the drawn park lies outside every district")],
+            what="drawing",
+        )
+    park["district_code"] = code
+    park["district"] = plan.district(code).short_zh
+    return park
+
+
+def add_drawn_park(
+    register: Register,
+    geometry: dict[str, Any],
+    attrs: dict[str, Any],
+    plan: Plan,
+    *,
+    datum: str = "wgs84",
+) -> Register:
+    """A new register with the drawn park added, after the same validation as every other park."""
+    park = drawn_park(geometry, attrs, plan, datum=datum)
+    return add_parks(register, park, plan, place=f"drawing {attrs.get('id', '')}".strip())

@@ -1,0 +1,403 @@
+"""Folium maps of a plan and its register. The only module of the planner that imports folium.
+
+``build_map`` returns a ``folium.Map``: districts coloured by role (specialisations in tooltip and
+legend), parks coloured by status (polygons where the footprint is known, circles sized by new
+floor area where only a point is), a popup per park with its figures, source and confidence, a
+layer control and, on request, the drawing tools.
+
+Every JS/CSS asset the map needs is served by the app itself from ``static/vendor`` (Leaflet and
+Leaflet.draw from npm, pinned; ``geodata/fetch_vendor.sh``): folium's defaults point at public
+CDNs, which an intranet cannot reach. Only the optional online basemaps need the internet.
+
+Geometry is stored in WGS84. On a GCJ-02 basemap (Amap) the overlays are shifted into GCJ-02 for
+display (``planner.geo.shift_gdf``); what is drawn there must be shifted back before it is stored
+(``planner.editing.drawn_park`` with ``basemap_datum(...)``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import folium
+import folium.plugins
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import MacroElement
+from jinja2 import Template
+
+from planner.geo import fmt_m2, shift_gdf
+from planner.plan import Plan
+from planner.register import STATUS_LABELS, STATUSES, Register
+
+LEAFLET_VERSION = "1.9.4"
+LEAFLET_DRAW_VERSION = "1.0.4"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+VENDOR_URL = "/app/static/vendor"  # Streamlit serves ./static at /app/static (enableStaticServing)
+
+LEAFLET_JS = [("leaflet", f"{VENDOR_URL}/leaflet@{LEAFLET_VERSION}/leaflet.js")]
+LEAFLET_CSS = [("leaflet_css", f"{VENDOR_URL}/leaflet@{LEAFLET_VERSION}/leaflet.css")]
+DRAW_JS = [("leaflet_draw_js", f"{VENDOR_URL}/leaflet-draw@{LEAFLET_DRAW_VERSION}/leaflet.draw.js")]
+DRAW_CSS = [("leaflet_draw_css", f"{VENDOR_URL}/leaflet-draw@{LEAFLET_DRAW_VERSION}/leaflet.draw.css")]
+
+STATUS_COLOURS = {
+    "delivered": "#1a9850",
+    "under_construction": "#f39c12",
+    "planned": "#2c7fb8",
+    "unknown": "#7f7f7f",
+}
+DEFAULT_ROLE_COLOUR = "#7f8c8d"
+RADIUS_MIN, RADIUS_MAX = 5.0, 22.0  # px: circles for parks known only as a point
+SHENZHEN_CENTRE = (22.62, 114.12)  # lat, lon
+# District outlines are simplified for display only (about 10 m): a quarter of the vertices, same look.
+DISPLAY_SIMPLIFY_DEG = 0.0001
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """A background map: its tiles, the datum they are drawn in, and whether a key is needed."""
+
+    key: str
+    label_zh: str
+    label_en: str
+    datum: str  # "wgs84" or "gcj02": the datum overlays must be shifted into to line up
+    needs_key: bool = False
+    online: bool = True
+
+
+BASEMAPS: dict[str, Basemap] = {
+    "none": Basemap("none", "无底图(离线可用)", "None (works offline)", "wgs84", online=False),
+    "osm": Basemap("osm", "OpenStreetMap", "OpenStreetMap", "wgs84"),
+    # Tianditu's web-Mercator tiles are in CGCS2000, which agrees with WGS84 to centimetres.
+    "tianditu": Basemap("tianditu", "天地图 (CGCS2000, 需密钥)", "Tianditu (CGCS2000, key needed)", "wgs84", True),
+    "amap": Basemap("amap", "高德地图 (GCJ-02)", "Amap (GCJ-02)", "gcj02"),
+}
+
+_TIANDITU = (
+    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+    "&TILECOL={{x}}&tk={key}"
+)
+_AMAP = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+_PARK_ID_IN_TOOLTIP = re.compile(r"编号 ID:\s*(\S+)\s*$")
+
+
+def basemap_datum(basemap: str) -> str:
+    """The datum of a basemap's tiles ("wgs84" or "gcj02"); ValueError names the valid keys."""
+    if basemap not in BASEMAPS:
+        raise ValueError(f"unknown basemap {basemap!r}; use one of {list(BASEMAPS)} / 未知底图")
+    return BASEMAPS[basemap].datum
+
+
+def _t(lang: str, zh: str, en: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _esc(values: pd.Series) -> pd.Series:
+    return values.astype(str).map(html.escape)
+
+
+def _role_colours(plan: Plan) -> dict[str, str]:
+    return {r.key: str(r.extra.get("color", DEFAULT_ROLE_COLOUR)) for r in plan.roles}
+
+
+def _spec_labels(plan: Plan, keys: pd.Series, lang: str) -> pd.Series:
+    labels = {s.key: (s.label_zh if lang == "zh" else s.label_en) for s in plan.specialisations}
+    return keys.str.split(";").map(lambda ks: "、".join(labels.get(k, k) for k in ks if k))
+
+
+def district_layer_frame(plan: Plan, *, lang: str = "zh") -> gpd.GeoDataFrame:
+    """District polygons with the display columns the map uses (colour, tooltip HTML)."""
+    d = plan.district_polygons.copy()
+    d["geometry"] = d.geometry.simplify(DISPLAY_SIMPLIFY_DEG, preserve_topology=True)
+    colours = _role_colours(plan)
+    role_label = {r.key: (r.label_zh if lang == "zh" else r.label_en) for r in plan.roles}
+    name = d["name_zh"] if lang == "zh" else d["name_en"]
+    specs = _spec_labels(plan, d["specialisations"], lang).replace("", _t(lang, "未指定", "none named"))
+    d["_colour"] = d["role"].map(colours).fillna(DEFAULT_ROLE_COLOUR)
+    d["_tip"] = (
+        "<b>"
+        + _esc(name)
+        + "</b> · "
+        + _esc(d["role"].map(role_label))
+        + "<br>"
+        + _t(lang, "专业方向: ", "Specialisation: ")
+        + _esc(specs)
+        + "<br>"
+        + _t(lang, "面积(官方/计算): ", "Land (official/computed): ")
+        + d["official_land_km2"].map("{:,.2f}".format)
+        + " / "
+        + d["computed_land_km2"].map("{:,.2f}".format)
+        + " km²"
+    )
+    return d[["code", "role", "_colour", "_tip", "geometry"]]
+
+
+def _fmt_series(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: fmt_m2(float(v)) if pd.notna(v) else "—")
+
+
+def park_layer_frame(plan: Plan, register: Register, *, lang: str = "zh") -> gpd.GeoDataFrame:
+    """Located parks with the display columns the map uses: colour, circle radius, tooltip, popup.
+
+    Unconfirmed figures (``figures_verified`` false) are marked as such in the popup; estimated
+    coordinates say so too. Parks with no location are left out (they cannot be drawn).
+    """
+    p = register.parks
+    located = ~(p.geometry.isna() | p.geometry.is_empty)
+    p = p[located].copy()
+    alloc = register.allocations.groupby("park_id")["area_m2"].agg(["sum", "count"])
+    alloc_sum = p["id"].map(alloc["sum"])
+    alloc_n = p["id"].map(alloc["count"]).fillna(0).astype(int)
+
+    # circles: area proportional to new floor area; unknown new floor area gets the smallest circle
+    gfa = p["new_gfa_m2"].to_numpy(dtype=float)
+    top = np.nanmax(gfa) if np.isfinite(gfa).any() else 1.0
+    scaled = np.sqrt(np.clip(np.nan_to_num(gfa, nan=0.0), 0, None) / (top or 1.0))
+    p["_radius"] = np.round(RADIUS_MIN + (RADIUS_MAX - RADIUS_MIN) * scaled, 1)
+    p["_colour"] = p["status"].map(STATUS_COLOURS).fillna(STATUS_COLOURS["unknown"])
+
+    name = p["name_zh"] if lang == "zh" else p["name_en"].where(p["name_en"] != "", p["name_zh"])
+    status = p["status"].map({k: _t(lang, *v) for k, v in STATUS_LABELS.items()})
+    p["_tip"] = "<b>" + _esc(name) + "</b> · " + _esc(status) + "<br>编号 ID: " + _esc(p["id"])
+
+    unconfirmed = np.where(
+        p["figures_verified"],
+        "",
+        f' <span style="color:#b03a2e">({_t(lang, "未核实", "unconfirmed")})</span>',
+    )
+    warn = np.where(
+        p["figures_verified"],
+        "",
+        '<div style="color:#b03a2e;font-weight:bold">'
+        + _t(lang, "数据未核实, 仅供参考", "Figures unconfirmed: indicative only")
+        + "</div>",
+    )
+    coord_note = np.where(
+        p["coord_conf"].str.startswith("est"),
+        _t(lang, " (估计位置, 约±0.5-1 km)", " (estimated location, about ±0.5-1 km)"),
+        "",
+    )
+    year = p["delivery_year"].astype("string").fillna("—")
+
+    def row(label_zh: str, label_en: str, value: pd.Series | str, mark: Any = "") -> pd.Series:
+        return "<tr><th>" + _t(lang, label_zh, label_en) + "</th><td>" + value + mark + "</td></tr>"
+
+    p["_popup"] = (
+        '<div style="min-width:260px">'
+        + "<b>"
+        + _esc(p["name_zh"])
+        + "</b><br>"
+        + _esc(p["name_en"])
+        + warn
+        + "<table>"
+        + row("编号", "ID", _esc(p["id"]))
+        + row("状态", "Status", _esc(status) + " (" + _esc(p["status_src"]) + ")")
+        + row("交付年份", "Delivery year", year)
+        + row("占地面积", "Land area", _fmt_series(p["land_area_m2"]), unconfirmed)
+        + row("总建筑面积", "Total floor area", _fmt_series(p["gfa_m2"]), unconfirmed)
+        + row("新增建筑面积", "New floor area", _fmt_series(p["new_gfa_m2"]), unconfirmed)
+        + row("容积率", "Plot ratio", p["plot_ratio"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "—"))
+        + row("分配给集群", "Allocated to cluster", _fmt_series(alloc_sum) + " / " + alloc_n.astype(str))
+        + row("数据可信度", "Figures confidence", _esc(p["figures_conf"]))
+        + row("坐标可信度", "Coordinate confidence", _esc(p["coord_conf"]) + coord_note)
+        + row("来源", "Source", _esc(p["source"]))
+        + "</table></div>"
+    )
+    return p[["id", "status", "_colour", "_radius", "_tip", "_popup", "geometry"]]
+
+
+class _Legend(MacroElement):
+    """A legend drawn as a Leaflet control (works in folium HTML and in streamlit-folium)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: "bottomright"});
+        {{ this.get_name() }}.onAdd = function (map) {
+            var div = L.DomUtil.create("div", "planner-legend");
+            div.style.cssText = "background:white;padding:6px 8px;font:12px sans-serif;"
+                + "line-height:18px;border-radius:4px;box-shadow:0 0 4px rgba(0,0,0,.3);max-width:280px";
+            div.innerHTML = {{ this.html | tojson }};
+            return div;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html_text: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.html = html_text
+
+
+def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0) -> str:
+    """The legend: roles with the districts' specialisations, park statuses, circle sizes."""
+    colours = _role_colours(plan)
+    spec = {s.key: (s.label_zh if lang == "zh" else s.label_en) for s in plan.specialisations}
+    sw = '<span style="display:inline-block;width:12px;height:12px;margin-right:4px;background:{}"></span>'
+    parts = [f"<b>{_t(lang, '区的角色 (一核多中心)', 'District roles (one core, several centres)')}</b>"]
+    for role in plan.roles:
+        label = role.label_zh if lang == "zh" else role.label_en
+        members = [d for d in plan.districts if d.role == role.key]
+        names = "; ".join(
+            html.escape(d.short_zh if lang == "zh" else d.name_en)
+            + (": " + "、".join(html.escape(spec.get(s, s)) for s in d.specialisations) if role.key == "centre" else "")
+            for d in members
+        )
+        parts.append(f"{sw.format(colours.get(role.key, DEFAULT_ROLE_COLOUR))}{html.escape(label)}: {names}")
+    parts.append(f"<b>{_t(lang, '园区状态', 'Park status')}</b>")
+    for key in STATUSES:
+        parts.append(f"{sw.format(STATUS_COLOURS[key])}{html.escape(_t(lang, *STATUS_LABELS[key]))}")
+    parts.append(
+        _t(lang, "圆点大小: 新增建筑面积 (m²); 最小圆点 = 未知", "Circle size: new floor area (m²); smallest = unknown")
+    )
+    if n_unlocated:
+        parts.append(_t(lang, f"{n_unlocated} 个园区无位置, 未显示", f"{n_unlocated} parks have no location, not shown"))
+    return "<br>".join(parts)
+
+
+def _use_local_assets(element: Any, js: list[tuple[str, str]], css: list[tuple[str, str]]) -> None:
+    element.default_js = list(js)
+    element.default_css = list(css)
+
+
+def asset_urls(m: folium.Map) -> list[str]:
+    """Every JS/CSS URL the map and its elements ask the browser to load (as streamlit-folium collects them)."""
+    urls: list[str] = []
+
+    def walk(el: Any) -> None:
+        urls.extend(u for _, u in getattr(el, "default_js", []))
+        urls.extend(u for _, u in getattr(el, "default_css", []))
+        for child in getattr(el, "_children", {}).values():
+            walk(child)
+
+    walk(m)
+    return list(dict.fromkeys(urls))
+
+
+def _add_basemap(m: folium.Map, basemap: str, tianditu_key: str) -> None:
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
+    elif basemap == "tianditu":
+        if not tianditu_key.strip():
+            raise ValueError("Tianditu needs a key (tk) / 天地图需要密钥 (tk)")
+        key = tianditu_key.strip()
+        attribution = "&copy; 天地图 Tianditu (国家地理信息公共服务平台)"
+        for layer, name, overlay in (("vec", "天地图 Tianditu", False), ("cva", "天地图注记 labels", True)):
+            folium.TileLayer(
+                _TIANDITU.format(layer=layer, key=key),
+                attr=attribution,
+                name=name,
+                subdomains="01234567",
+                overlay=overlay,
+                max_zoom=18,
+            ).add_to(m)
+    elif basemap == "amap":
+        folium.TileLayer(_AMAP, attr="&copy; 高德地图 AutoNavi", name="高德 Amap", subdomains="1234").add_to(m)
+
+
+def build_map(
+    plan: Plan,
+    register: Register,
+    *,
+    lang: str = "zh",
+    basemap: str = "none",
+    tianditu_key: str = "",
+    draw: bool = False,
+    height: int | str = "100%",
+) -> folium.Map:
+    """The plan's map: districts by role, parks by status, legend, layer control, optional draw tools.
+
+    ``basemap`` is a key of ``BASEMAPS`` ("none" needs no internet). On a GCJ-02 basemap every
+    overlay is shifted into GCJ-02 so it lines up with the tiles.
+    """
+    datum = basemap_datum(basemap)
+    districts = district_layer_frame(plan, lang=lang)
+    parks = park_layer_frame(plan, register, lang=lang)
+    if datum != "wgs84":
+        districts = shift_gdf(districts, to=datum)
+        parks = shift_gdf(parks, to=datum)
+
+    m = folium.Map(
+        location=SHENZHEN_CENTRE,
+        zoom_start=10,
+        tiles=None,
+        control_scale=True,
+        height=height,
+        prefer_canvas=False,
+    )
+    _use_local_assets(m, LEAFLET_JS, LEAFLET_CSS)
+    _add_basemap(m, basemap, tianditu_key)
+
+    folium.GeoJson(
+        districts,
+        name=_t(lang, "区 (按角色着色)", "Districts (by role)"),
+        style_function=lambda f: {
+            "color": "#333333",
+            "weight": 1,
+            "fillColor": f["properties"]["_colour"],
+            "fillOpacity": 0.25,
+        },
+        highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.4},
+        tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+    ).add_to(m)
+
+    for status in STATUSES:
+        subset = parks[parks["status"] == status]
+        if subset.empty:
+            continue
+        group = folium.FeatureGroup(name=f"{_t(lang, *STATUS_LABELS[status])} ({len(subset)})")
+        folium.GeoJson(
+            subset,
+            marker=folium.CircleMarker(radius=RADIUS_MIN, fill=True),
+            style_function=lambda f: {
+                "color": f["properties"]["_colour"],
+                "fillColor": f["properties"]["_colour"],
+                "fillOpacity": 0.6,
+                "weight": 2,
+                "radius": f["properties"]["_radius"],
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+            popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, localize=False, max_width=420),
+        ).add_to(group)
+        group.add_to(m)
+
+    n_unlocated = len(register.parks) - len(parks)
+    _Legend(legend_html(plan, lang=lang, n_unlocated=n_unlocated)).add_to(m)
+
+    if draw:
+        d = folium.plugins.Draw(
+            export=False,
+            position="topleft",
+            draw_options={
+                "polyline": False,
+                "circle": False,
+                "circlemarker": False,
+                "marker": False,
+                "rectangle": True,
+                "polygon": {"allowIntersection": False, "showArea": True},
+            },
+            edit_options={"edit": False, "remove": True},
+        )
+        _use_local_assets(d, DRAW_JS, DRAW_CSS)
+        d.add_to(m)
+
+    folium.LayerControl(collapsed=False).add_to(m)
+    bounds = districts.total_bounds
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m
+
+
+def park_id_from_tooltip(text: str | None) -> str | None:
+    """The park id in a clicked park's tooltip text (as streamlit-folium returns it), else None."""
+    if not text:
+        return None
+    hit = _PARK_ID_IN_TOOLTIP.search(text.strip())
+    return hit.group(1) if hit else None
+
