@@ -154,7 +154,14 @@ def drawn_park(
     code = where["geo_district_code"].iloc[0]
     if not code:
         raise ValidationError(
-            [Problem("drawing", "geometry", "所绘园区不在任何区内", "the drawn park lies outside every district")],
+            [
+                Problem(
+                    "drawing",
+                    "geometry",
+                    "所绘园区不在任何区内",
+                    "the drawn park lies outside every district",
+                )
+            ],
             what="drawing",
         )
     park["district_code"] = code

@@ -73,7 +73,9 @@ BASEMAPS: dict[str, Basemap] = {
     "none": Basemap("none", "无底图(离线可用)", "None (works offline)", "wgs84", online=False),
     "osm": Basemap("osm", "OpenStreetMap", "OpenStreetMap", "wgs84"),
     # Tianditu's web-Mercator tiles are in CGCS2000, which agrees with WGS84 to centimetres.
-    "tianditu": Basemap("tianditu", "天地图 (CGCS2000, 需密钥)", "Tianditu (CGCS2000, key needed)", "wgs84", True),
+    "tianditu": Basemap(
+        "tianditu", "天地图 (CGCS2000, 需密钥)", "Tianditu (CGCS2000, key needed)", "wgs84", True
+    ),
     "amap": Basemap("amap", "高德地图 (GCJ-02)", "Amap (GCJ-02)", "gcj02"),
 }
 
@@ -247,7 +249,11 @@ def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0) -> str:
         members = [d for d in plan.districts if d.role == role.key]
         names = "; ".join(
             html.escape(d.short_zh if lang == "zh" else d.name_en)
-            + (": " + "、".join(html.escape(spec.get(s, s)) for s in d.specialisations) if role.key == "centre" else "")
+            + (
+                ": " + "、".join(html.escape(spec.get(s, s)) for s in d.specialisations)
+                if role.key == "centre"
+                else ""
+            )
             for d in members
         )
         parts.append(f"{sw.format(colours.get(role.key, DEFAULT_ROLE_COLOUR))}{html.escape(label)}: {names}")
@@ -255,10 +261,20 @@ def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0) -> str:
     for key in STATUSES:
         parts.append(f"{sw.format(STATUS_COLOURS[key])}{html.escape(_t(lang, *STATUS_LABELS[key]))}")
     parts.append(
-        _t(lang, "圆点大小: 新增建筑面积 (m²); 最小圆点 = 未知", "Circle size: new floor area (m²); smallest = unknown")
+        _t(
+            lang,
+            "圆点大小: 新增建筑面积 (m²); 最小圆点 = 未知",
+            "Circle size: new floor area (m²); smallest = unknown",
+        )
     )
     if n_unlocated:
-        parts.append(_t(lang, f"{n_unlocated} 个园区无位置, 未显示", f"{n_unlocated} parks have no location, not shown"))
+        parts.append(
+            _t(
+                lang,
+                f"{n_unlocated} 个园区无位置, 未显示",
+                f"{n_unlocated} parks have no location, not shown",
+            )
+        )
     return "<br>".join(parts)
 
 
@@ -299,7 +315,9 @@ def _add_basemap(m: folium.Map, basemap: str, tianditu_key: str) -> None:
                 max_zoom=18,
             ).add_to(m)
     elif basemap == "amap":
-        folium.TileLayer(_AMAP, attr="&copy; 高德地图 AutoNavi", name="高德 Amap", subdomains="1234").add_to(m)
+        folium.TileLayer(_AMAP, attr="&copy; 高德地图 AutoNavi", name="高德 Amap", subdomains="1234").add_to(
+            m
+        )
 
 
 def build_map(
@@ -400,4 +418,3 @@ def park_id_from_tooltip(text: str | None) -> str | None:
         return None
     hit = _PARK_ID_IN_TOOLTIP.search(text.strip())
     return hit.group(1) if hit else None
-

@@ -1,0 +1,157 @@
+"""Capacity page: counted / secured / gap against the target, by year, district, status and
+specialisation; the findings, filterable, each leading to its park."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from planner.capacity import capacity_report
+from planner.findings import SEVERITIES, findings_frame, run_checks
+from planner.geo import M2_PER_WAN, fmt_m2
+from planner.session import ensure_state
+
+plan, register, lang = ensure_state(st.session_state)
+name_col = "name_zh" if lang == "zh" else "name_en"
+label_col = "label_zh" if lang == "zh" else "label_en"
+
+
+def t(zh: str, en: str) -> str:
+    """Chinese or English, as the sidebar switch says."""
+    return zh if lang == "zh" else en
+
+
+report = capacity_report(plan, register)
+st.title(t("容量核算", "Capacity"))
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric(t("目标", "Target"), fmt_m2(report.target_m2))
+c2.metric(t("已计入", "Counted"), fmt_m2(report.counted_m2), f"{report.progress:.1%}", delta_color="off")
+c3.metric(t("已落实", "Secured"), fmt_m2(report.secured_m2))
+c4.metric(t("仅规划", "Planned only"), fmt_m2(report.planned_m2))
+c5.metric(t("缺口", "Gap"), fmt_m2(report.gap_m2))
+st.caption(
+    t(
+        f"计入: 交付年份在 {plan.period_start}-{plan.deadline_year} 内; 已落实: 其中在建或已交付。"
+        f"依据未核实园区数据的计入面积: {fmt_m2(report.counted_unconfirmed_m2)}; 不计入: {fmt_m2(report.not_counted_m2)}。",
+        f"Counted: delivery year within {plan.period_start}-{plan.deadline_year}; secured: of that, under "
+        f"construction or delivered. Counted on unconfirmed park figures: {fmt_m2(report.counted_unconfirmed_m2)}; "
+        f"not counted: {fmt_m2(report.not_counted_m2)}.",
+    )
+)
+
+st.subheader(t("逐年累计 (万㎡)", "Cumulative by year (万㎡)"))
+by_year = report.by_year.assign(year=report.by_year["year"].astype(str)).set_index("year")
+chart = pd.DataFrame(
+    {
+        t("累计计入", "Counted, cumulative"): by_year["cumulative_m2"] / M2_PER_WAN,
+        t("累计已落实", "Secured, cumulative"): by_year["secured_cumulative_m2"] / M2_PER_WAN,
+        t("目标", "Target"): by_year["target_m2"] / M2_PER_WAN,
+    }
+)
+st.line_chart(chart, x_label=t("年份", "Year"), y_label="万㎡")
+
+st.subheader(t("各区", "By district"))
+d = report.by_district
+spec = d["specialisations"].fillna("").str.split(";")
+table = pd.DataFrame(
+    {
+        t("区", "District"): d[name_col],
+        t("角色", "Role"): d["role"].map(lambda k: plan.label("roles", k, lang) if k else ""),
+        t("指定专业方向", "Designated specialisation"): spec.map(
+            lambda ks: "、".join(plan.label("specialisations", k, lang) for k in ks if k)
+        ),
+        t("计入 (万㎡)", "Counted (万㎡)"): d["counted_m2"] / M2_PER_WAN,
+        t("已落实 (万㎡)", "Secured (万㎡)"): d["secured_m2"] / M2_PER_WAN,
+        t("指标 (万㎡)", "Quota (万㎡)"): d["quota_m2"] / M2_PER_WAN,
+        t("达标", "Quota met"): d["quota_met"].map({True: "✓", False: "✗"}).fillna(t("未设指标", "no quota")),
+        t("方向一致比例", "Aligned share"): d["aligned_share"],
+    }
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    column_config={
+        t("方向一致比例", "Aligned share"): st.column_config.NumberColumn(format="percent"),
+        **{c: st.column_config.NumberColumn(format="%.1f") for c in table.columns if "万㎡" in c},
+    },
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader(t("按状态 (万㎡)", "By status (万㎡)"))
+    s = report.by_status
+    st.bar_chart(
+        pd.DataFrame(
+            {
+                t("计入", "Counted"): s["counted_m2"].to_numpy() / M2_PER_WAN,
+                t("已分配", "Allocated"): s["allocated_m2"].to_numpy() / M2_PER_WAN,
+            },
+            index=s[label_col],
+        ),
+        stack=False,
+        y_label="万㎡",
+    )
+with right:
+    st.subheader(t("按专业方向 (万㎡)", "By specialisation (万㎡)"))
+    sp = report.by_specialisation
+    st.bar_chart(
+        pd.DataFrame(
+            {
+                t("计入", "Counted"): sp["counted_m2"].to_numpy() / M2_PER_WAN,
+                t("已分配", "Allocated"): sp["allocated_m2"].to_numpy() / M2_PER_WAN,
+            },
+            index=sp[label_col],
+        ),
+        stack=False,
+        horizontal=True,
+        x_label="万㎡",
+    )
+
+st.subheader(t("检查结果", "Findings"))
+findings = findings_frame(run_checks(plan, register))
+f1, f2, f3 = st.columns([1, 2, 2])
+severities = f1.multiselect(
+    t("级别", "Severity"), list(SEVERITIES), default=["error", "warning"], key="f_sev"
+)
+codes = f2.multiselect(t("代码", "Code"), sorted(findings["code"].unique()), key="f_code")
+text = f3.text_input(t("搜索 (编号或说明)", "Search (id or message)"), key="f_text")
+shown = findings[findings["severity"].isin(severities)]
+if codes:
+    shown = shown[shown["code"].isin(codes)]
+if text:
+    hay = shown["id"] + " " + shown["message_zh"] + " " + shown["message_en"]
+    shown = shown[hay.str.contains(text, case=False, regex=False)]
+msg = "message_zh" if lang == "zh" else "message_en"
+st.caption(
+    t(
+        f"显示 {len(shown)} / {len(findings)} 条; 选中一行查看其园区。",
+        f"{len(shown)} of {len(findings)} shown; select a row to see its park.",
+    )
+)
+event = st.dataframe(
+    shown[["severity", "id", "code", msg]].reset_index(drop=True),
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="findings_table",
+    column_config={
+        "severity": t("级别", "Severity"),
+        "id": t("对象", "Item"),
+        "code": t("代码", "Code"),
+        msg: t("说明", "Message"),
+    },
+)
+rows = event.selection.rows if event is not None else []
+if rows:
+    item = shown["id"].iloc[rows[0]]
+    park_ids = set(register.parks["id"])
+    alloc_parks = register.allocations.set_index("allocation_id")["park_id"]
+    park_id = item if item in park_ids else alloc_parks.get(item)
+    if park_id in park_ids:
+        park = register.parks[register.parks["id"] == park_id].iloc[0]
+        st.markdown(f"**{park['name_zh']}** / {park['name_en']} ({park_id})")
+        if st.button(t("在地图上查看该园区", "Show this park on the map"), key="goto_park"):
+            st.session_state.selected_park = park_id
+            st.switch_page("pages/map.py")
+    else:
+        st.caption(t("该条检查结果不对应单个园区。", "This finding is not about a single park."))

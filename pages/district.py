@@ -1,0 +1,154 @@
+"""District allocations page (for district staff): a district's parks and allocations, validated
+edits, quota against allocated, the district's sheet for download."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from planner import downloads
+from planner.capacity import capacity_report
+from planner.editing import apply_district_allocations, district_allocations, district_parks
+from planner.errors import ValidationError
+from planner.geo import fmt_m2
+from planner.io import allocations_layer, parks_layer
+from planner.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
+from planner.session import ensure_state
+
+plan, register, lang = ensure_state(st.session_state)
+L = 0 if lang == "zh" else 1
+
+
+def t(zh: str, en: str) -> str:
+    """Chinese or English, as the sidebar switch says."""
+    return zh if lang == "zh" else en
+
+
+st.title(t("区级分配", "District allocations"))
+code = st.selectbox(
+    t("选择区", "District"),
+    plan.district_codes(),
+    format_func=lambda c: plan.district(c).name_zh if lang == "zh" else plan.district(c).name_en,
+    key="district_code",
+)
+district = plan.district(code)
+specs = "、".join(plan.label("specialisations", s, lang) for s in district.specialisations) or t(
+    "未指定", "none named"
+)
+st.markdown(
+    t(
+        f"**角色**: {plan.label('roles', district.role, lang)}; **指定专业方向**: {specs}",
+        f"**Role**: {plan.label('roles', district.role, lang)}; **designated specialisation**: {specs}",
+    )
+)
+
+if "flash_district" in st.session_state:
+    st.success(st.session_state.pop("flash_district"))
+
+report = capacity_report(plan, register)
+row = report.by_district[report.by_district["key"] == code]
+allocated = float(row["allocated_m2"].iloc[0]) if len(row) else 0.0
+counted = float(row["counted_m2"].iloc[0]) if len(row) else 0.0
+quota = register.quota(code)
+c1, c2, c3 = st.columns(3)
+c1.metric(t("区指标", "Quota"), fmt_m2(quota) if quota is not None else t("未设定", "not set"))
+c2.metric(t("已分配", "Allocated"), fmt_m2(allocated))
+c3.metric(t("其中计入目标", "of which counted"), fmt_m2(counted))
+if quota is not None:
+    st.progress(min(1.0, counted / quota) if quota else 1.0, text=t("计入 / 指标", "Counted / quota"))
+
+parks = district_parks(register, plan, code)
+st.subheader(t(f"本区园区 ({len(parks)})", f"Parks in the district ({len(parks)})"))
+park_cols = [
+    "id",
+    "name_zh",
+    "name_en",
+    "park_type",
+    "status",
+    "delivery_year",
+    "land_area_m2",
+    "new_gfa_m2",
+    "figures_conf",
+]
+st.dataframe(
+    pd.DataFrame(parks[park_cols]).assign(status=parks["status"].map(lambda s: STATUS_LABELS[s][L])),
+    hide_index=True,
+    column_config={c: PARK_LABELS[c][L] for c in park_cols},
+)
+
+st.subheader(t("分配 (可编辑)", "Allocations (editable)"))
+st.caption(
+    t(
+        f"面积单位 m²; 交付年份须在 {plan.period_start}-{plan.deadline_year} 内; 园区须位于本区。修改经校验后才生效。",
+        f"Areas in m²; delivery years within {plan.period_start}-{plan.deadline_year}; parks must lie in this district. "
+        "Edits apply only after validation.",
+    )
+)
+editor_key = f"alloc_editor_{code}"
+current = district_allocations(register, plan, code)
+edited = st.data_editor(
+    current,
+    key=editor_key,
+    num_rows="dynamic",
+    hide_index=True,
+    column_config={
+        "allocation_id": st.column_config.TextColumn(ALLOCATION_LABELS["allocation_id"][L], disabled=True),
+        "park_id": st.column_config.SelectboxColumn(
+            ALLOCATION_LABELS["park_id"][L], options=list(parks["id"]), required=True
+        ),
+        "specialisation": st.column_config.SelectboxColumn(
+            ALLOCATION_LABELS["specialisation"][L], options=[s.key for s in plan.specialisations]
+        ),
+        "area_m2": st.column_config.NumberColumn(ALLOCATION_LABELS["area_m2"][L], format="%.0f"),
+        "delivery_year": st.column_config.NumberColumn(ALLOCATION_LABELS["delivery_year"][L], format="%d"),
+        "status": st.column_config.SelectboxColumn(ALLOCATION_LABELS["status"][L], options=list(STATUSES)),
+        "basis": st.column_config.SelectboxColumn(ALLOCATION_LABELS["basis"][L], options=list(BASES)),
+        "note": st.column_config.TextColumn(ALLOCATION_LABELS["note"][L]),
+    },
+)
+if st.button(t("校验并应用修改", "Validate and apply"), key="apply_allocations", type="primary"):
+    try:
+        st.session_state.register = apply_district_allocations(register, edited, code, plan)
+    except ValidationError as err:
+        st.error(
+            t(
+                f"修改未应用, 共 {len(err.problems)} 个问题:",
+                f"Edits not applied: {len(err.problems)} problem(s):",
+            )
+        )
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    t("位置", "Place"): [p.place for p in err.problems],
+                    t("字段", "Field"): [p.field for p in err.problems],
+                    t("问题", "Problem"): [
+                        p.message_zh if lang == "zh" else p.message_en for p in err.problems
+                    ],
+                }
+            ),
+            hide_index=True,
+            key="allocation_problems",
+        )
+    else:
+        del st.session_state[editor_key]
+        st.session_state.flash_district = t("修改已应用。", "Edits applied.")
+        st.rerun()
+
+st.subheader(t("下载本区数据", "Download the district's data"))
+ids = set(parks["id"])
+park_layer = parks_layer(plan, register)
+alloc_layer = allocations_layer(plan, register)
+d1, d2 = st.columns(2)
+d1.download_button(
+    t("园区 GeoJSON", "Parks GeoJSON"),
+    downloads.layer_bytes(park_layer[park_layer["id"].isin(ids)], "geojson", layer="parks"),
+    file_name=downloads.file_name(plan.id, f"{code}_parks", "geojson"),
+    mime=downloads.MIME["geojson"],
+)
+d2.download_button(
+    t("分配 GeoJSON", "Allocations GeoJSON"),
+    downloads.layer_bytes(alloc_layer[alloc_layer["park_id"].isin(ids)], "geojson", layer="allocations"),
+    file_name=downloads.file_name(plan.id, f"{code}_allocations", "geojson"),
+    mime=downloads.MIME["geojson"],
+)
+# The annex-table Excel sheet (数字经济产业园区规划布局一览表) comes from planner.io once it is on main.

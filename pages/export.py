@@ -1,0 +1,45 @@
+"""Export page: districts, parks and allocations in every format planner.io writes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from planner import downloads
+from planner.io import LAYERS, build_layer
+from planner.session import ensure_state
+
+plan, register, lang = ensure_state(st.session_state)
+
+
+def t(zh: str, en: str) -> str:
+    """Chinese or English, as the sidebar switch says."""
+    return zh if lang == "zh" else en
+
+
+LAYER_LABELS = {
+    "districts": ("区", "Districts"),
+    "parks": ("园区", "Parks"),
+    "allocations": ("分配", "Allocations"),
+}
+FORMAT_LABELS = {"geojson": "GeoJSON (RFC 7946)", "gpkg": "GeoPackage", "csv": "CSV (UTF-8)", "xlsx": "Excel"}
+
+st.title(t("导出", "Export"))
+st.caption(
+    t(
+        "导出当前工作登记册 (含本次会话中的修改)。坐标为 WGS84 (EPSG:4326); 面积单位 m²。",
+        "Exports the working register, including this session's edits. Coordinates WGS84 (EPSG:4326); areas in m².",
+    )
+)
+fmts = downloads.formats()
+for layer in LAYERS:
+    gdf = build_layer(layer, plan, register)
+    st.subheader(f"{t(*LAYER_LABELS[layer])} ({len(gdf)})")
+    cols = st.columns(len(fmts))
+    for col, fmt in zip(cols, fmts, strict=True):
+        col.download_button(
+            FORMAT_LABELS.get(fmt, fmt),
+            downloads.layer_bytes(gdf, fmt, layer=layer),
+            file_name=downloads.file_name(plan.id, layer, fmt),
+            mime=downloads.MIME.get(fmt, "application/octet-stream"),
+            key=f"dl_{layer}_{fmt}",
+        )

@@ -1,0 +1,197 @@
+"""Map page: districts by role, parks by status, basemap choice, select a park, draw a new one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from planner.editing import add_drawn_park, new_park_id
+from planner.errors import ValidationError
+from planner.geo import fmt_m2
+from planner.mapview import BASEMAPS, basemap_datum, build_map, park_id_from_tooltip
+from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
+from planner.session import ensure_state
+
+plan, register, lang = ensure_state(st.session_state)
+L = 0 if lang == "zh" else 1
+
+
+def t(zh: str, en: str) -> str:
+    """Chinese or English, as the sidebar switch says."""
+    return zh if lang == "zh" else en
+
+
+st.title(t("地图", "Map"))
+with st.sidebar:
+    basemap = st.selectbox(
+        t("底图", "Basemap"),
+        list(BASEMAPS),
+        format_func=lambda k: BASEMAPS[k].label_zh if lang == "zh" else BASEMAPS[k].label_en,
+        key="basemap",
+    )
+    tianditu_key = ""
+    if BASEMAPS[basemap].needs_key:
+        tianditu_key = st.text_input(
+            t("天地图密钥 (tk)", "Tianditu key (tk)"), type="password", key="tdt_key"
+        )
+    if BASEMAPS[basemap].online:
+        st.caption(
+            t(
+                "在线底图需要互联网; 内网请用“无底图”。",
+                "Online basemaps need the internet; use 'None' on an intranet.",
+            )
+        )
+    if basemap_datum(basemap) == "gcj02":
+        st.caption(
+            t(
+                "高德底图为 GCJ-02: 图层已偏移显示, 绘制的园区在保存前转换回 WGS84。",
+                "Amap uses GCJ-02: overlays are shifted for display, drawn parks are shifted back to WGS84 before saving.",
+            )
+        )
+
+
+def _problems_table(err: ValidationError) -> None:
+    st.error(t(f"未通过校验, 共 {len(err.problems)} 个问题:", f"Refused: {len(err.problems)} problem(s):"))
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("位置", "Place"): [p.place for p in err.problems],
+                t("字段", "Field"): [p.field for p in err.problems],
+                t("问题", "Problem"): [p.message_zh if lang == "zh" else p.message_en for p in err.problems],
+            }
+        ),
+        hide_index=True,
+    )
+
+
+def _park_details(park_id: str) -> None:
+    register = st.session_state.register
+    hit = register.parks[register.parks["id"] == park_id]
+    if hit.empty:
+        return
+    park = hit.iloc[0]
+    st.subheader(f"{park['name_zh']} / {park['name_en'] or '—'}")
+    if not park["figures_verified"]:
+        st.warning(t("该园区数据未核实, 仅供参考。", "This park's figures are unconfirmed: indicative only."))
+    cols = [
+        "id",
+        "district_code",
+        "status",
+        "delivery_year",
+        "land_area_m2",
+        "new_gfa_m2",
+        "figures_conf",
+        "source",
+    ]
+    facts = {PARK_LABELS[c][L]: str(park[c]) for c in cols}
+    for c in ("land_area_m2", "new_gfa_m2"):
+        facts[PARK_LABELS[c][L]] = fmt_m2(park[c]) if pd.notna(park[c]) else "—"
+    facts[PARK_LABELS["status"][L]] = STATUS_LABELS[park["status"]][L]
+    st.table(pd.Series(facts, name=t("值", "Value")))
+    allocs = register.allocations[register.allocations["park_id"] == park_id]
+    st.markdown(t(f"**分配** ({len(allocs)} 条)", f"**Allocations** ({len(allocs)})"))
+    st.dataframe(
+        allocs.rename(columns={k: v[L] for k, v in ALLOCATION_LABELS.items()}),
+        hide_index=True,
+    )
+
+
+def _drawing_form(drawing: dict, marker: str) -> None:
+    register = st.session_state.register
+    st.subheader(t("新园区 (已绘制)", "New park (drawn)"))
+    with st.form("new_park"):
+        c1, c2 = st.columns(2)
+        park_id = c1.text_input(PARK_LABELS["id"][L], value=new_park_id(register))
+        name_zh = c1.text_input(PARK_LABELS["name_zh"][L])
+        name_en = c1.text_input(PARK_LABELS["name_en"][L])
+        park_type = c1.selectbox(
+            PARK_LABELS["park_type"][L],
+            [p.key for p in plan.park_types],
+            format_func=lambda k: plan.label("park_types", k, lang),
+        )
+        status = c2.selectbox(
+            PARK_LABELS["status"][L], list(STATUSES), format_func=lambda k: STATUS_LABELS[k][L]
+        )
+        year = c2.selectbox(PARK_LABELS["delivery_year"][L], [None, *plan.years])
+        new_gfa = c2.number_input(t("新增建筑面积 (m²)", "New floor area (m²)"), min_value=0.0, step=1000.0)
+        fields = c2.multiselect(
+            PARK_LABELS["fields"][L],
+            [f.key for f in plan.fields],
+            format_func=lambda k: plan.label("fields", k, lang),
+        )
+        source = st.text_input(
+            PARK_LABELS["source"][L], value=t("规划人员在地图上绘制", "drawn by a planner")
+        )
+        submitted = st.form_submit_button(t("加入登记册", "Add to register"))
+    if submitted:
+        attrs = {
+            "id": park_id.strip(),
+            "name_zh": name_zh.strip(),
+            "name_en": name_en.strip(),
+            "park_type": park_type,
+            "status": status,
+            "status_src": "drawn",
+            "delivery_year": year,
+            "new_gfa_m2": new_gfa or None,
+            "fields": ";".join(fields),
+            "source": source,
+            "figures_conf": "planner estimate",
+            "coord_conf": "drawn",
+        }
+        try:
+            st.session_state.register = add_drawn_park(
+                register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)
+            )
+        except ValidationError as err:
+            _problems_table(err)
+            return
+        st.session_state.handled_drawing = marker
+        st.session_state.selected_park = attrs["id"]
+        st.session_state.flash = t(f"已加入园区 {attrs['id']}", f"Park {attrs['id']} added")
+        st.rerun(scope="app")
+
+
+@st.fragment
+def map_fragment() -> None:
+    """The map alone reruns on a click or a drawing; panning and zooming rerun nothing."""
+    register = st.session_state.register
+    try:
+        m = build_map(plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=True)
+    except ValueError as err:
+        st.warning(str(err))
+        m = build_map(plan, register, lang=lang, draw=True)
+    out = st_folium(
+        m,
+        key="plan_map",
+        height=600,
+        use_container_width=True,
+        returned_objects=["last_object_clicked_tooltip", "last_active_drawing"],
+    )
+    out = out or {}
+    clicked = park_id_from_tooltip(out.get("last_object_clicked_tooltip"))
+    if clicked:
+        st.session_state.selected_park = clicked
+    drawing = out.get("last_active_drawing")
+    if drawing and drawing.get("geometry"):
+        marker = hashlib.sha1(json.dumps(drawing["geometry"], sort_keys=True).encode()).hexdigest()
+        if marker != st.session_state.get("handled_drawing"):
+            _drawing_form(drawing, marker)
+    selected = st.session_state.get("selected_park")
+    if selected:
+        _park_details(selected)
+    else:
+        st.caption(
+            t(
+                "点击园区查看其数据与分配; 用左侧工具绘制新园区。",
+                "Click a park for its figures and allocations; draw a new park with the tools on the left.",
+            )
+        )
+
+
+if "flash" in st.session_state:
+    st.success(st.session_state.pop("flash"))
+map_fragment()

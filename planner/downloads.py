@@ -1,0 +1,41 @@
+"""Export layers as bytes for a download button (the app's Export and District pages).
+
+Writes through ``planner.io.write_layer`` into a temporary folder, so the files a user downloads
+are exactly those the CLI writes. Offers every format ``planner.io.FORMATS`` knows.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from planner import io
+
+MIME = {
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+EXTENSIONS = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv", "xlsx": "xlsx"}
+
+
+def formats() -> tuple[str, ...]:
+    """The export formats planner.io can write."""
+    return tuple(io.FORMATS)
+
+
+def layer_bytes(gdf: gpd.GeoDataFrame | pd.DataFrame, fmt: str, *, layer: str = "layer") -> bytes:
+    """The bytes of ``gdf`` written as ``fmt`` by ``planner.io.write_layer``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{layer}.{EXTENSIONS.get(fmt, fmt)}"
+        io.write_layer(gdf, fmt, path, layer=layer)
+        return path.read_bytes()
+
+
+def file_name(plan_id: str, layer: str, fmt: str) -> str:
+    """A download file name: ``<plan>_<layer>.<ext>``."""
+    return f"{plan_id}_{layer}.{EXTENSIONS.get(fmt, fmt)}"

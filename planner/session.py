@@ -1,0 +1,32 @@
+"""What every app page needs in its session state, as pure data (no streamlit here).
+
+The entry script fills the state from cached loaders; a page opened on its own (a deep link, or
+AppTest running one page) fills it here, so no page depends on another having run first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from planner.plan import DEFAULT_PLAN, Plan, load_plan
+from planner.register import Register, load_register
+
+LANGS = ("zh", "en")
+
+
+def ensure_state(
+    state: MutableMapping[str, Any], plan_name: str = DEFAULT_PLAN
+) -> tuple[Plan, Register, str]:
+    """The session's plan, working register and language, loading what is missing.
+
+    The working register starts as the plan's seed register; edits replace it with the new
+    Register that the library's validating functions return.
+    """
+    if "plan" not in state:
+        state["plan"] = load_plan(plan_name)
+    if "register" not in state:
+        state["register"] = load_register(state["plan"])
+    if state.get("lang") not in LANGS:
+        state["lang"] = LANGS[0]
+    return state["plan"], state["register"], state["lang"]
