@@ -1,8 +1,9 @@
 """Shenzhen Park Planner: the Streamlit entry script and its Overview page.
 
-Run with ``streamlit run app.py`` (or ``bash run.sh app``). This script sets up what every page
-shares (the plan, the working register in session state, the language switch) and then runs the
-chosen page. Pages are thin: they call ``planner`` and draw the result.
+Run with ``streamlit run app.py`` (or ``bash run.sh app``); the other pages are in ``pages/``.
+Every page sets up what it needs itself (``planner.session.ensure_state``: the plan, the working
+register in session state, the language), so a deep link works. Pages are thin: they call
+``planner`` and draw the result.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from planner.geo import fmt_m2
 from planner.mapview import build_map
 from planner.plan import load_plan
 from planner.register import load_register
-from planner.session import LANGS, ensure_state
+from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
 
 PLAN = "shenzhen"
 
-st.set_page_config(page_title="深圳软件园区规划 Shenzhen Park Planner", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title=APP_TITLE, layout="wide")
 
 
 @st.cache_resource
@@ -36,108 +37,96 @@ def seed_register(name: str):
 
 
 if "register" not in st.session_state:
+    st.session_state.plan = cached_plan(PLAN)
     st.session_state.register = seed_register(PLAN)
-st.session_state.plan = cached_plan(PLAN)
-ensure_state(st.session_state)
-
+plan, register, lang = ensure_state(st.session_state)
 with st.sidebar:
-    st.session_state.lang = st.radio(
+    lang = st.session_state.lang = st.radio(
         "语言 / Language",
         list(LANGS),
-        index=LANGS.index(st.session_state.lang),
+        index=LANGS.index(lang),
         format_func=lambda k: "中文" if k == "zh" else "English",
         horizontal=True,
     )
+    for path, title_zh, title_en, icon in PAGES:
+        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
 
 
 def t(zh: str, en: str) -> str:
     """Chinese or English, as the sidebar switch says."""
-    return zh if st.session_state.lang == "zh" else en
+    return zh if lang == "zh" else en
 
 
-def overview() -> None:
-    """The plan at a glance: progress toward the target, a small map, the most serious findings."""
-    plan, register = st.session_state.plan, st.session_state.register
-    report = capacity_report(plan, register)
-    lang = st.session_state.lang
-    st.title(plan.title_zh if lang == "zh" else plan.title_en)
-    target = plan.new_space
-    st.markdown(
+# Overview: the plan at a glance: progress toward the target, a small map, the most serious findings.
+report = capacity_report(plan, register)
+st.title(plan.title_zh if lang == "zh" else plan.title_en)
+target = plan.new_space
+st.markdown(
+    t(
+        f"**目标**: {target.label_zh} {fmt_m2(report.target_m2)}, 截止 {report.deadline.isoformat()}"
+        f" (《{plan.sources[target.source]['title_zh']}》{target.section}: “{target.quote}”)",
+        f"**Target**: {target.label_en} {fmt_m2(report.target_m2)} by {report.deadline.isoformat()}"
+        f" (action plan, section {target.section}: “{target.quote}”)",
+    )
+)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(t("目标", "Target"), fmt_m2(report.target_m2))
+c2.metric(t("已计入", "Counted"), fmt_m2(report.counted_m2))
+c3.metric(t("其中已落实 (在建/已交付)", "of which secured"), fmt_m2(report.secured_m2))
+c4.metric(t("缺口", "Gap"), fmt_m2(report.gap_m2))
+st.progress(
+    min(1.0, report.progress),
+    text=t(
+        f"进度 {report.progress:.1%} (计入 = 交付年份在 {plan.period_start}-{plan.deadline_year} 内)",
+        f"Progress {report.progress:.1%} (counted = delivery year within {plan.period_start}-{plan.deadline_year})",
+    ),
+)
+if report.counted_unconfirmed_m2 > 0:
+    st.warning(
         t(
-            f"**目标**: {target.label_zh} {fmt_m2(report.target_m2)}, 截止 {report.deadline.isoformat()}"
-            f" (《{plan.sources[target.source]['title_zh']}》{target.section}: “{target.quote}”)",
-            f"**Target**: {target.label_en} {fmt_m2(report.target_m2)} by {report.deadline.isoformat()}"
-            f" (action plan, section {target.section}: “{target.quote}”)",
+            f"计入面积中 {fmt_m2(report.counted_unconfirmed_m2)} 所依据的园区数据未核实。",
+            f"{fmt_m2(report.counted_unconfirmed_m2)} of the counted space rests on unconfirmed park figures.",
         )
     )
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("目标", "Target"), fmt_m2(report.target_m2))
-    c2.metric(t("已计入", "Counted"), fmt_m2(report.counted_m2))
-    c3.metric(t("其中已落实 (在建/已交付)", "of which secured"), fmt_m2(report.secured_m2))
-    c4.metric(t("缺口", "Gap"), fmt_m2(report.gap_m2))
-    st.progress(
-        min(1.0, report.progress),
-        text=t(
-            f"进度 {report.progress:.1%} (计入 = 交付年份在 {plan.period_start}-{plan.deadline_year} 内)",
-            f"Progress {report.progress:.1%} (counted = delivery year within {plan.period_start}-{plan.deadline_year})",
-        ),
+if report.not_counted_m2 > 0:
+    st.info(
+        t(
+            f"另有 {fmt_m2(report.not_counted_m2)} 已分配但无规划期内交付年份, 不计入目标。",
+            f"A further {fmt_m2(report.not_counted_m2)} is allocated but has no delivery year in the plan: not counted.",
+        )
     )
-    if report.counted_unconfirmed_m2 > 0:
-        st.warning(
-            t(
-                f"计入面积中 {fmt_m2(report.counted_unconfirmed_m2)} 所依据的园区数据未核实。",
-                f"{fmt_m2(report.counted_unconfirmed_m2)} of the counted space rests on unconfirmed park figures.",
-            )
-        )
-    if report.not_counted_m2 > 0:
-        st.info(
-            t(
-                f"另有 {fmt_m2(report.not_counted_m2)} 已分配但无规划期内交付年份, 不计入目标。",
-                f"A further {fmt_m2(report.not_counted_m2)} is allocated but has no delivery year in the plan: not counted.",
-            )
-        )
 
-    left, right = st.columns([3, 2])
-    with left:
-        st.subheader(t("园区分布", "Parks"))
-        st_folium(
-            build_map(plan, register, lang=lang),
-            key="overview_map",
-            height=420,
-            use_container_width=True,
-            returned_objects=[],
+left, right = st.columns([3, 2])
+with left:
+    st.subheader(t("园区分布", "Parks"))
+    st_folium(
+        build_map(plan, register, lang=lang),
+        key="overview_map",
+        height=420,
+        use_container_width=True,
+        returned_objects=[],
+    )
+with right:
+    st.subheader(t("主要问题", "Most serious findings"))
+    findings = findings_frame(run_checks(plan, register))
+    serious = findings[findings["severity"].isin(["error", "warning"])].head(8)
+    msg = "message_zh" if lang == "zh" else "message_en"
+    st.dataframe(
+        serious[["severity", "id", "code", msg]],
+        hide_index=True,
+        column_config={
+            "severity": t("级别", "Severity"),
+            "id": t("对象", "Item"),
+            "code": t("代码", "Code"),
+            msg: t("说明", "Message"),
+        },
+    )
+    counts = findings["severity"].value_counts()
+    st.caption(
+        t(
+            f"共 {len(findings)} 条: 错误 {counts.get('error', 0)}, 警告 {counts.get('warning', 0)}, "
+            f"提示 {counts.get('info', 0)}。详见「容量」页。",
+            f"{len(findings)} findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
+            f"{counts.get('info', 0)} notes. See the Capacity page.",
         )
-    with right:
-        st.subheader(t("主要问题", "Most serious findings"))
-        findings = findings_frame(run_checks(plan, register))
-        serious = findings[findings["severity"].isin(["error", "warning"])].head(8)
-        msg = "message_zh" if lang == "zh" else "message_en"
-        st.dataframe(
-            serious[["severity", "id", "code", msg]],
-            hide_index=True,
-            column_config={
-                "severity": t("级别", "Severity"),
-                "id": t("对象", "Item"),
-                "code": t("代码", "Code"),
-                msg: t("说明", "Message"),
-            },
-        )
-        counts = findings["severity"].value_counts()
-        st.caption(
-            t(
-                f"共 {len(findings)} 条: 错误 {counts.get('error', 0)}, 警告 {counts.get('warning', 0)}, "
-                f"提示 {counts.get('info', 0)}。详见「容量」页。",
-                f"{len(findings)} findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
-                f"{counts.get('info', 0)} notes. See the Capacity page.",
-            )
-        )
-
-
-pages = [
-    st.Page(overview, title=t("概览", "Overview"), icon="🏠", default=True),
-    st.Page("pages/map.py", title=t("地图", "Map"), icon="🗺️"),
-    st.Page("pages/capacity.py", title=t("容量", "Capacity"), icon="📊"),
-    st.Page("pages/district.py", title=t("区级分配", "District allocations"), icon="🏢"),
-    st.Page("pages/export.py", title=t("导出", "Export"), icon="📦"),
-]
-st.navigation(pages).run()
+    )

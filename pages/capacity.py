@@ -9,9 +9,20 @@ import streamlit as st
 from planner.capacity import capacity_report
 from planner.findings import SEVERITIES, findings_frame, run_checks
 from planner.geo import M2_PER_WAN, fmt_m2
-from planner.session import ensure_state
+from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
 
+st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
+with st.sidebar:
+    lang = st.session_state.lang = st.radio(
+        "语言 / Language",
+        list(LANGS),
+        index=LANGS.index(lang),
+        format_func=lambda k: "中文" if k == "zh" else "English",
+        horizontal=True,
+    )
+    for path, title_zh, title_en, icon in PAGES:
+        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
 name_col = "name_zh" if lang == "zh" else "name_en"
 label_col = "label_zh" if lang == "zh" else "label_en"
 

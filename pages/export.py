@@ -6,9 +6,20 @@ import streamlit as st
 
 from planner import downloads
 from planner.io import LAYERS, build_layer
-from planner.session import ensure_state
+from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
 
+st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
+with st.sidebar:
+    lang = st.session_state.lang = st.radio(
+        "语言 / Language",
+        list(LANGS),
+        index=LANGS.index(lang),
+        format_func=lambda k: "中文" if k == "zh" else "English",
+        horizontal=True,
+    )
+    for path, title_zh, title_en, icon in PAGES:
+        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
 
 
 def t(zh: str, en: str) -> str:

@@ -14,9 +14,20 @@ from planner.errors import ValidationError
 from planner.geo import fmt_m2
 from planner.mapview import BASEMAPS, basemap_datum, build_map, park_id_from_tooltip
 from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
-from planner.session import ensure_state
+from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
 
+st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
+with st.sidebar:
+    lang = st.session_state.lang = st.radio(
+        "语言 / Language",
+        list(LANGS),
+        index=LANGS.index(lang),
+        format_func=lambda k: "中文" if k == "zh" else "English",
+        horizontal=True,
+    )
+    for path, title_zh, title_en, icon in PAGES:
+        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
 L = 0 if lang == "zh" else 1
 
 

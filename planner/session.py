@@ -30,3 +30,15 @@ def ensure_state(
     if state.get("lang") not in LANGS:
         state["lang"] = LANGS[0]
     return state["plan"], state["register"], state["lang"]
+
+
+# The app's pages (path relative to app.py, Chinese and English titles, Material icon), in the
+# order the sidebar lists them. Each page draws this navigation itself, so a deep link works.
+PAGES: tuple[tuple[str, str, str, str], ...] = (
+    ("app.py", "概览", "Overview", ":material/home:"),
+    ("pages/map.py", "地图", "Map", ":material/map:"),
+    ("pages/capacity.py", "容量", "Capacity", ":material/bar_chart:"),
+    ("pages/district.py", "区级分配", "District allocations", ":material/apartment:"),
+    ("pages/export.py", "导出", "Export", ":material/download:"),
+)
+APP_TITLE = "深圳软件园区规划 Shenzhen Park Planner"

@@ -1,0 +1,188 @@
+"""The app in a real browser, with every request that is not to the app refused (an intranet).
+
+Starts ``streamlit run app.py`` on a free port, waits for ``/_stcore/health``, drives Debian's
+chromium through Playwright (``playwright install`` cannot work offline), opens every page,
+checks that no error is shown and that the Leaflet map renders the districts from the app's own
+assets, draws a polygon with the mouse and sees the new park appear. Screenshots of every page go
+to ``artifacts/screenshots/`` (git-ignored) for a developer to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
+MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+PAGES = {"overview": "", "map": "map", "capacity": "capacity", "district": "district", "export": "export"}
+N_DISTRICTS = 9
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    """Poll the health endpoint until it answers ok (no fixed sleep); fail if the server died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)  # polling interval, not a wait for the app
+    raise TimeoutError(f"{url} not healthy after {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (bash run.sh test installs Debian's chromium)")
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("streamlit") / "server.log").open("w")
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"{base}/_stcore/health", proc)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str):
+    from playwright.sync_api import sync_playwright
+
+    if SHOTS.exists():
+        shutil.rmtree(SHOTS)
+    SHOTS.mkdir(parents=True)
+    app_host = urlparse(server).netloc
+    blocked: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+
+        def only_the_app(route, request) -> None:
+            if urlparse(request.url).netloc == app_host or request.url.startswith(("data:", "blob:")):
+                route.continue_()
+            else:
+                blocked.append(request.url)
+                route.abort()
+
+        context.route("**/*", only_the_app)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.set_default_timeout(30_000)
+        yield page, server, blocked, errors
+        context.close()
+        browser.close()
+
+
+def _open(page, base: str, name: str) -> None:
+    page.goto(f"{base}/{PAGES[name]}")
+    page.locator('[data-testid="stApp"]').wait_for()
+    page.locator("h1").first.wait_for()
+    # the script has finished when Streamlit's running indicator is gone
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
+    )
+
+
+def _assert_no_error(page, name: str) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, f"{name}: exception shown"
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0, f"{name}: error shown"
+
+
+def _map_frame(page):
+    frame = page.frame_locator(MAP_FRAME).first
+    frame.locator(".leaflet-container").wait_for()
+    # the districts and parks are SVG paths once Leaflet has drawn them
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for()
+    return frame
+
+
+def test_every_page_renders_offline(browser_page) -> None:
+    page, base, blocked, errors = browser_page
+    for name in PAGES:
+        _open(page, base, name)
+        if name in ("overview", "map"):
+            frame = _map_frame(page)
+            assert frame.locator("path.leaflet-interactive").count() >= N_DISTRICTS
+            assert frame.locator(".planner-legend").count() == 1
+        if name in ("overview", "capacity"):
+            page.get_by_text("300.0万㎡ (3,000,000 m²)").first.wait_for()
+        _assert_no_error(page, name)
+        page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+    assets = [u for u in blocked if urlparse(u).path.endswith((".js", ".css", ".png", ".svg", ".woff2"))]
+    assert assets == [], f"assets requested from outside the app: {assets}"
+    assert blocked == [], f"requests to outside hosts: {blocked}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_draw_a_park_with_the_mouse(browser_page) -> None:
+    page, base, blocked, errors = browser_page
+    _open(page, base, "map")
+    frame = _map_frame(page)
+    before = frame.locator("path.leaflet-interactive").count()
+    frame.locator(".leaflet-draw-draw-polygon").click()
+    box = page.locator(MAP_FRAME).first.bounding_box()
+    assert box is not None
+    # a small square left of the map's centre (inside Shenzhen's districts), clicked corner by corner
+    cx, cy = box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.45
+    corners = [(cx, cy), (cx + 40, cy), (cx + 40, cy + 40), (cx, cy + 40)]
+    vertices = frame.locator(".leaflet-editing-icon")
+    for i, (x, y) in enumerate(corners):
+        page.mouse.move(x, y, steps=25)  # move like a hand, so clicks are not read as a double click
+        page.mouse.click(x, y)
+        vertices.nth(i).wait_for()  # Leaflet.draw placed the vertex
+    page.screenshot(path=SHOTS / "map_drawing.png")
+    page.mouse.move(*corners[0], steps=25)
+    page.mouse.click(*corners[0])  # closing the ring finishes the polygon
+    name = page.get_by_label("名称", exact=True)
+    name.wait_for()
+    name.fill("浏览器测试园区")
+    page.get_by_role("button", name="加入登记册").click()
+    page.get_by_text("已加入园区 drawn-001").wait_for()
+    page.get_by_text("浏览器测试园区").first.wait_for()
+    frame = _map_frame(page)
+    frame.locator("path.leaflet-interactive").nth(before).wait_for()  # one more shape on the map
+    _assert_no_error(page, "map after drawing")
+    page.screenshot(path=SHOTS / "map_after_drawing.png", full_page=True)
+    assert blocked == [], f"requests to outside hosts: {blocked}"
+    assert errors == [], f"JavaScript errors: {errors}"
