@@ -17,7 +17,7 @@ from planner.geo import fmt_m2
 from planner.mapview import build_map
 from planner.plan import load_plan
 from planner.register import load_register
-from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
+from planner.session import APP_TITLE, LANGS, PAGES, ensure_state, fmt_wan
 
 PLAN = "shenzhen"
 
@@ -70,10 +70,14 @@ st.markdown(
     )
 )
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(t("目标", "Target"), fmt_m2(report.target_m2))
-c2.metric(t("已计入", "Counted"), fmt_m2(report.counted_m2))
-c3.metric(t("其中已落实 (在建/已交付)", "of which secured"), fmt_m2(report.secured_m2))
-c4.metric(t("缺口", "Gap"), fmt_m2(report.gap_m2))
+c1.metric(t("目标", "Target"), fmt_wan(report.target_m2), help=fmt_m2(report.target_m2))
+c2.metric(t("已计入", "Counted"), fmt_wan(report.counted_m2), help=fmt_m2(report.counted_m2))
+c3.metric(
+    t("其中已落实 (在建/已交付)", "of which secured"),
+    fmt_wan(report.secured_m2),
+    help=fmt_m2(report.secured_m2),
+)
+c4.metric(t("缺口", "Gap"), fmt_wan(report.gap_m2), help=fmt_m2(report.gap_m2))
 st.progress(
     min(1.0, report.progress),
     text=t(

@@ -9,7 +9,7 @@ import streamlit as st
 from planner.capacity import capacity_report
 from planner.findings import SEVERITIES, findings_frame, run_checks
 from planner.geo import M2_PER_WAN, fmt_m2
-from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
+from planner.session import APP_TITLE, LANGS, PAGES, ensure_state, fmt_wan
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -35,15 +35,23 @@ def t(zh: str, en: str) -> str:
 report = capacity_report(plan, register)
 st.title(t("容量核算", "Capacity"))
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric(t("目标", "Target"), fmt_m2(report.target_m2))
-c2.metric(t("已计入", "Counted"), fmt_m2(report.counted_m2), f"{report.progress:.1%}", delta_color="off")
-c3.metric(t("已落实", "Secured"), fmt_m2(report.secured_m2))
-c4.metric(t("仅规划", "Planned only"), fmt_m2(report.planned_m2))
-c5.metric(t("缺口", "Gap"), fmt_m2(report.gap_m2))
+c1.metric(t("目标", "Target"), fmt_wan(report.target_m2), help=fmt_m2(report.target_m2))
+c2.metric(
+    t("已计入", "Counted"),
+    fmt_wan(report.counted_m2),
+    f"{report.progress:.1%}",
+    delta_color="off",
+    help=fmt_m2(report.counted_m2),
+)
+c3.metric(t("已落实", "Secured"), fmt_wan(report.secured_m2), help=fmt_m2(report.secured_m2))
+c4.metric(t("仅规划", "Planned only"), fmt_wan(report.planned_m2), help=fmt_m2(report.planned_m2))
+c5.metric(t("缺口", "Gap"), fmt_wan(report.gap_m2), help=fmt_m2(report.gap_m2))
 st.caption(
     t(
+        f"目标 {fmt_m2(report.target_m2)}, 截止 {report.deadline.isoformat()}。"
         f"计入: 交付年份在 {plan.period_start}-{plan.deadline_year} 内; 已落实: 其中在建或已交付。"
         f"依据未核实园区数据的计入面积: {fmt_m2(report.counted_unconfirmed_m2)}; 不计入: {fmt_m2(report.not_counted_m2)}。",
+        f"Target {fmt_m2(report.target_m2)} by {report.deadline.isoformat()}. "
         f"Counted: delivery year within {plan.period_start}-{plan.deadline_year}; secured: of that, under "
         f"construction or delivered. Counted on unconfirmed park figures: {fmt_m2(report.counted_unconfirmed_m2)}; "
         f"not counted: {fmt_m2(report.not_counted_m2)}.",

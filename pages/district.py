@@ -13,7 +13,7 @@ from planner.errors import ValidationError
 from planner.geo import fmt_m2
 from planner.io import allocations_layer, parks_layer
 from planner.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
-from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
+from planner.session import APP_TITLE, LANGS, PAGES, ensure_state, fmt_wan
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -62,9 +62,13 @@ allocated = float(row["allocated_m2"].iloc[0]) if len(row) else 0.0
 counted = float(row["counted_m2"].iloc[0]) if len(row) else 0.0
 quota = register.quota(code)
 c1, c2, c3 = st.columns(3)
-c1.metric(t("区指标", "Quota"), fmt_m2(quota) if quota is not None else t("未设定", "not set"))
-c2.metric(t("已分配", "Allocated"), fmt_m2(allocated))
-c3.metric(t("其中计入目标", "of which counted"), fmt_m2(counted))
+c1.metric(
+    t("区指标", "Quota"),
+    fmt_wan(quota) if quota is not None else t("未设定", "not set"),
+    help=fmt_m2(quota) if quota is not None else None,
+)
+c2.metric(t("已分配", "Allocated"), fmt_wan(allocated), help=fmt_m2(allocated))
+c3.metric(t("其中计入目标", "of which counted"), fmt_wan(counted), help=fmt_m2(counted))
 if quota is not None:
     st.progress(min(1.0, counted / quota) if quota else 1.0, text=t("计入 / 指标", "Counted / quota"))
 

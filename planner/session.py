@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from planner.geo import m2_to_wan
 from planner.plan import DEFAULT_PLAN, Plan, load_plan
 from planner.register import Register, load_register
 
@@ -42,3 +43,10 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/export.py", "导出", "Export", ":material/download:"),
 )
 APP_TITLE = "深圳软件园区规划 Shenzhen Park Planner"
+
+
+def fmt_wan(value: float | None) -> str:
+    """A short figure for a metric tile: '52.6 万㎡' ('—' for missing); ``fmt_m2`` gives the long form."""
+    if value is None or value != value:
+        return "—"
+    return f"{m2_to_wan(value):,.1f} 万㎡"

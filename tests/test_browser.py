@@ -30,6 +30,14 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 PAGES = {"overview": "", "map": "map", "capacity": "capacity", "district": "district", "export": "export"}
+# the last thing each page draws: once it is there, the script has run to its end
+LAST = {
+    "overview": "主要问题",
+    "map": "点击园区查看其数据与分配",
+    "capacity": "检查结果",
+    "district": "下载本区数据",
+    "export": "分配 (",
+}
 N_DISTRICTS = 9
 
 
@@ -117,11 +125,7 @@ def browser_page(server: str):
 def _open(page, base: str, name: str) -> None:
     page.goto(f"{base}/{PAGES[name]}")
     page.locator('[data-testid="stApp"]').wait_for()
-    page.locator("h1").first.wait_for()
-    # the script has finished when Streamlit's running indicator is gone
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000
-    )
+    page.get_by_text(LAST[name]).first.wait_for()
 
 
 def _assert_no_error(page, name: str) -> None:
@@ -145,6 +149,8 @@ def test_every_page_renders_offline(browser_page) -> None:
             frame = _map_frame(page)
             assert frame.locator("path.leaflet-interactive").count() >= N_DISTRICTS
             assert frame.locator(".planner-legend").count() == 1
+        if name == "capacity":  # cumulative by year, by status, by specialisation
+            page.locator('[data-testid="stVegaLiteChart"]').nth(2).wait_for()
         if name in ("overview", "capacity"):
             page.get_by_text("300.0万㎡ (3,000,000 m²)").first.wait_for()
         _assert_no_error(page, name)
