@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from planner.assign import assign_districts
+from planner.errors import PlanError, Problem
 from planner.plan import Plan
 from planner.register import SECURED_STATUSES, STATUS_LABELS, STATUSES, Register
 
@@ -173,6 +174,11 @@ def _area_rows(plan: Plan) -> pd.DataFrame:
 
 def capacity_report(plan: Plan, register: Register) -> CapacityReport:
     """Count the register's allocations against the plan's new-space target."""
+    if plan.new_space is None:
+        raise PlanError(
+            [Problem(str(plan.folder), "new_space_target", "该规划未设新增空间目标", "this plan sets no new-space target")],
+            what=f"plan {plan.id}",
+        )
     a = allocation_table(plan, register)
     counted = a[a["counted"]]
     target = plan.new_space.value

@@ -386,12 +386,19 @@ def run_checks(plan: Plan, register: Register) -> list[Finding]:
     parks = register.parks
     where = assign_districts(parks, plan)
     a = allocation_table(plan, register)
-    report = capacity_report(plan, register)
     findings = _location_findings(plan, parks, where) + _area_findings(plan, parks) + _overlap_findings(parks)
     findings += _allocation_findings(plan, register, a)
+    if plan.new_space is not None:
+        findings += _capacity_findings(plan, register)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(findings, key=lambda f: (order[f.severity], f.code, f.id))
+
+
+def _capacity_findings(plan: Plan, register: Register) -> list[Finding]:
+    report = capacity_report(plan, register)
 
     q = report.by_district[report.by_district["quota_met"] == False]  # noqa: E712
-    findings += _emit(
+    findings = _emit(
         "warning",
         "QUOTA_NOT_MET",
         q["key"],
@@ -417,8 +424,7 @@ def run_checks(plan: Plan, register: Register) -> list[Finding]:
                 f"counted {report.counted_m2:,.0f} m² by {plan.deadline.isoformat()}; {report.gap_m2:,.0f} m² short of the {report.target_m2:,.0f} m² target",
             )
         )
-    order = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(findings, key=lambda f: (order[f.severity], f.code, f.id))
+    return findings
 
 
 def findings_frame(findings: list[Finding]) -> pd.DataFrame:
