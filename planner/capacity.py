@@ -176,7 +176,14 @@ def capacity_report(plan: Plan, register: Register) -> CapacityReport:
     """Count the register's allocations against the plan's new-space target."""
     if plan.new_space is None:
         raise PlanError(
-            [Problem(str(plan.folder), "new_space_target", "该规划未设新增空间目标", "this plan sets no new-space target")],
+            [
+                Problem(
+                    str(plan.folder),
+                    "new_space_target",
+                    "该规划未设新增空间目标",
+                    "this plan sets no new-space target",
+                )
+            ],
             what=f"plan {plan.id}",
         )
     a = allocation_table(plan, register)

@@ -293,7 +293,7 @@ def _overlap_findings(parks: gpd.GeoDataFrame) -> list[Finding]:
         "overlaps park "
         + p["id_right"]
         + " by "
-        + shared.round().astype(int).astype(str)
+        + shared.map("{:,.0f}".format).astype(str)
         + " m² ("
         + pct
         + "%): possible double counting",
@@ -325,9 +325,9 @@ def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> lis
         + " 超过园区(新增)建筑面积 "
         + cap.reindex(over.index).map(fmt_m2).astype(str),
         "allocations total "
-        + over.round().astype(int).astype(str)
+        + over.map("{:,.0f}".format).astype(str)
         + " m², more than the park's (new) floor area "
-        + cap.reindex(over.index).round().astype(int).astype(str)
+        + cap.reindex(over.index).map("{:,.0f}".format).astype(str)
         + " m²",
     )
 
@@ -345,7 +345,7 @@ def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> lis
         + a["area_m2"][not_counted].map(fmt_m2).astype(str),
         pd.Series(reason_en, index=a.index)[not_counted]
         + f": not counted toward the {plan.deadline_year} target: "
-        + a["area_m2"][not_counted].round().astype(int).astype(str)
+        + a["area_m2"][not_counted].map("{:,.0f}".format).astype(str)
         + " m²",
     )
 
@@ -409,9 +409,9 @@ def _capacity_findings(plan: Plan, register: Register) -> list[Finding]:
         + q["quota_m2"].map(fmt_m2).astype(str),
         q["name_en"]
         + ": counted "
-        + q["counted_m2"].round().astype(int).astype(str)
+        + q["counted_m2"].map("{:,.0f}".format).astype(str)
         + " m², below its quota of "
-        + q["quota_m2"].round().astype(int).astype(str)
+        + q["quota_m2"].map("{:,.0f}".format).astype(str)
         + " m²",
     )
     if report.counted_m2 < report.target_m2:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -43,7 +44,7 @@ def inside(plan: Plan, code: str, dx_m: float = 0.0, dy_m: float = 0.0) -> shape
     """A WGS84 point well inside a district (its representative point, optionally moved in metres)."""
     poly = plan.district_polygons.set_index("code").loc[[code], ["geometry"]]
     pt = gpd.GeoSeries(poly.geometry.values, crs=WGS84).to_crs(METRIC).representative_point()
-    moved = gpd.GeoSeries(shapely.transform(pt.values, lambda c: c + [dx_m, dy_m]), crs=METRIC)
+    moved = gpd.GeoSeries(shapely.transform(pt.values, lambda c: c + np.array([dx_m, dy_m])), crs=METRIC)
     return moved.to_crs(WGS84).iloc[0]
 
 

@@ -27,7 +27,9 @@ def test_districts_do_not_overlap(plan):
     d = plan.district_polygons.to_crs(METRIC)
     pairs = gpd.sjoin(d, d, predicate="intersects")
     pairs = pairs[pairs.index < pairs["index_right"]]
-    overlap = shapely.area(shapely.intersection(d.geometry.loc[pairs.index].values, d.geometry.values[pairs["index_right"]]))
+    overlap = shapely.area(
+        shapely.intersection(d.geometry.loc[pairs.index].values, d.geometry.values[pairs["index_right"]])
+    )
     assert len(pairs) >= 8  # neighbours touch
     assert overlap.max() < 1_000, overlap.max()  # m²: shared borders only, after the datum shift
 

@@ -75,7 +75,9 @@ def test_official_land_areas_come_from_district_facts(plan):
     import csv
 
     with shared_file("data", "district_facts.csv").open(encoding="utf-8") as fh:
-        facts = {row["adcode"]: float(row["official_land_km2"]) for row in csv.DictReader(fh) if row["adcode"]}
+        facts = {
+            row["adcode"]: float(row["official_land_km2"]) for row in csv.DictReader(fh) if row["adcode"]
+        }
     for d in plan.districts:
         assert d.official_land_km2 == facts[d.code], d.name_zh
 
@@ -126,7 +128,9 @@ def test_a_negative_target_is_reported_with_its_place(plan_copy):
 def test_every_problem_is_reported_at_once(plan_copy):
     _edit(plan_copy, 'role = "core"\nspecialisations', 'role = "kore"\nspecialisations')
     _edit(plan_copy, "official_land_km2 = 78.66", "official_land_km2 = -1")
-    _edit(plan_copy, 'source = "action_plan"\nsection = "二(一)"', 'source = "acton_plan"\nsection = "二(一)"')
+    _edit(
+        plan_copy, 'source = "action_plan"\nsection = "二(一)"', 'source = "acton_plan"\nsection = "二(一)"'
+    )
     with pytest.raises(PlanError) as info:
         load_plan(plan_copy)
     fields = sorted(p.field for p in info.value.problems)
