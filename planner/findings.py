@@ -207,7 +207,8 @@ def _area_findings(plan: Plan, parks: gpd.GeoDataFrame) -> list[Finding]:
         pd.Series("no land or floor area: capacity cannot be checked", index=ids[no_area].index),
     )
 
-    limit = parks["land_use_class"].map(lambda c: plan.max_plot_ratio(c or None)).astype(float)
+    limits = {c: plan.max_plot_ratio(c or None) for c in parks["land_use_class"].unique()}
+    limit = parks["land_use_class"].map(limits).astype(float)
     unconfirmed = "" if plan.plot_ratio_confirmed else " (容积率上限未核实)"
     unconfirmed_en = "" if plan.plot_ratio_confirmed else " (plot-ratio limit unconfirmed)"
     ratio = parks["gfa_m2"] / parks["land_area_m2"]
@@ -350,10 +351,8 @@ def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> lis
     )
 
     names = _names(plan)
-    spec_zh = a["specialisation"].map(lambda k: plan.label("specialisations", k) if k else "未指定")
-    spec_en = a["specialisation"].map(
-        lambda k: plan.label("specialisations", k, "en") if k else "unspecified"
-    )
+    spec_zh = a["specialisation"].map({s.key: s.label_zh for s in plan.specialisations}).fillna("未指定")
+    spec_en = a["specialisation"].map({s.key: s.label_en for s in plan.specialisations}).fillna("unspecified")
     designated = pd.Series(
         {
             d.code: "、".join(plan.label("specialisations", s) for s in d.specialisations)
@@ -385,17 +384,17 @@ def run_checks(plan: Plan, register: Register) -> list[Finding]:
     """All checks over the register; errors first, then warnings, then information."""
     parks = register.parks
     where = assign_districts(parks, plan)
-    a = allocation_table(plan, register)
+    a = allocation_table(plan, register, where)
     findings = _location_findings(plan, parks, where) + _area_findings(plan, parks) + _overlap_findings(parks)
     findings += _allocation_findings(plan, register, a)
     if plan.new_space is not None:
-        findings += _capacity_findings(plan, register)
+        findings += _capacity_findings(plan, register, where)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(findings, key=lambda f: (order[f.severity], f.code, f.id))
 
 
-def _capacity_findings(plan: Plan, register: Register) -> list[Finding]:
-    report = capacity_report(plan, register)
+def _capacity_findings(plan: Plan, register: Register, where: pd.DataFrame) -> list[Finding]:
+    report = capacity_report(plan, register, where=where)
 
     q = report.by_district[report.by_district["quota_met"] == False]  # noqa: E712
     findings = _emit(
