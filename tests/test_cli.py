@@ -50,6 +50,8 @@ def test_check_text_report_shows_units_and_chinese_labels(capsys):
     assert main(["check"]) == 0
     text = capsys.readouterr().out
     assert "新增产业空间" in text and "万㎡" in text and "m²" in text and "缺口 Gap" in text
+    assert "official  187.53  computed  204.55" in text  # Nanshan: both areas side by side
+    assert "深汕特别合作区" in text and "no boundary here" in text
 
 
 @pytest.mark.parametrize("layer", ["districts", "parks", "allocations"])
