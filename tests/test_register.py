@@ -159,3 +159,29 @@ def test_allocation_and_quota_edits_are_validated(plan, seed_register):
         set_quotas(seed_register, pd.DataFrame({"district_code": ["440305"], "quota_m2": [-1]}), plan)
     ok = set_quotas(seed_register, pd.DataFrame({"district_code": ["440305"], "quota_m2": [500_000]}), plan)
     assert ok.quota("440305") == 500_000 and seed_register.quota("440305") is None
+
+
+@pytest.fixture()
+def register_copy(tmp_path, plan):
+    import shutil
+
+    dest = tmp_path / "reg"
+    shutil.copytree(plan.folder, dest)
+    return dest
+
+
+def test_broken_register_files_are_refused_with_their_place(plan, register_copy):
+    from planner.register import load_register
+
+    allocs = register_copy / "allocations.csv"
+    text = allocs.read_text(encoding="utf-8").replace(",400000,2024,", ",four hundred thousand,2024,")
+    allocs.write_text(text, encoding="utf-8")
+    (register_copy / "parks.geojson").write_text(
+        '{"type": "FeatureCollection", "features": [', encoding="utf-8"
+    )
+    with pytest.raises(ValidationError) as info:
+        load_register(plan, register_copy)
+    problems = info.value.problems
+    assert any(p.place.endswith("parks.geojson") and "cannot read" in p.message_en for p in problems)
+    (bad,) = [p for p in problems if p.field == "area_m2" and "four hundred" in p.message_en]
+    assert "allocations.csv row 2 (tencent_penguin-a1)" in bad.place and "not a number" in bad.message_en
