@@ -29,7 +29,7 @@ case "${1:-}" in
     ;;
   test)
     # Debian packages the tests need (real browser, CJK fonts for screenshots).
-    need_apt fonts-noto-cjk
+    need_apt chromium fonts-noto-cjk
     setup_python -r requirements-dev.txt
     $PY -m ruff check .
     $PY -m ruff format --check .

@@ -1,0 +1,173 @@
+"""AppTest over every page of the Streamlit app, on the real Shenzhen plan and seed register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import shapely
+from streamlit.testing.v1 import AppTest
+
+from planner.geo import fmt_m2
+from planner.plan import Plan
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/map.py", "pages/capacity.py", "pages/district.py", "pages/export.py"]
+TIMEOUT = 60
+BAOAN = "440306"
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [m.value for m in at.metric]
+    parts += [str(m.help) for m in at.metric] + [t.value for t in at.title] + [s.value for s in at.subheader]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def at() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+
+
+def test_overview_shows_the_target_and_progress(at: AppTest, plan: Plan) -> None:
+    assert not at.exception
+    text = _texts(at)
+    assert fmt_m2(plan.new_space.value) in text  # 300.0万㎡ (3,000,000 m²)
+    assert plan.deadline.isoformat() in text
+    labels = [m.label for m in at.metric]
+    assert labels == ["目标", "已计入", "其中已落实 (在建/已交付)", "缺口"]
+    assert at.metric[0].value == "300.0 万㎡"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_and_shows_its_figures(at: AppTest, page: str, plan: Plan) -> None:
+    at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    text = _texts(at)
+    if page == "pages/capacity.py":
+        assert fmt_m2(plan.new_space.value) in text
+        assert len(at.dataframe) >= 2  # districts, findings
+    if page == "pages/district.py":
+        assert at.selectbox(key="district_code").value == plan.district_codes()[0]
+    if page == "pages/export.py":
+        assert len(at.get("download_button")) >= 9  # three layers, every format
+
+
+def test_language_switch_to_english(at: AppTest) -> None:
+    at.radio[0].set_value("en").run()
+    assert at.title[0].value.startswith("Shenzhen action plan")
+    assert at.metric[0].label == "Target"
+    at.switch_page("pages/capacity.py").run()
+    assert at.title[0].value == "Capacity"
+
+
+def _problems(at: AppTest):
+    """The table of refused edits (place, field, problem)."""
+    return next(d.value for d in at.dataframe if "字段" in d.value.columns)
+
+
+def _district(at: AppTest, code: str) -> AppTest:
+    at.switch_page("pages/district.py").run()
+    return at.selectbox(key="district_code").set_value(code).run()
+
+
+def test_allocation_table_refuses_a_bad_edit(at: AppTest) -> None:
+    _district(at, BAOAN)
+    before = at.session_state.register.allocations.copy()
+    editor = at.data_editor[0]
+    assert set(editor.value["park_id"]) >= {"tencent_penguin"}
+    at.session_state[f"alloc_editor_{BAOAN}"] = {
+        "edited_rows": {0: {"area_m2": -5}, 1: {"delivery_year": 2031}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="apply_allocations").click().run()
+    assert not at.exception
+    assert at.error and "2 个问题" in at.error[0].value
+    problems = _problems(at)
+    fields = dict(zip(problems["字段"], problems["位置"], strict=True))
+    assert "row 1" in fields["area_m2"] and "row 2" in fields["delivery_year"]
+    assert at.session_state.register.allocations.equals(before)
+
+
+def test_allocation_table_refuses_a_park_of_another_district(at: AppTest) -> None:
+    _district(at, BAOAN)
+    at.session_state[f"alloc_editor_{BAOAN}"] = {
+        "edited_rows": {},
+        "added_rows": [{"park_id": "szsib", "specialisation": "core_cluster", "area_m2": 1000,
+                        "delivery_year": 2024, "status": "planned"}],
+        "deleted_rows": [],
+    }  # fmt: skip
+    at.button(key="apply_allocations").click().run()
+    problems = _problems(at)
+    assert list(problems["字段"]) == ["park_id"]
+    assert "row 3" in problems["位置"].iloc[0] and "440305" in problems["问题"].iloc[0]
+
+
+def test_allocation_table_applies_a_good_edit(at: AppTest) -> None:
+    _district(at, BAOAN)
+    first = at.data_editor[0].value.iloc[0]
+    at.session_state[f"alloc_editor_{BAOAN}"] = {
+        "edited_rows": {0: {"area_m2": 450000, "delivery_year": 2025}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="apply_allocations").click().run()
+    assert not at.exception and not at.error
+    assert any("修改已应用" in s.value for s in at.success)
+    a = at.session_state.register.allocations.set_index("allocation_id")
+    assert a.loc[first["allocation_id"], "area_m2"] == 450000
+    assert a.loc[first["allocation_id"], "delivery_year"] == 2025
+    assert at.metric[1].value != "40.0 万㎡"  # allocated figure follows the edit
+
+
+def _fake_st_folium(drawing: dict | None, tooltip: str | None = None):
+    def fake(*args, **kwargs) -> dict:
+        assert kwargs["key"] == "plan_map"
+        assert set(kwargs["returned_objects"]) == {"last_object_clicked_tooltip", "last_active_drawing"}
+        return {"last_object_clicked_tooltip": tooltip, "last_active_drawing": drawing}
+
+    return fake
+
+
+def test_a_drawing_becomes_a_park() -> None:
+    square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
+    drawing = {"type": "Feature", "properties": {}, "geometry": square}
+    with mock.patch("streamlit_folium.st_folium", _fake_st_folium(drawing)):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+        at.switch_page("pages/map.py").run()
+        n = len(at.session_state.register.parks)
+        assert at.text_input[0].value == "drawn-001"
+        name = next(w for w in at.text_input if w.label == "名称")
+        name.set_value("绘制的园区")
+        at.button[0].click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        parks = at.session_state.register.parks
+        assert len(parks) == n + 1
+        new = parks.iloc[-1]
+        assert new["id"] == "drawn-001" and new["name_zh"] == "绘制的园区"
+        assert new["district_code"] == "440305" and new["land_area_m2"] > 250_000
+        assert any("drawn-001" in s.value for s in at.success)
+        assert any("绘制的园区" in s.value for s in at.subheader)  # selected and shown
+
+
+def test_a_drawing_without_a_name_is_refused() -> None:
+    square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
+    with mock.patch("streamlit_folium.st_folium", _fake_st_folium({"geometry": square})):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+        at.switch_page("pages/map.py").run()
+        n = len(at.session_state.register.parks)
+        at.button[0].click().run()
+        assert at.error and len(at.session_state.register.parks) == n
+
+
+def test_clicking_a_park_shows_its_allocations() -> None:
+    tip = "腾讯企鹅岛 · 在建\n编号 ID: tencent_penguin"
+    with mock.patch("streamlit_folium.st_folium", _fake_st_folium(None, tip)):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+        at.switch_page("pages/map.py").run()
+        assert not at.exception
+        assert at.session_state.selected_park == "tencent_penguin"
+        shown = at.dataframe[0].value
+        assert list(shown["园区编号"]) == ["tencent_penguin"]

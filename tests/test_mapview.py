@@ -1,0 +1,176 @@
+"""The map builders, tested on their output: layers, colours, popups, assets, the GCJ-02 shift."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import folium
+import numpy as np
+import pytest
+import shapely
+
+from planner import mapview
+from planner.geo import shift_from_wgs84
+from planner.plan import Plan
+from planner.register import STATUSES, Register
+
+
+def _geojson_layers(m: folium.Map) -> list[folium.GeoJson]:
+    out = []
+
+    def walk(el) -> None:
+        if isinstance(el, folium.GeoJson):
+            out.append(el)
+        for child in el._children.values():
+            walk(child)
+
+    walk(m)
+    return out
+
+
+def _features(layer: folium.GeoJson) -> list[dict]:
+    return layer.data["features"]
+
+
+def test_map_has_districts_parks_by_status_legend_and_layer_control(
+    plan: Plan, seed_register: Register
+) -> None:
+    m = mapview.build_map(plan, seed_register)
+    layers = _geojson_layers(m)
+    districts = layers[0]
+    assert sorted(f["properties"]["code"] for f in _features(districts)) == sorted(plan.district_codes())
+    park_layers = layers[1:]
+    statuses = {f["properties"]["status"] for layer in park_layers for f in _features(layer)}
+    expected = set(seed_register.parks.loc[seed_register.parks.geometry.notna(), "status"])
+    assert statuses == expected
+    for layer in park_layers:  # one layer a status: every feature in it has that status
+        assert len({f["properties"]["status"] for f in _features(layer)}) == 1
+    n_located = int(seed_register.parks.geometry.notna().sum())
+    assert sum(len(_features(layer)) for layer in park_layers) == n_located
+    children = list(m._children.values())
+    assert any(isinstance(c, folium.LayerControl) for c in children)
+    html = m.get_root().render()
+    assert "planner-legend" in html
+
+
+def test_district_colours_follow_roles_and_tooltips_name_specialisations(plan: Plan) -> None:
+    frame = mapview.district_layer_frame(plan, lang="zh")
+    colours = {r.key: r.extra["color"] for r in plan.roles}
+    assert (frame["_colour"] == frame["role"].map(colours)).all()
+    futian = frame[frame["code"] == "440304"]["_tip"].iloc[0]
+    assert "金融科技软件" in futian and "电商物流软件" in futian
+    en = mapview.district_layer_frame(plan, lang="en")
+    assert "Fintech software" in en[en["code"] == "440304"]["_tip"].iloc[0]
+
+
+def test_legend_lists_roles_specialisations_and_statuses(plan: Plan) -> None:
+    text = mapview.legend_html(plan, lang="zh", n_unlocated=3)
+    for role in plan.roles:
+        assert role.label_zh in text
+    assert "工业软件" in text  # Longgang's designated specialisation
+    for colour in mapview.STATUS_COLOURS.values():
+        assert colour in text
+    assert "3 个园区无位置" in text
+
+
+def test_park_colours_radius_and_popups(plan: Plan, seed_register: Register) -> None:
+    parks = mapview.park_layer_frame(plan, seed_register, lang="zh")
+    assert (parks["_colour"] == parks["status"].map(mapview.STATUS_COLOURS)).all()
+    assert set(parks["status"]) <= set(STATUSES)
+    # circles grow with new floor area; the largest new floor area gets the largest circle
+    src = seed_register.parks.set_index("id").loc[parks["id"], "new_gfa_m2"].to_numpy()
+    biggest = parks["_radius"].to_numpy()[np.nanargmax(src)]
+    assert biggest == pytest.approx(mapview.RADIUS_MAX)
+    assert parks.loc[np.isnan(src), "_radius"].eq(mapview.RADIUS_MIN).all()
+    known = ~np.isnan(src)
+    order = np.argsort(src[known])
+    assert np.all(np.diff(parks["_radius"].to_numpy()[known][order]) >= 0)
+
+    by_id = parks.set_index("id")
+    verified = seed_register.parks.set_index("id")["figures_verified"]
+    some_unconfirmed = verified[~verified].index.intersection(by_id.index)[0]
+    some_verified = verified[verified].index.intersection(by_id.index)[0]
+    assert "未核实" in by_id.loc[some_unconfirmed, "_popup"]
+    assert "未核实" not in by_id.loc[some_verified, "_popup"]
+    tencent = by_id.loc["tencent_penguin", "_popup"]
+    assert "200.0万㎡ (2,000,000 m²)" in tencent  # new floor area with units
+    assert "40.0万㎡ (400,000 m²)" in tencent  # allocated to the cluster
+    assert seed_register.parks.set_index("id").loc["tencent_penguin", "source"][:20] in tencent
+    assert "估计位置" in tencent  # coordinate confidence 'est'
+
+
+def test_popup_text_is_escaped(plan: Plan, seed_register: Register) -> None:
+    reg = seed_register.copy()
+    reg.parks.loc[0, "name_zh"] = "<script>alert(1)</script>"
+    popup = mapview.park_layer_frame(plan, reg).iloc[0]["_popup"]
+    assert "<script>" not in popup and "&lt;script&gt;" in popup
+
+
+def test_tooltip_carries_the_park_id_for_selection(plan: Plan, seed_register: Register) -> None:
+    parks = mapview.park_layer_frame(plan, seed_register)
+    tip = parks[parks["id"] == "szsib"]["_tip"].iloc[0]
+    text = re.sub(r"<[^>]+>", "\n", tip)  # what the browser's innerText gives back
+    assert mapview.park_id_from_tooltip(text) == "szsib"
+    district_tip = re.sub(r"<[^>]+>", "\n", mapview.district_layer_frame(plan)["_tip"].iloc[0])
+    assert mapview.park_id_from_tooltip(district_tip) is None
+    assert mapview.park_id_from_tooltip(None) is None
+
+
+def test_amap_basemap_shifts_overlays_into_gcj02(plan: Plan, seed_register: Register) -> None:
+    plain = mapview.build_map(plan, seed_register, basemap="none")
+    amap = mapview.build_map(plan, seed_register, basemap="amap")
+    p0 = shapely.geometry.shape(_features(_geojson_layers(plain)[1])[0]["geometry"])
+    p1 = shapely.geometry.shape(_features(_geojson_layers(amap)[1])[0]["geometry"])
+    expected = shift_from_wgs84(np.array([p0], dtype=object), "gcj02")[0]
+    assert shapely.equals_exact(p1, expected, tolerance=1e-9)
+    assert 0.002 < p0.distance(p1) < 0.01  # GCJ-02 is some hundreds of metres off in Shenzhen
+    assert "autonavi" in amap.get_root().render()
+    assert "autonavi" not in plain.get_root().render()
+
+
+def test_basemaps_and_their_datums(plan: Plan, seed_register: Register) -> None:
+    assert mapview.basemap_datum("amap") == "gcj02"
+    assert mapview.basemap_datum("tianditu") == "wgs84"
+    with pytest.raises(ValueError, match="unknown basemap"):
+        mapview.basemap_datum("baidu")
+    with pytest.raises(ValueError, match="Tianditu needs a key"):
+        mapview.build_map(plan, seed_register, basemap="tianditu")
+    html = (
+        mapview.build_map(plan, seed_register, basemap="tianditu", tianditu_key="abc123").get_root().render()
+    )
+    assert "tianditu.gov.cn" in html and "tk=abc123" in html
+
+
+def test_no_basemap_map_requests_nothing_from_outside(plan: Plan, seed_register: Register) -> None:
+    m = mapview.build_map(plan, seed_register, draw=True)
+    urls = mapview.asset_urls(m)
+    assert urls and all(u.startswith(mapview.VENDOR_URL) for u in urls)
+    assert any("leaflet.draw.js" in u for u in urls)
+    html = m.get_root().render()
+    loaded = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert loaded and all(u.startswith(mapview.VENDOR_URL) for u in loaded)
+
+
+def test_every_asset_url_is_a_vendored_file_matching_its_checksum(
+    plan: Plan, seed_register: Register
+) -> None:
+    vendor = mapview.STATIC_DIR / "vendor"
+    sums = dict(reversed(line.split(maxsplit=1)) for line in (vendor / "SHA256SUMS").read_text().splitlines())
+    for url in mapview.asset_urls(mapview.build_map(plan, seed_register, draw=True)):
+        rel = "./" + url.removeprefix(mapview.VENDOR_URL + "/")
+        path = vendor / rel
+        assert path.is_file(), url
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[rel]
+    for name in sums:  # every vendored file is pinned, and licences are kept
+        assert (vendor / name).is_file()
+    for pkg in (f"leaflet@{mapview.LEAFLET_VERSION}", f"leaflet-draw@{mapview.LEAFLET_DRAW_VERSION}"):
+        assert (vendor / pkg / "LICENSE").is_file()
+        assert json.loads((vendor / pkg / "package.json").read_text())["version"] == pkg.split("@")[1]
+
+
+def test_streamlit_serves_the_static_folder() -> None:
+    config = (Path(mapview.STATIC_DIR).parent / ".streamlit" / "config.toml").read_text()
+    assert re.search(r"^enableStaticServing\s*=\s*true", config, re.M)
