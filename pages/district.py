@@ -86,7 +86,10 @@ park_cols = [
     "figures_conf",
 ]
 st.dataframe(
-    pd.DataFrame(parks[park_cols]).assign(status=parks["status"].map(lambda s: STATUS_LABELS[s][L])),
+    pd.DataFrame(parks[park_cols]).assign(
+        status=parks["status"].map(lambda s: STATUS_LABELS[s][L]),
+        park_type=parks["park_type"].map(lambda k: plan.label("park_types", k, lang) if k else ""),
+    ),
     hide_index=True,
     column_config={c: PARK_LABELS[c][L] for c in park_cols},
 )

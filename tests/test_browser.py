@@ -126,6 +126,10 @@ def _open(page, base: str, name: str) -> None:
     page.goto(f"{base}/{PAGES[name]}")
     page.locator('[data-testid="stApp"]').wait_for()
     page.get_by_text(LAST[name]).first.wait_for()
+    # lazily loaded elements (tables, metrics, buttons) show a skeleton until their code has arrived
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]')"
+    )
 
 
 def _assert_no_error(page, name: str) -> None:
