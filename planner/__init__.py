@@ -1,0 +1,30 @@
+"""Shenzhen Park Planner: plan industrial parks and clusters on real geodata.
+
+The public API, re-exported from the topic modules::
+
+    from planner import load_plan, load_register, capacity_report, run_checks
+"""
+
+from planner.capacity import CapacityReport, capacity_report
+from planner.errors import AccessDenied, PlanError, PlannerError, Problem, ValidationError
+from planner.findings import Finding, findings_frame, run_checks
+from planner.plan import Plan, available_plans, load_plan
+from planner.register import Register, load_register
+
+__all__ = [
+    "AccessDenied",
+    "CapacityReport",
+    "Finding",
+    "Plan",
+    "PlanError",
+    "PlannerError",
+    "Problem",
+    "Register",
+    "ValidationError",
+    "available_plans",
+    "capacity_report",
+    "findings_frame",
+    "load_plan",
+    "load_register",
+    "run_checks",
+]

@@ -1,0 +1,138 @@
+"""Command line: ``python -m planner check|export ...``.
+
+Exit codes: 0 when the command ran; 2 on bad arguments or unreadable input (with a message naming
+the problem). Subcommands of other modules register themselves through ``SUBCOMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from planner.capacity import CapacityReport, capacity_report
+from planner.errors import PlannerError
+from planner.findings import Finding, run_checks
+from planner.geo import fmt_m2
+from planner.io import FORMATS, LAYERS, build_layer, write_layer
+from planner.plan import load_plan
+from planner.register import STATUS_LABELS, load_register
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep the message bilingual
+        self.print_usage(sys.stderr)
+        print(f"参数错误 / bad arguments: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _print_report(report: CapacityReport, findings: list[Finding], plan_title: str) -> None:
+    print(f"{plan_title}")
+    print(
+        f"目标 Target: 新增产业空间 ≥ {fmt_m2(report.target_m2)}, 截止 deadline {report.deadline.isoformat()}"
+    )
+    print(f"  计入 Counted:  {fmt_m2(report.counted_m2)}  ({report.progress:.1%})")
+    print(f"  已落实 Secured (delivered + under construction): {fmt_m2(report.secured_m2)}")
+    print(f"  仅规划 Planned only: {fmt_m2(report.planned_m2)}")
+    print(f"  缺口 Gap: {fmt_m2(report.gap_m2)}")
+    print(f"  未计入 Not counted (no year in the plan period): {fmt_m2(report.not_counted_m2)}")
+    print(f"  其中数据未核实 Counted on unconfirmed figures: {fmt_m2(report.counted_unconfirmed_m2)}")
+    basis = ", ".join(f"{k}: {fmt_m2(v)}" for k, v in report.counted_by_basis.items()) or "—"
+    print(f"  依据 By basis: {basis}  (baseline = 基线估算, 非官方数据 / estimate, not official figures)")
+    print("\n按区 By district:")
+    for r in report.by_district.to_dict("records"):
+        quota = (
+            ""
+            if r["quota_met"] is None
+            else f"  指标 quota {fmt_m2(r['quota_m2'])} {'达标 met' if r['quota_met'] else '未达标 not met'}"
+        )
+        print(
+            f"  {r['name_zh']} {r['name_en']:<12} {fmt_m2(r['counted_m2']):>28}  [{r['specialisations'] or '—'}]{quota}"
+        )
+    print("\n按年 By year (累计 cumulative):")
+    for r in report.by_year.to_dict("records"):
+        print(f"  {r['year']}: +{fmt_m2(r['added_m2'])}  累计 {fmt_m2(r['cumulative_m2'])}")
+    print("\n按状态 By status:")
+    for r in report.by_status.to_dict("records"):
+        print(f"  {STATUS_LABELS[r['status']][0]} {r['status']}: {fmt_m2(r['counted_m2'])}")
+    print("\n按方向 By specialisation:")
+    for r in report.by_specialisation.to_dict("records"):
+        print(f"  {r['label_zh']} ({r['label_en']}): {fmt_m2(r['counted_m2'])}")
+    print(
+        "\n软件名园 Name parks:",
+        ", ".join(f"{r['label_zh']} {r['parks']}" for r in report.namepark_counts.to_dict("records")),
+    )
+    print(f"\n发现 Findings ({len(findings)}):")
+    for f in findings:
+        print(f"  [{f.severity}] {f.code} {f.id}: {f.message}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The capacity report and the findings."""
+    plan = load_plan(args.plan)
+    register = load_register(plan)
+    report = capacity_report(plan, register)
+    findings = run_checks(plan, register)
+    if args.json:
+        out = report.to_dict() | {"findings": [f.to_dict() for f in findings]}
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        _print_report(report, findings, plan.title_zh)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one layer to a file."""
+    plan = load_plan(args.plan)
+    register = load_register(plan)
+    layer = build_layer(args.layer, plan, register)
+    path = write_layer(layer, args.format, Path(args.out), layer=args.layer)
+    print(f"已导出 exported {len(layer)} {args.layer} -> {path}")
+    return EXIT_OK
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    parser = _Parser(prog="python -m planner", description="Shenzhen Park Planner / 深圳产业园区规划工具")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
+
+    check = sub.add_parser("check", parents=[common], help="capacity report and findings / 容量核算与检查")
+    check.add_argument("--json", action="store_true", help="one JSON object")
+    check.set_defaults(func=cmd_check)
+
+    export = sub.add_parser("export", parents=[common], help="export a layer / 导出图层")
+    export.add_argument("--layer", required=True, choices=LAYERS)
+    export.add_argument("--format", required=True, choices=FORMATS)
+    export.add_argument("--out", required=True, help="output file path")
+    export.set_defaults(func=cmd_export)
+
+    for register_subcommand in SUBCOMMANDS:
+        register_subcommand(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PlannerError as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"无法读写文件 / cannot read or write: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

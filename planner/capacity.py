@@ -1,0 +1,287 @@
+"""Capacity: allocations counted against the plan's new-space target.
+
+An allocation counts when its delivery year lies inside the plan period (period start to the
+deadline year). Counted space is *secured* when its status is delivered or under construction,
+otherwise only *planned*. Allocations with no delivery year, or one outside the plan, are listed
+as not counted. Figures resting on unconfirmed park data are reported apart, never hidden in a total.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.assign import assign_districts
+from planner.plan import Plan
+from planner.register import SECURED_STATUSES, STATUS_LABELS, STATUSES, Register
+
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True)
+class CapacityReport:
+    """The capacity picture of a register against a plan. Areas in m²."""
+
+    plan_id: str
+    target_m2: float
+    deadline: dt.date
+    period_start: int
+    counted_m2: float
+    secured_m2: float
+    planned_m2: float
+    gap_m2: float
+    not_counted_m2: float
+    counted_unconfirmed_m2: float
+    counted_by_basis: dict[str, float]
+    by_district: pd.DataFrame
+    by_year: pd.DataFrame
+    by_status: pd.DataFrame
+    by_specialisation: pd.DataFrame
+    namepark_counts: pd.DataFrame
+
+    @property
+    def progress(self) -> float:
+        """Counted space as a share of the target (0-1+)."""
+        return self.counted_m2 / self.target_m2 if self.target_m2 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the CLI's ``check --json``)."""
+
+        def num(x: Any) -> Any:
+            if x is None or (isinstance(x, float) and np.isnan(x)):
+                return None
+            if isinstance(x, np.integer | np.floating):
+                return x.item()
+            return x
+
+        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+            return [{k: num(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+        return {
+            "plan": self.plan_id,
+            "target_m2": self.target_m2,
+            "deadline": self.deadline.isoformat(),
+            "period_start": self.period_start,
+            "counted_m2": self.counted_m2,
+            "secured_m2": self.secured_m2,
+            "planned_m2": self.planned_m2,
+            "gap_m2": self.gap_m2,
+            "not_counted_m2": self.not_counted_m2,
+            "counted_unconfirmed_m2": self.counted_unconfirmed_m2,
+            "counted_by_basis": self.counted_by_basis,
+            "by_district": {r["name_zh"]: num(r["counted_m2"]) for r in self.by_district.to_dict("records")},
+            "by_year": {str(r["year"]): num(r["added_m2"]) for r in self.by_year.to_dict("records")},
+            "by_year_cumulative": {
+                str(r["year"]): num(r["cumulative_m2"]) for r in self.by_year.to_dict("records")
+            },
+            "by_status": {r["status"]: num(r["counted_m2"]) for r in self.by_status.to_dict("records")},
+            "by_specialisation": {
+                r["specialisation"]: num(r["counted_m2"]) for r in self.by_specialisation.to_dict("records")
+            },
+            "districts": records(self.by_district),
+            "namepark_counts": {r["level"]: int(r["parks"]) for r in self.namepark_counts.to_dict("records")},
+        }
+
+
+def allocation_table(plan: Plan, register: Register) -> pd.DataFrame:
+    """Allocations joined with their park's district, area key, confidence and whether they count.
+
+    Columns added: ``area_key`` (district code, functional-area key, or 'unassigned'),
+    ``figures_verified``, ``counted``, ``secured``, ``aligned`` (True/False, NaN where the district
+    designates no specialisation).
+    """
+    parks = register.parks
+    where = assign_districts(parks, plan)
+    park_info = pd.DataFrame(
+        {
+            "park_id": parks["id"].to_numpy(),
+            "district_code": where["effective_district_code"].to_numpy(),
+            "functional_area": parks["functional_area"].to_numpy(),
+            "figures_verified": parks["figures_verified"].to_numpy(),
+        }
+    )
+    no_parent = {a.key for a in plan.functional_areas if not a.parent}
+    park_info["area_key"] = np.where(
+        park_info["district_code"] != "",
+        park_info["district_code"],
+        np.where(park_info["functional_area"].isin(no_parent), park_info["functional_area"], UNASSIGNED),
+    )
+    a = register.allocations.merge(park_info, on="park_id", how="left")
+    a["area_key"] = a["area_key"].fillna(UNASSIGNED)
+    a["figures_verified"] = a["figures_verified"].fillna(False).astype(bool)
+    year = a["delivery_year"]
+    a["counted"] = (
+        (year.notna() & (year >= plan.period_start) & (year <= plan.deadline_year)).fillna(False).astype(bool)
+    )
+    a["secured"] = a["counted"] & a["status"].isin(SECURED_STATUSES)
+    pairs = pd.DataFrame(
+        [(d.code, s) for d in plan.districts for s in d.specialisations],
+        columns=["area_key", "specialisation"],
+    ).assign(_match=True)
+    a = a.merge(pairs, on=["area_key", "specialisation"], how="left")
+    wildcard = a["area_key"].isin([d.code for d in plan.districts if d.any_specialisation])
+    designating = a["area_key"].isin(
+        [d.code for d in plan.districts if d.any_specialisation or d.specialisations]
+    )
+    matches = wildcard | a["_match"].notna()
+    a["aligned"] = matches.astype(object).where(designating, np.nan)
+    return a.drop(columns=["_match"])
+
+
+def _area_rows(plan: Plan) -> pd.DataFrame:
+    rows = [
+        {
+            "key": d.code,
+            "name_zh": d.name_zh,
+            "name_en": d.name_en,
+            "role": d.role,
+            "specialisations": "、".join(plan.label("specialisations", s) for s in d.specialisations),
+            "specialisations_en": "; ".join(
+                plan.label("specialisations", s, "en") for s in d.specialisations
+            ),
+        }
+        for d in plan.districts
+    ]
+    rows += [
+        {
+            "key": a.key,
+            "name_zh": a.name_zh,
+            "name_en": a.name_en,
+            "role": a.role,
+            "specialisations": "",
+            "specialisations_en": "",
+        }
+        for a in plan.functional_areas
+        if not a.parent
+    ]
+    rows.append(
+        {
+            "key": UNASSIGNED,
+            "name_zh": "未定位/区外",
+            "name_en": "Unassigned / outside",
+            "role": "",
+            "specialisations": "",
+            "specialisations_en": "",
+        }
+    )
+    return pd.DataFrame(rows)
+
+
+def capacity_report(plan: Plan, register: Register) -> CapacityReport:
+    """Count the register's allocations against the plan's new-space target."""
+    a = allocation_table(plan, register)
+    counted = a[a["counted"]]
+    target = plan.new_space.value
+    counted_m2 = float(counted["area_m2"].sum())
+    secured_m2 = float(counted.loc[counted["secured"], "area_m2"].sum())
+
+    areas = _area_rows(plan)
+    grouped = pd.DataFrame(
+        {
+            "allocated_m2": a.groupby("area_key")["area_m2"].sum(),
+            "counted_m2": counted.groupby("area_key")["area_m2"].sum(),
+            "secured_m2": counted[counted["secured"]].groupby("area_key")["area_m2"].sum(),
+            "aligned_m2": a[a["aligned"] == True].groupby("area_key")["area_m2"].sum(),  # noqa: E712
+            "designated_m2": a[a["aligned"].notna()].groupby("area_key")["area_m2"].sum(),
+        }
+    )
+    by_district = areas.merge(grouped, left_on="key", right_index=True, how="left")
+    for col in ("allocated_m2", "counted_m2", "secured_m2", "aligned_m2"):
+        by_district[col] = by_district[col].fillna(0.0)
+    by_district["planned_m2"] = by_district["counted_m2"] - by_district["secured_m2"]
+    by_district["aligned_share"] = by_district["aligned_m2"] / by_district["designated_m2"]
+    quotas = register.quotas.set_index("district_code")["quota_m2"]
+    by_district["quota_m2"] = by_district["key"].map(quotas).astype(float)
+    by_district["quota_met"] = pd.Series(
+        np.where(by_district["quota_m2"].isna(), None, by_district["counted_m2"] >= by_district["quota_m2"]),
+        index=by_district.index,
+        dtype=object,
+    )
+    keep = (by_district["key"] != UNASSIGNED) | (by_district["allocated_m2"] > 0)
+    by_district = by_district[keep].drop(columns=["designated_m2"]).reset_index(drop=True)
+
+    years = pd.Index(plan.years, name="year")
+    added = counted.groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
+    added_secured = (
+        counted[counted["secured"]].groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
+    )
+    by_year = pd.DataFrame(
+        {
+            "year": list(years),
+            "added_m2": added.to_numpy(dtype=float),
+            "cumulative_m2": added.cumsum().to_numpy(dtype=float),
+            "secured_cumulative_m2": added_secured.cumsum().to_numpy(dtype=float),
+            "target_m2": target,
+        }
+    )
+
+    by_status = pd.DataFrame(
+        {
+            "status": list(STATUSES),
+            "label_zh": [STATUS_LABELS[s][0] for s in STATUSES],
+            "label_en": [STATUS_LABELS[s][1] for s in STATUSES],
+            "counted_m2": counted.groupby("status")["area_m2"]
+            .sum()
+            .reindex(list(STATUSES), fill_value=0.0)
+            .to_numpy(dtype=float),
+            "allocated_m2": a.groupby("status")["area_m2"]
+            .sum()
+            .reindex(list(STATUSES), fill_value=0.0)
+            .to_numpy(dtype=float),
+        }
+    )
+
+    spec_keys = [s.key for s in plan.specialisations]
+    spec_all = a["specialisation"].replace("", "district_choice")
+    spec_counted = spec_all[a["counted"]]
+    by_specialisation = pd.DataFrame(
+        {
+            "specialisation": spec_keys,
+            "label_zh": [s.label_zh for s in plan.specialisations],
+            "label_en": [s.label_en for s in plan.specialisations],
+            "counted_m2": counted.groupby(spec_counted)["area_m2"]
+            .sum()
+            .reindex(spec_keys, fill_value=0.0)
+            .to_numpy(dtype=float),
+            "allocated_m2": a.groupby(spec_all)["area_m2"]
+            .sum()
+            .reindex(spec_keys, fill_value=0.0)
+            .to_numpy(dtype=float),
+        }
+    )
+
+    levels = [lv.key for lv in plan.namepark_levels]
+    namepark_counts = pd.DataFrame(
+        {
+            "level": levels,
+            "label_zh": [lv.label_zh for lv in plan.namepark_levels],
+            "label_en": [lv.label_en for lv in plan.namepark_levels],
+            "parks": register.parks["namepark_level"]
+            .value_counts()
+            .reindex(levels, fill_value=0)
+            .to_numpy(dtype=int),
+        }
+    )
+
+    return CapacityReport(
+        plan_id=plan.id,
+        target_m2=target,
+        deadline=plan.deadline,
+        period_start=plan.period_start,
+        counted_m2=counted_m2,
+        secured_m2=secured_m2,
+        planned_m2=counted_m2 - secured_m2,
+        gap_m2=max(target - counted_m2, 0.0),
+        not_counted_m2=float(a.loc[~a["counted"], "area_m2"].sum()),
+        counted_unconfirmed_m2=float(counted.loc[~counted["figures_verified"], "area_m2"].sum()),
+        counted_by_basis={k: float(v) for k, v in counted.groupby("basis")["area_m2"].sum().items()},
+        by_district=by_district,
+        by_year=by_year,
+        by_status=by_status,
+        by_specialisation=by_specialisation,
+        namepark_counts=namepark_counts,
+    )
