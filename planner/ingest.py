@@ -75,6 +75,7 @@ from planner.geo import (
     in_shenzhen_bbox,
     shift_to_wgs84,
 )
+from planner.io import to_geojson_dict
 from planner.plan import Plan
 from planner.register import (
     ALLOCATIONS_FILE,
@@ -140,6 +141,8 @@ _KML_COLUMNS = {
     "description", "timestamp", "begin", "end", "altitudemode", "tessellate", "extrude",
     "visibility", "draworder", "icon", "snippet",
 }  # fmt: skip
+# Columns planner.io adds to an export (derived from the others): read back without comment.
+_DERIVED_COLUMNS = {"geo_district_code", "status_zh", "lon", "lat", "wkt"}
 
 
 def _norm(text: object) -> str:
@@ -645,14 +648,16 @@ def _map_columns(frame: pd.DataFrame, c: _Collector) -> tuple[dict[str, str], di
             continue
         col, rank, unit = match_header(str(header))
         if not col:
-            if _norm(header) not in _KML_COLUMNS:
+            if _norm(header) not in _KML_COLUMNS | _DERIVED_COLUMNS:
                 ignored.append(str(header))
             continue
-        if col in best and best[col][0] <= rank:
-            ignored.append(str(header))
-            continue
         if col in best:
-            ignored.append(best[col][1])
+            loser, keep = (header, best[col]) if best[col][0] <= rank else (best[col][1], None)
+            winner = best[col][1] if keep else header
+            if not _text(frame[loser]).equals(_text(frame[winner])):  # a copy (KML's Name) is no news
+                ignored.append(str(loser))
+            if keep:
+                continue
         best[col] = (rank, str(header), unit)
     if ignored:
         c.warn(
@@ -695,36 +700,40 @@ def _map_labels(values: pd.Series, lookup: dict[str, str], multi: bool) -> tuple
 def _geometry_from_table(
     frame: pd.DataFrame, mapping: dict[str, str], place: Any, c: _Collector
 ) -> gpd.GeoDataFrame:
+    """Shapes from a ``wkt`` column where a row has one, else points from longitude/latitude."""
     cols = {v: k for k, v in mapping.items()}
     n = len(frame)
-    if "_wkt" in cols:
-        text = _text(frame[cols["_wkt"]])
-        geoms = shapely.from_wkt(text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore")
-        for i in np.flatnonzero((text != "").to_numpy() & shapely.is_missing(geoms)):
-            c.error(
-                "bad_coordinate", place(i), cols["_wkt"], f"WKT 几何无法解析: {text.iloc[i][:60]}",
-                f"cannot parse the WKT geometry: {text.iloc[i][:60]}",
-            )  # fmt: skip
-        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index))
-    if "_lon" not in cols or "_lat" not in cols:
+    geoms = np.full(n, None, dtype=object)
+    has_xy = "_lon" in cols and "_lat" in cols
+    if "_wkt" not in cols and not has_xy:
         c.error(
             "no_geometry", c.file, "经度/纬度 longitude/latitude",
             "表格没有经度/纬度列 (或 WKT 列), 无法定位园区",
             "the table has no longitude/latitude columns (nor a WKT column) to place the parks",
         )  # fmt: skip
         raise _Refuse
-    xs, ys = (_text(frame[cols[k]]).str.replace(",", "") for k in ("_lon", "_lat"))
-    x = pd.to_numeric(xs, errors="coerce")
-    y = pd.to_numeric(ys, errors="coerce")
-    for name, raw, num in ((cols["_lon"], xs, x), (cols["_lat"], ys, y)):
-        for i in np.flatnonzero(((raw != "") & num.isna()).to_numpy()):
+    if "_wkt" in cols:
+        text = _text(frame[cols["_wkt"]])
+        given = (text != "").to_numpy()
+        parsed = shapely.from_wkt(text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore")
+        for i in np.flatnonzero(given & shapely.is_missing(parsed)):
             c.error(
-                "bad_coordinate", place(i), name, f"坐标不是数字: {raw.iloc[i]}",
-                f"coordinate is not a number: {raw.iloc[i]}",
+                "bad_coordinate", place(i), cols["_wkt"], f"WKT 几何无法解析: {text.iloc[i][:60]}",
+                f"cannot parse the WKT geometry: {text.iloc[i][:60]}",
             )  # fmt: skip
-    ok = (x.notna() & y.notna()).to_numpy()
-    geoms = np.full(n, None, dtype=object)
-    geoms[ok] = shapely.points(x.to_numpy()[ok], y.to_numpy()[ok])
+        geoms[given] = parsed[given]
+    if has_xy:
+        xs, ys = (_text(frame[cols[k]]).str.replace(",", "") for k in ("_lon", "_lat"))
+        x = pd.to_numeric(xs, errors="coerce")
+        y = pd.to_numeric(ys, errors="coerce")
+        for name, raw, num in ((cols["_lon"], xs, x), (cols["_lat"], ys, y)):
+            for i in np.flatnonzero(((raw != "") & num.isna()).to_numpy()):
+                c.error(
+                    "bad_coordinate", place(i), name, f"坐标不是数字: {raw.iloc[i]}",
+                    f"coordinate is not a number: {raw.iloc[i]}",
+                )  # fmt: skip
+        use = (x.notna() & y.notna()).to_numpy() & shapely.is_missing(geoms)
+        geoms[use] = shapely.points(x.to_numpy()[use], y.to_numpy()[use])
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index))
 
 
@@ -961,6 +970,9 @@ def _build_parks(
             f"duplicate id {out['id'].iloc[i]} (same as entry {first_row[out['id'].iloc[i]] + 1})",
         )  # fmt: skip
 
+    if "figures_verified" in out:
+        flag = _text(out["figures_verified"]).map(_norm)
+        out["figures_verified"] = flag.isin(["true", "1", "yes", "y", "是", "verified", "已核实", "1.0"])
     parks = conform_parks(gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, index=gdf.index), crs=WGS84))
     parks["source"] = parks["source"].where(parks["source"] != "", f"import: {c.file}")
 
@@ -1066,7 +1078,11 @@ def _check_geometry(
 
 
 def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> None:
-    """Location decides the district (in place); a declared district that disagrees is a warning."""
+    """Fill the district of parks that declare none from their location (in place).
+
+    A declared district that disagrees with the location is a warning: location decides in
+    :func:`planner.assign.assign_districts`, the disagreement is a finding, not an error.
+    """
     geoms = parks.geometry.values
     usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
     usable &= np.isin(shapely.get_type_id(geoms), [0, 3, 6]) & in_shenzhen_bbox(parks.geometry)
@@ -1084,7 +1100,9 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
             f"the file says {parks.at[i, 'district']} but the location is in {names.get(geo[i], geo[i])}; "
             "the location decides",
         )  # fmt: skip
-    parks.loc[geo[geo != ""].index, "district_code"] = geo[geo != ""]
+    # The register's district_code is the declared one; a park that declares none gets its location's.
+    undeclared = (geo != "") & (declared == "") & (parks.loc[usable, "district"] == "")
+    parks.loc[undeclared[undeclared].index, "district_code"] = geo[undeclared]
 
 
 def _check_register(parks: gpd.GeoDataFrame, register: Register, place: Any, c: _Collector) -> None:
@@ -1160,11 +1178,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def register_file_bytes(register: Register) -> dict[str, bytes]:
-    """The register's files (parks.geojson, allocations.csv) as bytes, ready to write."""
-    parks = register.parks.copy()
-    parks["delivery_year"] = parks["delivery_year"].astype(object).where(parks["delivery_year"].notna(), None)
-    doc = json.loads(parks.to_json(na="null", drop_id=True, to_wgs84=True))
-    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    """The register's files (parks.geojson as RFC 7946, allocations.csv) as bytes, ready to write."""
+    text = json.dumps(to_geojson_dict(register.parks), ensure_ascii=False, indent=1) + "\n"
     allocations = register.allocations.to_csv(index=False)
     return {PARKS_FILE: text.encode("utf-8"), ALLOCATIONS_FILE: allocations.encode("utf-8")}
 
