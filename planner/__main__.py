@@ -28,7 +28,7 @@ from planner.ingest import (
 )
 from planner.io import FORMATS, LAYERS, build_layer, write_layer
 from planner.plan import Plan, load_plan
-from planner.register import STATUS_LABELS, load_register
+from planner.register import PARKS_FILE, STATUS_LABELS, load_register
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
@@ -121,7 +121,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             preview = replace(preview, problems=[ImportIssue("register_rule", p) for p in exc.problems])
             new_register = register
     if preview.ok and not args.dry_run:
-        write_register_files(new_register, plan.folder)
+        write_register_files(new_register, plan.folder, files=(PARKS_FILE,))
         imported = True
     if args.json:
         out = preview.to_dict(plan) | {"dry_run": args.dry_run, "imported": imported}

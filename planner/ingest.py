@@ -213,7 +213,13 @@ def parse_area(values: pd.Series, unit: float | None = None) -> pd.Series:
     ``unit`` is the factor the column header names (m² when None); a unit in the cell wins.
     Blank cells give NaN; text that is no number gives NaN too (see :func:`bad_numbers`).
     """
-    text = values.astype(object).where(values.notna(), "").astype(str).map(_norm).str.replace(",", "")
+    text = (
+        values.astype(object)
+        .where(values.notna(), "")
+        .astype(str)
+        .map(lambda v: unicodedata.normalize("NFKC", v).lower().replace("²", "2"))
+        .str.replace(r"[\s,]+", "", regex=True)
+    )
     parts = text.str.extract(_NUMBER_WITH_UNIT)
     number = pd.to_numeric(parts[0], errors="coerce")
     factor = parts[1].map(AREA_UNITS).astype(float).fillna(unit if unit is not None else 1.0)
@@ -428,6 +434,15 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
             c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
             raise _Refuse from exc
+        except UnicodeDecodeError as exc:
+            if "encoding" not in kwargs:
+                raise  # the shapefile reader retries with another encoding
+            c.error(
+                "unreadable", c.file, "",
+                f"文字无法按 {kwargs['encoding']} 解码 (字段名可能被截断): {exc}",
+                f"text does not decode as {kwargs['encoding']} (a field name may be cut short): {exc}",
+            )  # fmt: skip
+            raise _Refuse from exc
     for w in caught:
         c.warn("read_warning", c.file, "", f"读取提示: {w.message}", f"reader says: {w.message}")
     return gdf
@@ -458,12 +473,16 @@ def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
         return _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
     except UnicodeDecodeError:
         if encoding == "gb18030" or dbf is None:
-            raise
+            c.error(
+                "unreadable", c.file, "", "属性文字编码无法识别", "the attribute text's encoding is unknown"
+            )
+            raise _Refuse from None
         c.warn(
             "encoding", c.file, "", f"按 {encoding} 解码失败, 改按 GB18030 读取",
             f"text did not decode as {encoding}; read as GB18030 instead",
         )  # fmt: skip
-        return _read_vector(shp, c, encoding="gb18030")
+        kwargs_retry = {"encoding": "gb18030"}
+        return _read_vector(shp, c, **kwargs_retry)
 
 
 def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
@@ -534,7 +553,9 @@ def parse_crs_option(text: str | None) -> str | CRS | None:
     if t in DATUMS:
         return t
     try:
-        return CRS.from_user_input(str(text).strip())
+        if not re.fullmatch(r"epsg:\d+", t):
+            raise CRSError(t)
+        return CRS.from_user_input(t.upper())
     except CRSError as exc:
         raise PlannerError(
             f"unknown CRS {text!r}; use wgs84, gcj02, bd09 or EPSG:<code> / 无法识别的坐标系"
@@ -550,7 +571,8 @@ def _crs_name(crs: CRS | None) -> str:
 
 def _looks_projected(geoms: np.ndarray) -> bool:
     b = shapely.total_bounds(geoms)
-    return bool(np.isfinite(b).all() and (np.abs(b[[0, 2]]).max() > 180 or np.abs(b[[1, 3]]).max() > 90))
+    # Beyond any longitude/latitude; a latitude of 90-180 is more likely a swapped pair, checked later.
+    return bool(np.isfinite(b).all() and np.abs(b).max() > 180)
 
 
 def _to_wgs84(
@@ -1177,24 +1199,39 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def register_file_bytes(register: Register) -> dict[str, bytes]:
-    """The register's files (parks.geojson as RFC 7946, allocations.csv) as bytes, ready to write."""
-    text = json.dumps(to_geojson_dict(register.parks), ensure_ascii=False, indent=1) + "\n"
+def register_file_bytes(register: Register, folder: str | Path | None = None) -> dict[str, bytes]:
+    """The register's files (parks.geojson as RFC 7946, allocations.csv) as bytes, ready to write.
+
+    Top-level members of the parks file already in ``folder`` (such as ``provenance``) are kept.
+    """
+    doc = to_geojson_dict(register.parks)
+    old = Path(folder) / PARKS_FILE if folder is not None else None
+    if old is not None and old.exists():
+        kept = json.loads(old.read_text(encoding="utf-8"))
+        doc = {
+            "type": doc["type"],
+            **{k: v for k, v in kept.items() if k not in doc},
+            "features": doc["features"],
+        }
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
     allocations = register.allocations.to_csv(index=False)
     return {PARKS_FILE: text.encode("utf-8"), ALLOCATIONS_FILE: allocations.encode("utf-8")}
 
 
-def write_register_files(register: Register, folder: str | Path) -> list[Path]:
-    """Store a register's parks and allocations in ``folder``, each file replaced atomically.
+def write_register_files(
+    register: Register, folder: str | Path, *, files: tuple[str, ...] = (PARKS_FILE, ALLOCATIONS_FILE)
+) -> list[Path]:
+    """Store a register's ``files`` in ``folder``, each replaced atomically; returns those written.
 
-    Only files whose content changed are written. The one place the CLI writes a register;
-    planner.store will take this over.
+    An import changes only the parks, so it passes ``files=(PARKS_FILE,)``. Files whose content
+    is unchanged are not rewritten. The one place the CLI writes a register; planner.store will
+    take this over.
     """
     base = Path(folder)
     written = []
-    for name, data in register_file_bytes(register).items():
+    for name, data in register_file_bytes(register, base).items():
         path = base / name
-        if path.exists() and path.read_bytes() == data:
+        if name not in files or (path.exists() and path.read_bytes() == data):
             continue
         _atomic_write(path, data)
         written.append(path)
