@@ -94,9 +94,10 @@ from planner.register import (
 )
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".kmz")
-TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
+TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # old .xls: save it as .xlsx first
 SUPPORTED_SUFFIXES = VECTOR_SUFFIXES + TABLE_SUFFIXES
 
+STORE_PRECISION = 9  # decimals of stored coordinates (0.1 mm): storage, unlike export, keeps detail
 AREA_COLUMNS = ("land_area_m2", "gfa_m2", "new_gfa_m2")
 DUPLICATE_POINT_M = 5.0  # an incoming point this close to a register point is the same park
 DUPLICATE_IOU = 0.9  # an incoming polygon overlapping a register polygon this much is the same park
@@ -134,7 +135,7 @@ _EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
     "namepark_level": ("软件名园级别", "名园级别", "nameparklevel"),
     "_lon": ("经度", "东经", "lon", "lng", "long", "longitude", "x"),
     "_lat": ("纬度", "北纬", "lat", "latitude", "y"),
-    "_wkt": ("wkt", "geometry_wkt", "几何", "geom_wkt"),
+    "_wkt": ("wkt", "geometry", "geometry_wkt", "几何", "geom_wkt", "the_geom"),
 }
 # KML/LIBKML adds these columns to every layer; they are not the park's data.
 _KML_COLUMNS = {
@@ -666,8 +667,6 @@ def _map_columns(frame: pd.DataFrame, c: _Collector) -> tuple[dict[str, str], di
     best: dict[str, tuple[int, str, float | None]] = {}
     ignored: list[str] = []
     for header in frame.columns:
-        if header == "geometry":
-            continue
         col, rank, unit = match_header(str(header))
         if not col:
             if _norm(header) not in _KML_COLUMNS | _DERIVED_COLUMNS:
@@ -1204,7 +1203,7 @@ def register_file_bytes(register: Register, folder: str | Path | None = None) ->
 
     Top-level members of the parks file already in ``folder`` (such as ``provenance``) are kept.
     """
-    doc = to_geojson_dict(register.parks)
+    doc = to_geojson_dict(register.parks, precision=STORE_PRECISION)
     old = Path(folder) / PARKS_FILE if folder is not None else None
     if old is not None and old.exists():
         kept = json.loads(old.read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
 """Export layers (districts, parks, allocations) as GeoJSON (RFC 7946), GeoPackage, CSV, KML and Excel.
 
 GeoJSON follows RFC 7946: WGS84 longitude/latitude only, counter-clockwise outer rings
-(right-hand rule), no ``crs`` member, 7 decimals (about 1 cm). CSV and Excel carry each
+(right-hand rule), no ``crs`` member, 6 decimals (about 10 cm, as RFC 7946 section 11.2 advises). CSV and Excel carry each
 feature's ``lon``/``lat`` (a point on its surface) and its shape as ``wkt``; KML names each
 placemark by its Chinese name. :func:`annex_table` is the plan's annex, 数字经济产业园区规划布局一览表,
 one row a park with its source and data confidence; :func:`write_annex_excel` writes it.
@@ -31,7 +31,7 @@ from planner.register import STATUS_LABELS, Register
 LAYERS = ("districts", "parks", "allocations")
 FORMATS = ("geojson", "gpkg", "csv", "kml", "xlsx")
 EXCEL_CELL_LIMIT = 32_767  # characters an Excel cell holds
-PRECISION = 7
+PRECISION = 6  # RFC 7946 section 11.2: 6 decimals, about 10 cm
 
 
 def _json_value(v: Any) -> Any:
