@@ -412,6 +412,9 @@ def _sniff_dbf(dbf: Path) -> str:
     return "utf-8"
 
 
+_KML_LAUNDER = "LIBKML_LAUNDER_FIELD_NAMES"
+
+
 def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     """pyogrio read of the first layer; GDAL's warnings become import warnings."""
     try:
@@ -428,6 +431,10 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
             f"文件有 {len(layers)} 个图层, 只导入第一个 ({layers[0][0]})",
             f"the file has {len(layers)} layers; only the first ({layers[0][0]}) is imported",
         )  # fmt: skip
+    kml = path.suffix.lower() in (".kml", ".kmz")
+    previous = pyogrio.get_gdal_config_option(_KML_LAUNDER) if kml else None
+    if kml:  # keep Chinese <Data name="占地面积"> headers instead of GDAL's "____" laundering
+        pyogrio.set_gdal_config_options({_KML_LAUNDER: "NO"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -444,6 +451,9 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
                 f"text does not decode as {kwargs['encoding']} (a field name may be cut short): {exc}",
             )  # fmt: skip
             raise _Refuse from exc
+        finally:
+            if kml:
+                pyogrio.set_gdal_config_options({_KML_LAUNDER: previous})
     for w in caught:
         c.warn("read_warning", c.file, "", f"读取提示: {w.message}", f"reader says: {w.message}")
     return gdf
@@ -529,9 +539,9 @@ def _read_table(path: Path, c: _Collector) -> pd.DataFrame:
                     "encoding", c.file, "", "CSV 按 GB18030 (GBK) 编码读取",
                     "CSV read as GB18030 (GBK) text",
                 )  # fmt: skip
-            frame = pd.read_csv(
-                io.StringIO(text), dtype=str, keep_default_na=False, sep=None, engine="python"
-            )
+            head = text.lstrip().split("\n", 1)[0]
+            sep = max((",", ";", "\t", "|"), key=head.count)  # the header line names the separator
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
         else:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as exc:
@@ -1109,8 +1119,17 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
     usable &= np.isin(shapely.get_type_id(geoms), [0, 3, 6]) & in_shenzhen_bbox(parks.geometry)
     if not usable.any():
         return
-    where = assign_districts(parks.loc[usable], plan)
-    geo = where["geo_district_code"]
+    geo = pd.Series("", index=parks.index[usable], dtype=object)
+    points = usable & (shapely.get_type_id(geoms) == 0)
+    if points.any():  # a point lies in one district: a plain spatial join (fast for 100,000 points)
+        hits = gpd.sjoin(
+            parks.loc[points, ["geometry"]], plan.district_polygons[["code", "geometry"]], predicate="within"
+        )
+        hits = hits[~hits.index.duplicated(keep="first")]
+        geo.loc[hits.index] = hits["code"].astype(str)
+    shapes = usable & ~points
+    if shapes.any():  # a polygon by the district holding most of its area
+        geo.loc[parks.index[shapes]] = assign_districts(parks.loc[shapes], plan)["geo_district_code"]
     declared = parks.loc[usable, "district_code"]
     differs = (geo != "") & (declared != "") & (geo != declared)
     names = {d.code: d.name_zh for d in plan.districts}

@@ -449,3 +449,62 @@ def test_interrupted_write_leaves_register_byte_for_byte(plan, register, plan_di
         write_register_files(new, plan_dir)
     assert files_bytes(plan_dir) == before
     assert sorted(p.name for p in plan_dir.iterdir()) == listing  # no temp file left behind
+
+
+def test_cli_gcj02_dry_run_converts_and_leaves_register(plan_dir, tmp_path, capsys):
+    shifted = shift_from_wgs84(shapely.points([NANSHAN]), "gcj02")[0]
+    path = write_fc(tmp_path / "amap.geojson", [feature({"名称": "高德坐标园"}, point(shifted.x, shifted.y))])
+    before = files_bytes(plan_dir)
+    rc = cli.main(["import", str(path), "--plan", str(plan_dir), "--crs", "gcj02", "--dry-run", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["ok"] and not out["imported"] and out["crs"] == "gcj02"
+    assert "datum_shifted" in {w["code"] for w in out["warnings"]}
+    assert files_bytes(plan_dir) == before
+
+
+GOOGLE_EARTH_KML = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>我的地点</name>
+<Placemark><name>光明科学城数字园</name>
+<ExtendedData><Data name="占地面积"><value>3公顷</value></Data></ExtendedData>
+<Point><coordinates>113.9351,22.7612,0</coordinates></Point></Placemark>
+</Document></kml>
+"""
+
+
+def test_google_earth_kmz_and_multilayer_gpkg(plan, register, tmp_path):
+    kmz = tmp_path / "places.kmz"
+    with zipfile.ZipFile(kmz, "w") as zf:
+        zf.writestr("doc.kml", GOOGLE_EARTH_KML)
+    gpkg = tmp_path / "two.gpkg"
+    gdf = gpd.GeoDataFrame(
+        {"名称": ["光明科学城数字园"], "占地面积": ["3公顷"]}, geometry=[shapely.Point(113.9351, 22.7612)], crs=WGS84
+    )  # fmt: skip
+    gdf.to_file(gpkg, layer="parks", driver="GPKG")
+    gdf.to_file(gpkg, layer="other", driver="GPKG")
+    for path in (kmz, gpkg):
+        preview = preview_import(path, None, plan, register)
+        assert preview.ok, preview.problems
+        assert preview.parks["name_zh"].tolist() == ["光明科学城数字园"]
+        assert preview.parks["land_area_m2"].tolist() == [30_000]
+        assert preview.parks["district_code"].tolist() == ["440311"]
+    assert "layers_ignored" in {w.code for w in preview.warnings}
+
+
+def test_csv_with_wkt_geometry_column(plan, register, tmp_path):
+    path = tmp_path / "wkt.csv"
+    poly = shapely.box(LONGGANG[0], LONGGANG[1], LONGGANG[0] + 0.003, LONGGANG[1] + 0.002)
+    pd.DataFrame({"name": ["Tianan Cloud Park III"], "geometry": [poly.wkt]}).to_csv(path, index=False)
+    preview = preview_import(path, None, plan, register)
+    assert preview.ok, preview.problems
+    assert preview.parks.geometry.iloc[0].equals(poly)
+    assert preview.parks["name_zh"].iloc[0] == "Tianan Cloud Park III"
+
+
+def test_unsupported_and_missing_files(plan, register, tmp_path):
+    odd = tmp_path / "parks.dwg"
+    odd.write_bytes(b"AC1015")
+    assert preview_import(odd, None, plan, register).codes() == {"unreadable"}
+    assert preview_import(tmp_path / "nope.geojson", None, plan, register).codes() == {"unreadable"}
+    bad_zip = tmp_path / "broken.zip"
+    bad_zip.write_bytes(b"PK\x03\x04 not really")
+    assert preview_import(bad_zip, None, plan, register).codes() == {"unreadable"}
