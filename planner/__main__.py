@@ -26,7 +26,7 @@ from planner.ingest import (
     preview_import,
     write_register_files,
 )
-from planner.io import FORMATS, LAYERS, build_layer, write_layer
+from planner.io import FORMATS, LAYERS, build_layer, districts_layer, write_layer
 from planner.plan import Plan, load_plan
 from planner.register import PARKS_FILE, STATUS_LABELS, load_register
 
@@ -38,6 +38,18 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"参数错误 / bad arguments: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+def _print_areas(plan: Plan) -> None:
+    print("\n区 Districts: 角色 role, 官方面积 official vs 按边界计算 computed land area (km²):")
+    for r in districts_layer(plan).to_dict("records"):
+        note = f"  {r['note']}" if r["note"] else ""
+        print(
+            f"  {r['name_zh']} {r['name_en']:<10} {r['role_zh']:<8} official {r['official_land_km2']:>7.2f}"
+            f"  computed {r['computed_land_km2']:>7.2f}{note}"
+        )
+    for a in plan.functional_areas:
+        print(f"  {a.name_zh} {a.name_en}: official {a.official_land_km2} km²; {a.note_zh} / {a.note_en}")
 
 
 def _print_report(report: CapacityReport, findings: list[Finding], plan_title: str) -> None:
@@ -88,11 +100,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = capacity_report(plan, register)
     findings = run_checks(plan, register)
     if args.json:
-        out = report.to_dict() | {"findings": [f.to_dict() for f in findings]}
+        areas = districts_layer(plan)[["code", "name_zh", "official_land_km2", "computed_land_km2", "note"]]
+        out = report.to_dict() | {
+            "district_areas_km2": areas.to_dict("records"),
+            "findings": [f.to_dict() for f in findings],
+        }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
         print()
     else:
         _print_report(report, findings, plan.title_zh)
+        _print_areas(plan)
     return EXIT_OK
 
 

@@ -50,9 +50,16 @@ def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
         pairs = gpd.sjoin(metric, districts, how="inner", predicate="intersects")
         if len(pairs):
             left = metric.geometry.loc[pairs.index].values
-            right = districts.geometry.values[pairs["index_right"].to_numpy()]
+            district_geoms = districts.geometry.values
+            shapely.prepare(district_geoms)
+            right = district_geoms[pairs["index_right"].to_numpy()]
+            # Most parks lie wholly inside one district: a prepared containment test settles them,
+            # and only the few on a boundary pay for an intersection.
+            whole = shapely.contains_properly(right, left)
             own_area = shapely.area(left)
-            inter = shapely.area(shapely.intersection(left, right))
+            inter = own_area.copy()
+            edge = ~whole
+            inter[edge] = shapely.area(shapely.intersection(left[edge], right[edge]))
             share = np.where(own_area > 0, inter / np.where(own_area > 0, own_area, 1), 1.0)
             pairs = pairs.assign(share=share)
             pairs = pairs.reset_index(names="park").sort_values(["park", "share"], ascending=[True, False])

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from planner.assign import assign_districts
+from planner.errors import PlanError, Problem
 from planner.plan import Plan
 from planner.register import SECURED_STATUSES, STATUS_LABELS, STATUSES, Register
 
@@ -87,7 +88,7 @@ class CapacityReport:
         }
 
 
-def allocation_table(plan: Plan, register: Register) -> pd.DataFrame:
+def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None = None) -> pd.DataFrame:
     """Allocations joined with their park's district, area key, confidence and whether they count.
 
     Columns added: ``area_key`` (district code, functional-area key, or 'unassigned'),
@@ -95,7 +96,8 @@ def allocation_table(plan: Plan, register: Register) -> pd.DataFrame:
     designates no specialisation).
     """
     parks = register.parks
-    where = assign_districts(parks, plan)
+    if where is None:
+        where = assign_districts(parks, plan)
     park_info = pd.DataFrame(
         {
             "park_id": parks["id"].to_numpy(),
@@ -171,9 +173,24 @@ def _area_rows(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def capacity_report(plan: Plan, register: Register) -> CapacityReport:
-    """Count the register's allocations against the plan's new-space target."""
-    a = allocation_table(plan, register)
+def capacity_report(plan: Plan, register: Register, *, where: pd.DataFrame | None = None) -> CapacityReport:
+    """Count the register's allocations against the plan's new-space target.
+
+    ``where`` is ``assign_districts(register.parks, plan)`` when the caller has it already.
+    """
+    if plan.new_space is None:
+        raise PlanError(
+            [
+                Problem(
+                    str(plan.folder),
+                    "new_space_target",
+                    "该规划未设新增空间目标",
+                    "this plan sets no new-space target",
+                )
+            ],
+            what=f"plan {plan.id}",
+        )
+    a = allocation_table(plan, register, where)
     counted = a[a["counted"]]
     target = plan.new_space.value
     counted_m2 = float(counted["area_m2"].sum())

@@ -207,7 +207,8 @@ def _area_findings(plan: Plan, parks: gpd.GeoDataFrame) -> list[Finding]:
         pd.Series("no land or floor area: capacity cannot be checked", index=ids[no_area].index),
     )
 
-    limit = parks["land_use_class"].map(lambda c: plan.max_plot_ratio(c or None)).astype(float)
+    limits = {c: plan.max_plot_ratio(c or None) for c in parks["land_use_class"].unique()}
+    limit = parks["land_use_class"].map(limits).astype(float)
     unconfirmed = "" if plan.plot_ratio_confirmed else " (容积率上限未核实)"
     unconfirmed_en = "" if plan.plot_ratio_confirmed else " (plot-ratio limit unconfirmed)"
     ratio = parks["gfa_m2"] / parks["land_area_m2"]
@@ -293,7 +294,7 @@ def _overlap_findings(parks: gpd.GeoDataFrame) -> list[Finding]:
         "overlaps park "
         + p["id_right"]
         + " by "
-        + shared.round().astype(int).astype(str)
+        + shared.map("{:,.0f}".format).astype(str)
         + " m² ("
         + pct
         + "%): possible double counting",
@@ -325,9 +326,9 @@ def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> lis
         + " 超过园区(新增)建筑面积 "
         + cap.reindex(over.index).map(fmt_m2).astype(str),
         "allocations total "
-        + over.round().astype(int).astype(str)
+        + over.map("{:,.0f}".format).astype(str)
         + " m², more than the park's (new) floor area "
-        + cap.reindex(over.index).round().astype(int).astype(str)
+        + cap.reindex(over.index).map("{:,.0f}".format).astype(str)
         + " m²",
     )
 
@@ -345,15 +346,13 @@ def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> lis
         + a["area_m2"][not_counted].map(fmt_m2).astype(str),
         pd.Series(reason_en, index=a.index)[not_counted]
         + f": not counted toward the {plan.deadline_year} target: "
-        + a["area_m2"][not_counted].round().astype(int).astype(str)
+        + a["area_m2"][not_counted].map("{:,.0f}".format).astype(str)
         + " m²",
     )
 
     names = _names(plan)
-    spec_zh = a["specialisation"].map(lambda k: plan.label("specialisations", k) if k else "未指定")
-    spec_en = a["specialisation"].map(
-        lambda k: plan.label("specialisations", k, "en") if k else "unspecified"
-    )
+    spec_zh = a["specialisation"].map({s.key: s.label_zh for s in plan.specialisations}).fillna("未指定")
+    spec_en = a["specialisation"].map({s.key: s.label_en for s in plan.specialisations}).fillna("unspecified")
     designated = pd.Series(
         {
             d.code: "、".join(plan.label("specialisations", s) for s in d.specialisations)
@@ -385,13 +384,20 @@ def run_checks(plan: Plan, register: Register) -> list[Finding]:
     """All checks over the register; errors first, then warnings, then information."""
     parks = register.parks
     where = assign_districts(parks, plan)
-    a = allocation_table(plan, register)
-    report = capacity_report(plan, register)
+    a = allocation_table(plan, register, where)
     findings = _location_findings(plan, parks, where) + _area_findings(plan, parks) + _overlap_findings(parks)
     findings += _allocation_findings(plan, register, a)
+    if plan.new_space is not None:
+        findings += _capacity_findings(plan, register, where)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(findings, key=lambda f: (order[f.severity], f.code, f.id))
+
+
+def _capacity_findings(plan: Plan, register: Register, where: pd.DataFrame) -> list[Finding]:
+    report = capacity_report(plan, register, where=where)
 
     q = report.by_district[report.by_district["quota_met"] == False]  # noqa: E712
-    findings += _emit(
+    findings = _emit(
         "warning",
         "QUOTA_NOT_MET",
         q["key"],
@@ -402,9 +408,9 @@ def run_checks(plan: Plan, register: Register) -> list[Finding]:
         + q["quota_m2"].map(fmt_m2).astype(str),
         q["name_en"]
         + ": counted "
-        + q["counted_m2"].round().astype(int).astype(str)
+        + q["counted_m2"].map("{:,.0f}".format).astype(str)
         + " m², below its quota of "
-        + q["quota_m2"].round().astype(int).astype(str)
+        + q["quota_m2"].map("{:,.0f}".format).astype(str)
         + " m²",
     )
     if report.counted_m2 < report.target_m2:
@@ -417,8 +423,7 @@ def run_checks(plan: Plan, register: Register) -> list[Finding]:
                 f"counted {report.counted_m2:,.0f} m² by {plan.deadline.isoformat()}; {report.gap_m2:,.0f} m² short of the {report.target_m2:,.0f} m² target",
             )
         )
-    order = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(findings, key=lambda f: (order[f.severity], f.code, f.id))
+    return findings
 
 
 def findings_frame(findings: list[Finding]) -> pd.DataFrame:

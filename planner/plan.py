@@ -132,7 +132,7 @@ class Plan:
     title_en: str
     period_start: int
     deadline: dt.date
-    new_space: Target
+    new_space: Target | None  # the new-industrial-space target, m²; None if the plan sets none
     targets: tuple[Target, ...]
     roles: tuple[Labelled, ...]
     specialisations: tuple[Labelled, ...]
@@ -294,7 +294,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _load_polygons(
-    folder: Path, districts: tuple[District, ...], problems: list[Problem]
+    folder: Path, districts: tuple[District, ...], declared_codes: set[str], problems: list[Problem]
 ) -> gpd.GeoDataFrame:
     path = folder / DISTRICTS_FILE
     columns = [
@@ -319,7 +319,7 @@ def _load_polygons(
             Problem(str(path), "crs", "区界必须为 WGS84", f"district polygons must be WGS84, got {polys.crs}")
         )
     polys["code"] = polys["code"].astype(str)
-    known = {d.code for d in districts}
+    known = {str(c) for c in declared_codes}  # every code the file names, even one with other problems
     for code in sorted(set(polys["code"]) - known):
         problems.append(
             Problem(
@@ -366,11 +366,7 @@ def _load_plan_uncached(folder: Path) -> Plan:
         )
 
     new_space = None
-    if "new_space_target" not in raw:
-        problems.append(
-            Problem(file, "new_space_target", "缺少新增空间目标", "the new-space target is missing")
-        )
-    else:
+    if "new_space_target" in raw:  # optional: a plan may set other targets only
         new_space = _target(raw["new_space_target"], f"{file} [new_space_target]", sources, problems)
     targets = []
     for i, t in enumerate(raw.get("targets", []), 1):
@@ -420,7 +416,7 @@ def _load_plan_uncached(folder: Path) -> Plan:
             )
         if code in seen_codes:
             problems.append(Problem(place, "code", f"重复的区代码 {code}", f"duplicate district code {code}"))
-        seen_codes.add(code)
+        seen_codes.add(str(code))
         if len(problems) > before:
             continue
         districts.append(
@@ -493,10 +489,9 @@ def _load_plan_uncached(folder: Path) -> Plan:
         share = 0.0
 
     districts_t = tuple(districts)
-    polygons = _load_polygons(folder, districts_t, problems)
+    polygons = _load_polygons(folder, districts_t, seen_codes, problems)
     if problems:
         raise PlanError(problems, what=f"plan {folder}")
-    assert new_space is not None
     return Plan(
         folder=folder,
         id=head["id"],

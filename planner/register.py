@@ -17,6 +17,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio.errors
 import shapely
 
 from planner.errors import Problem, ValidationError
@@ -226,27 +227,65 @@ def conform_quotas(quotas: pd.DataFrame) -> pd.DataFrame:
     return out[QUOTA_COLUMNS].reset_index(drop=True)
 
 
+def _read(path: Path, reader, problems: list[Problem], empty):
+    """Read one register file; a missing file is an empty table, an unreadable one a problem."""
+    if not path.exists():
+        return empty()
+    try:
+        return reader(path)
+    except (OSError, ValueError, pyogrio.errors.DataSourceError, pd.errors.ParserError) as exc:
+        problems.append(Problem(str(path), "", f"无法读取: {exc}", f"cannot read: {exc}"))
+        return empty()
+
+
+def not_numeric(raw: pd.DataFrame, columns: list[str], place: str, key: str) -> list[Problem]:
+    """Cells of ``columns`` that hold text which is not a number (instead of silently becoming empty)."""
+    out: list[Problem] = []
+    for col in columns:
+        if col not in raw:
+            continue
+        text = raw[col].astype(object)
+        filled = text.notna() & (text.astype(str).str.strip() != "")
+        bad = filled & pd.to_numeric(text, errors="coerce").isna()
+        keys = raw[key] if key in raw else pd.Series(range(1, len(raw) + 1), index=raw.index)
+        for i in np.flatnonzero(bad.to_numpy()):
+            v = text.iloc[i]
+            out.append(
+                Problem(
+                    f"{place} row {i + 1} ({keys.iloc[i]})", col, f"不是数字: {v!r}", f"not a number: {v!r}"
+                )
+            )
+    return out
+
+
 def load_register(plan: Plan, folder: str | Path | None = None) -> Register:
-    """Load the seed register of a plan folder (or ``folder``) and validate it."""
+    """Load the seed register of a plan folder (or ``folder``) and validate it.
+
+    Raises :class:`ValidationError` naming every problem (unreadable file, text in a number column,
+    a bad value) with its file, row and field.
+    """
     base = Path(folder) if folder is not None else plan.folder
-    parks = gpd.read_file(base / PARKS_FILE) if (base / PARKS_FILE).exists() else empty_parks()
-    allocations = (
-        pd.read_csv(
-            base / ALLOCATIONS_FILE,
-            dtype={"allocation_id": str, "park_id": str},
-            keep_default_na=False,
-            na_values=[""],
-        )
-        if (base / ALLOCATIONS_FILE).exists()
-        else pd.DataFrame(columns=ALLOCATION_COLUMNS)
+    problems: list[Problem] = []
+    parks = _read(base / PARKS_FILE, gpd.read_file, problems, empty_parks)
+    allocations = _read(
+        base / ALLOCATIONS_FILE,
+        lambda p: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]),
+        problems,
+        lambda: pd.DataFrame(columns=ALLOCATION_COLUMNS),
     )
-    quotas = (
-        pd.read_csv(base / QUOTAS_FILE, dtype={"district_code": str})
-        if (base / QUOTAS_FILE).exists()
-        else pd.DataFrame(columns=QUOTA_COLUMNS)
+    quotas = _read(
+        base / QUOTAS_FILE,
+        lambda p: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]),
+        problems,
+        lambda: pd.DataFrame(columns=QUOTA_COLUMNS),
     )
+    problems += not_numeric(parks, [*NUMBER_COLUMNS, "delivery_year"], f"{base}/{PARKS_FILE}", "id")
+    problems += not_numeric(
+        allocations, ["area_m2", "delivery_year"], f"{base}/{ALLOCATIONS_FILE}", "allocation_id"
+    )
+    problems += not_numeric(quotas, ["quota_m2"], f"{base}/{QUOTAS_FILE}", "district_code")
     register = Register(conform_parks(parks), conform_allocations(allocations), conform_quotas(quotas))
-    problems = validate_register(register, plan, place=str(base))
+    problems += validate_register(register, plan, place=str(base))
     if problems:
         raise ValidationError(problems, what=f"register {base}")
     return register

@@ -1,0 +1,67 @@
+"""Shared fixtures: the real Shenzhen plan and seed register, and small hand-made registers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner.geo import METRIC, WGS84
+from planner.plan import Plan, load_plan
+from planner.register import Register, conform_allocations, conform_parks, conform_quotas, load_register
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file of the team's shared/ folder (there for developers and CI; required under CI)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI"):
+            raise FileNotFoundError(f"{path} is missing: CI must run with shared/ beside the repo")
+        pytest.skip(f"{path} not present (shared/ is beside the repo only for developers and CI)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def plan() -> Plan:
+    return load_plan()
+
+
+@pytest.fixture(scope="session")
+def seed_register(plan: Plan) -> Register:
+    return load_register(plan)
+
+
+def inside(plan: Plan, code: str, dx_m: float = 0.0, dy_m: float = 0.0) -> shapely.Point:
+    """A WGS84 point well inside a district (its representative point, optionally moved in metres)."""
+    poly = plan.district_polygons.set_index("code").loc[[code], ["geometry"]]
+    pt = gpd.GeoSeries(poly.geometry.values, crs=WGS84).to_crs(METRIC).representative_point()
+    moved = gpd.GeoSeries(shapely.transform(pt.values, lambda c: c + np.array([dx_m, dy_m])), crs=METRIC)
+    return moved.to_crs(WGS84).iloc[0]
+
+
+def square(center: shapely.Point, side_m: float) -> shapely.Polygon:
+    """A WGS84 square of ``side_m`` metres around a WGS84 point."""
+    c = gpd.GeoSeries([center], crs=WGS84).to_crs(METRIC).iloc[0]
+    sq = shapely.box(c.x - side_m / 2, c.y - side_m / 2, c.x + side_m / 2, c.y + side_m / 2)
+    return gpd.GeoSeries([sq], crs=METRIC).to_crs(WGS84).iloc[0]
+
+
+def make_register(parks: list[dict], allocations: list[dict] = (), quotas: list[dict] = ()) -> Register:
+    """A register from plain dicts (each park dict has a ``geometry``)."""
+    rows = [{k: v for k, v in p.items() if k != "geometry"} for p in parks]
+    geoms = [p.get("geometry") for p in parks]
+    gdf = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=geoms, crs=WGS84)
+    return Register(
+        conform_parks(gdf),
+        conform_allocations(pd.DataFrame(list(allocations))),
+        conform_quotas(pd.DataFrame(list(quotas), columns=["district_code", "quota_m2"])),
+    )
