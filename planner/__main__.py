@@ -26,11 +26,20 @@ from planner.ingest import (
     preview_import,
     write_register_files,
 )
-from planner.io import FORMATS, LAYERS, build_layer, districts_layer, write_layer
+from planner.io import (
+    ANNEX_TITLE,
+    FORMATS,
+    LAYERS,
+    build_layer,
+    districts_layer,
+    write_annex_excel,
+    write_layer,
+)
 from planner.plan import Plan, load_plan
 from planner.register import PARKS_FILE, STATUS_LABELS, load_register
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+ANNEX_LAYER = "annex"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,6 +126,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write one layer to a file."""
     plan = load_plan(args.plan)
     register = load_register(plan)
+    if args.layer == ANNEX_LAYER:  # the plan's annex table (一览表): a spreadsheet, not a map layer
+        if args.format != "xlsx":
+            raise PlannerError("the annex table is written as --format xlsx / 一览表请用 xlsx 格式导出")
+        path = write_annex_excel(plan, register, Path(args.out))
+        print(f"已导出 exported {ANNEX_TITLE} ({len(register.parks)} parks) -> {path}")
+        return EXIT_OK
     layer = build_layer(args.layer, plan, register)
     path = write_layer(layer, args.format, Path(args.out), layer=args.layer)
     print(f"已导出 exported {len(layer)} {args.layer} -> {path}")
@@ -210,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     export = sub.add_parser("export", parents=[common], help="export a layer / 导出图层")
-    export.add_argument("--layer", required=True, choices=LAYERS)
+    export.add_argument(
+        "--layer", required=True, choices=(*LAYERS, ANNEX_LAYER), help="annex: 一览表 (xlsx only)"
+    )
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument("--out", required=True, help="output file path")
     export.set_defaults(func=cmd_export)

@@ -147,11 +147,16 @@ def test_annex_table_one_row_a_park_with_source_and_confidence(plan, register, t
     np.testing.assert_allclose(back["占地面积(m²)"], table["占地面积(m²)"].astype(float))
 
 
-def test_cli_export_kml_and_excel(tmp_path, capsys):
+def test_cli_export_kml_excel_and_annex(register, tmp_path, capsys):
     for fmt in ("kml", "xlsx"):
         out = tmp_path / f"parks.{fmt}"
         assert cli.main(["export", "--layer", "parks", "--format", fmt, "--out", str(out)]) == 0
         assert out.stat().st_size > 0
+    annex = tmp_path / "annex.xlsx"
+    assert cli.main(["export", "--layer", "annex", "--format", "xlsx", "--out", str(annex)]) == 0
+    assert len(pd.read_excel(annex, sheet_name="一览表")) == len(register.parks)
+    assert cli.main(["export", "--layer", "annex", "--format", "geojson", "--out", str(tmp_path / "a")]) == 2
+    assert not (tmp_path / "a").exists()
     capsys.readouterr()
 
 
