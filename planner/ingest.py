@@ -333,6 +333,10 @@ class _Refuse(Exception):
     """Stop reading: the file cannot be used at all (the collector holds why)."""
 
 
+class _CrsUnknown(Exception):
+    """Where the coordinates lie is unknown; the fields are still checked (the collector holds why)."""
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -610,14 +614,14 @@ def _to_wgs84(
                 f"文件声明坐标系 {_crs_name(declared)}, 但指定为 {_crs_name(user_crs)}",
                 f"the file declares {_crs_name(declared)} but {_crs_name(user_crs)} was given",
             )  # fmt: skip
-            raise _Refuse
+            raise _CrsUnknown
         if datum in ("gcj02", "bd09"):
             c.error(
                 "crs_conflict", c.file, "crs",
                 f"文件声明投影坐标系 {_crs_name(declared)}, 不能按 {datum} 经纬度处理",
                 f"the file declares the projected {_crs_name(declared)}; it cannot be {datum} lon/lat",
             )  # fmt: skip
-            raise _Refuse
+            raise _CrsUnknown
         c.warn(
             "crs_converted", c.file, "crs", f"已从 {_crs_name(declared)} 转换为 WGS84",
             f"converted from {_crs_name(declared)} to WGS84",
@@ -638,14 +642,14 @@ def _to_wgs84(
             f"coordinates look projected ({sample}, not longitude/latitude) but the file declares no "
             "coordinate system; add a .prj or give --crs (e.g. EPSG:4547)",
         )  # fmt: skip
-        raise _Refuse
+        raise _CrsUnknown
     if user_crs is not None and not user_crs.is_geographic:
         c.error(
             "crs_conflict", c.file, "crs",
             f"指定了投影坐标系 {_crs_name(user_crs)}, 但坐标是经纬度 ({sample})",
             f"{_crs_name(user_crs)} was given but the coordinates are longitude/latitude ({sample})",
         )  # fmt: skip
-        raise _Refuse
+        raise _CrsUnknown
     base = declared or user_crs or CRS.from_user_input(WGS84)
     out = done(gdf, base)
     used = _crs_name(base)
@@ -859,17 +863,22 @@ def _preview(
     if declared is not None:
         declared = CRS.from_user_input(declared)
     gdf = gpd.GeoDataFrame(gdf, geometry=shapely.force_2d(gdf.geometry.values), crs=None)
-    gdf, crs_used = _to_wgs84(gdf, declared, option, c)
+    try:
+        gdf, crs_used = _to_wgs84(gdf, declared, option, c)
+        located = True
+    except _CrsUnknown:  # go on: every field problem is still worth reporting now
+        gdf, crs_used, located = gdf.set_crs(WGS84, allow_override=True), "", False
     parks = _build_parks(gdf, mapping, units, place, c, plan)
-    repairs = _check_geometry(parks, place, c, accept_repairs, tabular, mapping)
+    repairs = _check_geometry(parks, place, c, accept_repairs, tabular, mapping, located=located)
     if accept_repairs and repairs is not None:
         parks = parks.set_geometry(
             gpd.GeoSeries(
                 np.where(repairs.notna(), repairs.values, parks.geometry.values), index=parks.index, crs=WGS84
             )
         )
-    _locate(parks, plan, place, c)
-    _check_register(parks, register, place, c)
+    if located:
+        _locate(parks, plan, place, c)
+    _check_register(parks, register, place, c, located=located)
     return ImportPreview(
         file=c.file, parks=parks, problems=c.problems, warnings=c.warnings,
         repairs=repairs, crs_used=crs_used, columns=mapping,
@@ -995,10 +1004,11 @@ def _build_parks(
     dup = out["id"].duplicated(keep="first")
     first_row = {v: i for i, v in reversed(list(enumerate(out["id"])))}
     for i in np.flatnonzero(dup.to_numpy()):
+        first = place(first_row[out["id"].iloc[i]])
         c.error(
             "duplicate_id", place(i, out["id"].iloc[i]), cols.get("id", "id"),
-            f"编号重复: {out['id'].iloc[i]} (与第 {first_row[out['id'].iloc[i]] + 1} 个要素相同)",
-            f"duplicate id {out['id'].iloc[i]} (same as entry {first_row[out['id'].iloc[i]] + 1})",
+            f"编号重复: {out['id'].iloc[i]} (与 {first} 相同)",
+            f"duplicate id {out['id'].iloc[i]} (same as {first})",
         )  # fmt: skip
 
     if "figures_verified" in out:
@@ -1030,7 +1040,14 @@ def _build_parks(
 
 
 def _check_geometry(
-    parks: gpd.GeoDataFrame, place: Any, c: _Collector, accept_repairs: bool, tabular: bool, mapping: dict
+    parks: gpd.GeoDataFrame,
+    place: Any,
+    c: _Collector,
+    accept_repairs: bool,
+    tabular: bool,
+    mapping: dict,
+    *,
+    located: bool = True,
 ) -> gpd.GeoSeries | None:
     """Missing, wrong-type, invalid, swapped and out-of-city geometries; returns offered repairs."""
     geoms = parks.geometry.values
@@ -1082,6 +1099,8 @@ def _check_geometry(
                     zh + "; 确认后可采用修复形状 (--accept-repairs)",
                     en + "; accept it with --accept-repairs",
                 )  # fmt: skip
+    if not located:  # the CRS is unknown: where the shapes lie cannot be checked
+        return repairs
     located = ~missing & allowed
     inside = in_shenzhen_bbox(parks.geometry)
     swapped_geoms = shapely.transform(geoms[located], lambda xy: xy[:, ::-1])
@@ -1145,7 +1164,9 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
     parks.loc[undeclared[undeclared].index, "district_code"] = geo[undeclared]
 
 
-def _check_register(parks: gpd.GeoDataFrame, register: Register, place: Any, c: _Collector) -> None:
+def _check_register(
+    parks: gpd.GeoDataFrame, register: Register, place: Any, c: _Collector, *, located: bool = True
+) -> None:
     """Parks already in the register: same id, or a near-identical footprint."""
     ids = parks["id"]
     for i in np.flatnonzero(ids.isin(register.parks["id"]).to_numpy()):
@@ -1153,6 +1174,8 @@ def _check_register(parks: gpd.GeoDataFrame, register: Register, place: Any, c: 
             "existing_id", place(i, ids.iloc[i]), "id", f"编号已在登记册中: {ids.iloc[i]}",
             f"id already in the register: {ids.iloc[i]}",
         )  # fmt: skip
+    if not located:
+        return
     mine = parks.geometry.values
     theirs = register.parks.geometry.values
     ok_mine = ~(shapely.is_missing(mine) | shapely.is_empty(mine)) & shapely.is_valid(mine)

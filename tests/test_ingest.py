@@ -195,6 +195,16 @@ def test_corpus_refused_with_its_own_message_register_unchanged(case, plan_dir, 
     assert files_bytes(plan_dir) == before
 
 
+def test_unknown_crs_still_reports_field_problems(plan, register, tmp_path):
+    to_4547 = Transformer.from_crs(WGS84, METRIC, always_xy=True)
+    feats = [
+        feature({"id": "p1", "名称": "", "占地面积": "-3"}, point(*to_4547.transform(*NANSHAN))),
+        feature({"id": "p1", "名称": "乙"}, point(*to_4547.transform(*LONGGANG))),
+    ]
+    preview = preview_import(write_fc(tmp_path / "proj.geojson", feats), None, plan, register)
+    assert preview.codes() == {"undeclared_projected", "missing_name", "negative_area", "duplicate_id"}
+
+
 def test_problems_name_feature_and_field(plan, register, tmp_path):
     path = _bowtie(tmp_path)
     preview = preview_import(path, None, plan, register)
