@@ -311,7 +311,21 @@ class ImportPreview:
             "parks": parks.to_dict("records"),
             "problems": [i.to_dict() for i in self.problems],
             "warnings": [i.to_dict() for i in self.warnings],
+            "repairs": self.repairs_wkt(),
         }
+
+    def repairs_wkt(self) -> dict[str, str]:
+        """The repaired shapes offered for invalid geometries, as WKT by park id."""
+        if self.repairs is None:
+            return {}
+        offered = self.repairs.dropna()
+        return dict(
+            zip(
+                self.parks.loc[offered.index, "id"],
+                shapely.to_wkt(offered.values, rounding_precision=7),
+                strict=True,
+            )
+        )
 
 
 class _Collector:

@@ -243,6 +243,8 @@ def test_bowtie_repair_is_offered_not_applied(plan, register, tmp_path):
     assert not original.is_valid  # the file's shape is kept as it was
     offered = preview.repairs.iloc[0]
     assert offered.is_valid and offered.geom_type == "MultiPolygon"
+    (wkt,) = preview.to_dict()["repairs"].values()
+    assert shapely.from_wkt(wkt).equals_exact(offered, tolerance=1e-7)
     accepted = preview_import(path, None, plan, register, accept_repairs=True)
     assert accepted.ok
     assert accepted.parks.geometry.iloc[0].equals(offered)
