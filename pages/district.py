@@ -8,7 +8,12 @@ import streamlit as st
 
 from planner import downloads
 from planner.capacity import capacity_report
-from planner.editing import apply_district_allocations, district_allocations, district_parks
+from planner.editing import (
+    apply_district_allocations,
+    district_allocations,
+    district_parks,
+    district_register,
+)
 from planner.errors import ValidationError
 from planner.geo import fmt_m2
 from planner.io import allocations_layer, parks_layer
@@ -156,7 +161,14 @@ st.subheader(t("下载本区数据", "Download the district's data"))
 ids = set(parks["id"])
 park_layer = parks_layer(plan, register)
 alloc_layer = allocations_layer(plan, register)
-d1, d2 = st.columns(2)
+d0, d1, d2 = st.columns(3)
+d0.download_button(
+    t("一览表 Excel (数字经济产业园区规划布局一览表)", "Annex table, Excel (one row a park)"),
+    downloads.annex_bytes(plan, district_register(register, plan, code)),
+    file_name=downloads.file_name(plan.id, f"{code}_annex", "xlsx"),
+    mime=downloads.MIME["xlsx"],
+    key="dl_annex",
+)
 d1.download_button(
     t("园区 GeoJSON", "Parks GeoJSON"),
     downloads.layer_bytes(park_layer[park_layer["id"].isin(ids)], "geojson", layer="parks"),
@@ -169,4 +181,3 @@ d2.download_button(
     file_name=downloads.file_name(plan.id, f"{code}_allocations", "geojson"),
     mime=downloads.MIME["geojson"],
 )
-# The annex-table Excel sheet (数字经济产业园区规划布局一览表) comes from planner.io once it is on main.

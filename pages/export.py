@@ -32,7 +32,13 @@ LAYER_LABELS = {
     "parks": ("园区", "Parks"),
     "allocations": ("分配", "Allocations"),
 }
-FORMAT_LABELS = {"geojson": "GeoJSON (RFC 7946)", "gpkg": "GeoPackage", "csv": "CSV (UTF-8)", "xlsx": "Excel"}
+FORMAT_LABELS = {
+    "geojson": "GeoJSON (RFC 7946)",
+    "gpkg": "GeoPackage",
+    "csv": "CSV (UTF-8)",
+    "kml": "KML",
+    "xlsx": "Excel",
+}
 
 st.title(t("导出", "Export"))
 st.caption(
@@ -54,3 +60,12 @@ for layer in LAYERS:
             mime=downloads.MIME.get(fmt, "application/octet-stream"),
             key=f"dl_{layer}_{fmt}",
         )
+
+st.subheader(t("规划附表: 数字经济产业园区规划布局一览表", "The plan's annex table (one row a park)"))
+st.download_button(
+    t("一览表 Excel", "Annex table, Excel"),
+    downloads.annex_bytes(plan, register),
+    file_name=downloads.file_name(plan.id, "annex", "xlsx"),
+    mime=downloads.MIME["xlsx"],
+    key="dl_annex",
+)

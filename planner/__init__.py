@@ -8,6 +8,7 @@ The public API, re-exported from the topic modules::
 from planner.capacity import CapacityReport, capacity_report
 from planner.errors import AccessDenied, PlanError, PlannerError, Problem, ValidationError
 from planner.findings import Finding, findings_frame, run_checks
+from planner.ingest import ImportPreview, ImportRefused, confirm_import, preview_import
 from planner.plan import Plan, available_plans, load_plan
 from planner.register import Register, load_register
 
@@ -15,6 +16,8 @@ __all__ = [
     "AccessDenied",
     "CapacityReport",
     "Finding",
+    "ImportPreview",
+    "ImportRefused",
     "Plan",
     "PlanError",
     "PlannerError",
@@ -23,8 +26,10 @@ __all__ = [
     "ValidationError",
     "available_plans",
     "capacity_report",
+    "confirm_import",
     "findings_frame",
     "load_plan",
     "load_register",
+    "preview_import",
     "run_checks",
 ]

@@ -1,7 +1,8 @@
-"""Command line: ``python -m planner check|export ...``.
+"""Command line: ``python -m planner check|export|import ...``.
 
 Exit codes: 0 when the command ran; 2 on bad arguments or unreadable input (with a message naming
-the problem). Subcommands of other modules register themselves through ``SUBCOMMANDS``.
+the problem). ``import`` exits 1 when the file was refused (every problem printed). Subcommands of
+other modules register themselves through ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -10,17 +11,35 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from planner.capacity import CapacityReport, capacity_report
-from planner.errors import PlannerError
+from planner.errors import PlannerError, ValidationError
 from planner.findings import Finding, run_checks
 from planner.geo import fmt_m2
-from planner.io import FORMATS, LAYERS, build_layer, districts_layer, write_layer
+from planner.ingest import (
+    ImportIssue,
+    ImportPreview,
+    confirm_import,
+    parse_crs_option,
+    preview_import,
+    write_register_files,
+)
+from planner.io import (
+    ANNEX_TITLE,
+    FORMATS,
+    LAYERS,
+    build_layer,
+    districts_layer,
+    write_annex_excel,
+    write_layer,
+)
 from planner.plan import Plan, load_plan
-from planner.register import STATUS_LABELS, load_register
+from planner.register import PARKS_FILE, STATUS_LABELS, load_register
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+ANNEX_LAYER = "annex"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,13 +126,91 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write one layer to a file."""
     plan = load_plan(args.plan)
     register = load_register(plan)
+    if args.layer == ANNEX_LAYER:  # the plan's annex table (一览表): a spreadsheet, not a map layer
+        if args.format != "xlsx":
+            raise PlannerError("the annex table is written as --format xlsx / 一览表请用 xlsx 格式导出")
+        path = write_annex_excel(plan, register, Path(args.out))
+        print(f"已导出 exported {ANNEX_TITLE} ({len(register.parks)} parks) -> {path}")
+        return EXIT_OK
     layer = build_layer(args.layer, plan, register)
     path = write_layer(layer, args.format, Path(args.out), layer=args.layer)
     print(f"已导出 exported {len(layer)} {args.layer} -> {path}")
     return EXIT_OK
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+def cmd_import(args: argparse.Namespace) -> int:
+    """Preview a file of parks; unless --dry-run, add them to the plan's register (atomic write)."""
+    plan = load_plan(args.plan)
+    register = load_register(plan)
+    preview = preview_import(
+        Path(args.file), None, plan, register, crs=args.crs, accept_repairs=args.accept_repairs
+    )
+    imported = False
+    if preview.ok:
+        try:
+            new_register = confirm_import(preview, register, plan)
+        except ValidationError as exc:  # the register's own rules, checked again on add
+            preview = replace(preview, problems=[ImportIssue("register_rule", p) for p in exc.problems])
+            new_register = register
+    if preview.ok and not args.dry_run:
+        write_register_files(new_register, plan.folder, files=(PARKS_FILE,))
+        imported = True
+    if args.json:
+        out = preview.to_dict(plan) | {"dry_run": args.dry_run, "imported": imported}
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        print()
+    else:
+        _print_import(preview, plan, args.dry_run)
+    return EXIT_OK if preview.ok else EXIT_REFUSED
+
+
+def _print_import(preview: ImportPreview, plan: Plan, dry_run: bool) -> None:
+    if preview.ok:
+        verb = "可以导入 would import (--dry-run)" if dry_run else "已导入 imported"
+        print(f"{verb} {len(preview.parks)} 个园区 parks from {preview.file} (CRS {preview.crs_used}):")
+        for r in preview.summary_frame(plan).to_dict("records"):
+            print(
+                f"  {r['id']}  {r['name_zh']}  [{r['district_name'] or '—'}]  占地 land {fmt_m2(r['land_area_m2'])}"
+                f"  建筑 floor {fmt_m2(r['gfa_m2'])}  新增 new {fmt_m2(r['new_gfa_m2'])}"
+            )
+    else:
+        print(
+            f"拒绝导入 refused: {preview.file}, {len(preview.problems)} 个问题 problem(s); 登记册未改动 register unchanged"
+        )
+        for issue in preview.problems:
+            print(f"  - {issue}")
+    if preview.warnings:
+        print(f"提示 warnings ({len(preview.warnings)}):")
+        for issue in preview.warnings:
+            print(f"  - {issue}")
+
+
+def _crs_arg(text: str) -> str:
+    try:
+        parse_crs_option(text)
+    except PlannerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def add_import_command(sub: argparse._SubParsersAction) -> None:
+    """``import FILE [--crs wgs84|gcj02|bd09|EPSG:n] [--dry-run] [--json] [--accept-repairs]``."""
+    imp = sub.add_parser("import", help="import parks from a GIS file / 导入园区文件")
+    imp.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
+    imp.add_argument("file", help="GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, CSV or Excel")
+    imp.add_argument(
+        "--crs", type=_crs_arg, default=None,
+        help="coordinates are wgs84, gcj02 (Amap/Tencent), bd09 (Baidu) or EPSG:n when the file declares none",
+    )  # fmt: skip
+    imp.add_argument("--dry-run", action="store_true", help="check only; write nothing / 只检查不写入")
+    imp.add_argument("--json", action="store_true", help="one JSON object")
+    imp.add_argument(
+        "--accept-repairs", action="store_true", help="use the offered repaired shapes for invalid geometries"
+    )
+    imp.set_defaults(func=cmd_import)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_import_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
 
     export = sub.add_parser("export", parents=[common], help="export a layer / 导出图层")
-    export.add_argument("--layer", required=True, choices=LAYERS)
+    export.add_argument(
+        "--layer", required=True, choices=(*LAYERS, ANNEX_LAYER), help="annex: 一览表 (xlsx only)"
+    )
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument("--out", required=True, help="output file path")
     export.set_defaults(func=cmd_export)

@@ -13,14 +13,17 @@ import geopandas as gpd
 import pandas as pd
 
 from planner import io
+from planner.plan import Plan
+from planner.register import Register
 
 MIME = {
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
     "csv": "text/csv",
+    "kml": "application/vnd.google-earth.kml+xml",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-EXTENSIONS = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv", "xlsx": "xlsx"}
+EXTENSIONS = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv", "kml": "kml", "xlsx": "xlsx"}
 
 
 def formats() -> tuple[str, ...]:
@@ -39,3 +42,11 @@ def layer_bytes(gdf: gpd.GeoDataFrame | pd.DataFrame, fmt: str, *, layer: str = 
 def file_name(plan_id: str, layer: str, fmt: str) -> str:
     """A download file name: ``<plan>_<layer>.<ext>``."""
     return f"{plan_id}_{layer}.{EXTENSIONS.get(fmt, fmt)}"
+
+
+def annex_bytes(plan: Plan, register: Register) -> bytes:
+    """The plan's annex table (数字经济产业园区规划布局一览表, one row a park) as an Excel workbook."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "annex.xlsx"
+        io.write_annex_excel(plan, register, path)
+        return path.read_bytes()

@@ -47,6 +47,14 @@ def district_allocations(register: Register, plan: Plan, district_code: str) -> 
     return register.allocations[register.allocations["park_id"].isin(ids)].reset_index(drop=True)
 
 
+def district_register(register: Register, plan: Plan, district_code: str) -> Register:
+    """The part of the register that is one district's: its parks, their allocations, its quota."""
+    parks = district_parks(register, plan, district_code)
+    allocations = register.allocations[register.allocations["park_id"].isin(parks["id"])]
+    quotas = register.quotas[register.quotas["district_code"] == district_code]
+    return Register(parks, allocations.reset_index(drop=True), quotas.reset_index(drop=True))
+
+
 def _fill_new_rows(edited: pd.DataFrame, register: Register) -> pd.DataFrame:
     """Give rows added in the editor an allocation id (``<park>-a<n>``) and the basis "planner"."""
     out = edited.copy()

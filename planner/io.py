@@ -1,7 +1,11 @@
-"""Export layers (districts, parks, allocations) as GeoJSON (RFC 7946), GeoPackage and CSV.
+"""Export layers (districts, parks, allocations) as GeoJSON (RFC 7946), GeoPackage, CSV, KML and Excel.
 
 GeoJSON follows RFC 7946: WGS84 longitude/latitude only, counter-clockwise outer rings
-(right-hand rule), no ``crs`` member, 7 decimals (about 1 cm).
+(right-hand rule), no ``crs`` member, 6 decimals (about 10 cm, as RFC 7946 section 11.2 advises). CSV and Excel carry each
+feature's ``lon``/``lat`` (a point on its surface) and its shape as ``wkt``; KML names each
+placemark by its Chinese name. :func:`annex_table` is the plan's annex, 数字经济产业园区规划布局一览表,
+one row a park with its source and data confidence; :func:`write_annex_excel` writes it.
+Every file written here reads back through :mod:`planner.ingest` with the same parks.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from planner.plan import Plan
 from planner.register import STATUS_LABELS, Register
 
 LAYERS = ("districts", "parks", "allocations")
-FORMATS = ("geojson", "gpkg", "csv")
-PRECISION = 7
+FORMATS = ("geojson", "gpkg", "csv", "kml", "xlsx")
+EXCEL_CELL_LIMIT = 32_767  # characters an Excel cell holds
+PRECISION = 6  # RFC 7946 section 11.2: 6 decimals, about 10 cm
 
 
 def _json_value(v: Any) -> Any:
@@ -83,7 +88,8 @@ def _atomic_write(path: Path, write) -> None:
 def write_layer(
     gdf: gpd.GeoDataFrame | pd.DataFrame, fmt: str, path: str | Path, *, layer: str = "layer"
 ) -> Path:
-    """Write a layer as ``geojson``, ``gpkg`` or ``csv`` (UTF-8 with BOM, so Excel shows Chinese)."""
+    """Write a layer as ``geojson``, ``gpkg``, ``csv`` (UTF-8 with BOM, so Excel shows Chinese),
+    ``kml`` or ``xlsx``."""
     if fmt not in FORMATS:
         raise PlannerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} / 未知格式")
     path = Path(path)
@@ -96,16 +102,52 @@ def write_layer(
             if str(out[col].dtype) == "Int64":
                 out[col] = out[col].astype("float64")
         _atomic_write(path, lambda p: (p.unlink(), out.to_file(p, layer=layer, driver="GPKG")))
+    elif fmt == "kml":
+        _atomic_write(path, lambda p: (p.unlink(), _write_kml(gdf, p, layer)))
+    elif fmt == "xlsx":
+        table = _flat_table(gdf, excel=True)
+        _atomic_write(path, lambda p: table.to_excel(p, index=False, sheet_name=layer[:31]))
     else:
-        table = pd.DataFrame(gdf.drop(columns="geometry")) if isinstance(gdf, gpd.GeoDataFrame) else gdf
-        if isinstance(gdf, gpd.GeoDataFrame):
-            wgs = gdf.to_crs(WGS84)
-            pts = wgs.geometry.representative_point()
-            table = table.assign(
-                lon=pts.x.round(PRECISION), lat=pts.y.round(PRECISION), wkt=wgs.geometry.to_wkt()
-            )
+        table = _flat_table(gdf)
         _atomic_write(path, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
     return path
+
+
+def _flat_table(gdf: gpd.GeoDataFrame | pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
+    """Attributes plus ``lon``/``lat`` (a point on the surface) and ``wkt`` of a layer, WGS84.
+
+    For Excel, a shape whose WKT would not fit in a cell is left out of ``wkt`` (its lon/lat stay).
+    """
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        return gdf
+    table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    wgs = gdf.to_crs(WGS84)
+    geoms = wgs.geometry.values
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    pts = np.full(len(geoms), None, dtype=object)
+    pts[present] = shapely.point_on_surface(geoms[present])
+    wkt = np.where(present, shapely.to_wkt(geoms, rounding_precision=PRECISION, trim=True), "")
+    if excel:
+        wkt = np.where(np.char.str_len(wkt.astype(str)) > EXCEL_CELL_LIMIT, "", wkt)
+    return table.assign(
+        lon=np.round(shapely.get_x(pts).astype(float), PRECISION),
+        lat=np.round(shapely.get_y(pts).astype(float), PRECISION),
+        wkt=wkt,
+    )
+
+
+def _write_kml(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """KML (LIBKML driver): WGS84, each placemark named by ``name_zh`` (else ``name``/``id``)."""
+    out = gdf.to_crs(WGS84)
+    for col in out.columns:
+        if str(out[col].dtype) == "Int64":
+            out[col] = out[col].astype("float64")
+        elif out[col].dtype == bool:
+            out[col] = out[col].astype("int32")
+    label = next((c for c in ("name_zh", "name", "id", "code") if c in out), None)
+    if label is not None:
+        out.insert(0, "Name", out[label].astype(str))
+    out.to_file(path, layer=layer, driver="LIBKML")
 
 
 def districts_layer(plan: Plan) -> gpd.GeoDataFrame:
@@ -157,3 +199,74 @@ def build_layer(name: str, plan: Plan, register: Register) -> gpd.GeoDataFrame:
     if name == "allocations":
         return allocations_layer(plan, register)
     raise PlannerError(f"unknown layer {name!r}; use one of {', '.join(LAYERS)} / 未知图层")
+
+
+ANNEX_TITLE = "数字经济产业园区规划布局一览表"
+ANNEX_COLUMNS = [
+    "序号", "区", "园区名称", "园区类型", "占地面积(m²)", "建筑面积(m²)", "新增建筑面积(m²)",
+    "重点领域", "状态", "交付年份", "来源", "数据可信度",
+]  # fmt: skip
+
+
+def annex_table(plan: Plan, register: Register) -> pd.DataFrame:
+    """The plan's annex, 数字经济产业园区规划布局一览表: one row a park, in district order.
+
+    The district is where the park lies (its declared district when it has no location);
+    figures are m² as recorded, blank when unknown; 来源 and 数据可信度 travel with every row so
+    an unconfirmed figure is never read as an official one.
+    """
+    parks = register.parks
+    where = assign_districts(parks, plan)
+    code = where["effective_district_code"]
+    names = {d.code: d.name_zh for d in plan.districts}
+    order = {c: i for i, c in enumerate(plan.district_codes())}
+    district = code.map(names).fillna(parks["district"]).where(code != "", parks["district"])
+    areas = {a.key: a.name_zh for a in plan.functional_areas}
+    district = district.where(parks["functional_area"] == "", parks["functional_area"].map(areas))
+    fields = parks["fields"].map(lambda s: "、".join(plan.label("fields", k) for k in s.split(";") if k))
+    table = pd.DataFrame(
+        {
+            "区": district.fillna(""),
+            "园区名称": parks["name_zh"],
+            "园区类型": parks["park_type"].map(lambda k: plan.label("park_types", k) if k else ""),
+            "占地面积(m²)": parks["land_area_m2"],
+            "建筑面积(m²)": parks["gfa_m2"],
+            "新增建筑面积(m²)": parks["new_gfa_m2"],
+            "重点领域": fields,
+            "状态": parks["status"].map(lambda s: STATUS_LABELS[s][0]),
+            "交付年份": parks["delivery_year"],
+            "来源": parks["source"],
+            "数据可信度": parks["figures_conf"].where(parks["figures_conf"] != "", "未注明"),
+            "_order": code.map(order).fillna(len(order)),
+        }
+    )
+    table = table.sort_values(["_order", "园区名称"], kind="stable").drop(columns="_order")
+    table.insert(0, "序号", range(1, len(table) + 1))
+    return table[ANNEX_COLUMNS].reset_index(drop=True)
+
+
+def write_annex_excel(plan: Plan, register: Register, path: str | Path) -> Path:
+    """The annex table as an Excel workbook (sheet 一览表, and a 说明 sheet naming plan and units)."""
+    table = annex_table(plan, register)
+    notes = pd.DataFrame(
+        {
+            "项目 item": ["表名 title", "规划 plan", "单位 units", "数据可信度 confidence", "园区数 parks"],
+            "说明 note": [
+                ANNEX_TITLE,
+                plan.title_zh,
+                "面积为平方米 (m²); 空白 = 未知 / areas in m², blank = unknown",
+                "verified = 已在来源中核实; 其他 (memory/LOW/not found) = 未核实, 不得当作官方数字汇总 / "
+                "anything but 'verified' is unconfirmed",
+                str(len(table)),
+            ],
+        }
+    )
+    path = Path(path)
+
+    def write(p: Path) -> None:
+        with pd.ExcelWriter(p, engine="openpyxl") as xl:
+            table.to_excel(xl, index=False, sheet_name="一览表")
+            notes.to_excel(xl, index=False, sheet_name="说明")
+
+    _atomic_write(path, write)
+    return path
