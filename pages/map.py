@@ -12,7 +12,7 @@ from streamlit_folium import st_folium
 from planner.editing import add_drawn_park, new_park_id
 from planner.errors import ValidationError
 from planner.geo import fmt_m2
-from planner.mapview import BASEMAPS, basemap_datum, build_map, park_id_from_tooltip
+from planner.mapview import BASEMAPS, basemap_datum, build_map, new_drawing, park_id_from_tooltip
 from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
 from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
 
@@ -186,8 +186,8 @@ def map_fragment() -> None:
     clicked = park_id_from_tooltip(out.get("last_object_clicked_tooltip"))
     if clicked:
         st.session_state.selected_park = clicked
-    drawing = out.get("last_active_drawing")
-    if drawing and drawing.get("geometry"):
+    drawing = new_drawing(out.get("last_active_drawing"))
+    if drawing:
         marker = hashlib.sha1(json.dumps(drawing["geometry"], sort_keys=True).encode()).hexdigest()
         if marker != st.session_state.get("handled_drawing"):
             _drawing_form(drawing, marker)

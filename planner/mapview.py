@@ -275,7 +275,8 @@ def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0) -> str:
                 f"{n_unlocated} parks have no location, not shown",
             )
         )
-    return "<br>".join(parts)
+    summary = _t(lang, "图例", "Legend")
+    return f"<details open><summary><b>{summary}</b></summary>{'<br>'.join(parts)}</details>"
 
 
 def _use_local_assets(element: Any, js: list[tuple[str, str]], css: list[tuple[str, str]]) -> None:
@@ -418,3 +419,16 @@ def park_id_from_tooltip(text: str | None) -> str | None:
         return None
     hit = _PARK_ID_IN_TOOLTIP.search(text.strip())
     return hit.group(1) if hit else None
+
+
+def new_drawing(last_active_drawing: dict | None) -> dict | None:
+    """The feature the user just drew, from streamlit-folium's ``last_active_drawing``, else None.
+
+    streamlit-folium also reports a *clicked* layer there (a park or a district, as GeoJSON with
+    the map's own properties); a drawing from Leaflet.draw has none. Only a drawn polygon counts.
+    """
+    if not last_active_drawing or not isinstance(last_active_drawing.get("geometry"), dict):
+        return None
+    if last_active_drawing.get("properties"):
+        return None
+    return last_active_drawing

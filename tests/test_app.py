@@ -164,10 +164,14 @@ def test_a_drawing_without_a_name_is_refused() -> None:
 
 def test_clicking_a_park_shows_its_allocations() -> None:
     tip = "腾讯企鹅岛 · 在建\n编号 ID: tencent_penguin"
-    with mock.patch("streamlit_folium.st_folium", _fake_st_folium(None, tip)):
+    # streamlit-folium reports the clicked feature as last_active_drawing too: not a drawing
+    clicked = {"type": "Feature", "properties": {"id": "tencent_penguin", "_tip": tip},
+               "geometry": {"type": "Point", "coordinates": [113.9, 22.6]}}  # fmt: skip
+    with mock.patch("streamlit_folium.st_folium", _fake_st_folium(clicked, tip)):
         at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
         at.switch_page("pages/map.py").run()
         assert not at.exception
         assert at.session_state.selected_park == "tencent_penguin"
         shown = at.dataframe[0].value
         assert list(shown["园区编号"]) == ["tencent_penguin"]
+        assert not [b for b in at.button if b.label == "加入登记册"]

@@ -10,6 +10,7 @@ to ``artifacts/screenshots/`` (git-ignored) for a developer to look at.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -98,6 +99,7 @@ def browser_page(server: str):
     app_host = urlparse(server).netloc
     blocked: list[str] = []
     errors: list[str] = []
+    sent: list[bytes] = []  # messages the browser sent to the app (reruns among them)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
@@ -116,7 +118,9 @@ def browser_page(server: str):
         context.route("**/*", only_the_app)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
         page.set_default_timeout(30_000)
+        page.sent = sent
         yield page, server, blocked, errors
         context.close()
         browser.close()
@@ -165,6 +169,45 @@ def test_every_page_renders_offline(browser_page) -> None:
     assert errors == [], f"JavaScript errors: {errors}"
 
 
+def _reruns(frames: list) -> list[str]:
+    """The reruns the browser asked for: '' for the whole script, else the fragment's id."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    out = []
+    for frame in frames:
+        msg = BackMsg()
+        msg.ParseFromString(frame if isinstance(frame, bytes) else frame.encode())
+        if msg.WhichOneof("type") == "rerun_script":
+            out.append(msg.rerun_script.fragment_id)
+    return out
+
+
+def test_panning_reruns_nothing_and_a_click_reruns_only_the_map(browser_page) -> None:
+    page, base, blocked, errors = browser_page
+    _open(page, base, "map")
+    frame = _map_frame(page)
+    start = len(page.sent)
+    box = page.locator(MAP_FRAME).first.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.15
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 120, y + 40, steps=10)
+    page.mouse.up()
+    frame.locator(".leaflet-control-zoom-in").click()
+    frame.locator(".leaflet-control-zoom-out").click()
+    # clicking a park is the next thing that may rerun anything; it must rerun the map fragment only
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).click(force=True)
+    page.get_by_text(re.compile(r"^分配 \(\d+ 条\)$")).wait_for()
+    reruns = _reruns(page.sent[start:])
+    assert len(reruns) == 1, f"pan/zoom/click asked for {len(reruns)} reruns"
+    assert reruns[0] != "", "the click reran the whole script, not only the map fragment"
+    assert page.get_by_text("新园区 (已绘制)").count() == 0, "a clicked park was taken for a drawing"
+    _assert_no_error(page, "map after a click")
+    page.screenshot(path=SHOTS / "map_park_selected.png", full_page=True)
+    assert blocked == [] and errors == []
+
+
 def test_draw_a_park_with_the_mouse(browser_page) -> None:
     page, base, blocked, errors = browser_page
     _open(page, base, "map")
@@ -183,9 +226,12 @@ def test_draw_a_park_with_the_mouse(browser_page) -> None:
         vertices.nth(i).wait_for()  # Leaflet.draw placed the vertex
     page.screenshot(path=SHOTS / "map_drawing.png")
     page.mouse.move(*corners[0], steps=25)
+    start = len(page.sent)
     page.mouse.click(*corners[0])  # closing the ring finishes the polygon
     name = page.get_by_label("名称", exact=True)
     name.wait_for()
+    reruns = _reruns(page.sent[start:])
+    assert len(reruns) == 1 and reruns[0] != "", f"a drawing must rerun only the map fragment: {reruns}"
     name.fill("浏览器测试园区")
     page.get_by_role("button", name="加入登记册").click()
     page.get_by_text("已加入园区 drawn-001").wait_for()

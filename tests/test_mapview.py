@@ -174,3 +174,18 @@ def test_every_asset_url_is_a_vendored_file_matching_its_checksum(
 def test_streamlit_serves_the_static_folder() -> None:
     config = (Path(mapview.STATIC_DIR).parent / ".streamlit" / "config.toml").read_text()
     assert re.search(r"^enableStaticServing\s*=\s*true", config, re.M)
+
+
+def test_a_clicked_layer_is_not_a_drawing(plan: Plan, seed_register: Register) -> None:
+    m = mapview.build_map(plan, seed_register)
+    clicked_district = _features(_geojson_layers(m)[0])[0]  # what streamlit-folium reports on a click
+    clicked_park = _features(_geojson_layers(m)[1])[0]
+    assert mapview.new_drawing(clicked_district) is None
+    assert mapview.new_drawing(clicked_park) is None
+    drawn = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": shapely.geometry.mapping(shapely.box(0, 0, 1, 1)),
+    }
+    assert mapview.new_drawing(drawn) is drawn
+    assert mapview.new_drawing(None) is None
