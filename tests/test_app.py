@@ -175,3 +175,16 @@ def test_clicking_a_park_shows_its_allocations() -> None:
         shown = at.dataframe[0].value
         assert list(shown["园区编号"]) == ["tencent_penguin"]
         assert not [b for b in at.button if b.label == "加入登记册"]
+
+
+def test_a_finding_leads_to_its_park(at: AppTest) -> None:
+    at.switch_page("pages/capacity.py").run()
+    shown = next(d for d in at.dataframe if d.key == "findings_table" or "code" in d.value.columns).value
+    row = int(shown.index[shown["code"] == "PARK_NO_LOCATION"][0])
+    park_id = shown.loc[row, "id"]
+    at.session_state["findings_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="goto_park").click().run()
+    assert not at.exception
+    assert at.session_state.selected_park == park_id
+    assert at.title[0].value == "地图"
