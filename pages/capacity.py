@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.capacity import capacity_report
+from planner.editing import park_of_item
 from planner.findings import SEVERITIES, findings_frame, run_checks
 from planner.geo import M2_PER_WAN, fmt_m2
 from planner.session import APP_TITLE, LANGS, PAGES, ensure_state, fmt_wan
@@ -162,11 +163,8 @@ event = st.dataframe(
 )
 rows = event.selection.rows if event is not None else []
 if rows:
-    item = shown["id"].iloc[rows[0]]
-    park_ids = set(register.parks["id"])
-    alloc_parks = register.allocations.set_index("allocation_id")["park_id"]
-    park_id = item if item in park_ids else alloc_parks.get(item)
-    if park_id in park_ids:
+    park_id = park_of_item(register, shown["id"].iloc[rows[0]])
+    if park_id is not None:
         park = register.parks[register.parks["id"] == park_id].iloc[0]
         st.markdown(f"**{park['name_zh']}** / {park['name_en']} ({park_id})")
         if st.button(t("在地图上查看该园区", "Show this park on the map"), key="goto_park"):

@@ -12,7 +12,14 @@ from streamlit_folium import st_folium
 from planner.editing import add_drawn_park, new_park_id
 from planner.errors import ValidationError
 from planner.geo import fmt_m2
-from planner.mapview import BASEMAPS, basemap_datum, build_map, new_drawing, park_id_from_tooltip
+from planner.mapview import (
+    BASEMAPS,
+    basemap_datum,
+    build_map,
+    new_drawing,
+    park_id_from_tooltip,
+    selection_layer,
+)
 from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
 from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
 
@@ -166,6 +173,17 @@ def _drawing_form(drawing: dict, marker: str) -> None:
         st.rerun(scope="app")
 
 
+def _take_click(tooltip: str | None) -> bool:
+    """Select the park a *new* click on the map names (a click seen before changes nothing)."""
+    if tooltip == st.session_state.get("seen_click"):
+        return False
+    st.session_state.seen_click = tooltip
+    clicked = park_id_from_tooltip(tooltip)
+    if clicked:
+        st.session_state.selected_park = clicked
+    return clicked is not None
+
+
 @st.fragment
 def map_fragment() -> None:
     """The map alone reruns on a click or a drawing; panning and zooming rerun nothing."""
@@ -175,23 +193,26 @@ def map_fragment() -> None:
     except ValueError as err:
         st.warning(str(err))
         m = build_map(plan, register, lang=lang, draw=True)
+    # the map's latest value is in session state (st_folium's on_change ran before this rerun):
+    # take a new click first, so the outline below already shows the park just clicked
+    _take_click((st.session_state.get("plan_map") or {}).get("last_object_clicked_tooltip"))
+    selected = st.session_state.get("selected_park")
     out = st_folium(
         m,
         key="plan_map",
         height=600,
         use_container_width=True,
         returned_objects=["last_object_clicked_tooltip", "last_active_drawing"],
+        feature_group_to_add=selection_layer(plan, register, selected, lang=lang, basemap=basemap),
     )
     out = out or {}
-    clicked = park_id_from_tooltip(out.get("last_object_clicked_tooltip"))
-    if clicked:
-        st.session_state.selected_park = clicked
+    if _take_click(out.get("last_object_clicked_tooltip")):
+        selected = st.session_state.selected_park
     drawing = new_drawing(out.get("last_active_drawing"))
     if drawing:
         marker = hashlib.sha1(json.dumps(drawing["geometry"], sort_keys=True).encode()).hexdigest()
         if marker != st.session_state.get("handled_drawing"):
             _drawing_form(drawing, marker)
-    selected = st.session_state.get("selected_park")
     if selected:
         _park_details(selected)
     else:

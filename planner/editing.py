@@ -35,6 +35,15 @@ def park_districts(register: Register, plan: Plan) -> pd.Series:
     return pd.Series(codes.to_numpy(), index=register.parks["id"].to_numpy(), name="district_code")
 
 
+def park_of_item(register: Register, item_id: str) -> str | None:
+    """The park a finding is about: the id itself when it is a park, the park of an allocation
+    id, else None (a district, a plan)."""
+    if (register.parks["id"] == item_id).any():
+        return item_id
+    hit = register.allocations.loc[register.allocations["allocation_id"] == item_id, "park_id"]
+    return str(hit.iloc[0]) if len(hit) and (register.parks["id"] == hit.iloc[0]).any() else None
+
+
 def district_parks(register: Register, plan: Plan, district_code: str) -> gpd.GeoDataFrame:
     """The parks that lie in a district (by location; the declared district only when unlocated)."""
     codes = park_districts(register, plan)

@@ -51,6 +51,7 @@ STATUS_COLOURS = {
     "unknown": "#7f7f7f",
 }
 DEFAULT_ROLE_COLOUR = "#7f8c8d"
+SELECTED_COLOUR = "#000000"
 RADIUS_MIN, RADIUS_MAX = 5.0, 22.0  # px: circles for parks known only as a point
 SHENZHEN_CENTRE = (22.62, 114.12)  # lat, lon
 # District outlines are simplified for display only (about 10 m): a quarter of the vertices, same look.
@@ -411,6 +412,34 @@ def build_map(
     bounds = districts.total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
+
+
+def selection_layer(
+    plan: Plan, register: Register, selected: str | None, *, lang: str = "zh", basemap: str = "none"
+) -> folium.FeatureGroup:
+    """A layer outlining the selected park (empty when none), to pass as streamlit-folium's
+    ``feature_group_to_add``: the map swaps it in without being rebuilt, so the view is kept."""
+    group = folium.FeatureGroup(name=_t(lang, "选中的园区", "Selected park"))
+    parks = park_layer_frame(plan, register, lang=lang)
+    chosen = (
+        parks.loc[parks["id"] == selected, ["id", "_radius", "geometry"]] if selected else parks.iloc[0:0]
+    )
+    if len(chosen):
+        datum = basemap_datum(basemap)
+        if datum != "wgs84":
+            chosen = shift_gdf(chosen, to=datum)
+        folium.GeoJson(
+            chosen,
+            marker=folium.CircleMarker(radius=RADIUS_MIN, fill=False),
+            style_function=lambda f: {
+                "color": SELECTED_COLOUR,
+                "weight": 4,
+                "fill": False,
+                "radius": f["properties"]["_radius"] + 4,
+            },
+            interactive=False,
+        ).add_to(group)
+    return group
 
 
 def park_id_from_tooltip(text: str | None) -> str | None:

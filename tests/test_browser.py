@@ -130,7 +130,11 @@ def _open(page, base: str, name: str) -> None:
     page.goto(f"{base}/{PAGES[name]}")
     page.locator('[data-testid="stApp"]').wait_for()
     page.get_by_text(LAST[name]).first.wait_for()
-    # lazily loaded elements (tables, metrics, buttons) show a skeleton until their code has arrived
+    _settled(page)
+
+
+def _settled(page) -> None:
+    """Lazily loaded elements (tables, metrics, buttons) show a skeleton until their code arrives."""
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]')"
     )
@@ -204,6 +208,7 @@ def test_panning_reruns_nothing_and_a_click_reruns_only_the_map(browser_page) ->
     assert reruns[0] != "", "the click reran the whole script, not only the map fragment"
     assert page.get_by_text("新园区 (已绘制)").count() == 0, "a clicked park was taken for a drawing"
     _assert_no_error(page, "map after a click")
+    _settled(page)
     page.screenshot(path=SHOTS / "map_park_selected.png", full_page=True)
     assert blocked == [] and errors == []
 
@@ -239,6 +244,7 @@ def test_draw_a_park_with_the_mouse(browser_page) -> None:
     frame = _map_frame(page)
     frame.locator("path.leaflet-interactive").nth(before).wait_for()  # one more shape on the map
     _assert_no_error(page, "map after drawing")
+    _settled(page)
     page.screenshot(path=SHOTS / "map_after_drawing.png", full_page=True)
     assert blocked == [], f"requests to outside hosts: {blocked}"
     assert errors == [], f"JavaScript errors: {errors}"

@@ -122,3 +122,10 @@ def test_session_state_is_filled_once(plan: Plan) -> None:
     state["lang"] = "en"
     assert ensure_state(state)[1] is reg and ensure_state(state)[2] == "en"
     assert fmt_wan(3_000_000) == "300.0 万㎡" and fmt_wan(None) == "—"
+
+
+def test_park_of_a_finding_item(plan: Plan, seed_register: Register) -> None:
+    assert editing.park_of_item(seed_register, "szsib") == "szsib"
+    assert editing.park_of_item(seed_register, "tencent_penguin-a1") == "tencent_penguin"
+    assert editing.park_of_item(seed_register, "440305") is None
+    assert editing.park_of_item(seed_register, plan.id) is None

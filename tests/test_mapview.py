@@ -189,3 +189,16 @@ def test_a_clicked_layer_is_not_a_drawing(plan: Plan, seed_register: Register) -
     }
     assert mapview.new_drawing(drawn) is drawn
     assert mapview.new_drawing(None) is None
+
+
+def test_the_selected_park_is_outlined_in_its_own_layer(plan: Plan, seed_register: Register) -> None:
+    group = mapview.selection_layer(plan, seed_register, "tencent_penguin")
+    (outline,) = _geojson_layers(group)
+    assert [f["properties"]["id"] for f in _features(outline)] == ["tencent_penguin"]
+    assert outline.style_function(_features(outline)[0])["color"] == mapview.SELECTED_COLOUR
+    assert _geojson_layers(mapview.selection_layer(plan, seed_register, "no_such_park")) == []
+    assert _geojson_layers(mapview.selection_layer(plan, seed_register, None)) == []
+    amap = _geojson_layers(mapview.selection_layer(plan, seed_register, "tencent_penguin", basemap="amap"))[0]
+    p0 = shapely.geometry.shape(_features(outline)[0]["geometry"])
+    p1 = shapely.geometry.shape(_features(amap)[0]["geometry"])
+    assert 0.002 < p0.distance(p1) < 0.01  # shifted into GCJ-02 like the rest of the map
