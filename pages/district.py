@@ -3,6 +3,8 @@ edits, quota against allocated, the district's sheet for download."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -164,20 +166,22 @@ alloc_layer = allocations_layer(plan, register)
 d0, d1, d2 = st.columns(3)
 d0.download_button(
     t("一览表 Excel (数字经济产业园区规划布局一览表)", "Annex table, Excel (one row a park)"),
-    downloads.annex_bytes(plan, district_register(register, plan, code)),
+    partial(downloads.annex_bytes, plan, district_register(register, plan, code)),  # written when clicked
     file_name=downloads.file_name(plan.id, f"{code}_annex", "xlsx"),
     mime=downloads.MIME["xlsx"],
     key="dl_annex",
 )
 d1.download_button(
     t("园区 GeoJSON", "Parks GeoJSON"),
-    downloads.layer_bytes(park_layer[park_layer["id"].isin(ids)], "geojson", layer="parks"),
+    partial(downloads.layer_bytes, park_layer[park_layer["id"].isin(ids)], "geojson", layer="parks"),
     file_name=downloads.file_name(plan.id, f"{code}_parks", "geojson"),
     mime=downloads.MIME["geojson"],
 )
 d2.download_button(
     t("分配 GeoJSON", "Allocations GeoJSON"),
-    downloads.layer_bytes(alloc_layer[alloc_layer["park_id"].isin(ids)], "geojson", layer="allocations"),
+    partial(
+        downloads.layer_bytes, alloc_layer[alloc_layer["park_id"].isin(ids)], "geojson", layer="allocations"
+    ),
     file_name=downloads.file_name(plan.id, f"{code}_allocations", "geojson"),
     mime=downloads.MIME["geojson"],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from planner import downloads
@@ -55,7 +57,7 @@ for layer in LAYERS:
     for col, fmt in zip(cols, fmts, strict=True):
         col.download_button(
             FORMAT_LABELS.get(fmt, fmt),
-            downloads.layer_bytes(gdf, fmt, layer=layer),
+            partial(downloads.layer_bytes, gdf, fmt, layer=layer),  # written only when clicked
             file_name=downloads.file_name(plan.id, layer, fmt),
             mime=downloads.MIME.get(fmt, "application/octet-stream"),
             key=f"dl_{layer}_{fmt}",
@@ -64,7 +66,7 @@ for layer in LAYERS:
 st.subheader(t("规划附表: 数字经济产业园区规划布局一览表", "The plan's annex table (one row a park)"))
 st.download_button(
     t("一览表 Excel", "Annex table, Excel"),
-    downloads.annex_bytes(plan, register),
+    partial(downloads.annex_bytes, plan, register),
     file_name=downloads.file_name(plan.id, "annex", "xlsx"),
     mime=downloads.MIME["xlsx"],
     key="dl_annex",

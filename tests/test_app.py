@@ -54,6 +54,24 @@ def test_every_page_runs_and_shows_its_figures(at: AppTest, page: str, plan: Pla
         assert len(at.get("download_button")) >= 3 * 5 + 1  # three layers x five formats, the annex
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_in_english(at: AppTest, page: str) -> None:
+    at.radio[0].set_value("en").run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state.lang == "en"
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in at.title[0].value)  # an English title
+
+
+def test_amap_basemap_shifts_and_says_so(at: AppTest) -> None:
+    at.switch_page("pages/map.py").run()
+    at.selectbox(key="basemap").set_value("amap").run()
+    assert not at.exception
+    assert any("GCJ-02" in c.value for c in at.caption)
+    at.selectbox(key="basemap").set_value("tianditu").run()
+    assert not at.exception and any("Tianditu needs a key" in w.value for w in at.warning)
+
+
 def test_language_switch_to_english(at: AppTest) -> None:
     at.radio[0].set_value("en").run()
     assert at.title[0].value.startswith("Shenzhen action plan")

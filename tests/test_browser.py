@@ -9,6 +9,7 @@ to ``artifacts/screenshots/`` (git-ignored) for a developer to look at.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -171,6 +172,17 @@ def test_every_page_renders_offline(browser_page) -> None:
     assert assets == [], f"assets requested from outside the app: {assets}"
     assert blocked == [], f"requests to outside hosts: {blocked}"
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_export_downloads_a_geojson_file(browser_page) -> None:
+    page, base, blocked, errors = browser_page
+    _open(page, base, "export")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="GeoJSON (RFC 7946)").first.click()
+    data = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert info.value.suggested_filename.endswith("_districts.geojson")
+    assert data["type"] == "FeatureCollection" and len(data["features"]) == N_DISTRICTS
+    assert blocked == [] and errors == []
 
 
 def _reruns(frames: list) -> list[str]:
