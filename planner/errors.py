@@ -47,4 +47,10 @@ class PlanError(ValidationError):
 
 
 class AccessDenied(PlannerError):
-    """The user's role does not allow this change."""
+    """The user's role does not allow this change; ``problems`` names each thing refused."""
+
+    def __init__(self, problems: list[Problem], user: object = None) -> None:
+        self.problems = list(problems)
+        self.user = user
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"无权修改 / access denied: {len(self.problems)} item(s)\n{lines}")

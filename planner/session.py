@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from planner.access import User, check_change
+from planner.changes import RegisterChanges
 from planner.geo import m2_to_wan
 from planner.plan import DEFAULT_PLAN, Plan, load_plan
 from planner.register import Register, load_register
@@ -31,6 +33,29 @@ def ensure_state(
     if state.get("lang") not in LANGS:
         state["lang"] = LANGS[0]
     return state["plan"], state["register"], state["lang"]
+
+
+def current_user(state: MutableMapping[str, Any]) -> User | None:
+    """The signed-in user, or None (then the app is read-only)."""
+    user = state.get("user")
+    return user if isinstance(user, User) else None
+
+
+def commit_register(
+    state: MutableMapping[str, Any], new_register: Register, *, comment: str = ""
+) -> RegisterChanges:
+    """The app's one write path: the signed-in user's rights are checked (AccessDenied names
+    every park or allocation refused), then ``new_register`` becomes the working register.
+
+    Pages never assign ``state["register"]`` themselves; the store integration saves here.
+    """
+    user = current_user(state)
+    plan = state["plan"]
+    if user is None:
+        user = User("anonymous", "viewer", display_name="未登录 not signed in")
+    changes = check_change(user, state["register"], new_register, plan)
+    state["register"] = new_register
+    return changes
 
 
 # The app's pages (path relative to app.py, Chinese and English titles, Material icon), in the
