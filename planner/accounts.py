@@ -1,0 +1,171 @@
+"""Sign-in for an intranet: accounts with argon2-hashed passwords in a TOML file.
+
+No account and no password ships with the planner: the first city planner is created with
+``python -m planner account add NAME --role planner``. The file is ``data/accounts.toml`` beside
+the app unless ``PLANNER_ACCOUNTS`` names another. Where an organisation has an identity provider
+(OIDC, ``st.login``), ``user_for_identity`` maps the provider's e-mail to an account's role.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from planner.access import ROLES, User
+from planner.errors import PlannerError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ACCOUNTS = ROOT / "data" / "accounts.toml"
+MIN_PASSWORD = 10
+_HASHER = PasswordHasher()
+
+
+class SignInFailed(PlannerError):
+    """Unknown account, wrong password or disabled account (deliberately not told apart)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account as stored: who, role, district, the argon2 hash (never the password)."""
+
+    name: str
+    role: str
+    password_hash: str
+    district_code: str | None = None
+    display_name: str = ""
+    email: str = ""
+    disabled: bool = False
+
+    def user(self) -> User:
+        """The signed-in User this account stands for."""
+        return User(self.name, self.role, self.district_code, self.display_name)
+
+
+def accounts_path(path: str | Path | None = None) -> Path:
+    """The accounts file: ``path``, else ``$PLANNER_ACCOUNTS``, else ``data/accounts.toml``."""
+    return Path(path or os.environ.get("PLANNER_ACCOUNTS") or DEFAULT_ACCOUNTS)
+
+
+def load_accounts(path: str | Path | None = None) -> dict[str, Account]:
+    """All accounts by name ({} when the file does not exist yet)."""
+    file = accounts_path(path)
+    if not file.exists():
+        return {}
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PlannerError(f"{file}: 账户文件无法读取 / accounts file unreadable: {exc}") from exc
+    out: dict[str, Account] = {}
+    for name, row in data.get("accounts", {}).items():
+        try:
+            acc = Account(
+                name=name,
+                role=str(row["role"]),
+                password_hash=str(row.get("password_hash", "")),
+                district_code=str(row["district_code"]) if row.get("district_code") else None,
+                display_name=str(row.get("display_name", "")),
+                email=str(row.get("email", "")),
+                disabled=bool(row.get("disabled", False)),
+            )
+            acc.user()  # validates role and district
+        except (KeyError, ValueError) as exc:
+            raise PlannerError(f"{file} [accounts.{name}]: 账户无效 / invalid account: {exc}") from exc
+        out[name] = acc
+    return out
+
+
+def _toml_str(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def save_accounts(accounts: dict[str, Account], path: str | Path | None = None) -> Path:
+    """Write all accounts atomically (a crash leaves the old file whole)."""
+    file = accounts_path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Shenzhen Park Planner accounts: argon2id hashes only, never passwords.", ""]
+    for acc in accounts.values():
+        lines += [
+            f"[accounts.{_toml_str(acc.name)}]",
+            f"role = {_toml_str(acc.role)}",
+            f"district_code = {_toml_str(acc.district_code or '')}",
+            f"display_name = {_toml_str(acc.display_name)}",
+            f"email = {_toml_str(acc.email)}",
+            f"disabled = {'true' if acc.disabled else 'false'}",
+            f"password_hash = {_toml_str(acc.password_hash)}",
+            "",
+        ]
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".accounts-", suffix=".toml")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, file)
+    return file
+
+
+def set_account(
+    name: str,
+    role: str,
+    password: str,
+    *,
+    district_code: str | None = None,
+    display_name: str = "",
+    email: str = "",
+    path: str | Path | None = None,
+) -> Account:
+    """Create or replace an account (password hashed with argon2id; at least 10 characters)."""
+    if role not in ROLES:
+        raise PlannerError(f"未知角色 unknown role {role!r}; roles: {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise PlannerError(
+            f"密码至少 {MIN_PASSWORD} 个字符 / password needs at least {MIN_PASSWORD} characters"
+        )
+    acc = Account(name, role, _HASHER.hash(password), district_code, display_name, email)
+    try:
+        acc.user()
+    except ValueError as exc:
+        raise PlannerError(str(exc)) from exc
+    accounts = load_accounts(path)
+    accounts[name] = acc
+    save_accounts(accounts, path)
+    return acc
+
+
+def disable_account(name: str, path: str | Path | None = None) -> None:
+    """Disable an account (kept for the audit trail, can no longer sign in)."""
+    accounts = load_accounts(path)
+    if name not in accounts:
+        raise PlannerError(f"没有账户 no account {name!r}")
+    accounts[name] = replace(accounts[name], disabled=True)
+    save_accounts(accounts, path)
+
+
+def authenticate(name: str, password: str, path: str | Path | None = None) -> User:
+    """The User for a correct name and password; SignInFailed otherwise (same message for all)."""
+    acc = load_accounts(path).get(name)
+    failed = SignInFailed("用户名或密码错误 / wrong user name or password")
+    if acc is None:
+        _HASHER.hash(password)  # spend the same time as a real check
+        raise failed
+    try:
+        _HASHER.verify(acc.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        raise failed from None
+    if acc.disabled:
+        raise failed
+    return acc.user()
+
+
+def user_for_identity(email: str, path: str | Path | None = None) -> User | None:
+    """The account whose ``email`` matches an identity provider's (OIDC), or None."""
+    wanted = email.strip().lower()
+    for acc in load_accounts(path).values():
+        if acc.email and acc.email.lower() == wanted and not acc.disabled:
+            return acc.user()
+    return None
