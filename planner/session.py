@@ -15,7 +15,7 @@ from planner import audit
 from planner.access import ANONYMOUS, ROLE_LABELS, User, check_change
 from planner.accounts import SignInFailed, accounts_path, authenticate, load_accounts, user_for_identity
 from planner.changes import RegisterChanges
-from planner.errors import AccessDenied
+from planner.errors import AccessDenied, Problem
 from planner.geo import m2_to_wan
 from planner.plan import DEFAULT_PLAN, Plan, load_plan
 from planner.register import Register, load_register
@@ -143,6 +143,16 @@ def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User
     return user
 
 
+def identity_sign_in_once(state: MutableMapping[str, Any], email: str | None) -> User | None:
+    """``sign_in_identity`` once per session and e-mail: after the identity provider sends the
+    browser back, the home page maps the e-mail to an account; a later sign-out in the app
+    is not undone on the next rerun."""
+    if not email or state.get("identity_seen") == email or current_user(state) is not None:
+        return current_user(state)
+    state["identity_seen"] = email
+    return sign_in_identity(state, email)
+
+
 def sign_out(state: MutableMapping[str, Any]) -> None:
     """Forget the session's user (the app becomes read-only); the working register stays."""
     state.pop("user", None)
@@ -162,6 +172,65 @@ def user_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:
         name = (d.name_zh if lang == "zh" else d.name_en) if d else user.district_code
         where = f" · {name}"
     return f"👤 {user.display_name or user.name} · {role}{where}"
+
+
+READ_ONLY_NOTE = "只读 read-only: 请登录 sign in to edit"
+
+
+def _district_name(plan: Plan, code: str | None, lang: str) -> str:
+    if code and code in plan.district_codes():
+        d = plan.district(code)
+        return d.name_zh if lang == "zh" else d.name_en
+    return code or "—"
+
+
+def read_only_note(
+    user: User | None, plan: Plan, lang: str = "zh", district_code: str | None = None
+) -> str | None:
+    """Why this user may not edit here (None when they may): the note a page shows instead of
+    its editing controls. ``district_code`` is the district the page shows, if any."""
+    if user is None:
+        return READ_ONLY_NOTE
+    if user.role == "viewer":
+        return "只读 read-only: 此账户只能查看 this account may only read"
+    if district_code is None or user.can_edit_district(district_code):
+        return None
+    own = _district_name(plan, user.district_code, lang)
+    here = _district_name(plan, district_code, lang)
+    if lang == "zh":
+        return f"只读: 您只能编辑本区 ({own}) 的园区与分配, {here} 由该区或市级规划人员维护。"
+    return f"Read-only: you may edit only your own district ({own}); {here} is kept by its staff or a city planner."
+
+
+def rights_text(user: User, plan: Plan, lang: str = "zh") -> str:
+    """What this user may do, in one sentence (the sign-in page shows it)."""
+    if user.role == "planner":
+        return (
+            "可编辑全部园区、分配与各区指标。"
+            if lang == "zh"
+            else "May change every park and allocation, and the district quotas."
+        )
+    if user.role == "district":
+        own = _district_name(plan, user.district_code, lang)
+        return (
+            f"可编辑本区 ({own}) 的园区与分配; 其他区只读; 指标由市级规划人员设定。"
+            if lang == "zh"
+            else f"May change the parks and allocations of {own}; other districts are read-only; "
+            "quotas are set by city planners."
+        )
+    return "只能查看, 不能修改。" if lang == "zh" else "May read everything and change nothing."
+
+
+def problems_frame(problems: list[Problem], lang: str = "zh") -> pd.DataFrame:
+    """Refused items as a table: place, field, the problem in the page's language."""
+    zh = lang == "zh"
+    return pd.DataFrame(
+        {
+            "位置" if zh else "Place": [p.place for p in problems],
+            "字段" if zh else "Field": [p.field for p in problems],
+            "问题" if zh else "Problem": [p.message_zh if zh else p.message_en for p in problems],
+        }
+    )
 
 
 def quota_table(plan: Plan, register: Register) -> pd.DataFrame:
