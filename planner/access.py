@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from planner.assign import assign_districts
 from planner.changes import RegisterChanges, register_changes
-from planner.editing import park_districts
 from planner.errors import AccessDenied, Problem
 from planner.plan import Plan
 from planner.register import Register
@@ -77,7 +77,12 @@ ANONYMOUS = User("anonymous", "viewer", display_name="未登录 not signed in")
 
 
 def _district_of(register: Register, plan: Plan) -> pd.Series:
-    return park_districts(register, plan)
+    """Where each park lies, for deciding whose it is: the district its geometry lies in ('' when
+    outside every district, so a park moved out of the city is nobody's but the planner's); the
+    declared district only for a park without a geometry. Indexed by park id."""
+    where = assign_districts(register.parks, plan)
+    codes = where["geo_district_code"].where(where["located"], where["effective_district_code"])
+    return pd.Series(codes.to_numpy(), index=register.parks["id"].to_numpy(), name="district_code")
 
 
 def _where(codes: set, plan: Plan) -> tuple[str, str]:
