@@ -46,7 +46,7 @@ with st.sidebar:
     )
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-    st.caption(user_line(st.session_state, lang))
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
     if current_user(st.session_state):
         st.button(
             "退出登录" if lang == "zh" else "Sign out",

@@ -12,7 +12,6 @@ from planner.session import (
     FIRST_ACCOUNT_COMMAND,
     LANGS,
     PAGES,
-    READ_ONLY_NOTE,
     accounts_file,
     current_user,
     ensure_state,
@@ -37,7 +36,7 @@ with st.sidebar:
     )
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-    st.caption(user_line(st.session_state, lang))
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
 
 
 def t(zh: str, en: str) -> str:
@@ -65,10 +64,14 @@ if user is not None:
     st.stop()
 
 st.caption(
-    t(f"未登录时只能查看。{READ_ONLY_NOTE}", f"Without signing in the app is read-only. {READ_ONLY_NOTE}")
+    t(
+        "未登录时只能查看 (只读); 登录后按账户角色编辑。刷新浏览器页面需重新登录。",
+        "Without signing in the app is read-only; sign in to edit as your role allows. "
+        "Reloading the browser page signs you out.",
+    )
 )
 if has_accounts():
-    with st.form("sign_in_form"):
+    with st.form("sign_in_form", clear_on_submit=True):  # the password is not kept
         name = st.text_input(t("用户名", "User name"), key="signin_name")
         password = st.text_input(t("密码", "Password"), type="password", key="signin_password")
         submitted = st.form_submit_button(t("登录", "Sign in"), type="primary")

@@ -159,7 +159,7 @@ def sign_out(state: MutableMapping[str, Any]) -> None:
 
 
 def user_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:
-    """The sidebar's who-am-I line: '👤 name · role district', or 'not signed in · read-only'."""
+    """The sidebar's who-am-I line: 'name · role · district', or 'not signed in · read-only'."""
     user = current_user(state)
     if user is None:
         return "未登录 · 只读" if lang == "zh" else "Not signed in · read-only"
@@ -171,7 +171,7 @@ def user_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:
         d = plan.district(user.district_code) if known else None
         name = (d.name_zh if lang == "zh" else d.name_en) if d else user.district_code
         where = f" · {name}"
-    return f"👤 {user.display_name or user.name} · {role}{where}"
+    return f"{user.display_name or user.name} · {role}{where}"
 
 
 READ_ONLY_NOTE = "只读 read-only: 请登录 sign in to edit"

@@ -202,7 +202,7 @@ def test_sign_in_with_a_real_account_and_sign_out() -> None:
     assert not at.exception and not at.error
     assert at.session_state.user == User("li", "district", BAOAN, "李科长")
     assert any("已登录" in s.value for s in at.success)
-    assert any(c.value == "👤 李科长 · 区级工作人员 · 宝安区" for c in at.sidebar.caption)
+    assert any(c.value == ":material/person: 李科长 · 区级工作人员 · 宝安区" for c in at.sidebar.caption)
     at.switch_page("pages/district.py").run()
     assert at.selectbox(key="district_code").value == BAOAN and at.data_editor
     at.button(key="sign_out").click().run()
@@ -213,6 +213,6 @@ def test_sign_in_with_a_real_account_and_sign_out() -> None:
 @pytest.mark.parametrize("page", ["app.py", "pages/map.py", "pages/capacity.py", "pages/export.py"])
 def test_every_page_says_who_is_signed_in(page: str) -> None:
     at = _app(PLANNER, None if page == "app.py" else page)
-    assert "👤 王工 · 市级规划人员" in [c.value for c in at.sidebar.caption]
+    assert ":material/person: 王工 · 市级规划人员" in [c.value for c in at.sidebar.caption]
     at.radio[0].set_value("en").run()
-    assert "👤 王工 · City planner" in [c.value for c in at.sidebar.caption]
+    assert ":material/person: 王工 · City planner" in [c.value for c in at.sidebar.caption]

@@ -96,8 +96,8 @@ def test_sign_in_and_out(plan: Plan, seed_register: Register) -> None:
     assert current_user(state) is None
     assert sign_in(state, " li ", PASSWORD) == BAOAN_STAFF
     assert current_user(state) == BAOAN_STAFF
-    assert user_line(state, "zh") == "👤 li · 区级工作人员 · 宝安区"
-    assert user_line(state, "en") == "👤 li · District staff · Bao'an"
+    assert user_line(state, "zh") == "li · 区级工作人员 · 宝安区"
+    assert user_line(state, "en") == "li · District staff · Bao'an"
     sign_out(state)
     assert current_user(state) is None and state["register"] is seed_register
     assert user_line(state, "en") == "Not signed in · read-only"
