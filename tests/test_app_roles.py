@@ -216,3 +216,45 @@ def test_every_page_says_who_is_signed_in(page: str) -> None:
     assert ":material/person: 王工 · 市级规划人员" in [c.value for c in at.sidebar.caption]
     at.radio[0].set_value("en").run()
     assert ":material/person: 王工 · City planner" in [c.value for c in at.sidebar.caption]
+
+
+# an identity provider (OIDC): st.login / st.user, simulated with AppTest.secrets and AppTest.user
+
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test only",
+        "client_id": "planner", "client_secret": "test only",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}  # fmt: skip
+
+
+def _oidc_app(user_info: dict, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.secrets["auth"] = AUTH
+    at.user = user_info
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_with_an_identity_provider_the_sign_in_page_offers_it() -> None:
+    at = _oidc_app({"is_logged_in": False}, "pages/signin.py")
+    assert at.button(key="oidc_login").label == "使用单位统一身份认证登录"
+    assert "user" not in at.session_state
+
+
+def test_the_providers_email_signs_in_its_account() -> None:
+    set_account("wang", "planner", PASSWORD, display_name="王工", email="wang@sz.gov.cn")
+    at = _oidc_app({"is_logged_in": True, "email": "Wang@SZ.gov.cn"})  # back on the home page
+    assert at.session_state.user == User("wang", "planner", None, "王工")
+    assert ":material/person: 王工 · 市级规划人员" in [c.value for c in at.sidebar.caption]
+    at.button(key="sign_out").click().run()
+    assert "user" not in at.session_state  # and the next rerun does not sign in again
+    assert [(e["event"], e.get("via")) for e in audit.read_audit()] == [("sign_in", "oidc")]
+
+
+def test_an_unknown_providers_email_stays_read_only() -> None:
+    set_account("wang", "planner", PASSWORD, email="wang@sz.gov.cn")
+    at = _oidc_app({"is_logged_in": True, "email": "stranger@sz.gov.cn"}, "pages/signin.py")
+    assert "user" not in at.session_state
+    assert any("stranger@sz.gov.cn" in w.value for w in at.warning)
+    assert audit.read_audit()[0]["event"] == "sign_in_failed"
