@@ -18,6 +18,7 @@ from planner.session import (
     PAGES,
     commit_register,
     current_user,
+    denied_message,
     ensure_state,
     fmt_wan,
     problems_frame,
@@ -146,7 +147,9 @@ if user is not None and user.can_set_quotas:
                     set_quotas(register, quotas_from_table(quotas), plan),
                     comment="各区指标 district quotas",
                 )
-            except (ValidationError, AccessDenied) as err:
+            except AccessDenied as err:
+                st.error(denied_message(err, lang))
+            except ValidationError as err:
                 st.error(
                     t(
                         f"指标未保存, 共 {len(err.problems)} 个问题:",

@@ -26,6 +26,7 @@ from planner.session import (
     PAGES,
     commit_register,
     current_user,
+    denied_message,
     ensure_state,
     fmt_wan,
     problems_frame,
@@ -64,7 +65,11 @@ def t(zh: str, en: str) -> str:
 
 st.title(t("区级分配", "District allocations"))
 user = current_user(st.session_state)
-if user and user.district_code and st.session_state.get("district_preselected_for") != user.name:
+if (
+    user
+    and user.district_code in plan.district_codes()
+    and st.session_state.get("district_preselected_for") != user.name
+):
     st.session_state.district_code = user.district_code  # district staff start on their own district
     st.session_state.district_preselected_for = user.name
 code = st.selectbox(
@@ -179,12 +184,13 @@ else:
                 apply_district_allocations(register, edited, code, plan),
                 comment=f"分配表 allocations {code}",
             )
-        except (ValidationError, AccessDenied) as err:
-            denied = isinstance(err, AccessDenied)
+        except AccessDenied as err:
+            st.error(denied_message(err, lang))
+        except ValidationError as err:
             st.error(
                 t(
-                    f"{'无权修改' if denied else '修改未应用'}, 共 {len(err.problems)} 个问题:",
-                    f"{'Not allowed' if denied else 'Edits not applied'}: {len(err.problems)} problem(s):",
+                    f"修改未应用, 共 {len(err.problems)} 个问题:",
+                    f"Edits not applied: {len(err.problems)} problem(s):",
                 )
             )
             st.dataframe(problems_frame(err.problems, lang), hide_index=True, key="allocation_problems")

@@ -27,6 +27,7 @@ from planner.session import (
     PAGES,
     commit_register,
     current_user,
+    denied_message,
     ensure_state,
     problems_frame,
     read_only_note,
@@ -93,13 +94,9 @@ with st.sidebar:
 
 def _problems_table(err: ValidationError | AccessDenied) -> None:
     if isinstance(err, AccessDenied):
-        st.error(t(f"无权修改, 共 {len(err.problems)} 项:", f"Not allowed: {len(err.problems)} item(s):"))
-        for p in err.problems:  # Chinese first, then English, whatever the page's language
-            st.error(f"{p.message_zh} / {p.message_en}")
-    else:
-        st.error(
-            t(f"未通过校验, 共 {len(err.problems)} 个问题:", f"Refused: {len(err.problems)} problem(s):")
-        )
+        st.error(denied_message(err, lang))
+        return
+    st.error(t(f"未通过校验, 共 {len(err.problems)} 个问题:", f"Refused: {len(err.problems)} problem(s):"))
     st.dataframe(problems_frame(err.problems, lang), hide_index=True)
 
 

@@ -233,6 +233,16 @@ def problems_frame(problems: list[Problem], lang: str = "zh") -> pd.DataFrame:
     )
 
 
+def denied_message(err: AccessDenied, lang: str = "zh") -> str:
+    """A refusal for the page: a heading, then every item refused, Chinese first, then English."""
+    head = (
+        f"无权修改, 共 {len(err.problems)} 项; 未作任何修改, 已记录。"
+        if lang == "zh"
+        else f"Not allowed: {len(err.problems)} item(s); nothing was changed; the attempt is recorded."
+    )
+    return "\n".join([head, "", *(f"- {p.message_zh} / {p.message_en}" for p in err.problems)])
+
+
 def quota_table(plan: Plan, register: Register) -> pd.DataFrame:
     """Every district with its quota in m² (NaN where none is set): the quota editor's table."""
     codes = plan.district_codes()

@@ -139,8 +139,8 @@ def test_district_staff_drawing_in_another_district_is_refused_and_recorded(
 ) -> None:
     at = _draw(BAOAN_STAFF, square(inside(plan, NANSHAN), 300))
     errors = [e.value for e in at.error]
-    assert errors and "无权修改" in errors[0]
-    assert any("drawn-001" in e and "南山区" in e and "Nanshan" in e for e in errors)  # zh / en
+    assert len(errors) == 1 and errors[0].startswith("无权修改") and "已记录" in errors[0]
+    assert "drawn-001" in errors[0] and "南山区" in errors[0] and "Nanshan" in errors[0]  # zh / en
     assert len(at.session_state.register.parks) == len(seed_register.parks)  # unchanged
     (event,) = audit.read_audit()
     assert event["event"] == "refused" and event["user"] == "li" and event["district_code"] == BAOAN

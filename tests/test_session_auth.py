@@ -18,6 +18,7 @@ from planner.register import Register
 from planner.session import (
     commit_register,
     current_user,
+    denied_message,
     identity_sign_in_once,
     problems_frame,
     quota_table,
@@ -50,8 +51,12 @@ def _with_area(register: Register, allocation_id: str, area: float) -> Register:
 def test_a_refused_change_is_recorded_and_changes_nothing(plan: Plan, seed_register: Register) -> None:
     state = _state(plan, seed_register, BAOAN_STAFF)
     forged = _with_area(seed_register, "sz_bay_super_hq-a1", 1.0)  # a Nanshan park's allocation
-    with pytest.raises(AccessDenied):
+    with pytest.raises(AccessDenied) as info:
         commit_register(state, forged, comment="forged")
+    zh, en = denied_message(info.value, "zh"), denied_message(info.value, "en")
+    assert zh.startswith("无权修改, 共 1 项") and en.startswith("Not allowed: 1 item(s)")
+    line = "- 分配 sz_bay_super_hq-a1 属于 南山区 440305 的园区, 不属于本区 (宝安区 440306), 无权修改 / "
+    assert line in zh and "allocation sz_bay_super_hq-a1 belongs to a park in Nanshan 440305" in zh
     assert state["register"] is seed_register
     (event,) = audit.read_audit()
     assert event["event"] == "refused" and event["user"] == "li" and event["district_code"] == "440306"
