@@ -17,7 +17,17 @@ from planner.geo import fmt_m2
 from planner.mapview import build_map
 from planner.plan import load_plan
 from planner.register import load_register
-from planner.session import APP_TITLE, LANGS, PAGES, ensure_state, fmt_wan
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    PAGES,
+    current_user,
+    ensure_state,
+    fmt_wan,
+    identity_sign_in_once,
+    sign_out,
+    user_line,
+)
 
 PLAN = "shenzhen"
 
@@ -40,6 +50,12 @@ if "register" not in st.session_state:
     st.session_state.plan = cached_plan(PLAN)
     st.session_state.register = seed_register(PLAN)
 plan, register, lang = ensure_state(st.session_state)
+try:
+    oidc = "auth" in st.secrets  # an identity provider (OIDC) is configured
+except FileNotFoundError:  # no secrets.toml: accounts file only
+    oidc = False
+if oidc and st.user.is_logged_in:  # the provider sends the browser back here after st.login
+    identity_sign_in_once(st.session_state, st.user.get("email"))
 with st.sidebar:
     lang = st.session_state.lang = st.radio(
         "语言 / Language",
@@ -50,6 +66,14 @@ with st.sidebar:
     )
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    if current_user(st.session_state):
+        st.button(
+            "退出登录" if lang == "zh" else "Sign out",
+            key="sign_out",
+            on_click=sign_out,
+            args=(st.session_state,),
+        )
 
 
 def t(zh: str, en: str) -> str:

@@ -8,9 +8,25 @@ import streamlit as st
 
 from planner.capacity import capacity_report
 from planner.editing import park_of_item
+from planner.errors import AccessDenied, ValidationError
 from planner.findings import SEVERITIES, findings_frame, run_checks
 from planner.geo import M2_PER_WAN, fmt_m2
-from planner.session import APP_TITLE, LANGS, PAGES, ensure_state, fmt_wan
+from planner.register import set_quotas
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    PAGES,
+    commit_register,
+    current_user,
+    denied_message,
+    ensure_state,
+    fmt_wan,
+    problems_frame,
+    quota_table,
+    quotas_from_table,
+    sign_out,
+    user_line,
+)
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -24,6 +40,14 @@ with st.sidebar:
     )
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    if current_user(st.session_state):
+        st.button(
+            "退出登录" if lang == "zh" else "Sign out",
+            key="sign_out",
+            on_click=sign_out,
+            args=(st.session_state,),
+        )
 name_col = "name_zh" if lang == "zh" else "name_en"
 label_col = "label_zh" if lang == "zh" else "label_en"
 
@@ -95,6 +119,48 @@ st.dataframe(
         **{c: st.column_config.NumberColumn(format="%.1f") for c in table.columns if "万㎡" in c},
     },
 )
+
+user = current_user(st.session_state)
+if "flash_quotas" in st.session_state:
+    st.success(st.session_state.pop("flash_quotas"))
+if user is not None and user.can_set_quotas:
+    with st.expander(t("设定各区指标 (市级规划人员)", "Set district quotas (city planners)"), expanded=False):
+        st.caption(t("单位 m²; 留空表示不设指标。", "In m²; leave blank for no quota."))
+        quotas = st.data_editor(
+            quota_table(plan, register),
+            key="quota_editor",
+            hide_index=True,
+            disabled=["district_code", "name_zh", "name_en"],
+            column_config={
+                "district_code": t("区代码", "Code"),
+                "name_zh": "区",
+                "name_en": "District",
+                "quota_m2": st.column_config.NumberColumn(
+                    t("指标 (m²)", "Quota (m²)"), format="%.0f", min_value=0
+                ),
+            },
+        )
+        if st.button(t("保存指标", "Save quotas"), key="apply_quotas", type="primary"):
+            try:
+                commit_register(
+                    st.session_state,
+                    set_quotas(register, quotas_from_table(quotas), plan),
+                    comment="各区指标 district quotas",
+                )
+            except AccessDenied as err:
+                st.error(denied_message(err, lang))
+            except ValidationError as err:
+                st.error(
+                    t(
+                        f"指标未保存, 共 {len(err.problems)} 个问题:",
+                        f"Quotas not saved: {len(err.problems)} problem(s):",
+                    )
+                )
+                st.dataframe(problems_frame(err.problems, lang), hide_index=True, key="quota_problems")
+            else:
+                del st.session_state["quota_editor"]
+                st.session_state.flash_quotas = t("指标已保存。", "Quotas saved.")
+                st.rerun()
 
 left, right = st.columns(2)
 with left:

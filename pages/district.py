@@ -16,11 +16,24 @@ from planner.editing import (
     district_parks,
     district_register,
 )
-from planner.errors import ValidationError
+from planner.errors import AccessDenied, ValidationError
 from planner.geo import fmt_m2
 from planner.io import allocations_layer, parks_layer
 from planner.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
-from planner.session import APP_TITLE, LANGS, PAGES, ensure_state, fmt_wan
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    PAGES,
+    commit_register,
+    current_user,
+    denied_message,
+    ensure_state,
+    fmt_wan,
+    problems_frame,
+    read_only_note,
+    sign_out,
+    user_line,
+)
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -34,6 +47,14 @@ with st.sidebar:
     )
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    if current_user(st.session_state):
+        st.button(
+            "退出登录" if lang == "zh" else "Sign out",
+            key="sign_out",
+            on_click=sign_out,
+            args=(st.session_state,),
+        )
 L = 0 if lang == "zh" else 1
 
 
@@ -43,6 +64,14 @@ def t(zh: str, en: str) -> str:
 
 
 st.title(t("区级分配", "District allocations"))
+user = current_user(st.session_state)
+if (
+    user
+    and user.district_code in plan.district_codes()
+    and st.session_state.get("district_preselected_for") != user.name
+):
+    st.session_state.district_code = user.district_code  # district staff start on their own district
+    st.session_state.district_preselected_for = user.name
 code = st.selectbox(
     t("选择区", "District"),
     plan.district_codes(),
@@ -101,63 +130,74 @@ st.dataframe(
     column_config={c: PARK_LABELS[c][L] for c in park_cols},
 )
 
-st.subheader(t("分配 (可编辑)", "Allocations (editable)"))
-st.caption(
-    t(
-        f"面积单位 m²; 交付年份须在 {plan.period_start}-{plan.deadline_year} 内; 园区须位于本区。修改经校验后才生效。",
-        f"Areas in m²; delivery years within {plan.period_start}-{plan.deadline_year}; parks must lie in this district. "
-        "Edits apply only after validation.",
-    )
-)
+note = read_only_note(user, plan, lang, district_code=code)
 editor_key = f"alloc_editor_{code}"
 current = district_allocations(register, plan, code)
-edited = st.data_editor(
-    current,
-    key=editor_key,
-    num_rows="dynamic",
-    hide_index=True,
-    column_config={
-        "allocation_id": st.column_config.TextColumn(ALLOCATION_LABELS["allocation_id"][L], disabled=True),
-        "park_id": st.column_config.SelectboxColumn(
-            ALLOCATION_LABELS["park_id"][L], options=list(parks["id"]), required=True
-        ),
-        "specialisation": st.column_config.SelectboxColumn(
-            ALLOCATION_LABELS["specialisation"][L], options=[s.key for s in plan.specialisations]
-        ),
-        "area_m2": st.column_config.NumberColumn(ALLOCATION_LABELS["area_m2"][L], format="%.0f"),
-        "delivery_year": st.column_config.NumberColumn(ALLOCATION_LABELS["delivery_year"][L], format="%d"),
-        "status": st.column_config.SelectboxColumn(ALLOCATION_LABELS["status"][L], options=list(STATUSES)),
-        "basis": st.column_config.SelectboxColumn(ALLOCATION_LABELS["basis"][L], options=list(BASES)),
-        "note": st.column_config.TextColumn(ALLOCATION_LABELS["note"][L]),
-    },
-)
-if st.button(t("校验并应用修改", "Validate and apply"), key="apply_allocations", type="primary"):
-    try:
-        st.session_state.register = apply_district_allocations(register, edited, code, plan)
-    except ValidationError as err:
-        st.error(
-            t(
-                f"修改未应用, 共 {len(err.problems)} 个问题:",
-                f"Edits not applied: {len(err.problems)} problem(s):",
-            )
+if note:
+    st.subheader(t("分配", "Allocations"))
+    st.info(note)
+    st.dataframe(
+        current,
+        hide_index=True,
+        key=f"alloc_view_{code}",
+        column_config={c: ALLOCATION_LABELS[c][L] for c in current.columns if c in ALLOCATION_LABELS},
+    )
+else:
+    st.subheader(t("分配 (可编辑)", "Allocations (editable)"))
+    st.caption(
+        t(
+            f"面积单位 m²; 交付年份须在 {plan.period_start}-{plan.deadline_year} 内; 园区须位于本区。修改经校验后才生效。",
+            f"Areas in m²; delivery years within {plan.period_start}-{plan.deadline_year}; parks must lie in this district. "
+            "Edits apply only after validation.",
         )
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    t("位置", "Place"): [p.place for p in err.problems],
-                    t("字段", "Field"): [p.field for p in err.problems],
-                    t("问题", "Problem"): [
-                        p.message_zh if lang == "zh" else p.message_en for p in err.problems
-                    ],
-                }
+    )
+    edited = st.data_editor(
+        current,
+        key=editor_key,
+        num_rows="dynamic",
+        hide_index=True,
+        column_config={
+            "allocation_id": st.column_config.TextColumn(
+                ALLOCATION_LABELS["allocation_id"][L], disabled=True
             ),
-            hide_index=True,
-            key="allocation_problems",
-        )
-    else:
-        del st.session_state[editor_key]
-        st.session_state.flash_district = t("修改已应用。", "Edits applied.")
-        st.rerun()
+            "park_id": st.column_config.SelectboxColumn(
+                ALLOCATION_LABELS["park_id"][L], options=list(parks["id"]), required=True
+            ),
+            "specialisation": st.column_config.SelectboxColumn(
+                ALLOCATION_LABELS["specialisation"][L], options=[s.key for s in plan.specialisations]
+            ),
+            "area_m2": st.column_config.NumberColumn(ALLOCATION_LABELS["area_m2"][L], format="%.0f"),
+            "delivery_year": st.column_config.NumberColumn(
+                ALLOCATION_LABELS["delivery_year"][L], format="%d"
+            ),
+            "status": st.column_config.SelectboxColumn(
+                ALLOCATION_LABELS["status"][L], options=list(STATUSES)
+            ),
+            "basis": st.column_config.SelectboxColumn(ALLOCATION_LABELS["basis"][L], options=list(BASES)),
+            "note": st.column_config.TextColumn(ALLOCATION_LABELS["note"][L]),
+        },
+    )
+    if st.button(t("校验并应用修改", "Validate and apply"), key="apply_allocations", type="primary"):
+        try:
+            commit_register(
+                st.session_state,
+                apply_district_allocations(register, edited, code, plan),
+                comment=f"分配表 allocations {code}",
+            )
+        except AccessDenied as err:
+            st.error(denied_message(err, lang))
+        except ValidationError as err:
+            st.error(
+                t(
+                    f"修改未应用, 共 {len(err.problems)} 个问题:",
+                    f"Edits not applied: {len(err.problems)} problem(s):",
+                )
+            )
+            st.dataframe(problems_frame(err.problems, lang), hide_index=True, key="allocation_problems")
+        else:
+            del st.session_state[editor_key]
+            st.session_state.flash_district = t("修改已应用。", "Edits applied.")
+            st.rerun()
 
 st.subheader(t("下载本区数据", "Download the district's data"))
 ids = set(parks["id"])

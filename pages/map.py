@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from planner.editing import add_drawn_park, new_park_id
-from planner.errors import ValidationError
+from planner.errors import AccessDenied, ValidationError
 from planner.geo import fmt_m2
 from planner.mapview import (
     BASEMAPS,
@@ -21,7 +21,19 @@ from planner.mapview import (
     selection_layer,
 )
 from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
-from planner.session import APP_TITLE, LANGS, PAGES, ensure_state
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    PAGES,
+    commit_register,
+    current_user,
+    denied_message,
+    ensure_state,
+    problems_frame,
+    read_only_note,
+    sign_out,
+    user_line,
+)
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -35,6 +47,14 @@ with st.sidebar:
     )
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    if current_user(st.session_state):
+        st.button(
+            "退出登录" if lang == "zh" else "Sign out",
+            key="sign_out",
+            on_click=sign_out,
+            args=(st.session_state,),
+        )
 L = 0 if lang == "zh" else 1
 
 
@@ -72,18 +92,12 @@ with st.sidebar:
         )
 
 
-def _problems_table(err: ValidationError) -> None:
+def _problems_table(err: ValidationError | AccessDenied) -> None:
+    if isinstance(err, AccessDenied):
+        st.error(denied_message(err, lang))
+        return
     st.error(t(f"未通过校验, 共 {len(err.problems)} 个问题:", f"Refused: {len(err.problems)} problem(s):"))
-    st.dataframe(
-        pd.DataFrame(
-            {
-                t("位置", "Place"): [p.place for p in err.problems],
-                t("字段", "Field"): [p.field for p in err.problems],
-                t("问题", "Problem"): [p.message_zh if lang == "zh" else p.message_en for p in err.problems],
-            }
-        ),
-        hide_index=True,
-    )
+    st.dataframe(problems_frame(err.problems, lang), hide_index=True)
 
 
 def _park_details(park_id: str) -> None:
@@ -161,10 +175,12 @@ def _drawing_form(drawing: dict, marker: str) -> None:
             "coord_conf": "drawn",
         }
         try:
-            st.session_state.register = add_drawn_park(
-                register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)
+            commit_register(
+                st.session_state,
+                add_drawn_park(register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)),
+                comment=f"绘制园区 drawn park {attrs['id']}",
             )
-        except ValidationError as err:
+        except (ValidationError, AccessDenied) as err:
             _problems_table(err)
             return
         st.session_state.handled_drawing = marker
@@ -189,10 +205,10 @@ def map_fragment() -> None:
     """The map alone reruns on a click or a drawing; panning and zooming rerun nothing."""
     register = st.session_state.register
     try:
-        m = build_map(plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=True)
+        m = build_map(plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=can_draw)
     except ValueError as err:
         st.warning(str(err))
-        m = build_map(plan, register, lang=lang, draw=True)
+        m = build_map(plan, register, lang=lang, draw=can_draw)
     # the map's latest value is in session state (st_folium's on_change ran before this rerun):
     # take a new click first, so the outline below already shows the park just clicked
     _take_click((st.session_state.get("plan_map") or {}).get("last_object_clicked_tooltip"))
@@ -208,7 +224,7 @@ def map_fragment() -> None:
     out = out or {}
     if _take_click(out.get("last_object_clicked_tooltip")):
         selected = st.session_state.selected_park
-    drawing = new_drawing(out.get("last_active_drawing"))
+    drawing = new_drawing(out.get("last_active_drawing")) if can_draw else None
     if drawing:
         marker = hashlib.sha1(json.dumps(drawing["geometry"], sort_keys=True).encode()).hexdigest()
         if marker != st.session_state.get("handled_drawing"):
@@ -221,9 +237,16 @@ def map_fragment() -> None:
                 "点击园区查看其数据与分配; 用左侧工具绘制新园区。",
                 "Click a park for its figures and allocations; draw a new park with the tools on the left.",
             )
+            if can_draw
+            else t("点击园区查看其数据与分配。", "Click a park for its figures and allocations.")
         )
+    if note:
+        st.info(note)
 
 
+user = current_user(st.session_state)
+note = read_only_note(user, plan, lang)
+can_draw = user is not None and user.can_write  # district staff may draw; the write path checks where
 if "flash" in st.session_state:
     st.success(st.session_state.pop("flash"))
 map_fragment()

@@ -1,4 +1,4 @@
-"""Command line: ``python -m planner check|export|import ...``.
+"""Command line: ``python -m planner check|export|import|account ...``.
 
 Exit codes: 0 when the command ran; 2 on bad arguments or unreadable input (with a message naming
 the problem). ``import`` exits 1 when the file was refused (every problem printed). Subcommands of
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from planner._cli_accounts import add_account_command
 from planner.capacity import CapacityReport, capacity_report
 from planner.errors import PlannerError, ValidationError
 from planner.findings import Finding, run_checks
@@ -210,7 +211,7 @@ def add_import_command(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=cmd_import)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_import_command]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_import_command, add_account_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from planner.assign import assign_districts
 from planner.changes import RegisterChanges, register_changes
-from planner.editing import park_districts
 from planner.errors import AccessDenied, Problem
 from planner.plan import Plan
 from planner.register import Register
@@ -49,9 +49,18 @@ class User:
         """Whether this user may change anything at all."""
         return self.role != "viewer"
 
+    @property
+    def can_set_quotas(self) -> bool:
+        """Whether this user may set district quotas (and targets): city planners only."""
+        return self.role == "planner"
+
     def can_edit_district(self, district_code: str) -> bool:
         """Whether this user may change this district's parks and allocations."""
         return self.role == "planner" or (self.role == "district" and self.district_code == district_code)
+
+    def editable_districts(self, plan: Plan) -> list[str]:
+        """The plan's district codes this user may change, in the plan's order."""
+        return [c for c in plan.district_codes() if self.can_edit_district(c)]
 
     def label(self, lang: str = "zh") -> str:
         """'name (角色 district)' for display."""
@@ -63,10 +72,32 @@ class User:
 
 # The system itself (seeding a new store, migrations): not a person, allowed everything.
 SYSTEM = User("system", "planner", display_name="系统 system")
+# Whoever has not signed in: may read everything, change nothing.
+ANONYMOUS = User("anonymous", "viewer", display_name="未登录 not signed in")
 
 
 def _district_of(register: Register, plan: Plan) -> pd.Series:
-    return park_districts(register, plan)
+    """Where each park lies, for deciding whose it is: the district its geometry lies in ('' when
+    outside every district, so a park moved out of the city is nobody's but the planner's); the
+    declared district only for a park without a geometry. Indexed by park id."""
+    where = assign_districts(register.parks, plan)
+    codes = where["geo_district_code"].where(where["located"], where["effective_district_code"])
+    return pd.Series(codes.to_numpy(), index=register.parks["id"].to_numpy(), name="district_code")
+
+
+def _where(codes: set, plan: Plan) -> tuple[str, str]:
+    """'南山区 440305' / 'Nanshan 440305' for a set of district codes ('区外 outside' for none)."""
+    known = set(plan.district_codes())
+    zh, en = [], []
+    for code in sorted(str(c) for c in codes):
+        if code in known:
+            d = plan.district(code)
+            zh.append(f"{d.name_zh} {code}")
+            en.append(f"{d.name_en} {code}")
+        else:
+            zh.append("区界外")
+            en.append("outside every district")
+    return "、".join(zh) or "区界外", ", ".join(en) or "outside every district"
 
 
 def check_change(
@@ -85,19 +116,20 @@ def check_change(
         )
         raise AccessDenied(problems, user=user)
 
-    own = user.district_code
+    own = str(user.district_code)
+    own_zh, own_en = _where({own}, plan)
     old_d = _district_of(before, plan)
     new_d = _district_of(after, plan)
     for pid in changes.parks.touched:
         places = {old_d.get(pid), new_d.get(pid)} - {None}
         if places != {own}:
-            where = "/".join(sorted(str(p) or "—" for p in places))
+            zh, en = _where(places, plan)
             problems.append(
                 Problem(
                     f"park {pid}",
                     "district_code",
-                    f"园区 {pid} 位于 {where}, 不属于本区 {own}, 无权修改",
-                    f"park {pid} lies in {where}, not in your district {own}: not yours to change",
+                    f"园区 {pid} 位于 {zh}, 不属于本区 ({own_zh}), 无权修改",
+                    f"park {pid} lies in {en}, not in your district ({own_en}): not yours to change",
                 )
             )
     alloc_park = pd.concat(
@@ -110,13 +142,13 @@ def check_change(
         parks = set(alloc_park.loc[[aid]].astype(str)) if aid in alloc_park.index else set()
         places = {d for p in parks for d in (old_d.get(p), new_d.get(p)) if d is not None}
         if places != {own}:
-            where = "/".join(sorted(str(p) or "—" for p in places)) or "—"
+            zh, en = _where(places, plan)
             problems.append(
                 Problem(
                     f"allocation {aid}",
                     "park_id",
-                    f"分配 {aid} 属于 {where} 的园区, 不属于本区 {own}, 无权修改",
-                    f"allocation {aid} belongs to a park in {where}, not your district {own}",
+                    f"分配 {aid} 属于 {zh} 的园区, 不属于本区 ({own_zh}), 无权修改",
+                    f"allocation {aid} belongs to a park in {en}, not your district ({own_en})",
                 )
             )
     for code in changes.quotas.touched:

@@ -65,3 +65,11 @@ def make_register(parks: list[dict], allocations: list[dict] = (), quotas: list[
         conform_allocations(pd.DataFrame(list(allocations))),
         conform_quotas(pd.DataFrame(list(quotas), columns=["district_code", "quota_m2"])),
     )
+
+
+@pytest.fixture(autouse=True)
+def accounts_and_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test has its own (empty) accounts file and audit file, never the repo's data/."""
+    monkeypatch.setenv("PLANNER_ACCOUNTS", str(tmp_path / "accounts.toml"))
+    monkeypatch.setenv("PLANNER_AUDIT", str(tmp_path / "audit.jsonl"))
+    return tmp_path

@@ -9,11 +9,13 @@ import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
+from planner.access import User
 from planner.geo import fmt_m2
 from planner.plan import Plan
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/map.py", "pages/capacity.py", "pages/district.py", "pages/export.py"]
+PAGES = ["pages/map.py", "pages/capacity.py", "pages/district.py", "pages/export.py", "pages/signin.py"]
+PLANNER = User("wang", "planner", display_name="王工")
 TIMEOUT = 60
 BAOAN = "440306"
 
@@ -27,6 +29,20 @@ def _texts(at: AppTest) -> str:
 @pytest.fixture
 def at() -> AppTest:
     return AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+
+
+def _app_as(user: User | None) -> AppTest:
+    """The app run once with ``user`` signed in (None: anonymous)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if user is not None:
+        at.session_state["user"] = user
+    return at.run()
+
+
+@pytest.fixture
+def planner_at() -> AppTest:
+    """The app with a city planner signed in (editing needs a signed-in user)."""
+    return _app_as(PLANNER)
 
 
 def test_overview_shows_the_target_and_progress(at: AppTest, plan: Plan) -> None:
@@ -90,8 +106,8 @@ def _district(at: AppTest, code: str) -> AppTest:
     return at.selectbox(key="district_code").set_value(code).run()
 
 
-def test_allocation_table_refuses_a_bad_edit(at: AppTest) -> None:
-    _district(at, BAOAN)
+def test_allocation_table_refuses_a_bad_edit(planner_at: AppTest) -> None:
+    at = _district(planner_at, BAOAN)
     before = at.session_state.register.allocations.copy()
     editor = at.data_editor[0]
     assert set(editor.value["park_id"]) >= {"tencent_penguin"}
@@ -109,8 +125,8 @@ def test_allocation_table_refuses_a_bad_edit(at: AppTest) -> None:
     assert at.session_state.register.allocations.equals(before)
 
 
-def test_allocation_table_refuses_a_park_of_another_district(at: AppTest) -> None:
-    _district(at, BAOAN)
+def test_allocation_table_refuses_a_park_of_another_district(planner_at: AppTest) -> None:
+    at = _district(planner_at, BAOAN)
     at.session_state[f"alloc_editor_{BAOAN}"] = {
         "edited_rows": {},
         "added_rows": [{"park_id": "szsib", "specialisation": "core_cluster", "area_m2": 1000,
@@ -123,8 +139,8 @@ def test_allocation_table_refuses_a_park_of_another_district(at: AppTest) -> Non
     assert "row 3" in problems["位置"].iloc[0] and "440305" in problems["问题"].iloc[0]
 
 
-def test_allocation_table_applies_a_good_edit(at: AppTest) -> None:
-    _district(at, BAOAN)
+def test_allocation_table_applies_a_good_edit(planner_at: AppTest) -> None:
+    at = _district(planner_at, BAOAN)
     first = at.data_editor[0].value.iloc[0]
     at.session_state[f"alloc_editor_{BAOAN}"] = {
         "edited_rows": {0: {"area_m2": 450000, "delivery_year": 2025}},
@@ -149,17 +165,22 @@ def _fake_st_folium(drawing: dict | None, tooltip: str | None = None):
     return fake
 
 
+def _add_button(at: AppTest):
+    """The drawing form's submit button."""
+    return next(b for b in at.button if b.label in ("加入登记册", "Add to register"))
+
+
 def test_a_drawing_becomes_a_park() -> None:
     square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
     drawing = {"type": "Feature", "properties": {}, "geometry": square}
     with mock.patch("streamlit_folium.st_folium", _fake_st_folium(drawing)):
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+        at = _app_as(PLANNER)
         at.switch_page("pages/map.py").run()
         n = len(at.session_state.register.parks)
         assert at.text_input[0].value == "drawn-001"
         name = next(w for w in at.text_input if w.label == "名称")
         name.set_value("绘制的园区")
-        at.button[0].click().run()
+        _add_button(at).click().run()
         assert not at.exception, [e.message for e in at.exception]
         parks = at.session_state.register.parks
         assert len(parks) == n + 1
@@ -173,10 +194,10 @@ def test_a_drawing_becomes_a_park() -> None:
 def test_a_drawing_without_a_name_is_refused() -> None:
     square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
     with mock.patch("streamlit_folium.st_folium", _fake_st_folium({"geometry": square})):
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+        at = _app_as(PLANNER)
         at.switch_page("pages/map.py").run()
         n = len(at.session_state.register.parks)
-        at.button[0].click().run()
+        _add_button(at).click().run()
         assert at.error and len(at.session_state.register.parks) == n
 
 

@@ -3,7 +3,8 @@
 Starts ``streamlit run app.py`` on a free port, waits for ``/_stcore/health``, drives Debian's
 chromium through Playwright (``playwright install`` cannot work offline), opens every page,
 checks that no error is shown and that the Leaflet map renders the districts from the app's own
-assets, draws a polygon with the mouse and sees the new park appear. Screenshots of every page go
+assets, signs in through the form (an account in the server's own accounts file), draws a polygon
+with the mouse and sees the new park appear. Screenshots of every page go
 to ``artifacts/screenshots/`` (git-ignored) for a developer to look at.
 """
 
@@ -65,13 +66,26 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> No
     raise TimeoutError(f"{url} not healthy after {timeout}s")
 
 
+ACCOUNT, PASSWORD = "browser-planner", "a browser test password"
+
+
+def _accounts_env(folder: Path) -> dict[str, str]:
+    """The server's own accounts file (one city planner) and audit file: editing needs a sign-in."""
+    from planner.accounts import set_account
+
+    accounts = folder / "accounts.toml"
+    set_account(ACCOUNT, "planner", PASSWORD, display_name="浏览器测试", path=accounts)
+    return {"PLANNER_ACCOUNTS": str(accounts), "PLANNER_AUDIT": str(folder / "audit.jsonl")}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (bash run.sh test installs Debian's chromium)")
     port = _free_port()
-    log = (tmp_path_factory.mktemp("streamlit") / "server.log").open("w")
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    tmp = tmp_path_factory.mktemp("streamlit")
+    log = (tmp / "server.log").open("w")
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **_accounts_env(tmp)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1"],
@@ -225,9 +239,37 @@ def test_panning_reruns_nothing_and_a_click_reruns_only_the_map(browser_page) ->
     assert blocked == [] and errors == []
 
 
+def _sign_in(page, base: str, password: str) -> None:
+    """Sign in through the form on the sign-in page (a fresh session: page.goto starts one)."""
+    page.goto(f"{base}/signin")
+    page.get_by_label("用户名", exact=True).fill(ACCOUNT)
+    page.get_by_label("密码", exact=True).fill(password)
+    page.get_by_role("button", name="登录", exact=True).click()
+
+
+def test_sign_in_through_the_form(browser_page) -> None:
+    page, base, blocked, errors = browser_page
+    _sign_in(page, base, "not the password")
+    page.get_by_text("用户名或密码错误").wait_for()
+    _settled(page)
+    page.screenshot(path=SHOTS / "signin_refused.png", full_page=True)
+    _sign_in(page, base, PASSWORD)
+    page.get_by_text("已登录").wait_for()
+    page.get_by_text("浏览器测试 · 市级规划人员").wait_for()
+    _assert_no_error(page, "signed in")
+    _settled(page)
+    page.screenshot(path=SHOTS / "signin.png", full_page=True)
+    assert blocked == [] and errors == []
+
+
 def test_draw_a_park_with_the_mouse(browser_page) -> None:
     page, base, blocked, errors = browser_page
-    _open(page, base, "map")
+    _sign_in(page, base, PASSWORD)
+    page.get_by_text("已登录").wait_for()
+    # the sidebar's link keeps the session (and its sign-in); a new URL would start a new one
+    page.get_by_test_id("stSidebar").get_by_role("link", name="地图", exact=True).click()
+    page.get_by_text(LAST["map"]).first.wait_for()
+    _settled(page)
     frame = _map_frame(page)
     before = frame.locator("path.leaflet-interactive").count()
     frame.locator(".leaflet-draw-draw-polygon").click()

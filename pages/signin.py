@@ -1,0 +1,110 @@
+"""Sign-in page: an account from the accounts file (name and password, argon2-checked), or the
+organisation's identity provider (OIDC, ``st.login``) when ``.streamlit/secrets.toml`` has an
+``[auth]`` section. Anonymous visitors read everything and change nothing."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from planner.accounts import SignInFailed
+from planner.session import (
+    APP_TITLE,
+    FIRST_ACCOUNT_COMMAND,
+    LANGS,
+    PAGES,
+    accounts_file,
+    current_user,
+    ensure_state,
+    has_accounts,
+    identity_sign_in_once,
+    rights_text,
+    sign_in,
+    sign_in_identity,
+    sign_out,
+    user_line,
+)
+
+st.set_page_config(page_title=APP_TITLE, layout="wide")
+plan, register, lang = ensure_state(st.session_state)
+with st.sidebar:
+    lang = st.session_state.lang = st.radio(
+        "语言 / Language",
+        list(LANGS),
+        index=LANGS.index(lang),
+        format_func=lambda k: "中文" if k == "zh" else "English",
+        horizontal=True,
+    )
+    for path, title_zh, title_en, icon in PAGES:
+        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
+
+
+def t(zh: str, en: str) -> str:
+    """Chinese or English, as the sidebar switch says."""
+    return zh if lang == "zh" else en
+
+
+try:
+    oidc = "auth" in st.secrets  # an identity provider is configured
+except FileNotFoundError:  # no secrets.toml at all
+    oidc = False
+idp_email = st.user.get("email") if oidc and st.user.is_logged_in else None
+identity_sign_in_once(st.session_state, idp_email)
+
+st.title(t("登录", "Sign in"))
+user = current_user(st.session_state)
+if user is not None:
+    st.success(t(f"已登录: {user.label('zh')}", f"Signed in: {user.label('en')}"))
+    st.markdown(rights_text(user, plan, lang))
+    if st.button(t("退出登录", "Sign out"), key="sign_out_main"):
+        sign_out(st.session_state)
+        if idp_email:
+            st.logout()  # also end the identity provider's session cookie
+        st.rerun()
+    st.stop()
+
+st.caption(
+    t(
+        "未登录时只能查看 (只读); 登录后按账户角色编辑。刷新浏览器页面需重新登录。",
+        "Without signing in the app is read-only; sign in to edit as your role allows. "
+        "Reloading the browser page signs you out.",
+    )
+)
+if has_accounts():
+    with st.form("sign_in_form", clear_on_submit=True):  # the password is not kept
+        name = st.text_input(t("用户名", "User name"), key="signin_name")
+        password = st.text_input(t("密码", "Password"), type="password", key="signin_password")
+        submitted = st.form_submit_button(t("登录", "Sign in"), type="primary")
+    if submitted:
+        try:
+            sign_in(st.session_state, name, password)
+        except SignInFailed as err:
+            st.error(str(err))
+        else:
+            st.rerun()
+else:
+    st.info(
+        t(
+            f"尚未创建任何账户 (账户文件 {accounts_file()} 不存在或为空)。系统不附带默认账户或默认密码; "
+            "请在服务器上用以下命令创建第一个市级规划人员账户 (会提示输入两次密码):",
+            f"No account exists yet (accounts file {accounts_file()} missing or empty). No default account "
+            "or password ships; create the first city planner on the server with (asks for the password twice):",
+        )
+    )
+    st.code(FIRST_ACCOUNT_COMMAND, language="bash")
+
+if oidc:
+    st.divider()
+    if idp_email:  # signed in at the identity provider, but no account has this e-mail
+        st.warning(
+            t(
+                f"{idp_email} 没有对应的账户; 请联系市级规划人员用 --email 创建账户。",
+                f"No account has the e-mail {idp_email}; ask a city planner to create one with --email.",
+            )
+        )
+        if st.button(t("重试", "Try again"), key="oidc_retry"):
+            sign_in_identity(st.session_state, idp_email)
+            st.rerun()
+    else:
+        st.button(t("使用单位统一身份认证登录", "Sign in with your organisation's identity provider"),
+                  key="oidc_login", on_click=st.login)  # fmt: skip
