@@ -146,7 +146,7 @@ st.subheader(t("预览地图", "Preview map"))
 st_folium(
     import_map(plan, register, preview.parks, repairs=preview.repairs, lang=lang),
     key="import_map",
-    height=460,
+    height=560,
     use_container_width=True,
     returned_objects=[],
 )

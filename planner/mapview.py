@@ -240,9 +240,11 @@ class _Legend(MacroElement):
         self.html = html_text
 
 
-def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0, extra: str = "") -> str:
+def legend_html(
+    plan: Plan, *, lang: str = "zh", n_unlocated: int = 0, extra: str = "", expanded: bool = True
+) -> str:
     """The legend: roles with the districts' specialisations, park statuses, circle sizes
-    (and ``extra``, HTML for further layers, at the end)."""
+    (and ``extra``, HTML for further layers, at the end); ``expanded=False`` shows only its title."""
     colours = _role_colours(plan)
     spec = {s.key: (s.label_zh if lang == "zh" else s.label_en) for s in plan.specialisations}
     sw = '<span style="display:inline-block;width:12px;height:12px;margin-right:4px;background:{}"></span>'
@@ -281,7 +283,7 @@ def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0, extra: st
     if extra:
         parts.append(extra)
     summary = _t(lang, "图例", "Legend")
-    return f"<details open><summary><b>{summary}</b></summary>{'<br>'.join(parts)}</details>"
+    return f"<details{' open' if expanded else ''}><summary><b>{summary}</b></summary>{'<br>'.join(parts)}</details>"
 
 
 def _use_local_assets(element: Any, js: list[tuple[str, str]], css: list[tuple[str, str]]) -> None:
@@ -337,6 +339,7 @@ def build_map(
     height: int | str = "100%",
     overlays: Sequence[folium.FeatureGroup] = (),
     legend_extra: str = "",
+    legend_expanded: bool = True,
     bounds: Sequence[float] | None = None,
 ) -> folium.Map:
     """The plan's map: districts by role, parks by status, legend, layer control, optional draw tools.
@@ -344,7 +347,7 @@ def build_map(
     ``basemap`` is a key of ``BASEMAPS`` ("none" needs no internet). On a GCJ-02 basemap every
     overlay is shifted into GCJ-02 so it lines up with the tiles. ``overlays`` are further layers
     (already in the basemap's datum) drawn above the parks and listed in the layer control;
-    ``legend_extra`` is HTML appended to the legend; ``bounds`` (minx, miny, maxx, maxy, in the
+    ``legend_extra`` is HTML appended to the legend (``legend_expanded=False``: folded); ``bounds`` (minx, miny, maxx, maxy, in the
     basemap's datum) is the view to fit instead of the districts.
     """
     datum = basemap_datum(basemap)
@@ -402,7 +405,10 @@ def build_map(
         layer.add_to(m)
 
     n_unlocated = len(register.parks) - len(parks)
-    _Legend(legend_html(plan, lang=lang, n_unlocated=n_unlocated, extra=legend_extra)).add_to(m)
+    legend = legend_html(
+        plan, lang=lang, n_unlocated=n_unlocated, extra=legend_extra, expanded=legend_expanded
+    )
+    _Legend(legend).add_to(m)
 
     if draw:
         d = folium.plugins.Draw(
@@ -500,15 +506,23 @@ def incoming_layer_frame(incoming: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd
 
 
 def _outline_layer(frame: gpd.GeoDataFrame, name: str, colour: str, dash: str) -> folium.FeatureGroup:
+    """Dashed shapes with a tooltip; a small polygon (a few pixels at city scale) also gets a
+    dashed circle at a point inside it, so every incoming park can be found on the map."""
     group = folium.FeatureGroup(name=name)
-    if len(frame):
+    polygons = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+    marks = gpd.GeoDataFrame(
+        polygons[["id", "_tip"]], geometry=polygons.geometry.representative_point(), crs=frame.crs
+    )
+    for part, fill in ((frame, 0.25), (marks, 0.0)):
+        if not len(part):
+            continue
         folium.GeoJson(
-            frame,
+            part,
             marker=folium.CircleMarker(radius=9, fill=True),
-            style_function=lambda f: {
+            style_function=lambda f, fill=fill: {
                 "color": colour,
                 "fillColor": colour,
-                "fillOpacity": 0.25,
+                "fillOpacity": fill,
                 "weight": 3,
                 "dashArray": dash,
             },
@@ -533,7 +547,8 @@ def import_map(
     ``incoming`` is :attr:`planner.ingest.ImportPreview.parks` (WGS84); ``repairs`` the repaired
     shapes offered for invalid geometries (same index), drawn in their own layer so the user sees
     what accepting them would store. The view fits the districts and every incoming park, so a
-    park far outside the city shows where it lies. No tiles unless a basemap is chosen.
+    park far outside the city shows where it lies; the legend starts folded so it hides none of
+    them (the layer control names the incoming layers). No tiles unless a basemap is chosen.
     """
     datum = basemap_datum(basemap)
     frame = incoming_layer_frame(incoming, lang=lang)
@@ -578,5 +593,6 @@ def import_map(
         height=height,
         overlays=overlays,
         legend_extra=extra,
+        legend_expanded=False,  # the incoming parks may lie anywhere, the legend must not hide them
         bounds=bounds,
     )
