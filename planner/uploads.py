@@ -214,9 +214,15 @@ def summary_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd
 
 
 def issues_table(preview: ImportPreview, *, lang: str = "zh") -> pd.DataFrame:
-    """Every problem, then every warning: severity, place (feature/row), field and the message
-    in the chosen language (Chinese by default), with the CLI's wording replaced by the app's."""
+    """Every problem, then every warning, each in feature/row order: severity, place, field and
+    the message in the chosen language (Chinese by default), the CLI's wording replaced by the app's."""
     frame = preview.issues_frame()
+    # errors before warnings, each by feature/row number (problems about the whole file first)
+    number = frame["place"].str.extract(r"\b(?:feature|row) (\d+)", expand=False).astype(float).fillna(0)
+    order = pd.DataFrame({"w": frame["severity"] != "error", "n": number}).sort_values(
+        ["w", "n"], kind="stable"
+    )
+    frame = frame.loc[order.index].reset_index(drop=True)
     zh = lang == "zh"
     msg = frame["message_zh"] if zh else frame["message_en"]
     return pd.DataFrame(

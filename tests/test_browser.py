@@ -277,7 +277,7 @@ def test_import_a_geojson_file(browser_page, plan, tmp_path: Path) -> None:
     the access rule and the register keeps its parks: the Export page, reached through the
     sidebar in the same session, still counts them as before.
     """
-    from tests.test_uploads import good_geojson
+    from tests.test_uploads import broken_geojson, good_geojson
 
     page, base, blocked, errors = browser_page
     _open(page, base, "export")
@@ -298,6 +298,16 @@ def test_import_a_geojson_file(browser_page, plan, tmp_path: Path) -> None:
     page.get_by_text("无权导入, 登记册未改变").wait_for()  # anonymous: the access rule refuses
     _settled(page)
     page.screenshot(path=SHOTS / "import_refused.png", full_page=True)
+    # a broken file: every problem listed, the confirm button disabled
+    bad = tmp_path / "broken.geojson"
+    bad.write_bytes(broken_geojson(plan))
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(bad)
+    page.get_by_text("发现 3 个问题, 不能导入").wait_for()
+    page.get_by_text("采用修复后的形状").wait_for()
+    assert page.get_by_role("button", name="确认导入 3 个园区").is_disabled()
+    _map_frame(page)
+    _settled(page)
+    page.screenshot(path=SHOTS / "import_problems.png", full_page=True)
     page.get_by_role("link", name="导出").click()
     page.get_by_text(f"园区 ({n_before})").first.wait_for()
     assert blocked == [], f"requests to outside hosts: {blocked}"

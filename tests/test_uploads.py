@@ -180,6 +180,7 @@ def test_issues_table_lists_every_problem_with_place_and_field(plan: Plan, seed_
         ("outside_shenzhen", "broken.geojson feature 2", "geometry"),
         ("negative_area", "broken.geojson feature 3", "占地面积"),
     }  # fmt: skip
+    assert list(errors["位置"].str.split(" [(]").str[0]) == [f"broken.geojson feature {i}" for i in (1, 2, 3)]
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in m) for m in zh["问题"])
     en = uploads.issues_table(preview, lang="en")
     assert list(en.columns) == ["Severity", "Place", "Field", "Message", "Code"]
