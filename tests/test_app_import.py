@@ -201,3 +201,15 @@ def test_a_file_with_a_park_already_in_the_register_is_refused(plan: Plan) -> No
     _upload(at, "dup.geojson", data)
     assert set(_table(at, "import_issues")["代码"]) >= {"existing_id"}
     assert _confirm(at).disabled and at.session_state.register.parks.equals(before)
+
+
+def test_a_zipped_gbk_shapefile_through_the_uploader(plan: Plan, tmp_path: Path) -> None:
+    from tests.test_uploads import shapefile_gbk_zip
+
+    name, data = shapefile_gbk_zip(plan, tmp_path)
+    at = _open()
+    at.file_uploader[0].set_value((name, data, "application/zip")).run()
+    assert not at.exception
+    assert list(_table(at, "import_parks")["名称"]) == ["上传测试园", "罗湖上传园"]
+    _confirm(at).click().run()
+    assert {"上传测试园", "罗湖上传园"} <= set(at.session_state.register.parks["name_zh"])

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
+from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -253,3 +256,73 @@ def test_gcj02_choice_moves_parks_back_about_500_m(state: dict, plan: Plan) -> N
 
     assert max(off(converted)) < 1.0
     assert all(300 < d < 800 for d in off(as_is))  # the GCJ-02 offset in Shenzhen
+
+
+# ------------------------------------------------------------------ every format, as uploaded bytes
+
+
+def _parks_frame(plan: Plan) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"名称": ["上传测试园", "罗湖上传园"], "占地面积": ["9公顷", "30亩"]},
+        geometry=[square(inside(plan, LONGGANG, dx_m=700), 300), square(inside(plan, LUOHU, dy_m=-400), 140)],
+        crs=WGS84,
+    )  # polygons only: a shapefile holds one geometry type
+
+
+def _gpkg(plan: Plan, tmp: Path) -> tuple[str, bytes]:
+    _parks_frame(plan).to_file(tmp / "parks.gpkg", driver="GPKG")
+    return "parks.gpkg", (tmp / "parks.gpkg").read_bytes()
+
+
+def shapefile_gbk_zip(plan: Plan, tmp: Path) -> tuple[str, bytes]:
+    folder = tmp / "shp"
+    folder.mkdir()
+    _parks_frame(plan).to_file(folder / "园区.shp", encoding="GBK")
+    (folder / "园区.cpg").unlink()  # as many Chinese GIS exports come: GBK text, no .cpg
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in folder.iterdir():
+            zf.write(f, f"园区/{f.name}")
+    return "园区.zip", buf.getvalue()
+
+
+def _kml(plan: Plan, tmp: Path) -> tuple[str, bytes]:
+    frame = _parks_frame(plan).rename(columns={"名称": "Name"})
+    frame.to_file(tmp / "parks.kml", driver="KML")
+    return "parks.kml", (tmp / "parks.kml").read_bytes()
+
+
+def _csv_gbk(plan: Plan, tmp: Path) -> tuple[str, bytes]:
+    pts = _parks_frame(plan).to_crs(METRIC).representative_point().to_crs(WGS84)
+    table = pd.DataFrame(
+        {"名称": ["上传测试园", "罗湖上传园"], "经度": pts.x, "纬度": pts.y, "占地面积": ["9公顷", "30亩"]}
+    )
+    return "parks.csv", table.to_csv(index=False).encode("gbk")
+
+
+def _xlsx(plan: Plan, tmp: Path) -> tuple[str, bytes]:
+    pts = _parks_frame(plan).to_crs(METRIC).representative_point().to_crs(WGS84)
+    table = pd.DataFrame(
+        {"园区名称": ["上传测试园", "罗湖上传园"], "lng": pts.x, "lat": pts.y, "占地面积": ["9公顷", "30亩"]}
+    )
+    table.to_excel(tmp / "parks.xlsx", index=False)
+    return "parks.xlsx", (tmp / "parks.xlsx").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "make", [_gpkg, shapefile_gbk_zip, _kml, _csv_gbk, _xlsx], ids=lambda f: f.__name__.strip("_")
+)
+def test_every_format_previews_from_the_bytes_of_an_upload(
+    state: dict, plan: Plan, tmp_path: Path, make
+) -> None:
+    name, data = make(plan, tmp_path)
+    up = uploads.read_upload((name, data))
+    assert up.name.rsplit(".", 1)[1] in uploads.UPLOAD_TYPES
+    preview = uploads.held_preview(state, up, plan, state["register"])
+    assert preview.ok, preview.problems
+    table = uploads.summary_table(preview, plan)
+    assert list(table["名称"]) == ["上传测试园", "罗湖上传园"]  # Chinese text intact (GBK included)
+    assert list(table["区"]) == ["龙岗区", "罗湖区"]
+    assert list(table["占地面积 (m²)"]) == [90_000, 20_000]
+    uploads.confirm_upload(state, preview)
+    assert len(state["register"].parks) == 34
