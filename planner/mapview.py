@@ -485,6 +485,7 @@ def new_drawing(last_active_drawing: dict | None) -> dict | None:
 
 INCOMING_COLOUR = "#c2185b"  # parks an import would add (not yet in the register)
 REPAIR_COLOUR = "#6a1b9a"  # repaired shapes offered for invalid geometries
+MAX_PREVIEW_FEATURES = 5_000  # incoming parks drawn on the preview map at most
 
 
 def incoming_layer_frame(incoming: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
@@ -541,6 +542,7 @@ def import_map(
     basemap: str = "none",
     tianditu_key: str = "",
     height: int | str = "100%",
+    max_features: int = MAX_PREVIEW_FEATURES,
 ) -> folium.Map:
     """The plan's map with the parks an import would add drawn over it, before anything is stored.
 
@@ -548,14 +550,22 @@ def import_map(
     shapes offered for invalid geometries (same index), drawn in their own layer so the user sees
     what accepting them would store. The view fits the districts and every incoming park, so a
     park far outside the city shows where it lies; the legend starts folded so it hides none of
-    them (the layer control names the incoming layers). No tiles unless a basemap is chosen.
+    them (the layer control names the incoming layers). At most ``max_features`` incoming parks
+    are drawn (the layer's name says how many of how many): a browser cannot show 100,000
+    parcels, the summary table lists them all. No tiles unless a basemap is chosen.
     """
     datum = basemap_datum(basemap)
     frame = incoming_layer_frame(incoming, lang=lang)
+    count = f"{len(frame)}"
+    if len(frame) > max_features:
+        count = _t(
+            lang, f"显示 {max_features:,} / 共 {len(frame):,}", f"{max_features:,} of {len(frame):,} shown"
+        )
+        frame = frame.iloc[:max_features]
     layers = [
         (
             frame,
-            _t(lang, f"待导入园区 ({len(frame)})", f"Parks to import ({len(frame)})"),
+            _t(lang, f"待导入园区 ({count})", f"Parks to import ({count})"),
             INCOMING_COLOUR,
             "6 4",
         )

@@ -250,3 +250,11 @@ def test_import_map_shifts_incoming_parks_onto_an_amap_basemap(plan: Plan, seed_
     p0, p1 = (shapely.geometry.shape(f[2]["geometry"]) for f in (plain, amap))
     assert 0.002 < p0.distance(p1) < 0.01
     assert "to import" in amap[0]["properties"]["_tip"]
+
+
+def test_import_map_draws_at_most_max_features_and_says_so(plan: Plan, seed_register: Register) -> None:
+    preview = _import_preview(plan, seed_register)
+    m = mapview.import_map(plan, seed_register, preview.parks, max_features=2)
+    groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
+    shapes = _geojson_layers(groups["待导入园区 (显示 2 / 共 3)"])[0]
+    assert [f["properties"]["id"] for f in _features(shapes)] == ["b1", "b2"]
