@@ -295,15 +295,15 @@ def test_import_a_geojson_file(browser_page, plan, tmp_path: Path) -> None:
     _settled(page)
     page.screenshot(path=SHOTS / "import_preview.png", full_page=True)
     page.get_by_role("button", name="确认导入 2 个园区").click()
-    page.get_by_text("无权导入, 登记册未改变").wait_for()  # anonymous: the access rule refuses
+    page.get_by_text("无权导入, 登记册未改变").first.wait_for()  # anonymous: the access rule refuses
     _settled(page)
     page.screenshot(path=SHOTS / "import_refused.png", full_page=True)
     # a broken file: every problem listed, the confirm button disabled
     bad = tmp_path / "broken.geojson"
     bad.write_bytes(broken_geojson(plan))
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(bad)
-    page.get_by_text("发现 3 个问题, 不能导入").wait_for()
-    page.get_by_text("采用修复后的形状").wait_for()
+    page.get_by_text("发现 3 个问题, 不能导入").first.wait_for()
+    page.get_by_test_id("stCheckbox").get_by_text("采用修复后的形状").wait_for()
     assert page.get_by_role("button", name="确认导入 3 个园区").is_disabled()
     _map_frame(page)
     _settled(page)
