@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import pandas as pd
 from branca.element import MacroElement
 from jinja2 import Template
 
-from planner.geo import fmt_m2, shift_gdf
+from planner.geo import WGS84, fmt_m2, shift_from_wgs84, shift_gdf
 from planner.plan import Plan
 from planner.register import STATUS_LABELS, STATUSES, Register
 
@@ -239,8 +240,11 @@ class _Legend(MacroElement):
         self.html = html_text
 
 
-def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0) -> str:
-    """The legend: roles with the districts' specialisations, park statuses, circle sizes."""
+def legend_html(
+    plan: Plan, *, lang: str = "zh", n_unlocated: int = 0, extra: str = "", expanded: bool = True
+) -> str:
+    """The legend: roles with the districts' specialisations, park statuses, circle sizes
+    (and ``extra``, HTML for further layers, at the end); ``expanded=False`` shows only its title."""
     colours = _role_colours(plan)
     spec = {s.key: (s.label_zh if lang == "zh" else s.label_en) for s in plan.specialisations}
     sw = '<span style="display:inline-block;width:12px;height:12px;margin-right:4px;background:{}"></span>'
@@ -276,8 +280,10 @@ def legend_html(plan: Plan, *, lang: str = "zh", n_unlocated: int = 0) -> str:
                 f"{n_unlocated} parks have no location, not shown",
             )
         )
+    if extra:
+        parts.append(extra)
     summary = _t(lang, "图例", "Legend")
-    return f"<details open><summary><b>{summary}</b></summary>{'<br>'.join(parts)}</details>"
+    return f"<details{' open' if expanded else ''}><summary><b>{summary}</b></summary>{'<br>'.join(parts)}</details>"
 
 
 def _use_local_assets(element: Any, js: list[tuple[str, str]], css: list[tuple[str, str]]) -> None:
@@ -331,11 +337,18 @@ def build_map(
     tianditu_key: str = "",
     draw: bool = False,
     height: int | str = "100%",
+    overlays: Sequence[folium.FeatureGroup] = (),
+    legend_extra: str = "",
+    legend_expanded: bool = True,
+    bounds: Sequence[float] | None = None,
 ) -> folium.Map:
     """The plan's map: districts by role, parks by status, legend, layer control, optional draw tools.
 
     ``basemap`` is a key of ``BASEMAPS`` ("none" needs no internet). On a GCJ-02 basemap every
-    overlay is shifted into GCJ-02 so it lines up with the tiles.
+    overlay is shifted into GCJ-02 so it lines up with the tiles. ``overlays`` are further layers
+    (already in the basemap's datum) drawn above the parks and listed in the layer control;
+    ``legend_extra`` is HTML appended to the legend (``legend_expanded=False``: folded); ``bounds`` (minx, miny, maxx, maxy, in the
+    basemap's datum) is the view to fit instead of the districts.
     """
     datum = basemap_datum(basemap)
     districts = district_layer_frame(plan, lang=lang)
@@ -388,8 +401,14 @@ def build_map(
         ).add_to(group)
         group.add_to(m)
 
+    for layer in overlays:
+        layer.add_to(m)
+
     n_unlocated = len(register.parks) - len(parks)
-    _Legend(legend_html(plan, lang=lang, n_unlocated=n_unlocated)).add_to(m)
+    legend = legend_html(
+        plan, lang=lang, n_unlocated=n_unlocated, extra=legend_extra, expanded=legend_expanded
+    )
+    _Legend(legend).add_to(m)
 
     if draw:
         d = folium.plugins.Draw(
@@ -409,7 +428,8 @@ def build_map(
         d.add_to(m)
 
     folium.LayerControl(collapsed=False).add_to(m)
-    bounds = districts.total_bounds
+    if bounds is None:
+        bounds = districts.total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     return m
 
@@ -461,3 +481,128 @@ def new_drawing(last_active_drawing: dict | None) -> dict | None:
     if last_active_drawing.get("properties"):
         return None
     return last_active_drawing
+
+
+INCOMING_COLOUR = "#c2185b"  # parks an import would add (not yet in the register)
+REPAIR_COLOUR = "#6a1b9a"  # repaired shapes offered for invalid geometries
+MAX_PREVIEW_FEATURES = 5_000  # incoming parks drawn on the preview map at most
+
+
+def incoming_layer_frame(incoming: gpd.GeoDataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
+    """Parks an import would add (register columns, WGS84) with a tooltip; no location, no row."""
+    geoms = incoming.geometry
+    p = incoming[~(geoms.isna() | geoms.is_empty)].copy()
+    name = p["name_zh"] if lang == "zh" else p["name_en"].where(p["name_en"] != "", p["name_zh"])
+    p["_tip"] = (
+        "<b>"
+        + _esc(name)
+        + "</b> · "
+        + _t(lang, "待导入", "to import")
+        + "<br>"
+        + _t(lang, "编号", "ID")
+        + ": "
+        + _esc(p["id"])
+    )
+    return gpd.GeoDataFrame(p[["id", "_tip"]], geometry=p.geometry.values, crs=incoming.crs)
+
+
+def _outline_layer(frame: gpd.GeoDataFrame, name: str, colour: str, dash: str) -> folium.FeatureGroup:
+    """Dashed shapes with a tooltip; a small polygon (a few pixels at city scale) also gets a
+    dashed circle at a point inside it, so every incoming park can be found on the map."""
+    group = folium.FeatureGroup(name=name)
+    polygons = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
+    marks = gpd.GeoDataFrame(
+        polygons[["id", "_tip"]], geometry=polygons.geometry.representative_point(), crs=frame.crs
+    )
+    for part, fill in ((frame, 0.25), (marks, 0.0)):
+        if not len(part):
+            continue
+        folium.GeoJson(
+            part,
+            marker=folium.CircleMarker(radius=9, fill=True),
+            style_function=lambda f, fill=fill: {
+                "color": colour,
+                "fillColor": colour,
+                "fillOpacity": fill,
+                "weight": 3,
+                "dashArray": dash,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+        ).add_to(group)
+    return group
+
+
+def import_map(
+    plan: Plan,
+    register: Register,
+    incoming: gpd.GeoDataFrame,
+    *,
+    repairs: gpd.GeoSeries | None = None,
+    lang: str = "zh",
+    basemap: str = "none",
+    tianditu_key: str = "",
+    height: int | str = "100%",
+    max_features: int = MAX_PREVIEW_FEATURES,
+) -> folium.Map:
+    """The plan's map with the parks an import would add drawn over it, before anything is stored.
+
+    ``incoming`` is :attr:`planner.ingest.ImportPreview.parks` (WGS84); ``repairs`` the repaired
+    shapes offered for invalid geometries (same index), drawn in their own layer so the user sees
+    what accepting them would store. The view fits the districts and every incoming park, so a
+    park far outside the city shows where it lies; the legend starts folded so it hides none of
+    them (the layer control names the incoming layers). At most ``max_features`` incoming parks
+    are drawn (the layer's name says how many of how many): a browser cannot show 100,000
+    parcels, the summary table lists them all. No tiles unless a basemap is chosen.
+    """
+    datum = basemap_datum(basemap)
+    frame = incoming_layer_frame(incoming, lang=lang)
+    count = f"{len(frame)}"
+    if len(frame) > max_features:
+        count = _t(
+            lang, f"显示 {max_features:,} / 共 {len(frame):,}", f"{max_features:,} of {len(frame):,} shown"
+        )
+        frame = frame.iloc[:max_features]
+    layers = [
+        (
+            frame,
+            _t(lang, f"待导入园区 ({count})", f"Parks to import ({count})"),
+            INCOMING_COLOUR,
+            "6 4",
+        )
+    ]
+    if repairs is not None and repairs.notna().any():
+        offered = repairs.dropna()
+        fixed = gpd.GeoDataFrame(
+            {"id": incoming.loc[offered.index, "id"].to_numpy()}, geometry=offered.values, crs=WGS84
+        )
+        fixed["_tip"] = _t(lang, "修复后的形状: ", "Repaired shape: ") + _esc(fixed["id"])
+        name = _t(lang, f"修复后的形状 ({len(fixed)})", f"Repaired shapes ({len(fixed)})")
+        layers.append((fixed, name, REPAIR_COLOUR, "2 4"))
+    if datum != "wgs84":
+        layers = [(shift_gdf(f, to=datum), n, c, d) for f, n, c, d in layers]
+    overlays = [_outline_layer(f, n, c, d) for f, n, c, d in layers]
+    sw = (
+        '<span style="display:inline-block;width:12px;height:12px;margin-right:4px;'
+        'border:2px dashed {};background:{}40"></span>'
+    )
+    extra = f"<b>{_t(lang, '导入预览', 'Import preview')}</b><br>" + "<br>".join(
+        f"{sw.format(c, c)}{html.escape(n)}" for _, n, c, _ in layers
+    )
+    districts = plan.district_polygons.geometry
+    if datum != "wgs84":
+        districts = gpd.GeoSeries(shift_from_wgs84(districts, datum), crs=WGS84)
+    boxes = [districts.total_bounds] + [f.total_bounds for f, *_ in layers if len(f)]
+    b = np.array(boxes)
+    bounds = [b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()]
+    return build_map(
+        plan,
+        register,
+        lang=lang,
+        basemap=basemap,
+        tianditu_key=tianditu_key,
+        height=height,
+        overlays=overlays,
+        legend_extra=extra,
+        legend_expanded=False,  # the incoming parks may lie anywhere, the legend must not hide them
+        bounds=bounds,
+    )

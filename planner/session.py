@@ -273,6 +273,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/capacity.py", "容量", "Capacity", ":material/bar_chart:"),
     ("pages/district.py", "区级分配", "District allocations", ":material/apartment:"),
     ("pages/export.py", "导出", "Export", ":material/download:"),
+    ("pages/import.py", "导入", "Import", ":material/upload:"),
     ("pages/signin.py", "登录", "Sign in", ":material/login:"),
 )
 APP_TITLE = "深圳软件园区规划 Shenzhen Park Planner"

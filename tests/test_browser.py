@@ -32,7 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
-PAGES = {"overview": "", "map": "map", "capacity": "capacity", "district": "district", "export": "export"}
+PAGES = {
+    "overview": "",
+    "map": "map",
+    "capacity": "capacity",
+    "district": "district",
+    "export": "export",
+    "import": "import",
+}
 # the last thing each page draws: once it is there, the script has run to its end
 LAST = {
     "overview": "主要问题",
@@ -40,6 +47,7 @@ LAST = {
     "capacity": "检查结果",
     "district": "下载本区数据",
     "export": "分配 (",
+    "import": "请选择要导入的文件",
 }
 N_DISTRICTS = 9
 
@@ -300,5 +308,52 @@ def test_draw_a_park_with_the_mouse(browser_page) -> None:
     _assert_no_error(page, "map after drawing")
     _settled(page)
     page.screenshot(path=SHOTS / "map_after_drawing.png", full_page=True)
+    assert blocked == [], f"requests to outside hosts: {blocked}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_import_a_geojson_file(browser_page, plan, tmp_path: Path) -> None:
+    """Upload through the real file chooser, see the preview (table and map), confirm.
+
+    Signed in as a city planner, the confirm adds both parks: the Export page, reached through
+    the sidebar in the same session, counts two more. A broken file then lists every problem and
+    cannot be confirmed.
+    """
+    from tests.test_uploads import broken_geojson, good_geojson
+
+    page, base, blocked, errors = browser_page
+    _sign_in(page, base, PASSWORD)
+    page.get_by_text("已登录").wait_for()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="导出", exact=True).click()
+    page.get_by_text(LAST["export"]).first.wait_for()
+    n_before = int(page.get_by_text(re.compile(r"^园区 \((\d+)\)$")).first.inner_text()[4:-1])
+    page.get_by_role("link", name="导入").click()
+    page.get_by_text(LAST["import"]).first.wait_for()
+    path = tmp_path / "浏览器上传.geojson"
+    path.write_bytes(good_geojson(plan))
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(path)
+    page.get_by_text("2 个园区可以导入").first.wait_for()
+    page.get_by_text("上传测试园").first.wait_for(state="attached")  # a cell of the (canvas) table
+    frame = _map_frame(page)
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for()
+    _assert_no_error(page, "import preview")
+    _settled(page)
+    page.screenshot(path=SHOTS / "import_preview.png", full_page=True)
+    page.get_by_role("button", name="确认导入 2 个园区").click()
+    page.get_by_text(re.compile(r"已导入 .* 中的 2 个园区")).first.wait_for()
+    _settled(page)
+    page.screenshot(path=SHOTS / "import_done.png", full_page=True)
+    # a broken file: every problem listed, the confirm button disabled
+    bad = tmp_path / "broken.geojson"
+    bad.write_bytes(broken_geojson(plan))
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(bad)
+    page.get_by_text("发现 3 个问题, 不能导入").first.wait_for()
+    page.get_by_test_id("stCheckbox").get_by_text("采用修复后的形状").wait_for()
+    assert page.get_by_role("button", name="确认导入 3 个园区").is_disabled()
+    _map_frame(page)
+    _settled(page)
+    page.screenshot(path=SHOTS / "import_problems.png", full_page=True)
+    page.get_by_role("link", name="导出").click()
+    page.get_by_text(f"园区 ({n_before + 2})").first.wait_for()
     assert blocked == [], f"requests to outside hosts: {blocked}"
     assert errors == [], f"JavaScript errors: {errors}"

@@ -202,3 +202,59 @@ def test_the_selected_park_is_outlined_in_its_own_layer(plan: Plan, seed_registe
     p0 = shapely.geometry.shape(_features(outline)[0]["geometry"])
     p1 = shapely.geometry.shape(_features(amap)[0]["geometry"])
     assert 0.002 < p0.distance(p1) < 0.01  # shifted into GCJ-02 like the rest of the map
+
+
+def _import_preview(plan: Plan, seed_register: Register):
+    from planner.ingest import preview_import
+    from tests.test_uploads import broken_geojson
+
+    return preview_import(broken_geojson(plan), "broken.geojson", plan, seed_register)
+
+
+def test_import_map_draws_incoming_parks_and_offered_repairs_over_the_plan(
+    plan: Plan, seed_register: Register
+) -> None:
+    preview = _import_preview(plan, seed_register)  # a bow-tie, a park in Beijing, one in Longgang
+    m = mapview.import_map(plan, seed_register, preview.parks, repairs=preview.repairs)
+    groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
+    shapes, marks = _geojson_layers(groups["待导入园区 (3)"])
+    assert [f["properties"]["id"] for f in _features(shapes)] == ["b1", "b2", "b3"]
+    assert [f["properties"]["id"] for f in _features(marks)] == ["b1"]  # a polygon is also marked
+    assert "待导入" in _features(shapes)[0]["properties"]["_tip"]
+    assert shapes.style_function(_features(shapes)[0])["color"] == mapview.INCOMING_COLOUR
+    fixed = _features(_geojson_layers(groups["修复后的形状 (1)"])[0])
+    assert [f["properties"]["id"] for f in fixed] == ["b1"]
+    assert shapely.geometry.shape(fixed[0]["geometry"]).is_valid
+    base = _geojson_layers(mapview.build_map(plan, seed_register))
+    assert len(_geojson_layers(m)) == len(base) + 4  # the plan's layers are all still there
+    # the view reaches Beijing, so a park far outside the city is seen where it lies
+    fit = next(c for c in m._children.values() if isinstance(c, folium.map.FitBounds))
+    (south, west), (north, east) = fit.bounds
+    assert north > 39.9 and east > 116.3 and south < 22.6 and west < 113.9
+    html = m.get_root().render()
+    assert "planner-legend" in html and "autonavi" not in html  # offline: no tiles
+    (legend,) = [c for c in m._children.values() if isinstance(c, mapview._Legend)]
+    assert legend.html.startswith("<details><summary>") and "待导入园区 (3)" in legend.html  # folded
+    (plain,) = [
+        c for c in mapview.build_map(plan, seed_register)._children.values() if isinstance(c, mapview._Legend)
+    ]
+    assert plain.html.startswith("<details open>")
+
+
+def test_import_map_shifts_incoming_parks_onto_an_amap_basemap(plan: Plan, seed_register: Register) -> None:
+    preview = _import_preview(plan, seed_register)
+    plain = _features(_geojson_layers(mapview.import_map(plan, seed_register, preview.parks))[-2])
+    amap = _features(
+        _geojson_layers(mapview.import_map(plan, seed_register, preview.parks, basemap="amap", lang="en"))[-2]
+    )
+    p0, p1 = (shapely.geometry.shape(f[2]["geometry"]) for f in (plain, amap))
+    assert 0.002 < p0.distance(p1) < 0.01
+    assert "to import" in amap[0]["properties"]["_tip"]
+
+
+def test_import_map_draws_at_most_max_features_and_says_so(plan: Plan, seed_register: Register) -> None:
+    preview = _import_preview(plan, seed_register)
+    m = mapview.import_map(plan, seed_register, preview.parks, max_features=2)
+    groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
+    shapes = _geojson_layers(groups["待导入园区 (显示 2 / 共 3)"])[0]
+    assert [f["properties"]["id"] for f in _features(shapes)] == ["b1", "b2"]
