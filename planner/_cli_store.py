@@ -20,7 +20,7 @@ import pandas as pd
 from planner.access import User
 from planner.accounts import SignInFailed, authenticate
 from planner.capacity import capacity_report
-from planner.errors import AccessDenied, ValidationError
+from planner.errors import AccessDenied, PlannerError, ValidationError
 from planner.geo import fmt_m2
 from planner.plan import Plan, load_plan
 from planner.register import Register, load_register
@@ -76,8 +76,12 @@ def signed_in(args: argparse.Namespace) -> User:
     return authenticate(args.user, password)
 
 
-def run_guarded(func, args: argparse.Namespace) -> int:
-    """Run a store command, turning the store's refusals into exit codes with bilingual messages."""
+def run_guarded(func, args: argparse.Namespace, *, writes: bool = False) -> int:
+    """Run a store command, turning the store's refusals into exit codes with bilingual messages.
+
+    For a write, any other planner error (no such scenario, confirmation missing, target exists)
+    is a refusal too (exit 1); for a read it is left to ``main`` (exit 2).
+    """
     try:
         return func(args)
     except ConflictError as exc:
@@ -88,6 +92,11 @@ def run_guarded(func, args: argparse.Namespace) -> int:
         return EXIT_DENIED
     except ValidationError as exc:
         _fail(args, "invalid", exc, exc.problems)
+        return EXIT_REFUSED
+    except PlannerError as exc:
+        if not writes:
+            raise
+        _fail(args, "refused", exc, [])
         return EXIT_REFUSED
 
 
@@ -313,7 +322,7 @@ def add_scenario_command(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--json", action="store_true", help="one JSON object")
         if writes:
             add_user_arguments(p)
-        p.set_defaults(func=lambda args: run_guarded(func, args))
+        p.set_defaults(func=lambda args: run_guarded(func, args, writes=writes))
         return p
 
     command("list", cmd_list, "scenarios, latest version each / 场景列表")
