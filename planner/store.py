@@ -364,8 +364,7 @@ class Store:
         """One row a scenario (deleted ones left out): latest version, its author, time, comment, size."""
         rows = [v for v in self._latest_per_scenario() if v.action != "delete"]
         cols = ["scenario", "version", "author", "created_at", "comment", "n_parks", "n_allocations"]
-        frame = pd.DataFrame([{c: getattr(v, c) for c in cols} for v in rows], columns=cols)
-        return frame.sort_values("scenario", key=lambda s: s != MAIN).reset_index(drop=True)
+        return pd.DataFrame([{c: getattr(v, c) for c in cols} for v in rows], columns=cols)
 
     def _latest_per_scenario(self) -> list[Version]:
         latest: dict[str, Version] = {}
@@ -468,7 +467,13 @@ class Store:
                 before = None
             if before is not None:
                 changes = register_changes(before, self.backend.read(scenario, current))
-        exc = ConflictError(scenario, expected, current, changes, since)
+        reason = ""
+        if expected is None and current is not None:
+            reason = (
+                f"场景 {scenario} 已存在 (现为 v{current}); 未保存 / scenario {scenario!r} already exists "
+                f"(now v{current}): nothing was written; load it and save with its version"
+            )
+        exc = ConflictError(scenario, expected, current, changes, since, reason=reason)
         self._record(user, action, scenario, expected, "conflict", str(exc))
         return exc
 
