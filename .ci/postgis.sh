@@ -64,6 +64,6 @@ PSQL=("$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
 if [ "$(as_pg "${PSQL[@]}" -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$DB'")" = 0 ]; then
   as_pg "${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB" >&2
 fi
-as_pg "${PSQL[@]}" -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS postgis" >&2
+as_pg "${PSQL[@]}" -d "$DB" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis" >&2
 log "PostGIS $(as_pg "${PSQL[@]}" -d "$DB" -c 'SELECT postgis_lib_version()') ready"
 echo "postgresql://postgres@127.0.0.1:$PORT/$DB"

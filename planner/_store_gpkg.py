@@ -3,7 +3,7 @@
 The file is a conformant GeoPackage (application id ``GPKG``, ``gpkg_spatial_ref_sys``,
 ``gpkg_contents``, ``gpkg_geometry_columns``; geometries as GeoPackage binary, WGS84), so QGIS
 and ``pyogrio.read_dataframe`` open it: layer ``parks`` holds every version's parks, tagged by
-``scenario`` and ``version``; ``allocations``, ``quotas``, ``versions`` and ``audit`` are attribute
+``scenario`` and ``version``, and the view ``parks_latest`` each scenario's latest version; ``allocations``, ``quotas``, ``versions`` and ``audit`` are attribute
 tables. A save is one SQLite transaction (``BEGIN IMMEDIATE``, so concurrent writers queue) that
 writes the rows and then the ``versions`` row; a process killed before COMMIT leaves a journal that
 SQLite rolls back on the next open, and rows without a version row are never read anyway.
@@ -66,12 +66,21 @@ CREATE TABLE gpkg_geometry_columns (
   CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
 """
 
+# The latest version of every scenario that is not deleted (a tombstone has no rows): for QGIS.
+LATEST_VIEW = "parks_latest"
+_LATEST_SQL = f"""
+CREATE VIEW {LATEST_VIEW} AS SELECT p.* FROM parks p JOIN (
+  SELECT scenario, max(version) AS version FROM versions GROUP BY scenario
+) l ON p.scenario = l.scenario AND p.version = l.version
+"""
+
 _DESCRIPTIONS = {
     "parks": "园区 (每个场景的每个版本) / parks of every scenario version",
     "allocations": "分配 / allocations of every scenario version",
     "quotas": "区配额 / district quotas of every scenario version",
     "versions": "版本 (作者, 时间, 说明) / versions: author, time, comment",
     "audit": "审计日志 / audit log of every write attempt",
+    LATEST_VIEW: "各场景最新版本的园区 / parks of each scenario's latest version",
 }
 
 
@@ -170,15 +179,17 @@ class GeoPackageBackend:
         )
         acols = ", ".join(f"{_q(c)} {'INTEGER' if c == 'version' else 'TEXT'}" for c in AUDIT_COLUMNS)
         con.execute(f"CREATE TABLE audit (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {acols})")
+        con.execute(_LATEST_SQL)
         for table, description in _DESCRIPTIONS.items():
-            kind = "features" if table == "parks" else "attributes"
+            kind = "features" if table in ("parks", LATEST_VIEW) else "attributes"
             con.execute(
                 "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
                 "VALUES (?,?,?,?,?)",
                 (table, kind, table, description, SRS_ID if kind == "features" else None),
             )
-        con.execute(
-            "INSERT INTO gpkg_geometry_columns VALUES ('parks', 'geom', 'GEOMETRY', ?, 0, 0)", (SRS_ID,)
+        con.executemany(
+            "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'GEOMETRY', ?, 0, 0)",
+            [("parks", SRS_ID), (LATEST_VIEW, SRS_ID)],
         )
 
     # ---- reading -------------------------------------------------------------------------

@@ -601,11 +601,13 @@ class Store:
     ) -> Version:
         """Save an earlier version's content as a NEW version (the history keeps everything).
 
-        ``expected_version`` defaults to the scenario's latest version.
+        ``expected_version`` defaults to the scenario's latest version. Restoring a version of a
+        deleted scenario brings the scenario back.
         """
         old, _ = self.load(scenario, version)
         if expected_version is None:
-            expected_version = self.version(scenario).version
+            latest = self._live_latest(scenario)
+            expected_version = latest.version if latest is not None else None
         note = comment or f"恢复到 v{version} / restored v{version}"
         return self._save(
             old, user, note, scenario, expected_version, action="restore", restored_from=version

@@ -227,9 +227,13 @@ def test_scenarios_copy_and_delete_with_confirmation(store, plan, seed_register)
     hist = store.history("方案B")
     assert hist["action"].tolist() == ["delete", "copy"]
     assert hist["author"].iloc[0] == "alice"
-    # the name can be used again; versions go on after the tombstone
-    again = store.copy(MAIN, "方案B", user=PLANNER)
-    assert again.version == 3
+    # restoring a version of a deleted scenario brings it back; versions go on after the tombstone
+    back = store.restore("方案B", 1, user=PLANNER)
+    assert (back.version, back.action, back.restored_from) == (3, "restore", 1)
+    assert store.exists("方案B")
+    store.delete("方案B", user=PLANNER, confirm="方案B")
+    again = store.copy(MAIN, "方案B", user=PLANNER)  # and the name can be used again
+    assert again.version == 5
     log = store.audit_log()
     assert {"copy", "delete"} <= set(log["action"])
     assert (log["outcome"] == "denied").sum() == 2
@@ -428,6 +432,9 @@ def test_the_store_file_is_a_valid_geopackage(plan, tmp_path, seed_register):
     assert np.all(
         shapely.equals_exact(ours.geometry[located].values, theirs.geometry[located.index[located]].values, 0)
     )
+    current = pyogrio.read_dataframe(path, layer="parks_latest")  # the view for QGIS
+    assert set(current["version"]) == {2} and len(current) == len(seed_register.parks) + 1
+    assert current.crs.equals(WGS84)
     info = pyogrio.read_info(path, layer="parks")
     assert info["crs"] == "EPSG:4326"
     versions = pyogrio.read_dataframe(path, layer="versions", read_geometry=False)
