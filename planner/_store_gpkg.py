@@ -25,7 +25,7 @@ from pyproj import CRS
 from planner.errors import PlannerError
 from planner.geo import WGS84
 from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import COLUMNS, Version, _Race, test_pause
+from planner.store import COLUMNS, Version, _Race, pause_for_crash_test
 
 SRS_ID = 4326
 _SQL_TYPES = {"text": "TEXT", "real": "DOUBLE", "int": "INTEGER", "bool": "BOOLEAN"}
@@ -280,7 +280,7 @@ class GeoPackageBackend:
                     self._insert(con, table, cols, names)
                 if len(register.parks):
                     self._extend_bounds(con, register.parks)
-            test_pause()
+            pause_for_crash_test()
             names = [c for c, _ in _VERSION_COLUMNS]
             try:  # the commit marker, last
                 con.execute(

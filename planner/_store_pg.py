@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from planner.errors import PlannerError
 from planner.geo import WGS84
 from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import COLUMNS, Version, _Race, test_pause
+from planner.store import COLUMNS, Version, _Race, pause_for_crash_test
 
 _SA_TYPES = {"text": sa.Text, "real": sa.Float(precision=53), "int": sa.Integer, "bool": sa.Boolean}
 _VERSION_NAMES = [
@@ -194,7 +194,7 @@ class PostgisBackend:
                     self._copy(cursor, "quotas", register.quotas, v.scenario, v.version)
                 finally:
                     cursor.close()
-            test_pause()
+            pause_for_crash_test()
             try:  # the commit marker, last
                 con.execute(self.md.tables["versions"].insert(), {c: getattr(v, c) for c in _VERSION_NAMES})
             except sa.exc.IntegrityError:

@@ -169,15 +169,12 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def test_pause() -> None:
+def pause_for_crash_test() -> None:
     """For the crash test only: announce that rows are written, then sleep (see TEST_PAUSE_ENV)."""
     pause = os.environ.get(TEST_PAUSE_ENV)
     if pause:
         print("rows written, pausing", file=sys.stderr, flush=True)
         time.sleep(float(pause))
-
-
-test_pause.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def now_utc() -> str:
@@ -487,14 +484,15 @@ class Store:
         *,
         action: str,
         restored_from: int | None = None,
-        previous: Register | None = None,
+        changes: RegisterChanges | None = None,
     ) -> Version:
         """Write a new version (``register`` None: a tombstone) after ``expected``; _Race when not latest."""
         latest = self._latest(scenario)
         number = (latest.version if latest is not None else 0) + 1
         if register is not None:
-            before = previous if previous is not None else empty_register()
-            summary = register_changes(before, register).summary()
+            if changes is None:
+                changes = register_changes(empty_register(), register)
+            summary = changes.summary()
         else:
             summary = "删除场景 scenario deleted"
         v = Version(
@@ -570,7 +568,7 @@ class Store:
                     [Problem("register", "", "只读用户不能修改数据", f"{user.label('en')} is read-only")],
                     user=user,
                 )
-            check_change(user, before, register, self.plan)
+            changes = check_change(user, before, register, self.plan)
         except AccessDenied as exc:
             self._deny(user, action, scenario, expected_version, exc)
             raise
@@ -585,7 +583,7 @@ class Store:
                 expected_version,
                 action=action,
                 restored_from=restored_from,
-                previous=before,
+                changes=changes,
             )
         except _Race:
             raise self._conflict(scenario, expected_version, user, action) from None
