@@ -119,6 +119,12 @@ class GeoPackageBackend:
             ).fetchone()[0]
             if not has:
                 self._create(con)
+            if not con.execute("SELECT count(*) FROM sqlite_master WHERE name='store_meta'").fetchone()[0]:
+                con.execute("CREATE TABLE store_meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)")
+                con.execute(
+                    "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                    "VALUES ('store_meta', 'attributes', 'store_meta', '规划库信息 / store settings (plan id)')"
+                )
 
     @contextmanager
     def _connect(self):
@@ -311,6 +317,15 @@ class GeoPackageBackend:
                 f"INSERT INTO audit ({', '.join(map(_q, AUDIT_COLUMNS))}) VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})",
                 [row[c] for c in AUDIT_COLUMNS],
             )
+
+    def get_meta(self, key: str) -> str | None:
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as con:
+            con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes its own connection."""

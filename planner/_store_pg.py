@@ -64,6 +64,12 @@ def _metadata() -> sa.MetaData:
         sa.Column("n_allocations", sa.Integer, nullable=False),
     )
     sa.Table(
+        "store_meta",
+        md,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    sa.Table(
         "audit",
         md,
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -203,6 +209,20 @@ class PostgisBackend:
     def audit(self, row: dict) -> None:
         with self.engine.begin() as con:
             con.execute(self.md.tables["audit"].insert(), row)
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as con:
+            return con.execute(sa.text("SELECT value FROM store_meta WHERE key = :k"), {"k": key}).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as con:
+            con.execute(
+                sa.text(
+                    "INSERT INTO store_meta (key, value) VALUES (:k, :v) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                {"k": key, "v": value},
+            )
 
     def close(self) -> None:
         self.engine.dispose()

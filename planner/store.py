@@ -165,6 +165,8 @@ class Backend(Protocol):
         self, version: Version, register: Register | None, expected_latest: int | None
     ) -> None: ...  # raises _Race when the scenario's latest version is not ``expected_latest``
     def audit(self, row: dict) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
     def close(self) -> None: ...
 
@@ -228,6 +230,15 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
         from planner._store_gpkg import GeoPackageBackend
 
         backend = GeoPackageBackend(Path(location))
+    owner = backend.get_meta("plan_id")
+    if owner is None:
+        backend.set_meta("plan_id", plan.id)
+    elif owner != plan.id:
+        backend.close()
+        raise PlannerError(
+            f"{backend.location} 属于规划 {owner}, 不是 {plan.id}; 请用 --db 另选库 / this store belongs to "
+            f"plan {owner!r}, not {plan.id!r}: choose another store with --db or PLANNER_DB"
+        )
     store = Store(backend, plan)
     if backend.is_empty():
         register = load_register(plan)
@@ -449,9 +460,7 @@ class Store:
             self._deny(user, action, scenario, None, exc)
             raise exc
 
-    def _conflict(
-        self, scenario: str, expected: int | None, user: User, action: str, mine: Register | None = None
-    ) -> ConflictError:
+    def _conflict(self, scenario: str, expected: int | None, user: User, action: str) -> ConflictError:
         versions = self._versions(scenario)
         latest = versions[-1] if versions else None
         current = latest.version if latest is not None and latest.action != "delete" else None

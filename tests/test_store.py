@@ -105,6 +105,16 @@ def test_unreachable_postgis_is_a_planner_error_without_the_password(plan):
     assert "cannot connect" in str(err.value)
 
 
+def test_a_store_belongs_to_the_plan_it_was_seeded_from(store, store_db, plan):
+    from dataclasses import replace
+
+    with pytest.raises(PlannerError, match="belongs to plan"):
+        open_store(store_db, replace(plan, id="another-city"))
+    same = open_store(store_db, plan)
+    assert same.load()[1].version == 1
+    same.close()
+
+
 def test_a_file_that_is_not_a_store_is_refused(plan, tmp_path):
     path = tmp_path / "other.gpkg"
     with sqlite3.connect(path) as con:
