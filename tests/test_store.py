@@ -504,3 +504,15 @@ def test_saving_many_parks_is_practical(store, plan, seed_register):
     loaded = store.load()[0]
     assert time.perf_counter() - t >= 0  # no wall-clock assert: bench_store.py measures
     assert_same(loaded, big)
+
+
+def test_postgis_tests_skip_locally_but_fail_under_ci(monkeypatch):
+    from tests.conftest import postgis_url
+
+    monkeypatch.delenv("PLANNER_TEST_PG", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(RuntimeError, match=r"run\.sh must start PostGIS"):
+        postgis_url()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no PostGIS server"):
+        postgis_url()
