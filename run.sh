@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine:
 #   bash run.sh app    install what the app needs, then start it (streamlit run app.py)
-#   bash run.sh test   install what the tests need (Debian packages included), then run them
+#   bash run.sh test   install what the tests need (Debian packages, a PostGIS server), then run them
 # Both are idempotent: a second run installs nothing new.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,6 +33,17 @@ case "${1:-}" in
     setup_python -r requirements-dev.txt
     $PY -m ruff check .
     $PY -m ruff format --check .
+    # A throwaway PostGIS server on 127.0.0.1 for the storage suite (it runs against GeoPackage
+    # and PostGIS). Under CI a server that does not start is an error; locally those tests skip.
+    if PLANNER_TEST_PG=$(PYTHON=$PY bash .ci/postgis.sh | tail -n 1) && [ -n "$PLANNER_TEST_PG" ]; then
+      export PLANNER_TEST_PG
+    elif [ -n "${CI:-}" ]; then
+      echo "run.sh: PostGIS did not start (.ci/postgis.sh); the storage suite needs it under CI" >&2
+      exit 1
+    else
+      unset PLANNER_TEST_PG
+      echo "run.sh: PostGIS did not start; its tests will be skipped" >&2
+    fi
     exec $PY -m pytest "${@:2}"
     ;;
   *)

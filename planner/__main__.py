@@ -1,8 +1,10 @@
-"""Command line: ``python -m planner check|export|import|account ...``.
+"""Command line: ``python -m planner check|export|import|scenario|account ...``.
 
-Exit codes: 0 when the command ran; 2 on bad arguments or unreadable input (with a message naming
-the problem). ``import`` exits 1 when the file was refused (every problem printed). Subcommands of
-other modules register themselves through ``SUBCOMMANDS``.
+Every command reads the register from the store (``--db PATH_OR_URL``, else ``$PLANNER_DB``, else
+``data/planner.gpkg``; ``--scenario``, default main). Exit codes: 0 when the command ran; 2 on bad
+arguments or unreadable input (with a message naming the problem). ``import`` exits 1 when the
+file was refused (every problem printed). Writes: 3 on a conflict, 4 when access is denied.
+Subcommands of other modules register themselves through ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from planner._cli_accounts import add_account_command
+from planner._cli_store import (
+    add_scenario_command,
+    add_store_arguments,
+    run_guarded,
+    signed_in,
+    stored_register,
+)
 from planner.capacity import CapacityReport, capacity_report
 from planner.errors import PlannerError, ValidationError
 from planner.findings import Finding, run_checks
@@ -25,7 +34,6 @@ from planner.ingest import (
     confirm_import,
     parse_crs_option,
     preview_import,
-    write_register_files,
 )
 from planner.io import (
     ANNEX_TITLE,
@@ -37,7 +45,7 @@ from planner.io import (
     write_layer,
 )
 from planner.plan import Plan, load_plan
-from planner.register import PARKS_FILE, STATUS_LABELS, load_register
+from planner.register import STATUS_LABELS
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 ANNEX_LAYER = "annex"
@@ -106,7 +114,7 @@ def _print_report(report: CapacityReport, findings: list[Finding], plan_title: s
 def cmd_check(args: argparse.Namespace) -> int:
     """The capacity report and the findings."""
     plan = load_plan(args.plan)
-    register = load_register(plan)
+    _, register, _ = stored_register(args, plan)
     report = capacity_report(plan, register)
     findings = run_checks(plan, register)
     if args.json:
@@ -126,7 +134,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write one layer to a file."""
     plan = load_plan(args.plan)
-    register = load_register(plan)
+    _, register, _ = stored_register(args, plan)
     if args.layer == ANNEX_LAYER:  # the plan's annex table (一览表): a spreadsheet, not a map layer
         if args.format != "xlsx":
             raise PlannerError("the annex table is written as --format xlsx / 一览表请用 xlsx 格式导出")
@@ -140,9 +148,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Preview a file of parks; unless --dry-run, add them to the plan's register (atomic write)."""
+    """Preview a file of parks; unless --dry-run, save them into the store as a new version."""
     plan = load_plan(args.plan)
-    register = load_register(plan)
+    user = None if args.dry_run else signed_in(args)  # sign in first: no preview work for a wrong password
+    store, register, loaded = stored_register(args, plan)
     preview = preview_import(
         Path(args.file), None, plan, register, crs=args.crs, accept_repairs=args.accept_repairs
     )
@@ -153,15 +162,26 @@ def cmd_import(args: argparse.Namespace) -> int:
         except ValidationError as exc:  # the register's own rules, checked again on add
             preview = replace(preview, problems=[ImportIssue("register_rule", p) for p in exc.problems])
             new_register = register
+    saved = None
     if preview.ok and not args.dry_run:
-        write_register_files(new_register, plan.folder, files=(PARKS_FILE,))
+        comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
+        saved = store.save(
+            new_register, user=user, comment=comment, scenario=args.scenario, expected_version=loaded.version
+        )
         imported = True
     if args.json:
-        out = preview.to_dict(plan) | {"dry_run": args.dry_run, "imported": imported}
+        out = preview.to_dict(plan) | {
+            "dry_run": args.dry_run,
+            "imported": imported,
+            "scenario": args.scenario,
+            "version": saved.version if saved else None,
+        }
         json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         _print_import(preview, plan, args.dry_run)
+        if saved is not None:
+            print(f"已保存为 saved as {saved.scenario} v{saved.version} ({saved.author})")
     return EXIT_OK if preview.ok else EXIT_REFUSED
 
 
@@ -204,14 +224,22 @@ def add_import_command(sub: argparse._SubParsersAction) -> None:
         help="coordinates are wgs84, gcj02 (Amap/Tencent), bd09 (Baidu) or EPSG:n when the file declares none",
     )  # fmt: skip
     imp.add_argument("--dry-run", action="store_true", help="check only; write nothing / 只检查不写入")
+    add_store_arguments(imp, scenario=False)
+    imp.add_argument("--scenario", default="main", help="scenario to add the parks to (default main)")
+    imp.add_argument("--user", default=None, help="account name (needed unless --dry-run)")
+    imp.add_argument("--comment", default="", help="what and why (kept in the history)")
     imp.add_argument("--json", action="store_true", help="one JSON object")
     imp.add_argument(
         "--accept-repairs", action="store_true", help="use the offered repaired shapes for invalid geometries"
     )
-    imp.set_defaults(func=cmd_import)
+    imp.set_defaults(func=lambda args: run_guarded(cmd_import, args))
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_import_command, add_account_command]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_import_command,
+    add_scenario_command,
+    add_account_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
     common.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
+    add_store_arguments(common)
 
     check = sub.add_parser("check", parents=[common], help="capacity report and findings / 容量核算与检查")
     check.add_argument("--json", action="store_true", help="one JSON object")
@@ -240,7 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "import" and not args.dry_run and not args.user:
+        parser.error("import needs --user NAME (or --dry-run) / 导入需要 --user")
     try:
         return args.func(args)
     except PlannerError as exc:

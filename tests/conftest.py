@@ -68,8 +68,61 @@ def make_register(parks: list[dict], allocations: list[dict] = (), quotas: list[
 
 
 @pytest.fixture(autouse=True)
-def accounts_and_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test has its own (empty) accounts file and audit file, never the repo's data/."""
+def accounts_audit_and_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test has its own (empty) accounts file, audit file and store, never the repo's data/."""
     monkeypatch.setenv("PLANNER_ACCOUNTS", str(tmp_path / "accounts.toml"))
     monkeypatch.setenv("PLANNER_AUDIT", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("PLANNER_DB", str(tmp_path / "planner.gpkg"))
     return tmp_path
+
+
+def postgis_url() -> str:
+    """The test PostGIS server's URL (``$PLANNER_TEST_PG``, set by ``bash run.sh test``); skips
+    without one, except under CI where a missing server is an error."""
+    url = os.environ.get("PLANNER_TEST_PG")
+    if not url:
+        if os.environ.get("CI"):
+            raise RuntimeError(
+                "PLANNER_TEST_PG is not set under CI: run.sh must start PostGIS (.ci/postgis.sh)"
+            )
+        pytest.skip(
+            "no PostGIS server: set PLANNER_TEST_PG=postgresql://... (bash .ci/postgis.sh starts one)"
+        )
+    return url
+
+
+@pytest.fixture
+def pg_schema_url() -> str:
+    """A URL whose connections use a fresh schema of the test PostGIS database (dropped afterwards)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    url = postgis_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as con:
+        con.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema},public"
+    with engine.begin() as con:
+        con.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def store_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store location: a GeoPackage file, and a PostGIS schema."""
+    if request.param == "gpkg":
+        return str(tmp_path / "store.gpkg")
+    return request.getfixturevalue("pg_schema_url")
+
+
+@pytest.fixture
+def store(store_db: str, plan: Plan):
+    """A fresh store of each backend, seeded on first use."""
+    from planner.store import open_store
+
+    s = open_store(store_db, plan)
+    yield s
+    s.close()

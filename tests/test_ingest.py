@@ -18,6 +18,7 @@ import shapely
 from pyproj import Transformer
 
 from planner import __main__ as cli
+from planner.accounts import set_account
 from planner.geo import M2_PER_MU, METRIC, WGS84, shift_from_wgs84
 from planner.ingest import (
     ImportRefused,
@@ -29,6 +30,7 @@ from planner.ingest import (
 )
 from planner.plan import GEODATA, load_plan
 from planner.register import ALLOCATIONS_FILE, PARKS_FILE, load_register
+from planner.store import open_store
 
 # Places in Shenzhen away from every seed park (the seed coordinates have 3 decimals).
 NANSHAN = (113.9517, 22.5412)
@@ -52,6 +54,19 @@ def plan(plan_dir: Path):
 @pytest.fixture
 def register(plan):
     return load_register(plan)
+
+
+@pytest.fixture
+def importer(monkeypatch) -> str:
+    """A city planner account for ``import`` (password through $PLANNER_PASSWORD)."""
+    set_account("importer", "planner", "import-pass-123")
+    monkeypatch.setenv("PLANNER_PASSWORD", "import-pass-123")
+    return "importer"
+
+
+def store_versions(plan) -> list[int]:
+    """The versions of the store's main scenario (the store is $PLANNER_DB, a temporary file)."""
+    return open_store(None, plan).history()["version"].tolist()
 
 
 def feature(props: dict, geom: dict | None) -> dict:
@@ -180,11 +195,13 @@ CORPUS = {
 
 
 @pytest.mark.parametrize("case", list(CORPUS))
-def test_corpus_refused_with_its_own_message_register_unchanged(case, plan_dir, tmp_path, capsys):
+def test_corpus_refused_with_its_own_message_register_unchanged(
+    case, plan_dir, plan, importer, tmp_path, capsys
+):
     make, code, text = CORPUS[case]
     path = make(tmp_path)
     before = files_bytes(plan_dir)
-    rc = cli.main(["import", str(path), "--plan", str(plan_dir), "--json"])
+    rc = cli.main(["import", str(path), "--plan", str(plan_dir), "--json", "--user", importer])
     out = json.loads(capsys.readouterr().out)
     assert rc == 1
     assert out["ok"] is False and out["imported"] is False
@@ -193,6 +210,7 @@ def test_corpus_refused_with_its_own_message_register_unchanged(case, plan_dir, 
     assert any(text in p["message_en"] for p in out["problems"]), out["problems"]
     assert all(p["message_zh"] and p["place"] for p in out["problems"])
     assert files_bytes(plan_dir) == before
+    assert store_versions(plan) == [1]
 
 
 def test_unknown_crs_still_reports_field_problems(plan, register, tmp_path):
@@ -420,23 +438,41 @@ def test_upload_bytes_like_the_app(plan, register, tmp_path):
 # ------------------------------------------------------------------ CLI and storage
 
 
-def test_cli_import_writes_register_and_dry_run_does_not(plan_dir, tmp_path, capsys):
+def test_cli_import_saves_a_new_version_and_dry_run_does_not(
+    plan_dir, plan, register, importer, tmp_path, capsys
+):
     path = write_fc(tmp_path / "good.geojson", good_features())
     before = files_bytes(plan_dir)
     assert cli.main(["import", str(path), "--plan", str(plan_dir), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "测试软件园" in out and "t2" in out and "--dry-run" in out
-    assert files_bytes(plan_dir) == before
-    assert cli.main(["import", str(path), "--plan", str(plan_dir)]) == 0
-    capsys.readouterr()
-    after = load_register(load_plan(plan_dir))
+    assert store_versions(plan) == [1]
+    assert cli.main(["import", str(path), "--plan", str(plan_dir), "--user", importer]) == 0
+    assert "v2" in capsys.readouterr().out
+    after, version = open_store(None, plan).load()
+    assert (version.version, version.author) == (2, importer)
+    assert "good.geojson" in version.comment
     assert {"t1", "t2"} <= set(after.parks["id"])
     assert len(after.parks) == 34
-    assert (plan_dir / ALLOCATIONS_FILE).read_bytes() == before[ALLOCATIONS_FILE]
-    assert "provenance" in json.loads((plan_dir / PARKS_FILE).read_text(encoding="utf-8"))
+    pd.testing.assert_frame_equal(after.allocations, register.allocations)
+    assert files_bytes(plan_dir) == before  # the plan folder's seed files are never written
     # importing the same file again is refused: the ids are already in the register
-    assert cli.main(["import", str(path), "--plan", str(plan_dir), "--json"]) == 1
+    assert cli.main(["import", str(path), "--plan", str(plan_dir), "--json", "--user", importer]) == 1
     assert {p["code"] for p in json.loads(capsys.readouterr().out)["problems"]} == {"existing_id"}
+    assert store_versions(plan) == [2, 1]
+
+
+def test_cli_import_needs_a_user_and_the_right_password(
+    plan_dir, plan, importer, tmp_path, monkeypatch, capsys
+):
+    path = write_fc(tmp_path / "good.geojson", good_features())
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["import", str(path), "--plan", str(plan_dir)])
+    assert exc.value.code == 2 and "--user" in capsys.readouterr().err
+    monkeypatch.setenv("PLANNER_PASSWORD", "wrong-password")
+    assert cli.main(["import", str(path), "--plan", str(plan_dir), "--user", importer]) == 4
+    assert "wrong user name or password" in capsys.readouterr().err
+    assert store_versions(plan) == [1]
 
 
 def test_cli_bad_arguments_exit_2(plan_dir, tmp_path, capsys):

@@ -1,0 +1,228 @@
+"""The team store: PostGIS through SQLAlchemy 2, GeoAlchemy2 and geopandas.
+
+Tables (in the connection's schema, ``public`` unless the URL sets ``search_path``): ``parks``
+(geometry(Geometry, 4326), GiST index), ``allocations``, ``quotas``, every row tagged by
+``scenario`` and ``version``; ``versions`` (primary key scenario + version) and ``audit``. A save is
+one transaction: a per-scenario advisory lock, the version check, the rows by COPY, then the
+``versions`` row; a client killed before COMMIT leaves nothing behind (PostgreSQL rolls back).
+"""
+
+from __future__ import annotations
+
+import io
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from geoalchemy2 import Geometry
+from sqlalchemy.engine import make_url
+
+from planner.errors import PlannerError
+from planner.geo import WGS84
+from planner.register import Register, conform_allocations, conform_parks, conform_quotas
+from planner.store import COLUMNS, Version, _Race, pause_for_crash_test
+
+_SA_TYPES = {"text": sa.Text, "real": sa.Float(precision=53), "int": sa.Integer, "bool": sa.Boolean}
+_VERSION_NAMES = [
+    "scenario", "version", "author", "role", "created_at", "comment", "restored_from", "action",
+    "changes", "n_parks", "n_allocations",
+]  # fmt: skip
+AUDIT_COLUMNS = ["time", "user", "role", "action", "scenario", "version", "outcome", "detail"]
+
+
+def _cols(names: list[str]) -> str:
+    """A quoted column list."""
+    return ", ".join('"' + c.replace('"', '""') + '"' for c in names)
+
+
+def _metadata() -> sa.MetaData:
+    md = sa.MetaData()
+    for table in ("parks", "allocations", "quotas"):
+        cols = [
+            sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
+            sa.Column("scenario", sa.Text, nullable=False),
+            sa.Column("version", sa.Integer, nullable=False),
+        ]
+        cols += [sa.Column(c, _SA_TYPES[k]) for c, k in COLUMNS[table]]
+        if table == "parks":
+            cols.append(sa.Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=True)))
+        sa.Table(table, md, *cols, sa.Index(f"{table}_scenario_version", "scenario", "version"))
+    sa.Table(
+        "versions",
+        md,
+        sa.Column("scenario", sa.Text, primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("author", sa.Text, nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Text, nullable=False),
+        sa.Column("comment", sa.Text, nullable=False),
+        sa.Column("restored_from", sa.Integer),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("changes", sa.Text, nullable=False),
+        sa.Column("n_parks", sa.Integer, nullable=False),
+        sa.Column("n_allocations", sa.Integer, nullable=False),
+    )
+    sa.Table(
+        "store_meta",
+        md,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    sa.Table(
+        "audit",
+        md,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        *(sa.Column(c, sa.Integer if c == "version" else sa.Text) for c in AUDIT_COLUMNS),
+    )
+    return md
+
+
+class PostgisBackend:
+    """Scenario versions in a PostGIS database."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg2")
+        self.location = parsed.render_as_string(hide_password=True)
+        self.engine = sa.create_engine(parsed, pool_pre_ping=True)
+        self.md = _metadata()
+        try:
+            with self.engine.begin() as con:
+                con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('planner schema'))"))
+                has_postgis = con.execute(
+                    sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")
+                ).scalar()
+                if not has_postgis:
+                    con.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                self.md.create_all(con, checkfirst=True)
+        except sa.exc.OperationalError as exc:
+            raise PlannerError(
+                f"无法连接数据库 / cannot connect to {self.location}: {exc.orig}".strip()
+            ) from None
+        except sa.exc.ProgrammingError as exc:
+            raise PlannerError(
+                f"数据库未启用 PostGIS, 且无权启用 / PostGIS is not enabled in {self.location} and "
+                f"cannot be enabled by this user (ask the administrator: CREATE EXTENSION postgis): {exc.orig}"
+            ) from None
+
+    # ---- reading -------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        with self.engine.connect() as con:
+            return not con.execute(sa.text("SELECT exists (SELECT 1 FROM versions)")).scalar()
+
+    def versions(self, scenario: str | None = None) -> list[Version]:
+        sql = f"SELECT {', '.join(_VERSION_NAMES)} FROM versions"
+        with self.engine.connect() as con:
+            if scenario is None:
+                rows = con.execute(sa.text(sql + " ORDER BY scenario, version")).all()
+            else:
+                rows = con.execute(
+                    sa.text(sql + " WHERE scenario = :s ORDER BY version"), {"s": scenario}
+                ).all()
+        return [Version(**dict(zip(_VERSION_NAMES, r, strict=True))) for r in rows]
+
+    def read(self, scenario: str, version: int) -> Register:
+        p = {"s": scenario, "v": version}
+        where = " WHERE scenario = :s AND version = :v ORDER BY fid"
+        with self.engine.connect() as con:
+            con.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))  # one snapshot
+            hit = con.execute(
+                sa.text(
+                    "SELECT count(*) FROM versions WHERE scenario = :s AND version = :v AND action != 'delete'"
+                ),
+                p,
+            ).scalar()
+            if not hit:
+                raise PlannerError(f"no version {version} of scenario {scenario!r}")
+            names = [c for c, _ in COLUMNS["parks"]]
+            parks = gpd.read_postgis(
+                sa.text(f"SELECT {_cols(names)}, geom FROM parks{where}"),
+                con,
+                geom_col="geom",
+                crs=WGS84,
+                params=p,
+            )
+            frames = {
+                t: pd.read_sql(
+                    sa.text(f"SELECT {', '.join(c for c, _ in COLUMNS[t])} FROM {t}{where}"), con, params=p
+                )
+                for t in ("allocations", "quotas")
+            }
+        parks = parks.rename_geometry("geometry")
+        if parks.crs is None:
+            parks = parks.set_crs(WGS84)
+        return Register(
+            conform_parks(parks), conform_allocations(frames["allocations"]), conform_quotas(frames["quotas"])
+        )
+
+    def audit_log(self, limit: int | None = None) -> pd.DataFrame:
+        sql = f"SELECT {_cols(AUDIT_COLUMNS)} FROM audit ORDER BY id DESC"
+        with self.engine.connect() as con:
+            frame = pd.read_sql(sa.text(sql + (f" LIMIT {int(limit)}" if limit else "")), con)
+        frame["version"] = frame["version"].astype("Int64")
+        return frame
+
+    # ---- writing -------------------------------------------------------------------------
+    @staticmethod
+    def _copy(cursor, table: str, frame: pd.DataFrame, scenario: str, version: int) -> None:
+        """COPY the frame's stored columns (and geometry as EWKB) into ``table``."""
+        names = [c for c, _ in COLUMNS[table]]
+        out = pd.DataFrame({"scenario": scenario, "version": version}, index=frame.index)
+        for c, kind in COLUMNS[table]:
+            out[c] = frame[c].astype(bool) if kind == "bool" else frame[c]
+        if table == "parks":
+            geoms = shapely.set_srid(frame.geometry.values.to_numpy(), 4326)
+            out["geom"] = shapely.to_wkb(geoms, hex=True, include_srid=True)
+            names.append("geom")
+        buf = io.StringIO()
+        out.to_csv(buf, header=False, index=False)
+        buf.seek(0)
+        cursor.copy_expert(
+            f"COPY {table} ({_cols(['scenario', 'version', *names])}) FROM STDIN WITH (FORMAT csv)", buf
+        )
+
+    def write(self, version: Version, register: Register | None, expected_latest: int | None) -> None:
+        v = version
+        with self.engine.begin() as con:
+            con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": v.scenario})
+            latest = con.execute(
+                sa.text("SELECT max(version) FROM versions WHERE scenario = :s"), {"s": v.scenario}
+            ).scalar()
+            if latest != expected_latest or v.version != (latest or 0) + 1:
+                raise _Race(v.scenario)
+            if register is not None:
+                cursor = con.connection.dbapi_connection.cursor()
+                try:
+                    self._copy(cursor, "parks", register.parks, v.scenario, v.version)
+                    self._copy(cursor, "allocations", register.allocations, v.scenario, v.version)
+                    self._copy(cursor, "quotas", register.quotas, v.scenario, v.version)
+                finally:
+                    cursor.close()
+            pause_for_crash_test()
+            try:  # the commit marker, last
+                con.execute(self.md.tables["versions"].insert(), {c: getattr(v, c) for c in _VERSION_NAMES})
+            except sa.exc.IntegrityError:
+                raise _Race(v.scenario) from None
+
+    def audit(self, row: dict) -> None:
+        with self.engine.begin() as con:
+            con.execute(self.md.tables["audit"].insert(), row)
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as con:
+            return con.execute(sa.text("SELECT value FROM store_meta WHERE key = :k"), {"k": key}).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as con:
+            con.execute(
+                sa.text(
+                    "INSERT INTO store_meta (key, value) VALUES (:k, :v) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                {"k": key, "v": value},
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()

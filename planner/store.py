@@ -1,0 +1,646 @@
+"""Where registers live: named scenarios, each an append-only history of versions.
+
+One interface, two backends that pass the same test suite:
+
+- a GeoPackage file (the embedded default, ``data/planner.gpkg``), created and seeded with the
+  plan's register on first use, so nothing else needs installing;
+- PostGIS for a team, chosen by a ``postgresql://`` URL (SQLAlchemy + GeoAlchemy2 + geopandas).
+
+Both are chosen the same way: ``open_store(db)`` with a file path or URL, else ``$PLANNER_DB``,
+else the default file.
+
+Every save is a new version (author, role, time, comment: 全过程留痕); nothing is overwritten in
+place. A save names the version it started from (``expected_version``): when someone else saved
+since, it raises :class:`ConflictError` naming their versions and what they changed. A save is
+one transaction whose version row is written last, so a save killed half-way leaves the last good
+version readable and intact. Who may change what is checked here too (``planner.access``), and
+every refusal is recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import geopandas as gpd
+import pandas as pd
+
+from planner.access import SYSTEM, User, check_change
+from planner.capacity import capacity_report
+from planner.changes import RegisterChanges, register_changes
+from planner.errors import AccessDenied, PlannerError, Problem, ValidationError
+from planner.geo import WGS84
+from planner.plan import Plan, load_plan
+from planner.register import (
+    ALLOCATION_COLUMNS,
+    NUMBER_COLUMNS,
+    PARK_COLUMNS,
+    QUOTA_COLUMNS,
+    TEXT_COLUMNS,
+    Register,
+    conform_allocations,
+    conform_parks,
+    conform_quotas,
+    empty_parks,
+    load_register,
+    validate_register,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DB = ROOT / "data" / "planner.gpkg"
+MAIN = "main"
+SEED_COMMENT = "种子登记册 seed register"
+# Set ONLY by the crash test: seconds to sleep after a save's rows are written and before its
+# version row (the commit marker) is, so the test can kill the process half-way.
+TEST_PAUSE_ENV = "PLANNER_STORE_TEST_PAUSE"
+
+# The columns each table stores, with their kind (text / real / int / bool); the backends map kinds to types.
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "parks": [
+        (c, "text" if c in TEXT_COLUMNS else "real" if c in NUMBER_COLUMNS else "int") for c in PARK_COLUMNS
+    ],
+    "allocations": [
+        (c, "real" if c == "area_m2" else "int" if c == "delivery_year" else "text")
+        for c in ALLOCATION_COLUMNS
+    ],
+    "quotas": [(c, "real" if c == "quota_m2" else "text") for c in QUOTA_COLUMNS],
+}
+COLUMNS["parks"][PARK_COLUMNS.index("figures_verified")] = ("figures_verified", "bool")
+
+OUTCOMES = ("ok", "denied", "conflict", "invalid")
+ACTIONS = ("seed", "save", "restore", "copy", "delete")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One saved version of a scenario (a delete is a version too: a tombstone, ``action='delete'``)."""
+
+    scenario: str
+    version: int
+    author: str
+    role: str
+    created_at: str  # UTC, ISO 8601
+    comment: str
+    restored_from: int | None = None
+    action: str = "save"
+    changes: str = ""  # summary of the changes against the previous version
+    n_parks: int = 0
+    n_allocations: int = 0
+
+    def describe(self) -> str:
+        """'v3 by alice (planner) at 2026-...: comment'."""
+        note = f" [{self.action}]" if self.action != "save" else ""
+        return f"v{self.version} {self.author} ({self.role}) {self.created_at}{note}: {self.comment or '—'}"
+
+
+class ConflictError(PlannerError):
+    """Someone saved the scenario after you loaded it; nothing of yours was written.
+
+    ``changes`` are their changes since your ``expected_version``; ``versions`` their versions.
+    """
+
+    def __init__(
+        self,
+        scenario: str,
+        expected_version: int | None,
+        current_version: int | None,
+        changes: RegisterChanges | None,
+        versions: list[Version],
+        reason: str = "",
+    ) -> None:
+        self.scenario = scenario
+        self.expected_version = expected_version
+        self.current_version = current_version
+        self.changes = changes
+        self.versions = list(versions)
+        exp = "—" if expected_version is None else f"v{expected_version}"
+        cur = "—" if current_version is None else f"v{current_version}"
+        lines = [
+            reason
+            or (
+                f"保存冲突: 场景 {scenario} 在你载入 {exp} 之后已被修改, 现为 {cur}; 你的修改未保存, "
+                f"请重新载入后再改 / conflict: scenario {scenario!r} changed since you loaded {exp} "
+                f"(now {cur}); your save was not written: reload, reapply your edit and save again"
+            )
+        ]
+        lines += [f"  - {v.describe()}" for v in self.versions]
+        if changes:
+            lines.append(f"  改动 changed since {exp}: {changes.summary()}")
+            for zh, en, ch in (
+                ("园区", "parks", changes.parks),
+                ("分配", "allocations", changes.allocations),
+                ("配额", "quotas", changes.quotas),
+            ):
+                for what, ids in (
+                    ("新增 added", ch.added),
+                    ("删除 removed", ch.removed),
+                    ("修改 changed", ch.changed),
+                ):
+                    if ids:
+                        shown = ", ".join(ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
+                        lines.append(f"    {zh} {en} {what}: {shown}")
+        super().__init__("\n".join(lines))
+
+
+class _Race(Exception):
+    """Raised by a backend when the scenario's latest version is not the one expected (inside the
+    write transaction, or as a unique-key violation)."""
+
+
+class Backend(Protocol):
+    """What a storage backend provides; ``Store`` holds every rule, the backend only stores."""
+
+    location: str
+
+    def is_empty(self) -> bool: ...
+    def versions(self, scenario: str | None = None) -> list[Version]: ...
+    def read(self, scenario: str, version: int) -> Register: ...
+    def write(
+        self, version: Version, register: Register | None, expected_latest: int | None
+    ) -> None: ...  # raises _Race when the scenario's latest version is not ``expected_latest``
+    def audit(self, row: dict) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def audit_log(self, limit: int | None) -> pd.DataFrame: ...
+    def close(self) -> None: ...
+
+
+def pause_for_crash_test() -> None:
+    """For the crash test only: announce that rows are written, then sleep (see TEST_PAUSE_ENV)."""
+    pause = os.environ.get(TEST_PAUSE_ENV)
+    if pause:
+        print("rows written, pausing", file=sys.stderr, flush=True)
+        time.sleep(float(pause))
+
+
+def now_utc() -> str:
+    """The current UTC time, ISO 8601 with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def is_url(db: str | Path) -> bool:
+    """Whether ``db`` is a database URL (PostGIS) rather than a file path (GeoPackage)."""
+    text = str(db)
+    return text.startswith(("postgresql://", "postgresql+", "postgres://"))
+
+
+def db_location(db: str | Path | None = None) -> str:
+    """The store to use: ``db``, else ``$PLANNER_DB``, else ``data/planner.gpkg``."""
+    return str(db or os.environ.get("PLANNER_DB") or DEFAULT_DB)
+
+
+def empty_register() -> Register:
+    """A register with no parks, allocations or quotas."""
+    return Register(
+        empty_parks(),
+        conform_allocations(pd.DataFrame(columns=ALLOCATION_COLUMNS)),
+        conform_quotas(pd.DataFrame(columns=QUOTA_COLUMNS)),
+    )
+
+
+def conform(register: Register) -> Register:
+    """The register with the stored columns and dtypes (idempotent)."""
+    parks = register.parks
+    if parks.crs is not None and not parks.crs.equals(WGS84):
+        parks = parks.to_crs(WGS84)
+    return Register(
+        conform_parks(parks), conform_allocations(register.allocations), conform_quotas(register.quotas)
+    )
+
+
+def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
+    """Open (and on first use create and seed) the store at ``db`` / ``$PLANNER_DB`` / the default file.
+
+    A new store gets scenario ``main`` version 1: the plan's seed register, author ``system``.
+    """
+    location = db_location(db)
+    plan = plan if plan is not None else load_plan()
+    backend: Backend
+    if is_url(location):
+        from planner._store_pg import PostgisBackend
+
+        backend = PostgisBackend(location)
+    else:
+        from planner._store_gpkg import GeoPackageBackend
+
+        backend = GeoPackageBackend(Path(location))
+    owner = backend.get_meta("plan_id")
+    if owner is None:
+        backend.set_meta("plan_id", plan.id)
+    elif owner != plan.id:
+        backend.close()
+        raise PlannerError(
+            f"{backend.location} 属于规划 {owner}, 不是 {plan.id}; 请用 --db 另选库 / this store belongs to "
+            f"plan {owner!r}, not {plan.id!r}: choose another store with --db or PLANNER_DB"
+        )
+    store = Store(backend, plan)
+    if backend.is_empty():
+        register = load_register(plan)
+        with contextlib.suppress(_Race):  # another process seeded it at the same moment
+            store._commit(MAIN, register, SYSTEM, SEED_COMMENT, None, action="seed")
+    return store
+
+
+@dataclass
+class Comparison:
+    """Two registers side by side (``a`` then ``b``)."""
+
+    totals: pd.DataFrame  # metric (counted / secured / planned_only / gap), label_zh, label_en, a, b, delta
+    by_district: pd.DataFrame  # district, name_zh, name_en, a_m2, b_m2, delta_m2
+    parks_added: gpd.GeoDataFrame  # in b, not in a
+    parks_removed: gpd.GeoDataFrame  # in a, not in b
+    parks_changed: gpd.GeoDataFrame  # in both, different (b's row), with a ``changed_columns`` column
+    changed_columns: dict[str, list[str]] = field(default_factory=dict)  # park id -> columns that differ
+    changes: RegisterChanges | None = None
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (the CLI's ``scenario diff --json``)."""
+        return {
+            "totals": self.totals.to_dict("records"),
+            "by_district": self.by_district.to_dict("records"),
+            "parks_added": self.parks_added["id"].tolist(),
+            "parks_removed": self.parks_removed["id"].tolist(),
+            "parks_changed": self.changed_columns,
+            "allocations": {
+                "added": self.changes.allocations.added if self.changes else [],
+                "removed": self.changes.allocations.removed if self.changes else [],
+                "changed": self.changes.allocations.changed if self.changes else [],
+            },
+            "quotas": {
+                "added": self.changes.quotas.added if self.changes else [],
+                "removed": self.changes.quotas.removed if self.changes else [],
+                "changed": self.changes.quotas.changed if self.changes else [],
+            },
+        }
+
+
+_TOTALS = (
+    ("counted", "计入", "Counted", "counted_m2"),
+    ("secured", "已落实", "Secured", "secured_m2"),
+    ("planned_only", "仅规划", "Planned only", "planned_m2"),
+    ("gap", "缺口", "Gap", "gap_m2"),
+)
+
+
+def compare(plan: Plan, a: Register, b: Register) -> Comparison:
+    """Compare two registers: capacity totals, per district, and parks added, removed and changed."""
+    ra, rb = capacity_report(plan, a), capacity_report(plan, b)
+    totals = pd.DataFrame(
+        {
+            "metric": [t[0] for t in _TOTALS],
+            "label_zh": [t[1] for t in _TOTALS],
+            "label_en": [t[2] for t in _TOTALS],
+            "a": [float(getattr(ra, t[3])) for t in _TOTALS],
+            "b": [float(getattr(rb, t[3])) for t in _TOTALS],
+        }
+    )
+    totals["delta"] = totals["b"] - totals["a"]
+    cols = ["key", "name_zh", "name_en", "counted_m2"]
+    da = ra.by_district[cols].rename(columns={"counted_m2": "a_m2"})
+    db = rb.by_district[cols].rename(columns={"counted_m2": "b_m2"})
+    by = da.merge(db, on=["key", "name_zh", "name_en"], how="outer").rename(columns={"key": "district"})
+    by[["a_m2", "b_m2"]] = by[["a_m2", "b_m2"]].fillna(0.0).astype(float)
+    by["delta_m2"] = by["b_m2"] - by["a_m2"]
+    by = by[["district", "name_zh", "name_en", "a_m2", "b_m2", "delta_m2"]].reset_index(drop=True)
+
+    changes = register_changes(a, b)
+    pa, pb = a.parks, b.parks
+    added = pb[pb["id"].isin(changes.parks.added)].reset_index(drop=True)
+    removed = pa[pa["id"].isin(changes.parks.removed)].reset_index(drop=True)
+    changed_ids = changes.parks.changed
+    changed = pb[pb["id"].isin(changed_ids)].reset_index(drop=True)
+    changed_columns: dict[str, list[str]] = {}
+    if changed_ids:
+        left = pa.set_index("id").loc[changed_ids]
+        right = pb.set_index("id").loc[changed_ids]
+        diff = pd.DataFrame(index=pd.Index(changed_ids))
+        for col in [c for c in left.columns if c in right.columns]:
+            if col == "geometry":
+                lg, rg = gpd.GeoSeries(left[col]), gpd.GeoSeries(right[col])
+                same = lg.geom_equals_exact(rg, tolerance=0) | (lg.isna() & rg.isna())
+            else:
+                lv, rv = left[col].astype(object), right[col].astype(object)
+                same = (lv == rv) | (left[col].isna() & right[col].isna())
+            diff[col] = ~same.fillna(False).to_numpy(dtype=bool)
+        melted = diff.stack()
+        melted = melted[melted]
+        for pid, col in melted.index:
+            changed_columns.setdefault(str(pid), []).append(str(col))
+    changed["changed_columns"] = changed["id"].map(lambda i: ", ".join(changed_columns.get(i, [])))
+    return Comparison(totals, by, added, removed, changed, changed_columns, changes)
+
+
+class Store:
+    """Scenarios and their versions, over one backend. Open with :func:`open_store`."""
+
+    def __init__(self, backend: Backend, plan: Plan) -> None:
+        self.backend = backend
+        self.plan = plan
+        self.location = backend.location
+
+    def __repr__(self) -> str:
+        return f"Store({self.location!r})"
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self.backend.close()
+
+    # ---- reading -------------------------------------------------------------------------
+    def _versions(self, scenario: str) -> list[Version]:
+        return self.backend.versions(scenario)
+
+    def _latest(self, scenario: str) -> Version | None:
+        vs = self._versions(scenario)
+        return vs[-1] if vs else None
+
+    def _live_latest(self, scenario: str) -> Version | None:
+        """The latest version when the scenario exists (is not deleted), else None."""
+        latest = self._latest(scenario)
+        return latest if latest is not None and latest.action != "delete" else None
+
+    def exists(self, scenario: str) -> bool:
+        """Whether the scenario exists (has versions and was not deleted)."""
+        return self._live_latest(scenario) is not None
+
+    def scenarios(self) -> pd.DataFrame:
+        """One row a scenario (deleted ones left out): latest version, its author, time, comment, size."""
+        rows = [v for v in self._latest_per_scenario() if v.action != "delete"]
+        cols = ["scenario", "version", "author", "created_at", "comment", "n_parks", "n_allocations"]
+        return pd.DataFrame([{c: getattr(v, c) for c in cols} for v in rows], columns=cols)
+
+    def _latest_per_scenario(self) -> list[Version]:
+        latest: dict[str, Version] = {}
+        for v in self.backend.versions(None):
+            if v.scenario not in latest or v.version > latest[v.scenario].version:
+                latest[v.scenario] = v
+        return sorted(latest.values(), key=lambda v: (v.scenario != MAIN, v.scenario))
+
+    def version(self, scenario: str = MAIN, version: int | None = None) -> Version:
+        """The version's record (the latest when ``version`` is None); PlannerError when there is none."""
+        versions = self._versions(scenario)
+        if not versions:
+            raise PlannerError(f"没有场景 {scenario} / no scenario named {scenario!r}")
+        if version is None:
+            found = versions[-1]
+            if found.action == "delete":
+                raise PlannerError(
+                    f"场景 {scenario} 已删除 (v{found.version}); 历史版本仍可查看 / scenario {scenario!r} "
+                    f"was deleted at v{found.version}; its earlier versions can still be viewed"
+                )
+            return found
+        hit = [v for v in versions if v.version == version]
+        if not hit or hit[0].action == "delete":
+            raise PlannerError(
+                f"场景 {scenario} 没有版本 v{version} / scenario {scenario!r} has no version {version} "
+                f"(versions: {', '.join(str(v.version) for v in versions if v.action != 'delete')})"
+            )
+        return hit[0]
+
+    def load(self, scenario: str = MAIN, version: int | None = None) -> tuple[Register, Version]:
+        """The register of a scenario's version (the latest when ``version`` is None) and its record."""
+        v = self.version(scenario, version)
+        return self.backend.read(scenario, v.version), v
+
+    def history(self, scenario: str = MAIN) -> pd.DataFrame:
+        """One row a version, newest first: version, action, author, role, time, comment, changes."""
+        versions = self._versions(scenario)
+        if not versions:
+            raise PlannerError(f"没有场景 {scenario} / no scenario named {scenario!r}")
+        cols = [
+            "version", "action", "author", "role", "created_at", "comment", "changes",
+            "restored_from", "n_parks", "n_allocations",
+        ]  # fmt: skip
+        frame = pd.DataFrame([{c: getattr(v, c) for c in cols} for v in reversed(versions)], columns=cols)
+        frame["restored_from"] = frame["restored_from"].astype("Int64")
+        return frame
+
+    def audit_log(self, limit: int | None = None) -> pd.DataFrame:
+        """Every write attempt, newest first: time, user, role, action, scenario, version, outcome, detail."""
+        return self.backend.audit_log(limit)
+
+    # ---- writing -------------------------------------------------------------------------
+    def _record(
+        self, user: User, action: str, scenario: str, version: int | None, outcome: str, detail: str
+    ) -> None:
+        self.backend.audit(
+            {
+                "time": now_utc(),
+                "user": user.name,
+                "role": user.role,
+                "action": action,
+                "scenario": scenario,
+                "version": version,
+                "outcome": outcome,
+                "detail": detail,
+            }
+        )
+
+    def _deny(self, user: User, action: str, scenario: str, version: int | None, exc: AccessDenied) -> None:
+        self._record(user, action, scenario, version, "denied", "\n".join(map(str, exc.problems)))
+
+    def _require_planner(self, user: User, action: str, scenario: str) -> None:
+        if user.role != "planner":
+            exc = AccessDenied(
+                [
+                    Problem(
+                        f"scenario {scenario}",
+                        "",
+                        "只有市级规划人员可以复制或删除场景",
+                        f"only a city planner may {action} scenarios ({user.label('en')})",
+                    )
+                ],
+                user=user,
+            )
+            self._deny(user, action, scenario, None, exc)
+            raise exc
+
+    def _conflict(self, scenario: str, expected: int | None, user: User, action: str) -> ConflictError:
+        versions = self._versions(scenario)
+        latest = versions[-1] if versions else None
+        current = latest.version if latest is not None and latest.action != "delete" else None
+        since = [v for v in versions if expected is None or v.version > expected]
+        changes = None
+        if current is not None:
+            try:
+                before = self.backend.read(scenario, expected) if expected is not None else empty_register()
+            except PlannerError:  # the version you name never existed: no changes to list
+                before = None
+            if before is not None:
+                changes = register_changes(before, self.backend.read(scenario, current))
+        reason = ""
+        if expected is None and current is not None:
+            reason = (
+                f"场景 {scenario} 已存在 (现为 v{current}); 未保存 / scenario {scenario!r} already exists "
+                f"(now v{current}): nothing was written; load it and save with its version"
+            )
+        exc = ConflictError(scenario, expected, current, changes, since, reason=reason)
+        self._record(user, action, scenario, expected, "conflict", str(exc))
+        return exc
+
+    def _commit(
+        self,
+        scenario: str,
+        register: Register | None,
+        user: User,
+        comment: str,
+        expected: int | None,
+        *,
+        action: str,
+        restored_from: int | None = None,
+        changes: RegisterChanges | None = None,
+    ) -> Version:
+        """Write a new version (``register`` None: a tombstone) after ``expected``; _Race when not latest."""
+        latest = self._latest(scenario)
+        number = (latest.version if latest is not None else 0) + 1
+        if register is not None:
+            if changes is None:
+                changes = register_changes(empty_register(), register)
+            summary = changes.summary()
+        else:
+            summary = "删除场景 scenario deleted"
+        v = Version(
+            scenario=scenario,
+            version=number,
+            author=user.name,
+            role=user.role,
+            created_at=now_utc(),
+            comment=comment,
+            restored_from=restored_from,
+            action=action,
+            changes=summary,
+            n_parks=0 if register is None else len(register.parks),
+            n_allocations=0 if register is None else len(register.allocations),
+        )
+        expected_latest = expected if expected is not None else (latest.version if latest else None)
+        if expected is None and latest is not None and latest.action != "delete":
+            raise _Race(scenario)
+        self.backend.write(v, register, expected_latest)
+        self._record(user, action, scenario, v.version, "ok", f"{comment} | {summary}".strip(" |"))
+        return v
+
+    def save(
+        self,
+        register: Register,
+        *,
+        user: User,
+        comment: str,
+        scenario: str = MAIN,
+        expected_version: int | None,
+    ) -> Version:
+        """Save ``register`` as the scenario's next version.
+
+        ``expected_version`` is the version the edit started from (None: the scenario is new).
+        Raises ValidationError (an invalid register), AccessDenied (the user may not make this
+        change; recorded), ConflictError (someone saved since; recorded). Nothing is written then.
+        """
+        return self._save(register, user, comment, scenario, expected_version, action="save")
+
+    def _save(
+        self,
+        register: Register,
+        user: User,
+        comment: str,
+        scenario: str,
+        expected_version: int | None,
+        *,
+        action: str,
+        restored_from: int | None = None,
+    ) -> Version:
+        if not scenario or scenario != scenario.strip() or "/" in scenario:
+            raise PlannerError(f"场景名无效 / invalid scenario name: {scenario!r}")
+        register = conform(register)
+        problems = validate_register(register, self.plan, place=f"scenario {scenario}")
+        if problems:
+            exc = ValidationError(problems, what=f"scenario {scenario}")
+            self._record(user, action, scenario, expected_version, "invalid", str(exc))
+            raise exc
+        latest = self._live_latest(scenario)
+        if expected_version is not None and (latest is None or expected_version > latest.version):
+            raise self._conflict(scenario, expected_version, user, action)
+        try:
+            before = (
+                self.backend.read(scenario, expected_version)
+                if expected_version is not None
+                else empty_register()
+            )
+        except PlannerError:
+            raise self._conflict(scenario, expected_version, user, action) from None
+        try:
+            if not user.can_write:
+                raise AccessDenied(
+                    [Problem("register", "", "只读用户不能修改数据", f"{user.label('en')} is read-only")],
+                    user=user,
+                )
+            changes = check_change(user, before, register, self.plan)
+        except AccessDenied as exc:
+            self._deny(user, action, scenario, expected_version, exc)
+            raise
+        if (latest.version if latest else None) != expected_version:
+            raise self._conflict(scenario, expected_version, user, action)
+        try:
+            return self._commit(
+                scenario,
+                register,
+                user,
+                comment,
+                expected_version,
+                action=action,
+                restored_from=restored_from,
+                changes=changes,
+            )
+        except _Race:
+            raise self._conflict(scenario, expected_version, user, action) from None
+
+    def restore(
+        self,
+        scenario: str,
+        version: int,
+        *,
+        user: User,
+        comment: str = "",
+        expected_version: int | None = None,
+    ) -> Version:
+        """Save an earlier version's content as a NEW version (the history keeps everything).
+
+        ``expected_version`` defaults to the scenario's latest version. Restoring a version of a
+        deleted scenario brings the scenario back.
+        """
+        old, _ = self.load(scenario, version)
+        if expected_version is None:
+            latest = self._live_latest(scenario)
+            expected_version = latest.version if latest is not None else None
+        note = comment or f"恢复到 v{version} / restored v{version}"
+        return self._save(
+            old, user, note, scenario, expected_version, action="restore", restored_from=version
+        )
+
+    def copy(self, source: str, target: str, *, user: User, comment: str = "") -> Version:
+        """Copy a scenario's latest version into a new scenario ``target`` (city planner only)."""
+        self._require_planner(user, "copy", target)
+        register, v = self.load(source)
+        if self.exists(target):
+            raise PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
+        note = comment or f"复制自 {source} v{v.version} / copied from {source} v{v.version}"
+        return self._save(register, user, note, target, None, action="copy")
+
+    def delete(self, scenario: str, *, user: User, confirm: str) -> None:
+        """Delete a scenario (city planner only; ``confirm`` must repeat its name; ``main`` cannot be
+        deleted). A tombstone version is written: every earlier version stays viewable (留痕)."""
+        self._require_planner(user, "delete", scenario)
+        if scenario == MAIN:
+            raise PlannerError(f"主场景 {MAIN} 不能删除 / the {MAIN!r} scenario cannot be deleted")
+        if confirm != scenario:
+            raise PlannerError(
+                f"请输入场景名 {scenario} 以确认删除 / to delete, confirm by repeating its name {scenario!r}"
+            )
+        latest = self.version(scenario)
+        try:
+            self._commit(scenario, None, user, f"删除 deleted {scenario}", latest.version, action="delete")
+        except _Race:
+            raise self._conflict(scenario, latest.version, user, "delete") from None

@@ -1,0 +1,194 @@
+"""The store's command line: scenario list|show|history|save|diff|restore|copy|delete|audit, --db."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner import __main__ as cli
+from planner.accounts import set_account
+from planner.plan import GEODATA
+from planner.register import PARKS_FILE
+from planner.store import open_store
+from tests.conftest import ROOT
+
+PASSWORD = "correct-horse-1"
+
+
+@pytest.fixture
+def accounts(monkeypatch) -> None:
+    set_account("alice", "planner", PASSWORD)
+    set_account("ns", "district", PASSWORD, district_code="440305")
+    set_account("vic", "viewer", PASSWORD)
+    monkeypatch.setenv("PLANNER_PASSWORD", PASSWORD)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    rc = cli.main(list(args))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def run_json(capsys, *args: str) -> tuple[int, dict]:
+    rc, out, _ = run(capsys, *args, "--json")
+    return rc, json.loads(out)
+
+
+@pytest.fixture
+def edited_files(tmp_path: Path) -> Path:
+    """A register folder: the seed with one Futian park renamed."""
+    folder = tmp_path / "edited"
+    shutil.copytree(GEODATA / "shenzhen", folder)
+    data = json.loads((folder / PARKS_FILE).read_text(encoding="utf-8"))
+    for f in data["features"]:
+        if f["properties"]["id"] == "futian_bonded":
+            f["properties"]["name_en"] = "Renamed by the CLI test"
+    (folder / PARKS_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def test_list_show_history_on_a_fresh_store(capsys, tmp_path):
+    db = str(tmp_path / "fresh.gpkg")
+    rc, out = run_json(capsys, "scenario", "list", "--db", db)
+    assert rc == 0 and [s["scenario"] for s in out["scenarios"]] == ["main"]
+    assert out["store"] == db and Path(db).exists()
+    rc, out = run_json(capsys, "scenario", "show", "main", "--db", db)
+    assert rc == 0 and out["version"] == 1 and out["parks"] == 32 and out["counted_m2"] > 0
+    rc, text, _ = run(capsys, "scenario", "history", "main", "--db", db)
+    assert rc == 0 and "种子登记册 seed register" in text
+
+
+def test_save_from_files_then_diff_restore_copy_delete(capsys, accounts, edited_files):
+    rc, out = run_json(
+        capsys,
+        "scenario",
+        "save",
+        "main",
+        "--from-files",
+        str(edited_files),
+        "--user",
+        "alice",
+        "--comment",
+        "改名",
+    )
+    assert rc == 0 and out["version"] == 2 and out["author"] == "alice" and "~1" in out["changes"]
+    rc, out = run_json(capsys, "scenario", "diff", "main@1", "main")
+    assert rc == 0 and (out["a"], out["b"]) == ("main@1", "main@2")
+    assert out["parks_changed"] == {"futian_bonded": ["name_en"]}
+    assert {t["metric"] for t in out["totals"]} == {"counted", "secured", "planned_only", "gap"}
+    rc, text, _ = run(capsys, "scenario", "diff", "main@1", "main@2")
+    assert rc == 0 and "futian_bonded: name_en" in text and "合计 Totals" in text
+    rc, out = run_json(capsys, "scenario", "restore", "main", "--version", "1", "--user", "alice")
+    assert rc == 0 and out["version"] == 3 and out["restored_from"] == 1
+    rc, out = run_json(capsys, "scenario", "copy", "main", "plan_b", "--user", "alice")
+    assert rc == 0 and out["scenario"] == "plan_b"
+    rc, out = run_json(capsys, "scenario", "delete", "plan_b", "--user", "alice")
+    assert rc == 1 and "confirm" in out["message"]
+    rc, out = run_json(capsys, "scenario", "delete", "plan_b", "--yes-delete", "plan_b", "--user", "alice")
+    assert rc == 0 and out["deleted"] == "plan_b"
+    rc, out = run_json(capsys, "scenario", "list")
+    assert [s["scenario"] for s in out["scenarios"]] == ["main"]
+    rc, out = run_json(capsys, "scenario", "history", "plan_b")
+    assert [v["action"] for v in out["versions"]] == ["delete", "copy"]
+    rc, out = run_json(capsys, "scenario", "history", "main")
+    assert [v["version"] for v in out["versions"]] == [3, 2, 1]
+
+
+def test_check_and_export_read_the_chosen_scenario(capsys, accounts, edited_files, tmp_path):
+    run(capsys, "scenario", "save", "alt", "--from-files", str(edited_files), "--user", "alice")
+    out = tmp_path / "parks.geojson"
+    rc, _, _ = run(
+        capsys, "export", "--layer", "parks", "--format", "geojson", "--out", str(out), "--scenario", "alt"
+    )
+    assert rc == 0
+    names = {
+        f["properties"]["id"]: f["properties"]["name_en"] for f in json.loads(out.read_text())["features"]
+    }
+    assert names["futian_bonded"] == "Renamed by the CLI test"
+    rc, _, _ = run(capsys, "export", "--layer", "parks", "--format", "geojson", "--out", str(out))
+    names = {
+        f["properties"]["id"]: f["properties"]["name_en"] for f in json.loads(out.read_text())["features"]
+    }
+    assert names["futian_bonded"] != "Renamed by the CLI test"
+    rc, report = run_json(capsys, "check", "--scenario", "alt")
+    assert rc == 0 and report["counted_m2"] > 0
+    rc, _, err = run(capsys, "check", "--scenario", "nowhere")
+    assert rc == 2 and "no scenario named 'nowhere'" in err
+
+
+def test_conflict_exits_3_and_names_the_other_save(capsys, accounts, edited_files):
+    run(
+        capsys,
+        "scenario",
+        "save",
+        "main",
+        "--from-files",
+        str(edited_files),
+        "--user",
+        "alice",
+        "--comment",
+        "Alice 改名",
+    )
+    rc, out = run_json(
+        capsys, "scenario", "save", "main", "--from-scenario", "main", "--from-version", "1",
+        "--expected-version", "1", "--user", "alice",
+    )  # fmt: skip
+    assert rc == 3 and out["outcome"] == "conflict"
+    assert (out["expected_version"], out["current_version"]) == (1, 2)
+    assert out["versions"][0]["comment"] == "Alice 改名"
+    assert "futian_bonded" in out["message"]
+
+
+def test_district_staff_refused_elsewhere_exit_4_and_recorded(capsys, accounts, edited_files):
+    rc, out = run_json(capsys, "scenario", "save", "main", "--from-files", str(edited_files), "--user", "ns")
+    assert rc == 4 and out["outcome"] == "denied"
+    assert any("futian_bonded" in p["place"] for p in out["problems"])
+    rc, out = run_json(capsys, "scenario", "audit", "--limit", "1")
+    assert out["audit"][0]["user"] == "ns" and out["audit"][0]["outcome"] == "denied"
+    rc, out = run_json(capsys, "scenario", "copy", "main", "mine", "--user", "vic")
+    assert rc == 4
+    assert open_store().history()["version"].tolist() == [1]
+
+
+def test_wrong_password_and_bad_arguments(capsys, accounts, monkeypatch):
+    monkeypatch.setenv("PLANNER_PASSWORD", "not-the-password")
+    rc, _, err = run(capsys, "scenario", "restore", "main", "--version", "1", "--user", "alice")
+    assert rc == 4 and "wrong user name or password" in err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["scenario", "restore", "main", "--user", "alice"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["scenario", "save", "x", "--user", "alice"])  # no source
+    assert exc.value.code == 2
+    capsys.readouterr()
+    rc, _, err = run(capsys, "scenario", "show", "main", "--version", "9")
+    assert rc == 2 and "no version 9" in err
+
+
+def test_no_password_and_no_terminal_is_refused_not_hung(accounts, tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PLANNER_PASSWORD"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "planner", "scenario", "copy", "main", "b", "--user", "alice"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 4 and "PLANNER_PASSWORD" in proc.stderr
+
+
+def test_db_option_and_environment_pick_a_postgis_store(capsys, pg_schema_url, monkeypatch):
+    rc, out = run_json(capsys, "scenario", "list", "--db", pg_schema_url)
+    assert (
+        rc == 0 and out["store"].startswith("postgresql+psycopg2://") and out["scenarios"][0]["version"] == 1
+    )
+    monkeypatch.setenv("PLANNER_DB", pg_schema_url)
+    rc, report = run_json(capsys, "check")
+    assert rc == 0 and report["counted_m2"] > 0

@@ -1,0 +1,518 @@
+"""The storage suite: the same tests against a GeoPackage file and a real PostGIS server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pyogrio
+import pytest
+import shapely
+
+from planner.access import User
+from planner.editing import park_districts
+from planner.errors import AccessDenied, PlannerError, ValidationError
+from planner.geo import WGS84
+from planner.register import Register, conform_quotas
+from planner.store import (
+    DEFAULT_DB,
+    MAIN,
+    SEED_COMMENT,
+    TEST_PAUSE_ENV,
+    ConflictError,
+    compare,
+    db_location,
+    open_store,
+)
+from tests.conftest import ROOT, inside, make_register, square
+
+PLANNER = User("alice", "planner", display_name="Alice")
+PLANNER2 = User("bob", "planner")
+NANSHAN = User("ns_staff", "district", "440305")
+VIEWER = User("vic", "viewer")
+
+
+def assert_same(a: Register, b: Register) -> None:
+    pdt.assert_frame_equal(a.parks, b.parks)
+    pdt.assert_frame_equal(a.allocations, b.allocations)
+    pdt.assert_frame_equal(a.quotas, b.quotas)
+
+
+def park_in(plan, register: Register, code: str) -> str:
+    """The id of a park of the register that lies in district ``code``."""
+    codes = park_districts(register, plan)
+    return str(codes[codes == code].index[0])
+
+
+def edited(register: Register, park_id: str, **values) -> Register:
+    parks = register.parks.copy()
+    for col, value in values.items():
+        parks.loc[parks["id"] == park_id, col] = value
+    return Register(parks, register.allocations.copy(), register.quotas.copy())
+
+
+def with_park(register: Register, park: Register) -> Register:
+    parks = pd.concat([register.parks, park.parks], ignore_index=True)
+    return Register(
+        gpd.GeoDataFrame(parks, geometry="geometry", crs=WGS84),
+        register.allocations.copy(),
+        register.quotas.copy(),
+    )
+
+
+def new_park(plan, pid: str, code: str = "440305", polygon: bool = True) -> Register:
+    c = inside(plan, code, dx_m=50, dy_m=-30)
+    return make_register(
+        [
+            {
+                "id": pid,
+                "name_zh": f"测试园区{pid}",
+                "district_code": code,
+                "new_gfa_m2": 12000.5,
+                "geometry": square(c, 200) if polygon else c,
+            }
+        ]
+    )
+
+
+# ---- choosing a store ---------------------------------------------------------------------------
+def test_db_location_argument_then_environment_then_default(monkeypatch, tmp_path):
+    assert db_location(tmp_path / "x.gpkg") == str(tmp_path / "x.gpkg")
+    monkeypatch.setenv("PLANNER_DB", "postgresql://u@h/db")
+    assert db_location() == "postgresql://u@h/db"
+    monkeypatch.delenv("PLANNER_DB")
+    assert db_location() == str(DEFAULT_DB)
+    assert DEFAULT_DB == ROOT / "data" / "planner.gpkg"
+
+
+def test_tests_never_touch_the_repo_data_folder():
+    assert not db_location().startswith(str(ROOT / "data"))
+
+
+def test_unreachable_postgis_is_a_planner_error_without_the_password(plan):
+    with pytest.raises(PlannerError) as err:
+        open_store("postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere", plan)
+    assert "s3cret-pw" not in str(err.value)
+    assert "cannot connect" in str(err.value)
+
+
+def test_a_store_belongs_to_the_plan_it_was_seeded_from(store, store_db, plan):
+    from dataclasses import replace
+
+    with pytest.raises(PlannerError, match="belongs to plan"):
+        open_store(store_db, replace(plan, id="another-city"))
+    same = open_store(store_db, plan)
+    assert same.load()[1].version == 1
+    same.close()
+
+
+def test_a_file_that_is_not_a_store_is_refused(plan, tmp_path):
+    path = tmp_path / "other.gpkg"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE something (x)")
+    with pytest.raises(PlannerError, match="not a planner store"):
+        open_store(path, plan)
+
+
+# ---- the suite, on both backends -----------------------------------------------------------------
+def test_first_use_seeds_main_from_the_plan(store, store_db, plan, seed_register):
+    table = store.scenarios()
+    assert table[["scenario", "version", "author", "comment"]].to_dict("records") == [
+        {"scenario": MAIN, "version": 1, "author": "system", "comment": SEED_COMMENT}
+    ]
+    assert table["n_parks"].iloc[0] == len(seed_register.parks)
+    register, v = store.load()
+    assert (v.version, v.author, v.action, v.restored_from) == (1, "system", "seed", None)
+    assert v.created_at.endswith("+00:00")
+    assert_same(register, seed_register)
+    again = open_store(store_db, plan)  # a second open seeds nothing
+    assert len(again.history(MAIN)) == 1
+    again.close()
+
+
+def test_round_trip_keeps_geometry_figures_text_and_dtypes(store, plan, seed_register):
+    poly = new_park(plan, "rt_poly")
+    point = new_park(plan, "rt_point", code="440304", polygon=False)
+    nowhere = make_register([{"id": "rt_none", "name_zh": "未定位园区 “引号” 'q'\n第二行", "geometry": None}])
+    register = with_park(with_park(with_park(seed_register, poly), point), nowhere)
+    parks = register.parks.copy()
+    parks.loc[parks["id"] == "rt_poly", ["delivery_year", "plot_ratio", "figures_conf"]] = [
+        2024,
+        3.75,
+        "verified 已核实",
+    ]
+    parks.loc[parks["id"] == "rt_poly", "figures_verified"] = True
+    multi = shapely.MultiPolygon(
+        [square(inside(plan, "440306"), 100), square(inside(plan, "440306", 500), 80)]
+    )
+    parks.loc[parks["id"] == "rt_point", "geometry"] = multi
+    register = Register(parks, register.allocations, conform_quotas(pd.DataFrame(columns=["district_code"])))
+    v = store.save(register, user=PLANNER, comment="三种几何 three geometries", expected_version=1)
+    assert v.version == 2
+    loaded, lv = store.load()
+    assert lv == v
+    expected = Register(
+        gpd.GeoDataFrame(register.parks.reset_index(drop=True), geometry="geometry", crs=WGS84),
+        register.allocations,
+        register.quotas,
+    )
+    from planner.store import conform
+
+    assert_same(loaded, conform(expected))
+    assert loaded.parks.crs.equals(WGS84)
+    geoms = loaded.parks.set_index("id").geometry
+    assert geoms["rt_none"] is None
+    assert geoms["rt_point"].geom_type == "MultiPolygon"
+    assert shapely.equals_exact(geoms["rt_poly"], poly.parks.geometry.iloc[0], tolerance=0)
+    assert loaded.parks.set_index("id").loc["rt_none", "name_zh"] == "未定位园区 “引号” 'q'\n第二行"
+    assert loaded.quotas.empty
+    # quotas too
+    quotas = conform_quotas(pd.DataFrame({"district_code": ["440305", "440304"], "quota_m2": [1e6, 2.5e5]}))
+    store.save(
+        Register(loaded.parks, loaded.allocations, quotas), user=PLANNER, comment="配额", expected_version=2
+    )
+    pdt.assert_frame_equal(store.load()[0].quotas, quotas)
+
+
+def test_versions_are_append_only_with_history_and_restore(store, plan, seed_register):
+    pid = park_in(plan, seed_register, "440305")
+    v2 = store.save(
+        edited(seed_register, pid, new_gfa_m2=99999.0), user=PLANNER, comment="改面积", expected_version=1
+    )
+    r2, _ = store.load()
+    v3 = store.save(
+        with_park(r2, new_park(plan, "p_new")), user=PLANNER2, comment="加园区", expected_version=2
+    )
+    assert (v2.version, v3.version) == (2, 3)
+    hist = store.history()
+    assert hist["version"].tolist() == [3, 2, 1]
+    assert hist["author"].tolist() == ["bob", "alice", "system"]
+    assert hist["comment"].tolist()[:2] == ["加园区", "改面积"]
+    assert "parks +1 -0 ~0" in hist["changes"].iloc[0]
+    assert "parks +0 -0 ~1" in hist["changes"].iloc[1]
+    # every earlier version is still there, unchanged
+    assert_same(store.load(version=1)[0], seed_register)
+    assert store.load(version=2)[0].parks.set_index("id").loc[pid, "new_gfa_m2"] == 99999.0
+    v4 = store.restore(MAIN, 1, user=PLANNER, comment="回到种子")
+    assert (v4.version, v4.restored_from, v4.action, v4.comment) == (4, 1, "restore", "回到种子")
+    assert_same(store.load()[0], seed_register)
+    assert len(store.load(version=3)[0].parks) == len(seed_register.parks) + 1
+    assert store.history()["version"].tolist() == [4, 3, 2, 1]
+    with pytest.raises(PlannerError, match="no version 9"):
+        store.load(version=9)
+
+
+def test_scenarios_copy_and_delete_with_confirmation(store, plan, seed_register):
+    v = store.copy(MAIN, "方案B", user=PLANNER)
+    assert (v.scenario, v.version, v.action) == ("方案B", 1, "copy")
+    assert store.scenarios()["scenario"].tolist() == [MAIN, "方案B"]
+    assert_same(store.load("方案B")[0], seed_register)
+    with pytest.raises(PlannerError, match="already exists"):
+        store.copy(MAIN, "方案B", user=PLANNER)
+    with pytest.raises(AccessDenied):
+        store.copy(MAIN, "mine", user=NANSHAN)
+    with pytest.raises(AccessDenied):
+        store.delete("方案B", user=NANSHAN, confirm="方案B")
+    with pytest.raises(PlannerError, match="confirm"):
+        store.delete("方案B", user=PLANNER, confirm="yes")
+    with pytest.raises(PlannerError, match="cannot be deleted"):
+        store.delete(MAIN, user=PLANNER, confirm=MAIN)
+    assert store.exists("方案B")
+    store.delete("方案B", user=PLANNER, confirm="方案B")
+    assert store.scenarios()["scenario"].tolist() == [MAIN]
+    assert not store.exists("方案B")
+    with pytest.raises(PlannerError, match="deleted"):
+        store.load("方案B")
+    # a tombstone: the history and every earlier version stay (留痕)
+    assert_same(store.load("方案B", version=1)[0], seed_register)
+    hist = store.history("方案B")
+    assert hist["action"].tolist() == ["delete", "copy"]
+    assert hist["author"].iloc[0] == "alice"
+    # restoring a version of a deleted scenario brings it back; versions go on after the tombstone
+    back = store.restore("方案B", 1, user=PLANNER)
+    assert (back.version, back.action, back.restored_from) == (3, "restore", 1)
+    assert store.exists("方案B")
+    store.delete("方案B", user=PLANNER, confirm="方案B")
+    again = store.copy(MAIN, "方案B", user=PLANNER)  # and the name can be used again
+    assert again.version == 5
+    log = store.audit_log()
+    assert {"copy", "delete"} <= set(log["action"])
+    assert (log["outcome"] == "denied").sum() == 2
+
+
+def test_concurrent_edits_never_lose_an_update(store, plan, seed_register):
+    reg_a, va = store.load()
+    reg_b, vb = store.load()
+    assert va.version == vb.version == 1
+    store.save(
+        with_park(reg_a, new_park(plan, "from_alice")),
+        user=PLANNER,
+        comment="Alice 加园区",
+        expected_version=1,
+    )
+    pid = park_in(plan, reg_b, "440304")
+    bobs = edited(reg_b, pid, name_en="Bob's name")
+    with pytest.raises(ConflictError) as err:
+        store.save(bobs, user=PLANNER2, comment="Bob 改名", expected_version=vb.version)
+    exc = err.value
+    assert (exc.scenario, exc.expected_version, exc.current_version) == (MAIN, 1, 2)
+    assert [v.author for v in exc.versions] == ["alice"]
+    assert exc.changes.parks.added == ["from_alice"]
+    text = str(exc)
+    assert "alice" in text and "Alice 加园区" in text and "from_alice" in text
+    assert "conflict" in text and "冲突" in text
+    # nothing lost: Alice's version is the latest, Bob's was not written
+    latest, v = store.load()
+    assert v.version == 2 and "from_alice" in set(latest.parks["id"])
+    assert latest.parks.set_index("id").loc[pid, "name_en"] != "Bob's name"
+    assert store.audit_log(limit=1)["outcome"].iloc[0] == "conflict"
+    # Bob reloads, reapplies, saves: both edits are kept
+    store.save(
+        edited(latest, pid, name_en="Bob's name"), user=PLANNER2, comment="Bob 改名", expected_version=2
+    )
+    final = store.load()[0].parks.set_index("id")
+    assert "from_alice" in final.index and final.loc[pid, "name_en"] == "Bob's name"
+
+
+def test_simultaneous_saves_one_wins_one_conflicts(store_db, plan, seed_register):
+    stores = [open_store(store_db, plan), open_store(store_db, plan)]
+    results: list[object] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def save(i: int) -> None:
+        reg = with_park(seed_register, new_park(plan, f"race_{i}"))
+        barrier.wait()
+        try:
+            results[i] = stores[i].save(reg, user=PLANNER, comment=f"race {i}", expected_version=1)
+        except ConflictError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kinds = sorted(type(r).__name__ for r in results)
+    assert kinds == ["ConflictError", "Version"]
+    assert stores[0].history()["version"].tolist() == [2, 1]
+    for s in stores:
+        s.close()
+
+
+def test_district_staff_change_their_own_district_only_and_refusals_are_recorded(store, plan, seed_register):
+    other = park_in(plan, seed_register, "440304")
+    own = park_in(plan, seed_register, "440305")
+    with pytest.raises(AccessDenied) as err:
+        store.save(
+            edited(seed_register, other, name_en="x"), user=NANSHAN, comment="越权", expected_version=1
+        )
+    assert other in str(err.value)
+    log = store.audit_log()
+    top = log.iloc[0]
+    assert (top["user"], top["role"], top["outcome"], top["action"]) == (
+        "ns_staff",
+        "district",
+        "denied",
+        "save",
+    )
+    assert other in top["detail"]
+    assert store.load()[1].version == 1  # nothing written
+    v = store.save(
+        edited(seed_register, own, name_en="ours"), user=NANSHAN, comment="本区", expected_version=1
+    )
+    assert (v.version, v.author, v.role) == (2, "ns_staff", "district")
+    reg = store.load()[0]
+    quotas = conform_quotas(pd.DataFrame({"district_code": ["440305"], "quota_m2": [5e5]}))
+    with pytest.raises(AccessDenied, match="quota"):
+        store.save(
+            Register(reg.parks, reg.allocations, quotas), user=NANSHAN, comment="配额", expected_version=2
+        )
+    with pytest.raises(AccessDenied, match="read-only"):
+        store.save(reg, user=VIEWER, comment="看看", expected_version=2)
+    with pytest.raises(AccessDenied):
+        store.restore(MAIN, 1, user=VIEWER)
+    store.save(Register(reg.parks, reg.allocations, quotas), user=PLANNER, comment="配额", expected_version=2)
+    outcomes = store.audit_log()["outcome"].tolist()
+    assert outcomes.count("denied") == 4 and outcomes.count("ok") >= 2
+
+
+def test_an_invalid_register_is_refused_and_nothing_is_written(store, seed_register):
+    allocations = seed_register.allocations.copy()
+    allocations.loc[0, "area_m2"] = -5.0
+    bad = Register(seed_register.parks, allocations, seed_register.quotas)
+    with pytest.raises(ValidationError, match="area"):
+        store.save(bad, user=PLANNER, comment="负面积", expected_version=1)
+    assert store.history()["version"].tolist() == [1]
+    assert store.audit_log(limit=1)["outcome"].iloc[0] == "invalid"
+    with pytest.raises(PlannerError, match="invalid scenario name"):
+        store.save(seed_register, user=PLANNER, comment="", scenario=" ", expected_version=None)
+
+
+def test_saving_to_a_new_scenario_expects_no_version(store, seed_register):
+    v = store.save(seed_register, user=PLANNER, comment="new", scenario="alt", expected_version=None)
+    assert v.version == 1
+    with pytest.raises(ConflictError):
+        store.save(seed_register, user=PLANNER, comment="again", scenario="alt", expected_version=None)
+    with pytest.raises(ConflictError):
+        store.save(seed_register, user=PLANNER, comment="ahead", scenario="alt", expected_version=7)
+
+
+CRASH_SCRIPT = """
+import sys
+import geopandas as gpd, numpy as np, pandas as pd
+from planner.access import SYSTEM
+from planner.store import open_store
+from planner.register import Register, conform_parks
+store = open_store(sys.argv[1])
+reg, v = store.load()
+n = 100_000
+rng = np.random.default_rng(1)
+x = 113.93 + rng.random(n) * 0.02
+y = 22.52 + rng.random(n) * 0.02
+parks = gpd.GeoDataFrame({"id": [f"bulk{i}" for i in range(n)], "name_zh": "批量", "new_gfa_m2": 1.0},
+                         geometry=gpd.points_from_xy(x, y), crs=4326)
+big = Register(conform_parks(pd.concat([reg.parks, parks], ignore_index=True)), reg.allocations, reg.quotas)
+store.save(big, user=SYSTEM, comment="never lands", expected_version=v.version)
+print("SAVED", flush=True)
+"""
+
+
+def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, plan, seed_register):
+    env = os.environ | {TEST_PAUSE_ENV: "120", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASH_SCRIPT, store_db],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stderr.readline()  # the hook says the rows are written, the version row not yet
+        assert "rows written" in line, line + proc.stderr.read()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)  # reaps it and closes the pipes
+    assert proc.returncode == -signal.SIGKILL
+    again = open_store(store_db, plan)
+    register, v = again.load()
+    assert v.version == 1
+    assert_same(register, seed_register)
+    assert again.history()["version"].tolist() == [1]
+    # and the store goes on working
+    nxt = again.save(
+        with_park(register, new_park(plan, "after_crash")), user=PLANNER, comment="ok", expected_version=1
+    )
+    assert nxt.version == 2
+    if not store_db.startswith("postgresql"):
+        with sqlite3.connect(store_db) as con:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert con.execute("SELECT count(*) FROM parks").fetchone()[0] == 2 * len(seed_register.parks) + 1
+        assert len(pyogrio.read_dataframe(store_db, layer="parks")) == 2 * len(seed_register.parks) + 1
+    again.close()
+
+
+# ---- GeoPackage specifics ----------------------------------------------------------------------
+def test_the_store_file_is_a_valid_geopackage(plan, tmp_path, seed_register):
+    path = tmp_path / "planner.gpkg"
+    store = open_store(path, plan)
+    store.save(with_park(seed_register, new_park(plan, "gp1")), user=PLANNER, comment="c", expected_version=1)
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    layers = dict(pyogrio.list_layers(path).tolist())
+    assert layers["parks"] is not None and {"allocations", "versions", "audit"} <= set(layers)
+    gdf = pyogrio.read_dataframe(path, layer="parks")
+    assert gdf.crs.equals(WGS84)
+    latest = gdf[(gdf["scenario"] == MAIN) & (gdf["version"] == 2)]
+    assert len(latest) == len(seed_register.parks) + 1
+    ours = store.load()[0].parks.set_index("id")
+    theirs = latest.set_index("id")
+    located = ours.geometry.notna()
+    assert np.all(
+        shapely.equals_exact(ours.geometry[located].values, theirs.geometry[located.index[located]].values, 0)
+    )
+    current = pyogrio.read_dataframe(path, layer="parks_latest")  # the view for QGIS
+    assert set(current["version"]) == {2} and len(current) == len(seed_register.parks) + 1
+    assert current.crs.equals(WGS84)
+    info = pyogrio.read_info(path, layer="parks")
+    assert info["crs"] == "EPSG:4326"
+    versions = pyogrio.read_dataframe(path, layer="versions", read_geometry=False)
+    assert versions["author"].tolist() == ["system", "alice"]
+
+
+# ---- comparing scenarios -----------------------------------------------------------------------
+def test_compare_two_registers(plan, seed_register):
+    pid = park_in(plan, seed_register, "440305")
+    alloc = seed_register.allocations.copy()
+    row = alloc.index[alloc["park_id"] == "tencent_penguin"][0]
+    alloc.loc[row, "area_m2"] += 100_000.0
+    gone = seed_register.parks["id"].iloc[-1]
+    parks = edited(seed_register, pid, name_en="renamed").parks
+    parks = parks[parks["id"] != gone]
+    b = with_park(
+        Register(parks, alloc[alloc["park_id"] != gone], seed_register.quotas), new_park(plan, "cmp_new")
+    )
+    cmp = compare(plan, seed_register, b)
+    counted = cmp.totals.set_index("metric").loc["counted"]
+    assert counted["delta"] == pytest.approx(counted["b"] - counted["a"])
+    assert set(cmp.totals["metric"]) == {"counted", "secured", "planned_only", "gap"}
+    assert cmp.totals.set_index("metric").loc["gap", "delta"] == pytest.approx(
+        -counted["delta"], abs=1e-6
+    ) or (cmp.totals.set_index("metric").loc["gap", "b"] == 0)
+    ns = cmp.by_district.set_index("district").loc["440305"]
+    assert ns["delta_m2"] == pytest.approx(ns["b_m2"] - ns["a_m2"])
+    assert cmp.by_district["delta_m2"].abs().sum() > 0
+    assert cmp.parks_added["id"].tolist() == ["cmp_new"]
+    assert cmp.parks_removed["id"].tolist() == [gone]
+    assert pid in cmp.parks_changed["id"].tolist()
+    assert cmp.changed_columns[pid] == ["name_en"]
+    assert cmp.parks_added.crs.equals(WGS84)
+    assert "tencent_penguin-a1" in cmp.changes.allocations.changed
+    out = cmp.to_dict()
+    assert out["parks_added"] == ["cmp_new"] and out["parks_changed"][pid] == ["name_en"]
+
+
+def test_saving_many_parks_is_practical(store, plan, seed_register):
+    """10,000 extra parks save and load in one piece (bench_store.py prints the times for 100,000)."""
+    n = 10_000
+    rng = np.random.default_rng(0)
+    extra = gpd.GeoDataFrame(
+        {"id": [f"m{i}" for i in range(n)], "name_zh": "批量园区", "new_gfa_m2": rng.random(n) * 1e4},
+        geometry=gpd.points_from_xy(113.93 + rng.random(n) * 0.02, 22.52 + rng.random(n) * 0.02),
+        crs=WGS84,
+    )
+    from planner.register import conform_parks
+
+    big = Register(
+        conform_parks(pd.concat([seed_register.parks, extra], ignore_index=True)),
+        seed_register.allocations,
+        seed_register.quotas,
+    )
+    t = time.perf_counter()
+    store.save(big, user=PLANNER, comment="bulk", expected_version=1)
+    loaded = store.load()[0]
+    assert time.perf_counter() - t >= 0  # no wall-clock assert: bench_store.py measures
+    assert_same(loaded, big)
+
+
+def test_postgis_tests_skip_locally_but_fail_under_ci(monkeypatch):
+    from tests.conftest import postgis_url
+
+    monkeypatch.delenv("PLANNER_TEST_PG", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(RuntimeError, match=r"run\.sh must start PostGIS"):
+        postgis_url()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no PostGIS server"):
+        postgis_url()
