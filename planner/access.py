@@ -76,13 +76,16 @@ SYSTEM = User("system", "planner", display_name="系统 system")
 ANONYMOUS = User("anonymous", "viewer", display_name="未登录 not signed in")
 
 
-def _district_of(register: Register, plan: Plan) -> pd.Series:
-    """Where each park lies, for deciding whose it is: the district its geometry lies in ('' when
-    outside every district, so a park moved out of the city is nobody's but the planner's); the
-    declared district only for a park without a geometry. Indexed by park id."""
-    where = assign_districts(register.parks, plan)
+def _district_of(register: Register, plan: Plan, ids: pd.Index) -> pd.Series:
+    """Where each of the parks ``ids`` lies, for deciding whose it is: the district its geometry
+    lies in ('' when outside every district, so a park moved out of the city is nobody's but the
+    planner's); the declared district only for a park without a geometry. Indexed by park id.
+
+    Only these parks are located (a one-park edit of 100,000 parks joins one park, not all)."""
+    parks = register.parks[register.parks["id"].isin(ids)]
+    where = assign_districts(parks, plan)
     codes = where["geo_district_code"].where(where["located"], where["effective_district_code"])
-    return pd.Series(codes.to_numpy(), index=register.parks["id"].to_numpy(), name="district_code")
+    return pd.Series(codes.to_numpy(), index=parks["id"].to_numpy(), name="district_code")
 
 
 def _where(codes: set, plan: Plan) -> tuple[str, str]:
@@ -118,8 +121,16 @@ def check_change(
 
     own = str(user.district_code)
     own_zh, own_en = _where({own}, plan)
-    old_d = _district_of(before, plan)
-    new_d = _district_of(after, plan)
+    alloc_park = pd.concat(
+        [
+            before.allocations.set_index("allocation_id")["park_id"],
+            after.allocations.set_index("allocation_id")["park_id"],
+        ]
+    )
+    touched_allocs = alloc_park[alloc_park.index.isin(changes.allocations.touched)]
+    ids = pd.Index(changes.parks.touched).union(pd.Index(touched_allocs.astype(str).unique()))
+    old_d = _district_of(before, plan, ids)
+    new_d = _district_of(after, plan, ids)
     for pid in changes.parks.touched:
         places = {old_d.get(pid), new_d.get(pid)} - {None}
         if places != {own}:
@@ -132,12 +143,6 @@ def check_change(
                     f"park {pid} lies in {en}, not in your district ({own_en}): not yours to change",
                 )
             )
-    alloc_park = pd.concat(
-        [
-            before.allocations.set_index("allocation_id")["park_id"],
-            after.allocations.set_index("allocation_id")["park_id"],
-        ]
-    )
     for aid in changes.allocations.touched:
         parks = set(alloc_park.loc[[aid]].astype(str)) if aid in alloc_park.index else set()
         places = {d for p in parks for d in (old_d.get(p), new_d.get(p)) if d is not None}
