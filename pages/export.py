@@ -8,7 +8,16 @@ import streamlit as st
 
 from planner import downloads
 from planner.io import LAYERS, build_layer
-from planner.session import APP_TITLE, LANGS, PAGES, current_user, ensure_state, sign_out, user_line
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    PAGES,
+    current_user,
+    ensure_state,
+    scenario_line,
+    sign_out,
+    user_line,
+)
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -23,6 +32,7 @@ with st.sidebar:
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
     st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
     if current_user(st.session_state):
         st.button(
             "退出登录" if lang == "zh" else "Sign out",
