@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -200,7 +201,7 @@ def test_planner_save_as_open_compare_and_delete(plan: Plan) -> None:
           "geometry": square(inside(plan, NANSHAN), 400)}]
     ).parks  # fmt: skip
     parks = b.parks[b.parks["id"] != gone]
-    parks = type(parks)(__import__("pandas").concat([parks, new_park], ignore_index=True), crs=parks.crs)
+    parks = type(parks)(pd.concat([parks, new_park], ignore_index=True), crs=parks.crs)
     allocations = b.allocations[b.allocations["park_id"] != gone]
     store.save(Register(parks, allocations, b.quotas), user=PLANNER, comment="增删园区", scenario="方案B",
                expected_version=vb.version)  # fmt: skip
