@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from planner.access import ROLE_LABELS
 from planner.capacity import capacity_report
 from planner.changes import register_changes
 from planner.errors import PlannerError, ValidationError
@@ -99,14 +100,20 @@ st.caption(t(f"存储: {store.location}", f"Store: {store.location}"))
 if "flash_scenario" in st.session_state:
     st.success(st.session_state.pop("flash_scenario"))
 
-tab_list, tab_compare, tab_history = st.tabs(
-    [t("方案", "Scenarios"), t("方案对比", "Compare"), t("历史版本", "History")]
+scenarios = store.scenarios()
+names = list(scenarios["scenario"])
+VIEWS = {
+    "list": ("方案", "Scenarios"),
+    "compare": ("方案对比", "Compare"),
+    "history": ("历史版本", "History"),
+}
+# one view at a time (not tabs): only the chosen one runs, and its map is drawn at its real size
+view = st.radio(
+    t("查看", "View"), list(VIEWS), format_func=lambda k: t(*VIEWS[k]), horizontal=True, key="scenario_view"
 )
 
 # ---- scenarios ---------------------------------------------------------------------------
-with tab_list:
-    scenarios = store.scenarios()
-    names = list(scenarios["scenario"])
+if view == "list":
     st.dataframe(
         scenarios.assign(created_at=scenarios["created_at"].map(when)),
         hide_index=True,
@@ -126,7 +133,7 @@ with tab_list:
         t("打开方案", "Open a scenario"),
         names,
         index=names.index(scenario) if scenario in names else 0,
-        key="scenario_pick",
+        key=f"scenario_pick_{scenario}",  # a widget a scenario: it shows the open one
     )
     c2.write("")
     if c2.button(t("打开", "Open"), key="open_scenario", disabled=pick is None):
@@ -150,8 +157,10 @@ with tab_list:
             )
         )
         n1, n2 = st.columns(2)
-        new_name = n1.text_input(t("新方案名称", "New scenario's name"), key="save_as_name").strip()
-        note = n2.text_input(t("说明", "Comment"), key="save_as_comment")
+        new_name = n1.text_input(
+            t("新方案名称", "New scenario's name"), key=f"save_as_name_{scenario}"
+        ).strip()
+        note = n2.text_input(t("说明", "Comment"), key=f"save_as_comment_{scenario}")
         if st.button(t("另存为", "Save as"), key="save_as", disabled=not new_name):
             try:
                 store.copy(scenario, new_name, user=user, comment=note)
@@ -178,7 +187,8 @@ with tab_list:
             d1, d2 = st.columns(2)
             doomed = d1.selectbox(t("要删除的方案", "Scenario to delete"), others, key="delete_pick")
             confirm = d2.text_input(
-                t(f"请输入方案名 {doomed} 以确认", f"Type its name {doomed} to confirm"), key="delete_confirm"
+                t(f"请输入方案名 {doomed} 以确认", f"Type its name {doomed} to confirm"),
+                key=f"delete_confirm_{doomed}",
             )
             st.caption(
                 t(
@@ -200,7 +210,6 @@ with tab_list:
                     st.session_state.flash_scenario = t(
                         f"已删除方案 {doomed}。", f"Deleted scenario {doomed}."
                     )
-                    st.session_state.pop("delete_confirm", None)
                     st.rerun()
     else:
         st.info(
@@ -260,7 +269,7 @@ PARK_HEADS = {
     "changed_columns": t("改动的字段", "Changed columns"),
 }
 
-with tab_compare:
+if view == "compare":
     st.caption(
         t("A 为基准, B 与之对比 (Δ = B − A)。", "A is the baseline; B is compared with it (Δ = B − A).")
     )
@@ -270,13 +279,18 @@ with tab_compare:
     cmp = comparison(a, b)
     st.markdown(f"**A** = {a[0]} v{a[1]} · **B** = {b[0]} v{b[1]}")
     ab = {"a": f"A {a[0]} v{a[1]}", "b": f"B {b[0]} v{b[1]}", "delta": "Δ"}
+    M2_FORMAT = {f"{h} (m²)": st.column_config.NumberColumn(format="localized") for h in ab.values()}
     totals = cmp.totals.assign(label=cmp.totals["label_zh" if lang == "zh" else "label_en"])
     st.subheader(t("合计", "Totals"))
-    st.dataframe(m2_table(totals, t("指标", "Figure"), ab), hide_index=True, key="cmp_totals")
+    st.dataframe(
+        m2_table(totals, t("指标", "Figure"), ab), hide_index=True, key="cmp_totals", column_config=M2_FORMAT
+    )
     st.subheader(t("各区计入面积", "Counted space by district"))
     by = cmp.by_district.assign(label=cmp.by_district["name_zh" if lang == "zh" else "name_en"])
     by = by.rename(columns={"a_m2": "a", "b_m2": "b", "delta_m2": "delta"})
-    st.dataframe(m2_table(by, t("区", "District"), ab), hide_index=True, key="cmp_districts")
+    st.dataframe(
+        m2_table(by, t("区", "District"), ab), hide_index=True, key="cmp_districts", column_config=M2_FORMAT
+    )
 
     for kind, frame, head in (
         ("added", cmp.parks_added, t("新增园区 (B 有, A 无)", "Parks added (in B, not in A)")),
@@ -324,7 +338,7 @@ ACTION_LABELS = {
     "copy": ("复制", "copy"),
     "delete": ("删除", "delete"),
 }
-with tab_history:
+if view == "history":
     history = store.history(scenario)
     st.caption(
         t(
@@ -335,7 +349,9 @@ with tab_history:
     st.dataframe(
         history.assign(
             action=history["action"].map(lambda a: t(*ACTION_LABELS.get(a, (a, a)))),
+            role=history["role"].map(lambda r: t(*ROLE_LABELS.get(r, (r, r)))),
             created_at=history["created_at"].map(when),
+            restored_from=history["restored_from"].map(lambda v: f"v{v}" if pd.notna(v) else ""),
         ),
         hide_index=True,
         key="history_table",
@@ -383,7 +399,9 @@ with tab_history:
                 "in the history.",
             )
         )
-        restore_note = st.text_input(t("说明", "Comment"), key="restore_comment")
+        restore_note = st.text_input(
+            t("说明", "Comment"), key=f"restore_comment_{scenario}_{version.version}"
+        )
         if st.button(t(f"恢复 v{seen} 为新版本", f"Restore v{seen} as a new version"), key="restore_version"):
             try:
                 new_v = store.restore(
@@ -401,7 +419,6 @@ with tab_history:
                     f"已将 v{seen} 恢复为新版本 v{new_v.version}。",
                     f"Restored v{seen} as the new version v{new_v.version}.",
                 )
-                st.session_state.pop("restore_comment", None)
                 st.rerun()
     elif not can_write:
         st.info(

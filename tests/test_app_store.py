@@ -139,6 +139,7 @@ def test_district_staff_restoring_another_districts_change_is_refused_and_record
     planner = _edit_allocation(_app(PLANNER), NANSHAN, 0, 7000)  # v2 changes a Nanshan allocation
     assert planner.session_state.version.version == 2
     at = _app(BAOAN_STAFF, SCENARIO_PAGE)
+    at.radio(key="scenario_view").set_value("history").run()
     at.selectbox(key="history_version_main").set_value(1).run()
     assert "restore_version" in _keys(at)  # staff may restore what is theirs; the store decides
     at.button(key="restore_version").click().run()
@@ -163,8 +164,10 @@ def test_viewers_see_no_write_controls_on_the_scenario_page(user: User | None, p
         Register(register.parks, changed, register.quotas), user=PLANNER, comment="v2", expected_version=1
     )
     at = _app(user, SCENARIO_PAGE)
-    assert not at.error
-    assert not _keys(at) & WRITE_KEYS and not at.text_input
+    for view in ("list", "compare", "history"):
+        at.radio(key="scenario_view").set_value(view).run()
+        assert not at.exception and not at.error
+        assert not _keys(at) & WRITE_KEYS and not at.text_input
     at.selectbox(key="history_version_main").set_value(1).run()  # an earlier version: viewable
     assert not _keys(at) & WRITE_KEYS
     assert any("只读" in i.value for i in at.info)
@@ -182,8 +185,8 @@ def test_district_staff_may_not_copy_or_delete_scenarios() -> None:
 def test_planner_save_as_open_compare_and_delete(plan: Plan) -> None:
     at = _app(PLANNER, SCENARIO_PAGE)
     assert at.button(key="save_as").disabled  # no name yet
-    at.text_input(key="save_as_name").set_value("方案B")
-    at.text_input(key="save_as_comment").set_value("南山加密").run()
+    at.text_input(key="save_as_name_main").set_value("方案B")
+    at.text_input(key="save_as_comment_main").set_value("南山加密").run()
     at.button(key="save_as").click().run()
     assert not at.exception and not at.error
     assert any("已另存为方案 方案B (v1)" in s.value for s in at.success)
@@ -191,6 +194,8 @@ def test_planner_save_as_open_compare_and_delete(plan: Plan) -> None:
     listed = _frame_with(at, "方案B")
     assert list(listed["scenario"]) == ["main", "方案B"]
     assert "方案 方案B · v1 (wang" in _sidebar(at)
+    assert at.selectbox(key="scenario_pick_方案B").value == "方案B"  # shows the open scenario
+    assert at.text_input(key="save_as_name_方案B").value == ""  # a fresh form
 
     # 方案B gets a park more and a park less, saved by someone else through the store
     store = at.session_state.store
@@ -206,14 +211,15 @@ def test_planner_save_as_open_compare_and_delete(plan: Plan) -> None:
     store.save(Register(parks, allocations, b.quotas), user=PLANNER, comment="增删园区", scenario="方案B",
                expected_version=vb.version)  # fmt: skip
 
-    at.selectbox(key="scenario_pick").set_value("main").run()
+    at.selectbox(key="scenario_pick_方案B").set_value("main").run()
     at.button(key="open_scenario").click().run()
     assert at.session_state.scenario == "main" and at.session_state.version.version == 1
-    at.selectbox(key="scenario_pick").set_value("方案B").run()
+    at.selectbox(key="scenario_pick_main").set_value("方案B").run()
     at.button(key="open_scenario").click().run()
     assert at.session_state.scenario == "方案B" and at.session_state.version.version == 2
     assert set(at.session_state.register.parks["id"]) >= {"nanshan_new"}
 
+    at.radio(key="scenario_view").set_value("compare").run()
     at.selectbox(key="cmp_a").set_value("main").run()
     at.selectbox(key="cmp_b").set_value("方案B").run()
     assert not at.exception
@@ -232,11 +238,12 @@ def test_planner_save_as_open_compare_and_delete(plan: Plan) -> None:
     assert {plan.district(c).name_zh for c in plan.district_codes()} <= set(districts["区"])
 
     # delete: the button stays disabled until the name is typed
+    at.radio(key="scenario_view").set_value("list").run()
     at.selectbox(key="delete_pick").set_value("方案B").run()
     assert at.button(key="delete_scenario").disabled
-    at.text_input(key="delete_confirm").set_value("方案").run()
+    at.text_input(key="delete_confirm_方案B").set_value("方案").run()
     assert at.button(key="delete_scenario").disabled
-    at.text_input(key="delete_confirm").set_value("方案B").run()
+    at.text_input(key="delete_confirm_方案B").set_value("方案B").run()
     assert not at.button(key="delete_scenario").disabled
     at.button(key="delete_scenario").click().run()
     assert not at.exception and not at.error
@@ -251,11 +258,12 @@ def test_planner_restores_an_earlier_version_as_a_new_one() -> None:
     at = _edit_allocation(_app(PLANNER), NANSHAN, 0, 7000)
     assert at.session_state.version.version == 2
     at.switch_page(SCENARIO_PAGE).run()
+    at.radio(key="scenario_view").set_value("history").run()
     history = next(d.value for d in at.dataframe if "restored_from" in d.value.columns)
     assert list(history["version"]) == [2, 1] and list(history["author"]) == ["wang", "system"]
     at.selectbox(key="history_version_main").set_value(1).run()
     assert any("与当前工作版本 v2 相比: 分配 allocations +0 -0 ~1" in c.value for c in at.caption)
-    at.text_input(key="restore_comment").set_value("撤销南山修改")
+    at.text_input(key="restore_comment_main_2").set_value("撤销南山修改")
     at.button(key="restore_version").click().run()
     assert not at.exception and not at.error
     assert any("已将 v1 恢复为新版本 v3" in s.value for s in at.success)
