@@ -289,3 +289,83 @@ def test_the_app_runs_on_postgis(pg_schema_url: str, monkeypatch: pytest.MonkeyP
     assert "方案 main · v2 (wang" in _sidebar(at)
     fresh = _app(None)
     assert _area(fresh.session_state.register, "sz_bay_super_hq-a1") == 12345
+
+
+def _someone_saves_first(at: AppTest) -> None:
+    """Another planner saves main v2 (a Nanshan allocation) after ``at`` loaded v1."""
+    store = at.session_state.store
+    register, v = store.load("main")
+    a = register.allocations.copy()
+    a.loc[a["allocation_id"] == "sz_bay_super_hq-a1", "area_m2"] = 7000.0
+    saved = store.save(
+        Register(register.parks, a, register.quotas),
+        user=User("chen", "planner"),
+        comment="分配表 allocations 440305",
+        expected_version=v.version,
+    )
+    assert saved.version == 2 and at.session_state.version.version == 1
+
+
+def _conflict_shown(at: AppTest) -> str:
+    assert not at.exception, [e.message for e in at.exception]
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("保存冲突: 方案 main 在你载入 v1 之后已被他人保存 (现为 v2)")
+    assert "v2 · chen (市级规划人员)" in error and "- 分配修改: sz_bay_super_hq-a1" in error
+    assert at.button(key="load_latest").label == "载入最新版本"
+    assert list(at.session_state.store.history("main")["version"]) == [2, 1]  # nothing of ours written
+    return error
+
+
+def test_a_quota_save_after_someone_elses_save_is_a_conflict() -> None:
+    at = _app(PLANNER, "pages/capacity.py")
+    _someone_saves_first(at)
+    codes = list(at.data_editor(key="quota_editor").value["district_code"])
+    at.session_state["quota_editor"] = {
+        "edited_rows": {codes.index(BAOAN): {"quota_m2": 500_000}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="apply_quotas").click().run()
+    _conflict_shown(at)
+    at.button(key="load_latest").click().run()  # loads v2; the edited quota table is dropped
+    assert at.session_state.version.version == 2 and not at.error
+    assert at.data_editor(key="quota_editor").value["quota_m2"].isna().all()
+
+
+def test_a_drawing_saved_after_someone_elses_save_is_a_conflict() -> None:
+    from unittest import mock
+
+    import shapely.geometry
+
+    from tests.test_app import _fake_st_folium
+
+    square_ = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
+    with mock.patch("streamlit_folium.st_folium", _fake_st_folium({"geometry": square_})):
+        at = _app(PLANNER, "pages/map.py")
+        _someone_saves_first(at)
+        next(w for w in at.text_input if w.label == "名称").set_value("冲突园区")
+        next(b for b in at.button if b.label == "加入登记册").click().run()
+        _conflict_shown(at)
+        at.button(key="load_latest").click().run()
+        assert at.session_state.version.version == 2
+        next(w for w in at.text_input if w.label == "名称").set_value("冲突园区")  # the drawing is kept
+        next(b for b in at.button if b.label == "加入登记册").click().run()
+        assert not at.error and at.session_state.version.version == 3
+    assert "drawn-001" in set(at.session_state.store.load("main")[0].parks["id"])
+
+
+def test_an_import_confirmed_after_someone_elses_save_is_a_conflict(plan: Plan) -> None:
+    from tests.test_uploads import good_geojson
+
+    at = _app(PLANNER, "pages/import.py")
+    at.file_uploader[0].set_value(("good.geojson", good_geojson(plan), "application/octet-stream")).run()
+    _someone_saves_first(at)
+    at.button(key="import_confirm").click().run()
+    _conflict_shown(at)
+    at.button(key="load_latest").click().run()  # the preview is checked again against v2
+    assert at.session_state.version.version == 2 and not at.error
+    at.button(key="import_confirm").click().run()
+    assert not at.error and at.session_state.version.version == 3
+    stored, _ = at.session_state.store.load("main")
+    assert {"up1", "up2"} <= set(stored.parks["id"])
+    assert _area(stored, "sz_bay_super_hq-a1") == 7000  # the other's edit kept
