@@ -63,8 +63,10 @@ FORMAT_LABELS = {
 st.title(t("导出", "Export"))
 st.caption(
     t(
-        "导出当前工作登记册 (含本次会话中的修改)。坐标为 WGS84 (EPSG:4326); 面积单位 m²。",
-        "Exports the working register, including this session's edits. Coordinates WGS84 (EPSG:4326); areas in m².",
+        f"导出当前方案 {st.session_state.scenario} 的 v{st.session_state.version.version} (侧栏所示)。"
+        "坐标为 WGS84 (EPSG:4326); 面积单位 m²。",
+        f"Exports scenario {st.session_state.scenario} at v{st.session_state.version.version} (as in the sidebar). "
+        "Coordinates WGS84 (EPSG:4326); areas in m².",
     )
 )
 fmts = downloads.formats()

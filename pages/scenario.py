@@ -247,6 +247,17 @@ def comparison(a: tuple[str, int], b: tuple[str, int]):
     return held[1]
 
 
+def held_version(name: str, number: int):
+    """A stored version with its capacity report, held in the session (versions never change)."""
+    key = (store.location, name, number)
+    held = st.session_state.get("held_version")
+    if held is None or held[0] != key:
+        reg, v = store.load(name, number)
+        held = (key, reg, v, capacity_report(plan, reg))
+        st.session_state.held_version = held
+    return held[1:]
+
+
 def m2_table(frame: pd.DataFrame, label: str, cols: dict[str, str]) -> pd.DataFrame:
     """A/B/Δ figures in 万㎡ and m² side by side."""
     out = pd.DataFrame({label: frame["label"]})
@@ -375,8 +386,7 @@ if view == "history":
         format_func=lambda v: f"v{v}" + (t(" (当前)", " (current)") if v == version.version else ""),
         key=f"history_version_{scenario}",
     )
-    old, old_v = store.load(scenario, seen)
-    old_report = capacity_report(plan, old)
+    old, old_v, old_report = held_version(scenario, seen)
     h1, h2, h3, h4 = st.columns(4)
     h1.metric(t("已计入", "Counted"), fmt_wan(old_report.counted_m2), help=fmt_m2(old_report.counted_m2))
     h2.metric(t("已落实", "Secured"), fmt_wan(old_report.secured_m2), help=fmt_m2(old_report.secured_m2))

@@ -289,6 +289,9 @@ def test_the_app_runs_on_postgis(pg_schema_url: str, monkeypatch: pytest.MonkeyP
     assert "方案 main · v2 (wang" in _sidebar(at)
     fresh = _app(None)
     assert _area(fresh.session_state.register, "sz_bay_super_hq-a1") == 12345
+    store.record_event(user="li", role="", action="sign_in", outcome="denied", detail="wrong password")
+    top = store.audit_log(1).iloc[0]
+    assert (top["user"], top["action"], top["outcome"], top["scenario"]) == ("li", "sign_in", "denied", None)
 
 
 def _someone_saves_first(at: AppTest) -> None:
