@@ -1,8 +1,8 @@
 """Shenzhen Park Planner: the Streamlit entry script and its Overview page.
 
 Run with ``streamlit run app.py`` (or ``bash run.sh app``); the other pages are in ``pages/``.
-Every page sets up what it needs itself (``planner.session.ensure_state``: the plan, the working
-register in session state, the language), so a deep link works. Pages are thin: they call
+Every page sets up what it needs itself (``planner.session.ensure_state``: the plan, the store, the
+working register loaded from the session's scenario, the language), so a deep link works. Pages are thin: they call
 ``planner`` and draw the result.
 """
 
@@ -16,7 +16,6 @@ from planner.findings import findings_frame, run_checks
 from planner.geo import fmt_m2
 from planner.mapview import build_map
 from planner.plan import load_plan
-from planner.register import load_register
 from planner.session import (
     APP_TITLE,
     LANGS,
@@ -25,9 +24,11 @@ from planner.session import (
     ensure_state,
     fmt_wan,
     identity_sign_in_once,
+    scenario_line,
     sign_out,
     user_line,
 )
+from planner.store import db_location, open_store
 
 PLAN = "shenzhen"
 
@@ -40,15 +41,16 @@ def cached_plan(name: str):
     return load_plan(name)
 
 
-@st.cache_data
-def seed_register(name: str):
-    """The plan's seed register; each session gets its own copy to edit."""
-    return load_register(cached_plan(name))
+@st.cache_resource
+def cached_store(location: str, plan_name: str):
+    """The store (``$PLANNER_DB``, default data/planner.gpkg, seeded on first use), opened once
+    per server and location; every session reads and saves its scenarios there."""
+    return open_store(location, cached_plan(plan_name))
 
 
-if "register" not in st.session_state:
+if "store" not in st.session_state:
     st.session_state.plan = cached_plan(PLAN)
-    st.session_state.register = seed_register(PLAN)
+    st.session_state.store = cached_store(db_location(), PLAN)
 plan, register, lang = ensure_state(st.session_state)
 try:
     oidc = "auth" in st.secrets  # an identity provider (OIDC) is configured
@@ -67,6 +69,7 @@ with st.sidebar:
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
     st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
     if current_user(st.session_state):
         st.button(
             "退出登录" if lang == "zh" else "Sign out",

@@ -15,18 +15,23 @@ from planner.register import set_quotas
 from planner.session import (
     APP_TITLE,
     LANGS,
+    LOAD_LATEST,
     PAGES,
     commit_register,
+    conflict_message,
     current_user,
     denied_message,
     ensure_state,
     fmt_wan,
+    load_latest,
     problems_frame,
     quota_table,
     quotas_from_table,
+    scenario_line,
     sign_out,
     user_line,
 )
+from planner.store import ConflictError
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -41,6 +46,7 @@ with st.sidebar:
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
     st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
     if current_user(st.session_state):
         st.button(
             "退出登录" if lang == "zh" else "Sign out",
@@ -149,6 +155,14 @@ if user is not None and user.can_set_quotas:
                 )
             except AccessDenied as err:
                 st.error(denied_message(err, lang))
+            except ConflictError as err:
+                st.error(conflict_message(err, lang))
+                st.button(
+                    t(*LOAD_LATEST),
+                    key="load_latest",
+                    on_click=load_latest,
+                    args=(st.session_state, ["quota_editor"]),
+                )
             except ValidationError as err:
                 st.error(
                     t(

@@ -8,7 +8,16 @@ import streamlit as st
 
 from planner import downloads
 from planner.io import LAYERS, build_layer
-from planner.session import APP_TITLE, LANGS, PAGES, current_user, ensure_state, sign_out, user_line
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    PAGES,
+    current_user,
+    ensure_state,
+    scenario_line,
+    sign_out,
+    user_line,
+)
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -23,6 +32,7 @@ with st.sidebar:
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
     st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
     if current_user(st.session_state):
         st.button(
             "退出登录" if lang == "zh" else "Sign out",
@@ -53,8 +63,10 @@ FORMAT_LABELS = {
 st.title(t("导出", "Export"))
 st.caption(
     t(
-        "导出当前工作登记册 (含本次会话中的修改)。坐标为 WGS84 (EPSG:4326); 面积单位 m²。",
-        "Exports the working register, including this session's edits. Coordinates WGS84 (EPSG:4326); areas in m².",
+        f"导出当前方案 {st.session_state.scenario} 的 v{st.session_state.version.version} (侧栏所示)。"
+        "坐标为 WGS84 (EPSG:4326); 面积单位 m²。",
+        f"Exports scenario {st.session_state.scenario} at v{st.session_state.version.version} (as in the sidebar). "
+        "Coordinates WGS84 (EPSG:4326); areas in m².",
     )
 )
 fmts = downloads.formats()

@@ -13,7 +13,20 @@ from streamlit_folium import st_folium
 from planner import uploads
 from planner.errors import AccessDenied, PlannerError, ValidationError
 from planner.mapview import import_map
-from planner.session import APP_TITLE, LANGS, PAGES, current_user, ensure_state, sign_out, user_line
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    LOAD_LATEST,
+    PAGES,
+    conflict_message,
+    current_user,
+    ensure_state,
+    load_latest,
+    scenario_line,
+    sign_out,
+    user_line,
+)
+from planner.store import ConflictError
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -28,6 +41,7 @@ with st.sidebar:
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
     st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
     if current_user(st.session_state):
         st.button(
             "退出登录" if lang == "zh" else "Sign out",
@@ -177,6 +191,9 @@ if st.button(
     except AccessDenied as err:
         st.error(t("无权导入, 登记册未改变:", "Not allowed; the register is unchanged:"))
         problems_table(err.problems)
+    except ConflictError as err:
+        st.error(conflict_message(err, lang))
+        st.button(t(*LOAD_LATEST), key="load_latest", on_click=load_latest, args=(st.session_state,))
     except ValidationError as err:
         st.error(t("导入被拒绝, 登记册未改变:", "Import refused; the register is unchanged:"))
         problems_table(err.problems)

@@ -24,16 +24,21 @@ from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STAT
 from planner.session import (
     APP_TITLE,
     LANGS,
+    LOAD_LATEST,
     PAGES,
     commit_register,
+    conflict_message,
     current_user,
     denied_message,
     ensure_state,
+    load_latest,
     problems_frame,
     read_only_note,
+    scenario_line,
     sign_out,
     user_line,
 )
+from planner.store import ConflictError
 
 st.set_page_config(page_title=APP_TITLE, layout="wide")
 plan, register, lang = ensure_state(st.session_state)
@@ -48,6 +53,7 @@ with st.sidebar:
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
     st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
     if current_user(st.session_state):
         st.button(
             "退出登录" if lang == "zh" else "Sign out",
@@ -182,6 +188,10 @@ def _drawing_form(drawing: dict, marker: str) -> None:
             )
         except (ValidationError, AccessDenied) as err:
             _problems_table(err)
+            return
+        except ConflictError as err:
+            st.error(conflict_message(err, lang))
+            st.button(t(*LOAD_LATEST), key="load_latest", on_click=load_latest, args=(st.session_state,))
             return
         st.session_state.handled_drawing = marker
         st.session_state.selected_park = attrs["id"]

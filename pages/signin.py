@@ -18,6 +18,7 @@ from planner.session import (
     has_accounts,
     identity_sign_in_once,
     rights_text,
+    scenario_line,
     sign_in,
     sign_in_identity,
     sign_out,
@@ -37,6 +38,7 @@ with st.sidebar:
     for path, title_zh, title_en, icon in PAGES:
         st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
     st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
 
 
 def t(zh: str, en: str) -> str:

@@ -189,6 +189,8 @@ def park_layer_frame(plan: Plan, register: Register, *, lang: str = "zh") -> gpd
     year = p["delivery_year"].astype("string").fillna("—")
 
     def row(label_zh: str, label_en: str, value: pd.Series | str, mark: Any = "") -> pd.Series:
+        if isinstance(value, pd.Series):
+            value = value.astype(str)  # an empty register's mapped columns are float
         return "<tr><th>" + _t(lang, label_zh, label_en) + "</th><td>" + value + mark + "</td></tr>"
 
     p["_popup"] = (
@@ -606,3 +608,90 @@ def import_map(
         legend_expanded=False,  # the incoming parks may lie anywhere, the legend must not hide them
         bounds=bounds,
     )
+
+
+COMPARE_COLOURS = {"added": "#2e7d32", "removed": "#c62828", "changed": "#ef6c00"}
+_COMPARE_LABELS = {
+    "added": ("新增园区", "Parks added"),
+    "removed": ("删除园区", "Parks removed"),
+    "changed": ("修改园区", "Parks changed"),
+}
+
+
+def compare_layer_frame(parks: gpd.GeoDataFrame, kind: str, *, lang: str = "zh") -> gpd.GeoDataFrame:
+    """Located parks of one side of a comparison (``kind`` added / removed / changed) with a
+    tooltip and a popup (id, names, status, new floor area; for changed parks the columns that
+    changed). Parks with no location are left out."""
+    geoms = parks.geometry
+    p = parks[~(geoms.isna() | geoms.is_empty)].copy()
+    if p.empty:
+        return gpd.GeoDataFrame({"id": [], "_tip": [], "_popup": []}, geometry=[], crs=WGS84)
+    label = _t(lang, *_COMPARE_LABELS[kind])
+    name = p["name_zh"] if lang == "zh" else p["name_en"].where(p["name_en"] != "", p["name_zh"])
+    status = p["status"].map({k: _t(lang, *v) for k, v in STATUS_LABELS.items()}).fillna(p["status"])
+    p["_tip"] = "<b>" + _esc(name) + "</b> · " + label + "<br>编号 ID: " + _esc(p["id"])
+    changed = (
+        "<br>" + _t(lang, "改动的字段: ", "Changed: ") + _esc(p["changed_columns"])
+        if kind == "changed" and "changed_columns" in p
+        else ""
+    )
+    p["_popup"] = (
+        f'<div style="min-width:220px"><b style="color:{COMPARE_COLOURS[kind]}">{label}</b><br><b>'
+        + _esc(p["name_zh"])
+        + "</b> "
+        + _esc(p["name_en"])
+        + "<br>"
+        + _t(lang, "编号: ", "ID: ")
+        + _esc(p["id"])
+        + "<br>"
+        + _t(lang, "状态: ", "Status: ")
+        + _esc(status)
+        + "<br>"
+        + _t(lang, "新增建筑面积: ", "New floor area: ")
+        + _fmt_series(p["new_gfa_m2"])
+        + changed
+        + "</div>"
+    )
+    return gpd.GeoDataFrame(p[["id", "_tip", "_popup"]], geometry=p.geometry.values, crs=WGS84)
+
+
+def compare_map(plan: Plan, comparison: Any, *, lang: str = "zh", height: int | str = "100%") -> folium.Map:
+    """Two scenarios on one map: the districts, and the parks added (green), removed (red) and
+    changed (orange) from A to B, each a layer with tooltips, popups and a legend entry.
+
+    ``comparison`` is a :class:`planner.store.Comparison` (``compare(plan, a, b)``). Parks that
+    are the same in both are not drawn (the tables list everything). No tiles (works offline).
+    """
+    from planner.store import empty_register  # the store imports nothing of the map
+
+    sides = {
+        "added": comparison.parks_added,
+        "removed": comparison.parks_removed,
+        "changed": comparison.parks_changed,
+    }
+    overlays, rows = [], []
+    for kind, parks in sides.items():
+        frame = compare_layer_frame(parks, kind, lang=lang)
+        colour = COMPARE_COLOURS[kind]
+        name = f"{_t(lang, *_COMPARE_LABELS[kind])} ({len(parks)})"
+        group = folium.FeatureGroup(name=name)
+        if len(frame):
+            folium.GeoJson(
+                frame,
+                marker=folium.CircleMarker(radius=9, fill=True),
+                style_function=lambda f, colour=colour: {
+                    "color": colour,
+                    "fillColor": colour,
+                    "fillOpacity": 0.5,
+                    "weight": 3,
+                },
+                tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+                popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, localize=False, max_width=360),
+            ).add_to(group)
+        overlays.append(group)
+        rows.append(
+            f'<span style="display:inline-block;width:12px;height:12px;margin-right:4px;'
+            f'border-radius:6px;background:{colour}"></span>{html.escape(name)}'
+        )
+    extra = f"<b>{_t(lang, '方案对比 A → B', 'Comparison A → B')}</b><br>" + "<br>".join(rows)
+    return build_map(plan, empty_register(), lang=lang, height=height, overlays=overlays, legend_extra=extra)

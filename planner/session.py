@@ -2,25 +2,69 @@
 
 The entry script fills the state from cached loaders; a page opened on its own (a deep link, or
 AppTest running one page) fills it here, so no page depends on another having run first.
+
+The working register comes from the store (``planner.store``: ``$PLANNER_DB``, default
+``data/planner.gpkg``, seeded on first use): ``state["store"]``, ``state["scenario"]`` (default
+``main``) and ``state["version"]`` (the :class:`~planner.store.Version` the working register was
+loaded from). Every change is saved as a new version through :func:`commit_register`; the
+store's audit log is the one trail of changes, refusals, conflicts and sign-ins.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import threading
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import pandas as pd
 
-from planner import audit
-from planner.access import ANONYMOUS, ROLE_LABELS, User, check_change
+from planner.access import ANONYMOUS, ROLE_LABELS, User
 from planner.accounts import SignInFailed, accounts_path, authenticate, load_accounts, user_for_identity
-from planner.changes import RegisterChanges
-from planner.errors import AccessDenied, Problem
+from planner.changes import RegisterChanges, register_changes
+from planner.errors import AccessDenied, PlannerError, Problem, ValidationError
 from planner.geo import m2_to_wan
 from planner.plan import DEFAULT_PLAN, Plan, load_plan
-from planner.register import Register, load_register
+from planner.register import Register
+from planner.store import MAIN, ConflictError, Store, Version, db_location, open_store
 
 LANGS = ("zh", "en")
+
+_STORES: dict[tuple[str, str], Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def shared_store(plan: Plan, db: str | None = None) -> Store:
+    """The store at ``db`` / ``$PLANNER_DB`` / the default file for this plan, opened once per
+    process (every session of a server shares it; each call of a backend opens its own
+    connection or takes one from its pool, so sessions in threads are safe)."""
+    key = (db_location(db), plan.id)
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = open_store(key[0], plan)
+        return _STORES[key]
+
+
+def state_store(state: MutableMapping[str, Any]) -> Store:
+    """The session's store (``state["store"]``), the process's shared one when none was set."""
+    if "store" not in state:
+        if "plan" not in state:
+            state["plan"] = load_plan(DEFAULT_PLAN)
+        state["store"] = shared_store(state["plan"])
+    return state["store"]
+
+
+def load_scenario(
+    state: MutableMapping[str, Any], scenario: str = MAIN, version: int | None = None
+) -> Version:
+    """Make a scenario's version (the latest when ``version`` is None) the working register.
+
+    Raises PlannerError when there is no such scenario or version (the state is then unchanged).
+    """
+    register, v = state_store(state).load(scenario, version)
+    state["register"] = register
+    state["version"] = v
+    state["scenario"] = scenario
+    return v
 
 
 def ensure_state(
@@ -28,13 +72,18 @@ def ensure_state(
 ) -> tuple[Plan, Register, str]:
     """The session's plan, working register and language, loading what is missing.
 
-    The working register starts as the plan's seed register; edits replace it with the new
-    Register that the library's validating functions return.
+    The working register is the session's scenario (``main`` at first) as stored, at the
+    version it was loaded; edits are saved as new versions by :func:`commit_register`. A
+    scenario someone deleted since falls back to ``main``.
     """
     if "plan" not in state:
         state["plan"] = load_plan(plan_name)
-    if "register" not in state:
-        state["register"] = load_register(state["plan"])
+    state_store(state)
+    if "register" not in state or "version" not in state:
+        try:
+            load_scenario(state, state.get("scenario", MAIN))
+        except PlannerError:
+            load_scenario(state, MAIN)
     if state.get("lang") not in LANGS:
         state["lang"] = LANGS[0]
     return state["plan"], state["register"], state["lang"]
@@ -51,55 +100,75 @@ def acting_user(state: MutableMapping[str, Any]) -> User:
     return current_user(state) or ANONYMOUS
 
 
-def _record(state: MutableMapping[str, Any], event: dict[str, Any]) -> None:
-    """Keep an audit event in the session (``state["audit"]``) and append it to the audit file."""
-    row = audit.record(event)
-    state.setdefault("audit", []).append(row)
-
-
 def commit_register(
     state: MutableMapping[str, Any], new_register: Register, *, comment: str = ""
 ) -> RegisterChanges:
-    """The app's one write path: the signed-in user's rights are checked (AccessDenied names
-    every park or allocation refused), then ``new_register`` becomes the working register.
+    """The app's one write path: save ``new_register`` as a new version of the session's
+    scenario, by the signed-in user, after the version the working register was loaded from.
 
-    Both outcomes are recorded (``planner.audit`` and ``state["audit"]``): a change with its
-    summary, a refusal with every problem; a refused change leaves the register as it was.
-    Pages never assign ``state["register"]`` themselves; the store integration saves here.
+    The store checks the user's rights (AccessDenied names every park, allocation or quota
+    refused), validates (ValidationError) and detects a save by someone else since
+    (ConflictError names their versions and changes); each refusal is recorded in the store's
+    audit log and leaves the store and the working register exactly as they were. On success
+    the new register and its Version are installed. No change: nothing is saved.
     """
-    user = acting_user(state)
-    try:
-        changes = check_change(user, state["register"], new_register, state["plan"])
-    except AccessDenied as err:
-        _record(
-            state,
-            {
-                "event": "refused",
-                "user": user.name,
-                "role": user.role,
-                "district_code": user.district_code,
-                "comment": comment,
-                "problems": [p.to_dict() for p in err.problems],
-            },
-        )
-        raise
-    if changes:
-        _record(
-            state,
-            {
-                "event": "change",
-                "user": user.name,
-                "role": user.role,
-                "district_code": user.district_code,
-                "comment": comment,
-                "summary": changes.summary(),
-                "parks": changes.parks.touched,
-                "allocations": changes.allocations.touched,
-                "quotas": changes.quotas.touched,
-            },
-        )
+    changes = register_changes(state["register"], new_register)
+    if not changes:
+        return changes
+    version = state_store(state).save(
+        new_register,
+        user=acting_user(state),
+        comment=comment,
+        scenario=state.get("scenario", MAIN),
+        expected_version=state["version"].version,
+    )
     state["register"] = new_register
+    state["version"] = version
     return changes
+
+
+def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> Version:
+    """After a conflict: load the scenario's latest version (the session's unsaved edits are
+    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget)."""
+    for key in forget:
+        state.pop(key, None)
+    return load_scenario(state, state.get("scenario", MAIN))
+
+
+def newer_version(state: MutableMapping[str, Any]) -> Version | None:
+    """The scenario's latest version when someone saved after the working register was loaded."""
+    try:
+        latest = state_store(state).version(state.get("scenario", MAIN))
+    except PlannerError:
+        return None
+    loaded: Version | None = state.get("version")
+    return latest if loaded is not None and latest.version > loaded.version else None
+
+
+def scenario_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:
+    """The sidebar's what-am-I-editing line: 'scenario main · v3 (wang, 2026-11-25 21:40)', and a
+    note when a newer version was saved since."""
+    v: Version | None = state.get("version")
+    if v is None:
+        return ""
+    when = v.created_at[:16].replace("T", " ")
+    zh = lang == "zh"
+    text = f"{'方案' if zh else 'Scenario'} {v.scenario} · v{v.version} ({v.author}, {when} UTC)"
+    newer = newer_version(state)
+    if newer is not None:
+        text += (
+            f" · 已有新版本 v{newer.version} ({newer.author})"
+            if zh
+            else f" · newer version v{newer.version} ({newer.author}) saved"
+        )
+    return text
+
+
+def _sign_in_event(state: MutableMapping[str, Any], user: str, role: str, ok: bool, detail: str) -> None:
+    """A sign-in (or a failed one) in the store's audit log (never the password)."""
+    state_store(state).record_event(
+        user=user, role=role, action="sign_in", outcome="ok" if ok else "denied", detail=detail
+    )
 
 
 def has_accounts() -> bool:
@@ -123,10 +192,10 @@ def sign_in(state: MutableMapping[str, Any], name: str, password: str) -> User:
     try:
         user = authenticate(name.strip(), password)
     except SignInFailed:
-        _record(state, {"event": "sign_in_failed", "user": name.strip()})
+        _sign_in_event(state, name.strip(), "", False, "用户名或密码错误 wrong user name or password")
         raise
     state["user"] = user
-    _record(state, {"event": "sign_in", "user": user.name, "role": user.role})
+    _sign_in_event(state, user.name, user.role, True, "password")
     return user
 
 
@@ -136,10 +205,10 @@ def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User
     user = user_for_identity(email) if email else None
     if user is None:
         if email:
-            _record(state, {"event": "sign_in_failed", "user": "", "email": email, "via": "oidc"})
+            _sign_in_event(state, "", "", False, f"oidc {email}: 没有对应的账户 no account")
         return None
     state["user"] = user
-    _record(state, {"event": "sign_in", "user": user.name, "role": user.role, "via": "oidc"})
+    _sign_in_event(state, user.name, user.role, True, f"oidc {email}")
     return user
 
 
@@ -243,6 +312,67 @@ def denied_message(err: AccessDenied, lang: str = "zh") -> str:
     return "\n".join([head, "", *(f"- {p.message_zh} / {p.message_en}" for p in err.problems)])
 
 
+LOAD_LATEST = ("载入最新版本", "Load the latest version")
+
+
+def conflict_message(err: ConflictError, lang: str = "zh") -> str:
+    """A save conflict for the page: who saved which versions since you loaded, what they
+    changed (every park, allocation and quota, by id), and what loading the latest does."""
+    zh = lang == "zh"
+    exp = "—" if err.expected_version is None else f"v{err.expected_version}"
+    cur = "—" if err.current_version is None else f"v{err.current_version}"
+    head = (
+        f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被他人保存 (现为 {cur}); 你的修改未保存, 已记录。"
+        if zh
+        else f"Conflict: scenario {err.scenario} was saved by someone else after you loaded {exp} "
+        f"(now {cur}); your change was not saved; the attempt is recorded."
+    )
+    lines = [head, "", "期间保存的版本:" if zh else "Saved since:"]
+    for v in err.versions:
+        role = ROLE_LABELS.get(v.role, (v.role, v.role))[0 if zh else 1]
+        when = v.created_at[:19].replace("T", " ")
+        lines.append(f"- v{v.version} · {v.author} ({role}) · {when} UTC · {v.comment or '—'}")
+    if err.changes:
+        lines += ["", "他们改动了:" if zh else "What they changed:"]
+        for what_zh, what_en, ch in (
+            ("园区", "parks", err.changes.parks),
+            ("分配", "allocations", err.changes.allocations),
+            ("指标", "quotas", err.changes.quotas),
+        ):
+            for kind_zh, kind_en, ids in (
+                ("新增", "added", ch.added),
+                ("删除", "removed", ch.removed),
+                ("修改", "changed", ch.changed),
+            ):
+                if ids:
+                    shown = ", ".join(ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
+                    label = f"{what_zh}{kind_zh}" if zh else f"{what_en} {kind_en}"
+                    lines.append(f"- {label}: {shown}")
+    lines += [
+        "",
+        f"点击「{LOAD_LATEST[0]}」载入 {cur}: 你在此页未保存的修改将丢失, 请在新版本上重新修改后保存。"
+        if zh
+        else f"'{LOAD_LATEST[1]}' loads {cur}: your unsaved edits on this page are dropped; "
+        "reapply them to the new version and save again.",
+    ]
+    return "\n".join(lines)
+
+
+def refusal_message(err: PlannerError, lang: str = "zh") -> str:
+    """One message for any refused write: a conflict, a refusal of rights (every item), an
+    invalid register (the count; ``problems_frame`` gives the table) or another error."""
+    if isinstance(err, ConflictError):
+        return conflict_message(err, lang)
+    if isinstance(err, AccessDenied):
+        return denied_message(err, lang)
+    if isinstance(err, ValidationError):
+        n = len(err.problems)
+        return (
+            f"未保存: 数据未通过校验, 共 {n} 个问题:" if lang == "zh" else f"Not saved: {n} problem(s) found:"
+        )
+    return str(err)
+
+
 def quota_table(plan: Plan, register: Register) -> pd.DataFrame:
     """Every district with its quota in m² (NaN where none is set): the quota editor's table."""
     codes = plan.district_codes()
@@ -274,6 +404,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/district.py", "区级分配", "District allocations", ":material/apartment:"),
     ("pages/export.py", "导出", "Export", ":material/download:"),
     ("pages/import.py", "导入", "Import", ":material/upload:"),
+    ("pages/scenario.py", "方案与历史", "Scenarios & history", ":material/history:"),
     ("pages/signin.py", "登录", "Sign in", ":material/login:"),
 )
 APP_TITLE = "深圳软件园区规划 Shenzhen Park Planner"

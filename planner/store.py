@@ -424,6 +424,31 @@ class Store:
         """Every write attempt, newest first: time, user, role, action, scenario, version, outcome, detail."""
         return self.backend.audit_log(limit)
 
+    def record_event(
+        self,
+        *,
+        user: str,
+        role: str,
+        action: str,
+        outcome: str,
+        detail: str = "",
+        scenario: str | None = None,
+    ) -> None:
+        """Record an event that writes no version (the app's sign-ins) in the audit log, so the
+        store's log is the one trail: ``action`` e.g. ``sign_in``, ``outcome`` ok / denied."""
+        self.backend.audit(
+            {
+                "time": now_utc(),
+                "user": user,
+                "role": role,
+                "action": action,
+                "scenario": scenario,
+                "version": None,
+                "outcome": outcome,
+                "detail": detail,
+            }
+        )
+
     # ---- writing -------------------------------------------------------------------------
     def _record(
         self, user: User, action: str, scenario: str, version: int | None, outcome: str, detail: str

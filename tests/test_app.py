@@ -14,7 +14,14 @@ from planner.geo import fmt_m2
 from planner.plan import Plan
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/map.py", "pages/capacity.py", "pages/district.py", "pages/export.py", "pages/signin.py"]
+PAGES = [
+    "pages/map.py",
+    "pages/capacity.py",
+    "pages/district.py",
+    "pages/export.py",
+    "pages/signin.py",
+    "pages/scenario.py",
+]
 PLANNER = User("wang", "planner", display_name="王工")
 TIMEOUT = 60
 BAOAN = "440306"

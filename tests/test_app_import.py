@@ -91,6 +91,9 @@ def test_a_good_file_previews_and_is_imported_on_confirm(plan: Plan) -> None:
     assert any("已导入 good.geojson 中的 2 个园区" in s.value for s in at.success)
     assert at.file_uploader[0].value is None  # a fresh uploader for the next file
     assert PREVIEW_STATE not in at.session_state
+    stored, v = at.session_state.store.load("main")  # saved as a new version of the store
+    assert (v.version, v.author, v.comment) == (2, at.session_state.user.name, "import good.geojson")
+    assert set(stored.parks["id"]) == set(after["id"])
 
 
 def test_a_broken_file_shows_every_problem_and_cannot_be_confirmed(plan: Plan) -> None:
@@ -182,6 +185,9 @@ def test_a_user_who_may_not_write_is_refused_and_nothing_changes(plan: Plan, use
     refused = next(d.value for d in at.dataframe if "字段" in d.value.columns and "问题" in d.value.columns)
     assert len(refused) >= 1
     assert at.session_state.register is before
+    store = at.session_state.store
+    assert len(store.history("main")) == 1  # nothing written; the refusal is recorded
+    assert list(store.audit_log()["outcome"])[:1] == ["denied"]
 
 
 def test_problems_in_english(plan: Plan) -> None:

@@ -1,5 +1,6 @@
 """The app for each role, with a simulated signed-in user (AppTest): what each may edit, that a
-refused change leaves the register as it was and is recorded, and the sign-in form."""
+change is a new version in the store, that a refused change leaves the register and the store as
+they were and is recorded in the store's audit log, and the sign-in form."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import shapely
 import shapely.geometry
 from streamlit.testing.v1 import AppTest
 
-from planner import audit
 from planner.access import User
 from planner.accounts import set_account
+from planner.changes import register_changes
 from planner.plan import Plan
 from tests.conftest import inside, square
 from tests.test_app import APP, TIMEOUT, _fake_st_folium
+from tests.test_session_auth import events
 
 BAOAN, NANSHAN = "440306", "440305"
 PLANNER = User("wang", "planner", display_name="王工")
@@ -44,6 +46,13 @@ def _keys(at: AppTest) -> set[str]:
     return {b.key for b in at.button if b.key} | {d.key for d in at.data_editor if d.key}
 
 
+def _stored_changes(at: AppTest):
+    """What the latest stored version of main changed against v1 (and that version)."""
+    store = at.session_state.store
+    latest, v = store.load("main")
+    return register_changes(store.load("main", 1)[0], latest), v
+
+
 def _edit(at: AppTest, key: str, rows: dict) -> None:
     at.session_state[key] = {"edited_rows": rows, "added_rows": [], "deleted_rows": []}
 
@@ -60,8 +69,10 @@ def test_planner_applies_an_allocation_edit_in_any_district() -> None:
     assert not at.exception and not at.error
     a = at.session_state.register.allocations.set_index("allocation_id")
     assert a.loc[first, "area_m2"] == 12345
-    (event,) = audit.read_audit()
-    assert event["event"] == "change" and event["user"] == "wang" and event["allocations"] == [first]
+    changes, v = _stored_changes(at)
+    assert changes.allocations.changed == [first] and (v.version, v.author) == (2, "wang")
+    (event,) = events(at.session_state.store)
+    assert (event["action"], event["outcome"], event["user"]) == ("save", "ok", "wang")
 
 
 def test_planner_sets_a_quota() -> None:
@@ -72,7 +83,8 @@ def test_planner_sets_a_quota() -> None:
     assert not at.exception and not at.error
     assert at.session_state.register.quota(BAOAN) == 500_000
     assert any("指标已保存" in s.value for s in at.success)
-    assert audit.read_audit()[-1]["quotas"] == [BAOAN]
+    changes, v = _stored_changes(at)
+    assert changes.quotas.added == [BAOAN] and v.comment == "各区指标 district quotas"
     at.switch_page("pages/district.py").run()
     at.selectbox(key="district_code").set_value(BAOAN).run()
     assert at.metric[0].value == "50.0 万㎡"  # the district page shows the new quota
@@ -112,7 +124,7 @@ def test_district_staff_see_another_district_read_only() -> None:
     assert any("只读" in i.value and "宝安区" in i.value for i in at.info)
     shown = next(d.value for d in at.dataframe if "allocation_id" in d.value.columns)
     assert "sz_bay_super_hq-a1" in set(shown["allocation_id"])  # Nanshan's, to read
-    assert at.session_state.register is before and audit.read_audit() == []
+    assert at.session_state.register is before and events(at.session_state.store) == []
 
 
 def _draw(user: User, polygon: shapely.Polygon) -> AppTest:
@@ -131,7 +143,8 @@ def test_district_staff_draw_a_park_in_their_district(plan: Plan) -> None:
     assert not at.error
     parks = at.session_state.register.parks
     assert parks.iloc[-1]["id"] == "drawn-001" and parks.iloc[-1]["district_code"] == BAOAN
-    assert audit.read_audit()[-1]["parks"] == ["drawn-001"]
+    changes, v = _stored_changes(at)
+    assert changes.parks.added == ["drawn-001"] and (v.author, v.role) == ("li", "district")
 
 
 def test_district_staff_drawing_in_another_district_is_refused_and_recorded(
@@ -142,10 +155,16 @@ def test_district_staff_drawing_in_another_district_is_refused_and_recorded(
     assert len(errors) == 1 and errors[0].startswith("无权修改") and "已记录" in errors[0]
     assert "drawn-001" in errors[0] and "南山区" in errors[0] and "Nanshan" in errors[0]  # zh / en
     assert len(at.session_state.register.parks) == len(seed_register.parks)  # unchanged
-    (event,) = audit.read_audit()
-    assert event["event"] == "refused" and event["user"] == "li" and event["district_code"] == BAOAN
-    assert event["problems"][0]["place"] == "park drawn-001"
-    assert at.session_state.audit == [event]
+    store = at.session_state.store
+    assert len(store.history("main")) == 1  # nothing written
+    (event,) = events(store)
+    assert (event["action"], event["outcome"], event["user"], event["role"]) == (
+        "save",
+        "denied",
+        "li",
+        "district",
+    )
+    assert event["detail"].startswith("park drawn-001 [") and "440305" in event["detail"]
 
 
 def test_district_staff_see_no_quota_editor() -> None:
@@ -171,7 +190,7 @@ def test_viewers_get_no_editing_controls(user: User | None, seed_register) -> No
         assert any("只读" in i.value for i in at.info)
     assert at.session_state.register.parks.equals(seed_register.parks)
     assert at.session_state.register.allocations.equals(seed_register.allocations)
-    assert audit.read_audit() == []
+    assert events(at.session_state.store) == [] and len(at.session_state.store.history("main")) == 1
 
 
 # sign-in
@@ -207,7 +226,11 @@ def test_sign_in_with_a_real_account_and_sign_out() -> None:
     assert at.selectbox(key="district_code").value == BAOAN and at.data_editor
     at.button(key="sign_out").click().run()
     assert "user" not in at.session_state and not at.data_editor
-    assert [e["event"] for e in audit.read_audit()] == ["sign_in_failed", "sign_in"]
+    log = events(at.session_state.store)
+    assert [(e["action"], e["outcome"], e["user"]) for e in log] == [
+        ("sign_in", "denied", "li"),
+        ("sign_in", "ok", "li"),
+    ]
 
 
 @pytest.mark.parametrize("page", ["app.py", "pages/map.py", "pages/capacity.py", "pages/export.py"])
@@ -249,7 +272,8 @@ def test_the_providers_email_signs_in_its_account() -> None:
     assert ":material/person: 王工 · 市级规划人员" in [c.value for c in at.sidebar.caption]
     at.button(key="sign_out").click().run()
     assert "user" not in at.session_state  # and the next rerun does not sign in again
-    assert [(e["event"], e.get("via")) for e in audit.read_audit()] == [("sign_in", "oidc")]
+    log = events(at.session_state.store)
+    assert [(e["outcome"], e["user"], e["detail"]) for e in log] == [("ok", "wang", "oidc Wang@SZ.gov.cn")]
 
 
 def test_an_unknown_providers_email_stays_read_only() -> None:
@@ -257,4 +281,5 @@ def test_an_unknown_providers_email_stays_read_only() -> None:
     at = _oidc_app({"is_logged_in": True, "email": "stranger@sz.gov.cn"}, "pages/signin.py")
     assert "user" not in at.session_state
     assert any("stranger@sz.gov.cn" in w.value for w in at.warning)
-    assert audit.read_audit()[0]["event"] == "sign_in_failed"
+    (event,) = events(at.session_state.store)
+    assert event["outcome"] == "denied" and "stranger@sz.gov.cn" in event["detail"]

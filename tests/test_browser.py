@@ -4,7 +4,9 @@ Starts ``streamlit run app.py`` on a free port, waits for ``/_stcore/health``, d
 chromium through Playwright (``playwright install`` cannot work offline), opens every page,
 checks that no error is shown and that the Leaflet map renders the districts from the app's own
 assets, signs in through the form (an account in the server's own accounts file), draws a polygon
-with the mouse and sees the new park appear. Screenshots of every page go
+with the mouse and sees the new park appear, saves the register as a new scenario on the Scenarios
+page and sees it listed. The server has its own store (``PLANNER_DB`` in its tmp folder), so a test
+run never touches ``data/``. Screenshots of every page go
 to ``artifacts/screenshots/`` (git-ignored) for a developer to look at.
 """
 
@@ -39,6 +41,7 @@ PAGES = {
     "district": "district",
     "export": "export",
     "import": "import",
+    "scenario": "scenario",
 }
 # the last thing each page draws: once it is there, the script has run to its end
 LAST = {
@@ -48,6 +51,7 @@ LAST = {
     "district": "下载本区数据",
     "export": "分配 (",
     "import": "请选择要导入的文件",
+    "scenario": "只有市级规划人员可以另存为新方案或删除方案",
 }
 N_DISTRICTS = 9
 
@@ -78,12 +82,13 @@ ACCOUNT, PASSWORD = "browser-planner", "a browser test password"
 
 
 def _accounts_env(folder: Path) -> dict[str, str]:
-    """The server's own accounts file (one city planner) and audit file: editing needs a sign-in."""
+    """The server's own accounts file (one city planner; editing needs a sign-in) and its own
+    store (seeded on first use), both in its tmp folder: a test run never touches data/."""
     from planner.accounts import set_account
 
     accounts = folder / "accounts.toml"
     set_account(ACCOUNT, "planner", PASSWORD, display_name="浏览器测试", path=accounts)
-    return {"PLANNER_ACCOUNTS": str(accounts), "PLANNER_AUDIT": str(folder / "audit.jsonl")}
+    return {"PLANNER_ACCOUNTS": str(accounts), "PLANNER_DB": str(folder / "planner.gpkg")}
 
 
 @pytest.fixture(scope="module")
@@ -355,5 +360,43 @@ def test_import_a_geojson_file(browser_page, plan, tmp_path: Path) -> None:
     page.screenshot(path=SHOTS / "import_problems.png", full_page=True)
     page.get_by_role("link", name="导出").click()
     page.get_by_text(f"园区 ({n_before + 2})").first.wait_for()
+    assert blocked == [], f"requests to outside hosts: {blocked}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_save_as_a_new_scenario(browser_page) -> None:
+    """Signed in as a city planner: the Scenarios page saves the register as a new scenario,
+    opens it and lists it; the sidebar names it; the history tab shows its version 1."""
+    page, base, blocked, errors = browser_page
+    _sign_in(page, base, PASSWORD)
+    page.get_by_text("已登录").wait_for()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="方案与历史", exact=True).click()
+    page.get_by_text("另存为新方案").first.wait_for()
+    _settled(page)
+    page.get_by_label("新方案名称", exact=True).fill("浏览器方案")
+    page.get_by_label("说明", exact=True).first.fill("浏览器测试另存")
+    page.get_by_label("说明", exact=True).first.press("Enter")
+    page.get_by_role("button", name="另存为", exact=True).click()
+    page.get_by_text("已另存为方案 浏览器方案 (v1) 并打开。").wait_for()
+    page.get_by_test_id("stSidebar").get_by_text(
+        re.compile(r"方案 浏览器方案 · v1 \(browser-planner")
+    ).wait_for()
+    page.get_by_text("浏览器测试另存").first.wait_for(state="attached")  # a cell of the (canvas) table
+    _assert_no_error(page, "scenario saved as")
+    _settled(page)
+    page.screenshot(path=SHOTS / "scenario_saved_as.png", full_page=True)
+    page.get_by_test_id("stRadio").get_by_text("方案对比", exact=True).click()
+    frame = page.frame_locator(MAP_FRAME).first  # the comparison map: the districts, three layers
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS - 1).wait_for()
+    frame.get_by_text("新增园区 (0)").first.wait_for()
+    page.get_by_text("A 为基准, B 与之对比").wait_for()
+    _settled(page)
+    page.screenshot(path=SHOTS / "scenario_compare.png", full_page=True)
+    page.locator(MAP_FRAME).first.scroll_into_view_if_needed()
+    page.locator(MAP_FRAME).first.screenshot(path=SHOTS / "scenario_compare_map.png")
+    page.get_by_test_id("stRadio").get_by_text("历史版本", exact=True).click()
+    page.get_by_text("方案 浏览器方案 的每次修改都是一个新版本").wait_for()
+    _settled(page)
+    page.screenshot(path=SHOTS / "scenario_history.png", full_page=True)
     assert blocked == [], f"requests to outside hosts: {blocked}"
     assert errors == [], f"JavaScript errors: {errors}"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import folium
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -258,3 +259,51 @@ def test_import_map_draws_at_most_max_features_and_says_so(plan: Plan, seed_regi
     groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
     shapes = _geojson_layers(groups["待导入园区 (显示 2 / 共 3)"])[0]
     assert [f["properties"]["id"] for f in _features(shapes)] == ["b1", "b2"]
+
+
+def test_compare_map_draws_added_removed_and_changed_parks(plan: Plan, seed_register: Register) -> None:
+    from planner.store import compare
+
+    parks = seed_register.parks.copy()
+    parks.loc[parks["id"] == "szsib", "new_gfa_m2"] = 1.0  # changed
+    kept = parks[parks["id"] != "baguang"]  # removed
+    added = seed_register.parks[seed_register.parks["id"] == "baguang"].assign(id="baguang_b", name_zh="新园")
+    b = Register(
+        type(kept)(pd.concat([kept, added], ignore_index=True), crs=kept.crs),
+        seed_register.allocations[seed_register.allocations["park_id"] != "baguang"],
+        seed_register.quotas,
+    )
+    cmp = compare(plan, seed_register, b)
+    m = mapview.compare_map(plan, cmp)
+    groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
+    assert set(groups) == {"新增园区 (1)", "删除园区 (1)", "修改园区 (1)"}
+    for name, kind, pid in (
+        ("新增园区 (1)", "added", "baguang_b"),
+        ("删除园区 (1)", "removed", "baguang"),
+        ("修改园区 (1)", "changed", "szsib"),
+    ):
+        (layer,) = _geojson_layers(groups[name])
+        (feature,) = _features(layer)
+        assert feature["properties"]["id"] == pid
+        assert layer.style_function(feature)["color"] == mapview.COMPARE_COLOURS[kind]
+        assert name.split(" ")[0] in feature["properties"]["_popup"]
+        assert any(isinstance(c, folium.GeoJsonPopup) for c in layer._children.values())
+    changed = _features(_geojson_layers(groups["修改园区 (1)"])[0])[0]["properties"]["_popup"]
+    assert "改动的字段: new_gfa_m2" in changed
+    districts = _geojson_layers(m)[0]
+    assert sorted(f["properties"]["code"] for f in _features(districts)) == sorted(plan.district_codes())
+    assert len(_geojson_layers(m)) == 4  # districts and the three comparison layers, no other parks
+    (legend,) = [c for c in m._children.values() if isinstance(c, mapview._Legend)]
+    assert "方案对比 A → B" in legend.html and mapview.COMPARE_COLOURS["removed"] in legend.html
+    en = mapview.compare_map(plan, cmp, lang="en")
+    names = {c.layer_name for c in en._children.values() if isinstance(c, folium.FeatureGroup)}
+    assert names == {"Parks added (1)", "Parks removed (1)", "Parks changed (1)"}
+
+
+def test_compare_map_of_identical_registers_has_empty_layers(plan: Plan, seed_register: Register) -> None:
+    from planner.store import compare
+
+    m = mapview.compare_map(plan, compare(plan, seed_register, seed_register))
+    groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
+    assert [g.layer_name for g in groups] == ["新增园区 (0)", "删除园区 (0)", "修改园区 (0)"]
+    assert len(_geojson_layers(m)) == 1  # the districts only

@@ -1,45 +1,61 @@
-"""The app's write path and sign-in as pure data (planner.session, planner.audit): rights checked
-at write time, refusals and changes recorded in the session and the audit file."""
+"""The app's write path and sign-in as pure data (planner.session over planner.store): every change
+a new version of the session's scenario, rights checked at write time, refusals, conflicts and
+sign-ins recorded in the store's audit log."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from planner import audit
 from planner.access import ANONYMOUS, User
 from planner.accounts import SignInFailed, set_account
-from planner.errors import AccessDenied
+from planner.changes import register_changes
+from planner.errors import AccessDenied, PlannerError
 from planner.plan import Plan
 from planner.register import Register
 from planner.session import (
     commit_register,
+    conflict_message,
     current_user,
     denied_message,
+    ensure_state,
     identity_sign_in_once,
+    load_latest,
+    load_scenario,
     problems_frame,
     quota_table,
     quotas_from_table,
     read_only_note,
+    refusal_message,
     rights_text,
+    scenario_line,
+    shared_store,
     sign_in,
     sign_in_identity,
     sign_out,
     user_line,
 )
+from planner.store import ConflictError, Store
 
 PASSWORD = "correct horse 7"
 BAOAN_STAFF = User("li", "district", "440306")
 
 
-def _state(plan: Plan, register: Register, user: User | None = None) -> dict:
-    state: dict = {"plan": plan, "register": register, "lang": "zh"}
+def _state(plan: Plan, user: User | None = None) -> dict:
+    """A session on the test's own store (``$PLANNER_DB`` in tmp), working on ``main`` v1."""
+    state: dict = {"plan": plan, "lang": "zh"}
     if user is not None:
         state["user"] = user
+    ensure_state(state)
     return state
+
+
+def events(store: Store) -> list[dict]:
+    """The store's audit log, oldest first, without the seeding row."""
+    log = store.audit_log()
+    return log[log["action"] != "seed"].iloc[::-1].to_dict("records")
 
 
 def _with_area(register: Register, allocation_id: str, area: float) -> Register:
@@ -48,79 +64,141 @@ def _with_area(register: Register, allocation_id: str, area: float) -> Register:
     return Register(register.parks.copy(), a, register.quotas.copy())
 
 
-def test_a_refused_change_is_recorded_and_changes_nothing(plan: Plan, seed_register: Register) -> None:
-    state = _state(plan, seed_register, BAOAN_STAFF)
-    forged = _with_area(seed_register, "sz_bay_super_hq-a1", 1.0)  # a Nanshan park's allocation
+def test_the_session_starts_on_main_v1_of_the_store(plan: Plan, seed_register: Register) -> None:
+    state = _state(plan)
+    assert state["scenario"] == "main" and state["version"].version == 1
+    assert state["version"].author == "system"
+    assert not register_changes(seed_register, state["register"])  # the seed, stored
+    assert state["store"] is shared_store(plan)  # one store per process and location
+    assert scenario_line(state, "zh").startswith("方案 main · v1 (system, ")
+    assert scenario_line(state, "en").startswith("Scenario main · v1 (system, ")
+
+
+def test_a_refused_change_is_recorded_and_changes_nothing(plan: Plan) -> None:
+    state = _state(plan, BAOAN_STAFF)
+    before = state["register"]
+    forged = _with_area(before, "sz_bay_super_hq-a1", 1.0)  # a Nanshan park's allocation
     with pytest.raises(AccessDenied) as info:
         commit_register(state, forged, comment="forged")
     zh, en = denied_message(info.value, "zh"), denied_message(info.value, "en")
     assert zh.startswith("无权修改, 共 1 项") and en.startswith("Not allowed: 1 item(s)")
     line = "- 分配 sz_bay_super_hq-a1 属于 南山区 440305 的园区, 不属于本区 (宝安区 440306), 无权修改 / "
     assert line in zh and "allocation sz_bay_super_hq-a1 belongs to a park in Nanshan 440305" in zh
-    assert state["register"] is seed_register
-    (event,) = audit.read_audit()
-    assert event["event"] == "refused" and event["user"] == "li" and event["district_code"] == "440306"
-    assert event["comment"] == "forged" and event["problems"][0]["place"] == "allocation sz_bay_super_hq-a1"
-    assert state["audit"] == [event]
+    assert refusal_message(info.value, "zh") == zh
+    assert state["register"] is before and state["version"].version == 1
+    store = state["store"]
+    assert len(store.history("main")) == 1  # nothing written
+    (event,) = events(store)
+    assert (event["action"], event["outcome"], event["user"], event["role"]) == (
+        "save",
+        "denied",
+        "li",
+        "district",
+    )
+    assert event["detail"].startswith("allocation sz_bay_super_hq-a1 [")
 
 
-def test_an_allowed_change_is_installed_and_recorded(plan: Plan, seed_register: Register) -> None:
-    state = _state(plan, seed_register, BAOAN_STAFF)
-    after = _with_area(seed_register, "tencent_penguin-a1", 5.0)
+def test_an_allowed_change_is_a_new_version(plan: Plan) -> None:
+    state = _state(plan, BAOAN_STAFF)
+    after = _with_area(state["register"], "tencent_penguin-a1", 5.0)
     changes = commit_register(state, after, comment="own")
     assert state["register"] is after and changes.allocations.changed == ["tencent_penguin-a1"]
-    (event,) = audit.read_audit()
-    assert event["event"] == "change" and event["allocations"] == ["tencent_penguin-a1"]
-    assert event["time"].endswith("+00:00")
+    v = state["version"]
+    assert (v.version, v.author, v.role, v.comment) == (2, "li", "district", "own")
+    assert v.created_at.endswith("+00:00")
+    stored, _ = state["store"].load("main")
+    assert register_changes(after, stored).allocations.changed == []  # persisted as saved
+    (event,) = events(state["store"])
+    assert (event["action"], event["outcome"], event["version"]) == ("save", "ok", 2)
 
 
-def test_nobody_signed_in_is_a_viewer(plan: Plan, seed_register: Register) -> None:
-    state = _state(plan, seed_register)
+def test_nobody_signed_in_is_a_viewer(plan: Plan) -> None:
+    state = _state(plan)
     with pytest.raises(AccessDenied):
-        commit_register(state, _with_area(seed_register, "tencent_penguin-a1", 5.0))
-    assert audit.read_audit()[0]["user"] == ANONYMOUS.name
-    assert commit_register(state, seed_register).summary() == "无变化 no change"  # nothing to refuse
+        commit_register(state, _with_area(state["register"], "tencent_penguin-a1", 5.0))
+    assert events(state["store"])[0]["user"] == ANONYMOUS.name
+    assert commit_register(state, state["register"]).summary() == "无变化 no change"  # nothing to refuse
+    assert len(state["store"].history("main")) == 1  # and no version for no change
 
 
-def test_the_audit_file_is_json_lines_appended(tmp_path: Path) -> None:
-    path = tmp_path / "a" / "audit.jsonl"
-    audit.record({"event": "x", "user": "王工"}, path)
-    audit.record({"event": "y", "time": "fixed"}, path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line)["event"] for line in lines] == ["x", "y"]
-    assert "王工" in lines[0]  # readable, not escaped
-    assert audit.read_audit(path)[1]["time"] == "fixed"
-    assert audit.read_audit(tmp_path / "none.jsonl") == []
+def test_two_sessions_never_lose_an_update(plan: Plan) -> None:
+    first, second = _state(plan, User("wang", "planner")), _state(plan, BAOAN_STAFF)
+    commit_register(first, _with_area(first["register"], "sz_bay_super_hq-a1", 7.0), comment="南山")
+    mine = _with_area(second["register"], "tencent_penguin-a1", 5.0)  # loaded v1 too
+    with pytest.raises(ConflictError) as info:
+        commit_register(second, mine, comment="宝安")
+    err = info.value
+    assert (err.expected_version, err.current_version) == (1, 2)
+    assert err.changes.allocations.changed == ["sz_bay_super_hq-a1"]
+    text = conflict_message(err, "zh")
+    assert text.startswith("保存冲突: 方案 main 在你载入 v1 之后已被他人保存 (现为 v2)")
+    assert "- v2 · wang (市级规划人员)" in text and "南山" in text
+    assert "- 分配修改: sz_bay_super_hq-a1" in text and "载入最新版本" in text
+    assert "- allocations changed: sz_bay_super_hq-a1" in conflict_message(err, "en")
+    assert refusal_message(err, "en") == conflict_message(err, "en")
+    assert second["version"].version == 1 and second["register"] is not mine
+    stored, latest = second["store"].load("main")
+    assert latest.version == 2 and latest.author == "wang"
+    a = stored.allocations.set_index("allocation_id")["area_m2"]
+    assert a["sz_bay_super_hq-a1"] == 7.0 and a["tencent_penguin-a1"] != 5.0  # the first's edit kept
+    assert [e["outcome"] for e in events(second["store"])] == ["ok", "conflict"]
+    second["editor"] = "stale edits"
+    assert load_latest(second, forget=["editor"]).version == 2 and "editor" not in second
+    commit_register(second, _with_area(second["register"], "tencent_penguin-a1", 5.0), comment="宝安")
+    assert second["version"].version == 3
+
+
+def test_load_scenario_and_an_unknown_one(plan: Plan) -> None:
+    state = _state(plan, User("wang", "planner"))
+    state["store"].copy("main", "方案B", user=state["user"])
+    v = load_scenario(state, "方案B")
+    assert (state["scenario"], v.version, v.action) == ("方案B", 1, "copy")
+    with pytest.raises(PlannerError):
+        load_scenario(state, "nope")
+    assert state["scenario"] == "方案B"  # unchanged
+    del state["register"]
+    state["store"].delete("方案B", user=state["user"], confirm="方案B")
+    ensure_state(state)  # the session's scenario was deleted meanwhile: back to main
+    assert state["scenario"] == "main"
 
 
 def test_sign_in_and_out(plan: Plan, seed_register: Register) -> None:
     set_account("li", "district", PASSWORD, district_code="440306")  # the test's own accounts file
-    state = _state(plan, seed_register)
+    state = _state(plan)
     with pytest.raises(SignInFailed):
         sign_in(state, "li", "wrong password")
     assert current_user(state) is None
+    register = state["register"]
     assert sign_in(state, " li ", PASSWORD) == BAOAN_STAFF
     assert current_user(state) == BAOAN_STAFF
     assert user_line(state, "zh") == "li · 区级工作人员 · 宝安区"
     assert user_line(state, "en") == "li · District staff · Bao'an"
     sign_out(state)
-    assert current_user(state) is None and state["register"] is seed_register
+    assert current_user(state) is None and state["register"] is register
     assert user_line(state, "en") == "Not signed in · read-only"
-    assert [e["event"] for e in audit.read_audit()] == ["sign_in_failed", "sign_in"]
-    assert "wrong password" not in json.dumps(audit.read_audit())
+    log = events(state["store"])
+    assert [(e["action"], e["outcome"], e["user"]) for e in log] == [
+        ("sign_in", "denied", "li"),
+        ("sign_in", "ok", "li"),
+    ]
+    assert "wrong password" not in json.dumps(log, default=str)
 
 
 def test_an_identity_providers_email_signs_in_once(plan: Plan, seed_register: Register) -> None:
     set_account("wang", "planner", PASSWORD, email="wang@sz.gov.cn")
-    state = _state(plan, seed_register)
+    state = _state(plan)
     assert sign_in_identity(state, "nobody@sz.gov.cn") is None and current_user(state) is None
     assert sign_in_identity(state, None) is None
     assert identity_sign_in_once(state, "WANG@sz.gov.cn").name == "wang"
     sign_out(state)
     assert identity_sign_in_once(state, "WANG@sz.gov.cn") is None  # a sign-out is not undone
     assert sign_in_identity(state, "wang@sz.gov.cn").role == "planner"  # but a retry works
-    events = [(e["event"], e.get("via")) for e in audit.read_audit()]
-    assert events == [("sign_in_failed", "oidc"), ("sign_in", "oidc"), ("sign_in", "oidc")]
+    log = [(e["outcome"], e["user"], e["detail"]) for e in events(state["store"])]
+    assert log == [
+        ("denied", "", "oidc nobody@sz.gov.cn: 没有对应的账户 no account"),
+        ("ok", "wang", "oidc WANG@sz.gov.cn"),
+        ("ok", "wang", "oidc wang@sz.gov.cn"),
+    ]
 
 
 def test_notes_and_rights_by_role(plan: Plan) -> None:

@@ -67,8 +67,13 @@ def broken_geojson(plan: Plan) -> bytes:
 
 
 @pytest.fixture
-def state(plan: Plan, seed_register: Register) -> dict:
-    return {"plan": plan, "register": seed_register, "lang": "zh", "user": User("t", "planner")}
+def state(plan: Plan) -> dict:
+    """A session of a city planner on main v1 of the test's own store (the write path saves there)."""
+    from planner.session import ensure_state
+
+    session = {"plan": plan, "lang": "zh", "user": User("t", "planner")}
+    ensure_state(session)
+    return session
 
 
 # ------------------------------------------------------------------ uploads and the CRS choice

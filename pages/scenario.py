@@ -1,0 +1,441 @@
+"""Scenarios and history page (方案与历史): open, save as (copy) and delete named scenarios;
+compare two of them (any version each) side by side and on a map; every version of the current
+scenario with its author, time and comment, viewable and restorable as a new version.
+
+All rules (who may, conflicts, validation, 留痕) are the store's (``planner.store``); this page
+only shows them. Every action goes through the store, never around it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from planner.access import ROLE_LABELS
+from planner.capacity import capacity_report
+from planner.changes import register_changes
+from planner.errors import PlannerError, ValidationError
+from planner.geo import M2_PER_WAN, fmt_m2
+from planner.mapview import compare_map
+from planner.session import (
+    APP_TITLE,
+    LANGS,
+    LOAD_LATEST,
+    PAGES,
+    current_user,
+    ensure_state,
+    fmt_wan,
+    load_latest,
+    load_scenario,
+    problems_frame,
+    refusal_message,
+    scenario_line,
+    sign_out,
+    state_store,
+    user_line,
+)
+from planner.store import MAIN, ConflictError, compare
+
+st.set_page_config(page_title=APP_TITLE, layout="wide")
+plan, register, lang = ensure_state(st.session_state)
+with st.sidebar:
+    lang = st.session_state.lang = st.radio(
+        "语言 / Language",
+        list(LANGS),
+        index=LANGS.index(lang),
+        format_func=lambda k: "中文" if k == "zh" else "English",
+        horizontal=True,
+    )
+    for path, title_zh, title_en, icon in PAGES:
+        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
+    st.caption(f":material/person: {user_line(st.session_state, lang)}")
+    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
+    if current_user(st.session_state):
+        st.button(
+            "退出登录" if lang == "zh" else "Sign out",
+            key="sign_out",
+            on_click=sign_out,
+            args=(st.session_state,),
+        )
+
+
+def t(zh: str, en: str) -> str:
+    """Chinese or English, as the sidebar switch says."""
+    return zh if lang == "zh" else en
+
+
+def show_refusal(err: PlannerError, where: str) -> None:
+    """Any refused action: the one message (conflict, rights, validation), the problems table,
+    and after a conflict the button that loads the latest version."""
+    st.error(refusal_message(err, lang))
+    if isinstance(err, ValidationError):
+        st.dataframe(problems_frame(err.problems, lang), hide_index=True, key=f"problems_{where}")
+    if isinstance(err, ConflictError):
+        st.button(t(*LOAD_LATEST), key=f"load_latest_{where}", on_click=load_latest, args=(st.session_state,))
+
+
+def when(text: str) -> str:
+    """'2026-11-25 21:40:12' from an ISO time (UTC)."""
+    return str(text)[:19].replace("T", " ")
+
+
+store = state_store(st.session_state)
+user = current_user(st.session_state)
+scenario: str = st.session_state.scenario
+version = st.session_state.version
+is_planner = user is not None and user.role == "planner"
+can_write = user is not None and user.can_write
+
+st.title(t("方案与历史", "Scenarios and history"))
+st.markdown(
+    t(
+        f"**当前方案**: {scenario} · v{version.version} · {version.author} · {when(version.created_at)} UTC"
+        f" · {version.comment or '—'}",
+        f"**Current scenario**: {scenario} · v{version.version} · {version.author} · "
+        f"{when(version.created_at)} UTC · {version.comment or '—'}",
+    )
+)
+st.caption(t(f"存储: {store.location}", f"Store: {store.location}"))
+if "flash_scenario" in st.session_state:
+    st.success(st.session_state.pop("flash_scenario"))
+
+scenarios = store.scenarios()
+names = list(scenarios["scenario"])
+VIEWS = {
+    "list": ("方案", "Scenarios"),
+    "compare": ("方案对比", "Compare"),
+    "history": ("历史版本", "History"),
+}
+# one view at a time (not tabs): only the chosen one runs, and its map is drawn at its real size
+view = st.radio(
+    t("查看", "View"), list(VIEWS), format_func=lambda k: t(*VIEWS[k]), horizontal=True, key="scenario_view"
+)
+
+# ---- scenarios ---------------------------------------------------------------------------
+if view == "list":
+    st.dataframe(
+        scenarios.assign(created_at=scenarios["created_at"].map(when)),
+        hide_index=True,
+        key="scenario_table",
+        column_config={
+            "scenario": t("方案", "Scenario"),
+            "version": t("最新版本", "Latest version"),
+            "author": t("作者", "Author"),
+            "created_at": t("时间 (UTC)", "Time (UTC)"),
+            "comment": t("说明", "Comment"),
+            "n_parks": t("园区数", "Parks"),
+            "n_allocations": t("分配数", "Allocations"),
+        },
+    )
+    c1, c2 = st.columns([3, 1])
+    pick = c1.selectbox(
+        t("打开方案", "Open a scenario"),
+        names,
+        index=names.index(scenario) if scenario in names else 0,
+        key=f"scenario_pick_{scenario}",  # a widget a scenario: it shows the open one
+    )
+    c2.write("")
+    if c2.button(t("打开", "Open"), key="open_scenario", disabled=pick is None):
+        try:
+            v = load_scenario(st.session_state, pick)
+        except PlannerError as err:
+            show_refusal(err, "open")
+        else:
+            st.session_state.flash_scenario = t(
+                f"已打开方案 {pick} (v{v.version})。其他页面现在显示并编辑此方案。",
+                f"Opened scenario {pick} (v{v.version}). The other pages now show and edit it.",
+            )
+            st.rerun()
+
+    if is_planner:
+        st.subheader(t("另存为新方案", "Save as a new scenario"))
+        st.caption(
+            t(
+                f"复制方案 {scenario} 的最新版本为新方案 (新方案的第 1 版), 然后打开它。",
+                f"Copies the latest version of {scenario} into a new scenario (its version 1) and opens it.",
+            )
+        )
+        n1, n2 = st.columns(2)
+        new_name = n1.text_input(
+            t("新方案名称", "New scenario's name"), key=f"save_as_name_{scenario}"
+        ).strip()
+        note = n2.text_input(t("说明", "Comment"), key=f"save_as_comment_{scenario}")
+        if st.button(t("另存为", "Save as"), key="save_as", disabled=not new_name):
+            try:
+                store.copy(scenario, new_name, user=user, comment=note)
+                v = load_scenario(st.session_state, new_name)
+            except PlannerError as err:
+                show_refusal(err, "save_as")
+            else:
+                st.session_state.flash_scenario = t(
+                    f"已另存为方案 {new_name} (v{v.version}) 并打开。",
+                    f"Saved as scenario {new_name} (v{v.version}) and opened it.",
+                )
+                st.rerun()
+
+        st.subheader(t("删除方案", "Delete a scenario"))
+        others = [n for n in names if n != MAIN]
+        if not others:
+            st.caption(
+                t(
+                    f"没有可删除的方案 (主方案 {MAIN} 不能删除)。",
+                    f"Nothing to delete ({MAIN} cannot be deleted).",
+                )
+            )
+        else:
+            d1, d2 = st.columns(2)
+            doomed = d1.selectbox(t("要删除的方案", "Scenario to delete"), others, key="delete_pick")
+            confirm = d2.text_input(
+                t(f"请输入方案名 {doomed} 以确认", f"Type its name {doomed} to confirm"),
+                key=f"delete_confirm_{doomed}",
+            )
+            st.caption(
+                t(
+                    "删除后该方案不再列出, 但其全部历史版本仍保留, 可查看、可恢复 (全过程留痕)。",
+                    "A deleted scenario leaves the list; every version stays in the history, viewable and "
+                    "restorable.",
+                )
+            )
+            if st.button(
+                t("删除", "Delete"), key="delete_scenario", type="primary", disabled=confirm != doomed
+            ):
+                try:
+                    store.delete(doomed, user=user, confirm=confirm)
+                    if doomed == scenario:
+                        load_scenario(st.session_state, MAIN)
+                except PlannerError as err:
+                    show_refusal(err, "delete")
+                else:
+                    st.session_state.flash_scenario = t(
+                        f"已删除方案 {doomed}。", f"Deleted scenario {doomed}."
+                    )
+                    st.rerun()
+    else:
+        st.info(
+            t(
+                "只有市级规划人员可以另存为新方案或删除方案。",
+                "Only city planners may save as a new scenario or delete one.",
+            )
+        )
+
+
+# ---- compare -----------------------------------------------------------------------------
+def pick_version(label: str, key: str, default: str) -> tuple[str, int]:
+    """A scenario and one of its versions (the latest by default)."""
+    c1, c2 = st.columns(2)
+    name = c1.selectbox(f"{label}: {t('方案', 'scenario')}", names, index=names.index(default), key=key)
+    versions = [int(v) for v in store.history(name).query("action != 'delete'")["version"]]
+    chosen = c2.selectbox(
+        f"{label}: {t('版本', 'version')}",
+        versions,
+        format_func=lambda v: f"v{v}" + (t(" (最新)", " (latest)") if v == versions[0] else ""),
+        key=f"{key}_version_{name}",
+    )
+    return name, int(chosen)
+
+
+def comparison(a: tuple[str, int], b: tuple[str, int]):
+    """The comparison of two stored versions, held in the session (versions never change)."""
+    key = (store.location, a, b)
+    held = st.session_state.get("held_comparison")
+    if held is None or held[0] != key:
+        ra, _ = store.load(*a)
+        rb, _ = store.load(*b)
+        held = (key, compare(plan, ra, rb))
+        st.session_state.held_comparison = held
+    return held[1]
+
+
+def held_version(name: str, number: int):
+    """A stored version with its capacity report, held in the session (versions never change)."""
+    key = (store.location, name, number)
+    held = st.session_state.get("held_version")
+    if held is None or held[0] != key:
+        reg, v = store.load(name, number)
+        held = (key, reg, v, capacity_report(plan, reg))
+        st.session_state.held_version = held
+    return held[1:]
+
+
+def m2_table(frame: pd.DataFrame, label: str, cols: dict[str, str]) -> pd.DataFrame:
+    """A/B/Δ figures in 万㎡ and m² side by side."""
+    out = pd.DataFrame({label: frame["label"]})
+    for col, head in cols.items():
+        out[f"{head} (万㎡)"] = (frame[col] / M2_PER_WAN).round(2)
+    for col, head in cols.items():
+        out[f"{head} (m²)"] = frame[col].round(0)
+    return out
+
+
+PARK_COLS = ["id", "name_zh", "name_en", "district_code", "status", "delivery_year", "new_gfa_m2"]
+PARK_HEADS = {
+    "id": t("编号", "ID"),
+    "name_zh": "名称",
+    "name_en": "Name",
+    "district_code": t("区代码", "District"),
+    "status": t("状态", "Status"),
+    "delivery_year": t("交付年份", "Delivery year"),
+    "new_gfa_m2": t("新增建筑面积 (m²)", "New floor area (m²)"),
+    "changed_columns": t("改动的字段", "Changed columns"),
+}
+
+if view == "compare":
+    st.caption(
+        t("A 为基准, B 与之对比 (Δ = B − A)。", "A is the baseline; B is compared with it (Δ = B − A).")
+    )
+    other = next((n for n in names if n != scenario), scenario)
+    a = pick_version("A", "cmp_a", scenario if scenario in names else names[0])
+    b = pick_version("B", "cmp_b", other)
+    cmp = comparison(a, b)
+    st.markdown(f"**A** = {a[0]} v{a[1]} · **B** = {b[0]} v{b[1]}")
+    ab = {"a": f"A {a[0]} v{a[1]}", "b": f"B {b[0]} v{b[1]}", "delta": "Δ"}
+    M2_FORMAT = {f"{h} (m²)": st.column_config.NumberColumn(format="localized") for h in ab.values()}
+    totals = cmp.totals.assign(label=cmp.totals["label_zh" if lang == "zh" else "label_en"])
+    st.subheader(t("合计", "Totals"))
+    st.dataframe(
+        m2_table(totals, t("指标", "Figure"), ab), hide_index=True, key="cmp_totals", column_config=M2_FORMAT
+    )
+    st.subheader(t("各区计入面积", "Counted space by district"))
+    by = cmp.by_district.assign(label=cmp.by_district["name_zh" if lang == "zh" else "name_en"])
+    by = by.rename(columns={"a_m2": "a", "b_m2": "b", "delta_m2": "delta"})
+    st.dataframe(
+        m2_table(by, t("区", "District"), ab), hide_index=True, key="cmp_districts", column_config=M2_FORMAT
+    )
+
+    for kind, frame, head in (
+        ("added", cmp.parks_added, t("新增园区 (B 有, A 无)", "Parks added (in B, not in A)")),
+        ("removed", cmp.parks_removed, t("删除园区 (A 有, B 无)", "Parks removed (in A, not in B)")),
+        ("changed", cmp.parks_changed, t("修改园区 (B 的数据)", "Parks changed (B's figures)")),
+    ):
+        st.subheader(f"{head}: {len(frame)}")
+        if len(frame):
+            cols = PARK_COLS + (["changed_columns"] if kind == "changed" else [])
+            st.dataframe(
+                pd.DataFrame(frame[cols]).rename(columns=PARK_HEADS),
+                hide_index=True,
+                key=f"cmp_parks_{kind}",
+            )
+    if cmp.changes is not None:
+        for zh, en, ch in (
+            ("分配", "Allocations", cmp.changes.allocations),
+            ("指标", "Quotas", cmp.changes.quotas),
+        ):
+            if ch:
+                st.markdown(
+                    t(
+                        f"**{zh}**: 新增 {', '.join(ch.added) or '—'}; 删除 {', '.join(ch.removed) or '—'}; "
+                        f"修改 {', '.join(ch.changed) or '—'}",
+                        f"**{en}**: added {', '.join(ch.added) or '—'}; removed {', '.join(ch.removed) or '—'}; "
+                        f"changed {', '.join(ch.changed) or '—'}",
+                    )
+                )
+    st.subheader(
+        t("地图: 新增 (绿) / 删除 (红) / 修改 (橙)", "Map: added (green) / removed (red) / changed (orange)")
+    )
+    st_folium(
+        compare_map(plan, cmp, lang=lang),
+        key="compare_map",
+        height=520,
+        use_container_width=True,
+        returned_objects=[],
+    )
+
+# ---- history -----------------------------------------------------------------------------
+ACTION_LABELS = {
+    "seed": ("初始", "seed"),
+    "save": ("保存", "save"),
+    "restore": ("恢复", "restore"),
+    "copy": ("复制", "copy"),
+    "delete": ("删除", "delete"),
+}
+if view == "history":
+    history = store.history(scenario)
+    st.caption(
+        t(
+            f"方案 {scenario} 的每次修改都是一个新版本 (作者、时间、说明), 不覆盖旧版本 (全过程留痕)。",
+            f"Every change to {scenario} is a new version (author, time, comment); nothing is overwritten.",
+        )
+    )
+    st.dataframe(
+        history.assign(
+            action=history["action"].map(lambda a: t(*ACTION_LABELS.get(a, (a, a)))),
+            role=history["role"].map(lambda r: t(*ROLE_LABELS.get(r, (r, r)))),
+            created_at=history["created_at"].map(when),
+            restored_from=history["restored_from"].map(lambda v: f"v{v}" if pd.notna(v) else ""),
+        ),
+        hide_index=True,
+        key="history_table",
+        column_config={
+            "version": t("版本", "Version"),
+            "action": t("操作", "Action"),
+            "author": t("作者", "Author"),
+            "role": t("角色", "Role"),
+            "created_at": t("时间 (UTC)", "Time (UTC)"),
+            "comment": t("说明", "Comment"),
+            "changes": t("改动", "Changes"),
+            "restored_from": t("恢复自", "Restored from"),
+            "n_parks": t("园区数", "Parks"),
+            "n_allocations": t("分配数", "Allocations"),
+        },
+    )
+    viewable = [int(v) for v in history.query("action != 'delete'")["version"]]
+    seen = st.selectbox(
+        t("查看版本", "View a version"),
+        viewable,
+        format_func=lambda v: f"v{v}" + (t(" (当前)", " (current)") if v == version.version else ""),
+        key=f"history_version_{scenario}",
+    )
+    old, old_v, old_report = held_version(scenario, seen)
+    h1, h2, h3, h4 = st.columns(4)
+    h1.metric(t("已计入", "Counted"), fmt_wan(old_report.counted_m2), help=fmt_m2(old_report.counted_m2))
+    h2.metric(t("已落实", "Secured"), fmt_wan(old_report.secured_m2), help=fmt_m2(old_report.secured_m2))
+    h3.metric(t("缺口", "Gap"), fmt_wan(old_report.gap_m2), help=fmt_m2(old_report.gap_m2))
+    h4.metric(t("园区 / 分配", "Parks / allocations"), f"{len(old.parks)} / {len(old.allocations)}")
+    st.caption(
+        t(
+            f"v{seen}: {old_v.author} · {when(old_v.created_at)} UTC · {old_v.comment or '—'}。"
+            f"与当前工作版本 v{version.version} 相比: {register_changes(old, register).summary()}",
+            f"v{seen}: {old_v.author} · {when(old_v.created_at)} UTC · {old_v.comment or '—'}. "
+            f"Against the working version v{version.version}: {register_changes(old, register).summary()}",
+        )
+    )
+    if can_write and seen != version.version:
+        st.subheader(t(f"恢复 v{seen}", f"Restore v{seen}"))
+        st.caption(
+            t(
+                f"以 v{seen} 的内容保存为新版本 (v{version.version + 1}); 之后的版本仍保留在历史中。",
+                f"Saves v{seen}'s content as a new version (v{version.version + 1}); later versions stay "
+                "in the history.",
+            )
+        )
+        restore_note = st.text_input(
+            t("说明", "Comment"), key=f"restore_comment_{scenario}_{version.version}"
+        )
+        if st.button(t(f"恢复 v{seen} 为新版本", f"Restore v{seen} as a new version"), key="restore_version"):
+            try:
+                new_v = store.restore(
+                    scenario,
+                    seen,
+                    user=user,
+                    comment=restore_note.strip(),
+                    expected_version=version.version,
+                )
+                load_scenario(st.session_state, scenario)
+            except PlannerError as err:
+                show_refusal(err, "restore")
+            else:
+                st.session_state.flash_scenario = t(
+                    f"已将 v{seen} 恢复为新版本 v{new_v.version}。",
+                    f"Restored v{seen} as the new version v{new_v.version}.",
+                )
+                st.rerun()
+    elif not can_write:
+        st.info(
+            t("只读: 登录后可恢复旧版本。", "Read-only: sign in with a writing account to restore a version.")
+        )
+
+    if is_planner:
+        with st.expander(t("审计日志 (最近 200 条)", "Audit log (latest 200)")):
+            log = store.audit_log(200)
+            st.dataframe(log.assign(time=log["time"].map(when)), hide_index=True, key="audit_table")
