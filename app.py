@@ -1,9 +1,9 @@
 """Shenzhen Park Planner: the Streamlit entry script and its Overview page.
 
 Run with ``streamlit run app.py`` (or ``bash run.sh app``); the other pages are in ``pages/``.
-Every page sets up what it needs itself (``planner.session.ensure_state``: the plan, the store, the
-working register loaded from the session's scenario, the language), so a deep link works. Pages are thin: they call
-``planner`` and draw the result.
+Every page, this one included, starts with ``pages.frame()``: the plan and the store from cached
+loaders, the session's working register (``planner.session.ensure_state``), the shared sidebar;
+so a deep link works. Pages are thin: they call ``planner`` and draw the result.
 """
 
 from __future__ import annotations
@@ -11,72 +11,14 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
+from pages import frame
 from planner.capacity import capacity_report
 from planner.findings import findings_frame, run_checks
 from planner.geo import fmt_m2
 from planner.mapview import build_map
-from planner.plan import load_plan
-from planner.session import (
-    APP_TITLE,
-    LANGS,
-    PAGES,
-    current_user,
-    ensure_state,
-    fmt_wan,
-    identity_sign_in_once,
-    scenario_line,
-    sign_out,
-    user_line,
-)
-from planner.store import db_location, open_store
+from planner.session import fmt_wan
 
-PLAN = "shenzhen"
-
-st.set_page_config(page_title=APP_TITLE, layout="wide")
-
-
-@st.cache_resource
-def cached_plan(name: str):
-    """The plan, loaded once per server (immutable)."""
-    return load_plan(name)
-
-
-@st.cache_resource
-def cached_store(location: str, plan_name: str):
-    """The store (``$PLANNER_DB``, default data/planner.gpkg, seeded on first use), opened once
-    per server and location; every session reads and saves its scenarios there."""
-    return open_store(location, cached_plan(plan_name))
-
-
-if "store" not in st.session_state:
-    st.session_state.plan = cached_plan(PLAN)
-    st.session_state.store = cached_store(db_location(), PLAN)
-plan, register, lang = ensure_state(st.session_state)
-try:
-    oidc = "auth" in st.secrets  # an identity provider (OIDC) is configured
-except FileNotFoundError:  # no secrets.toml: accounts file only
-    oidc = False
-if oidc and st.user.is_logged_in:  # the provider sends the browser back here after st.login
-    identity_sign_in_once(st.session_state, st.user.get("email"))
-with st.sidebar:
-    lang = st.session_state.lang = st.radio(
-        "语言 / Language",
-        list(LANGS),
-        index=LANGS.index(lang),
-        format_func=lambda k: "中文" if k == "zh" else "English",
-        horizontal=True,
-    )
-    for path, title_zh, title_en, icon in PAGES:
-        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-    st.caption(f":material/person: {user_line(st.session_state, lang)}")
-    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
-    if current_user(st.session_state):
-        st.button(
-            "退出登录" if lang == "zh" else "Sign out",
-            key="sign_out",
-            on_click=sign_out,
-            args=(st.session_state,),
-        )
+plan, register, lang = frame()
 
 
 def t(zh: str, en: str) -> str:

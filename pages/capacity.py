@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import frame
 from planner.capacity import capacity_report
 from planner.editing import park_of_item
 from planner.errors import AccessDenied, ValidationError
@@ -13,47 +14,20 @@ from planner.findings import SEVERITIES, findings_frame, run_checks
 from planner.geo import M2_PER_WAN, fmt_m2
 from planner.register import set_quotas
 from planner.session import (
-    APP_TITLE,
-    LANGS,
     LOAD_LATEST,
-    PAGES,
     commit_register,
     conflict_message,
     current_user,
     denied_message,
-    ensure_state,
     fmt_wan,
     load_latest,
     problems_frame,
     quota_table,
     quotas_from_table,
-    scenario_line,
-    sign_out,
-    user_line,
 )
 from planner.store import ConflictError
 
-st.set_page_config(page_title=APP_TITLE, layout="wide")
-plan, register, lang = ensure_state(st.session_state)
-with st.sidebar:
-    lang = st.session_state.lang = st.radio(
-        "语言 / Language",
-        list(LANGS),
-        index=LANGS.index(lang),
-        format_func=lambda k: "中文" if k == "zh" else "English",
-        horizontal=True,
-    )
-    for path, title_zh, title_en, icon in PAGES:
-        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-    st.caption(f":material/person: {user_line(st.session_state, lang)}")
-    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
-    if current_user(st.session_state):
-        st.button(
-            "退出登录" if lang == "zh" else "Sign out",
-            key="sign_out",
-            on_click=sign_out,
-            args=(st.session_state,),
-        )
+plan, register, lang = frame()
 name_col = "name_zh" if lang == "zh" else "name_en"
 label_col = "label_zh" if lang == "zh" else "label_en"
 

@@ -8,6 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from pages import frame
 from planner import downloads
 from planner.capacity import capacity_report
 from planner.editing import (
@@ -21,46 +22,19 @@ from planner.geo import fmt_m2
 from planner.io import allocations_layer, parks_layer
 from planner.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
 from planner.session import (
-    APP_TITLE,
-    LANGS,
     LOAD_LATEST,
-    PAGES,
     commit_register,
     conflict_message,
     current_user,
     denied_message,
-    ensure_state,
     fmt_wan,
     load_latest,
     problems_frame,
     read_only_note,
-    scenario_line,
-    sign_out,
-    user_line,
 )
 from planner.store import ConflictError
 
-st.set_page_config(page_title=APP_TITLE, layout="wide")
-plan, register, lang = ensure_state(st.session_state)
-with st.sidebar:
-    lang = st.session_state.lang = st.radio(
-        "语言 / Language",
-        list(LANGS),
-        index=LANGS.index(lang),
-        format_func=lambda k: "中文" if k == "zh" else "English",
-        horizontal=True,
-    )
-    for path, title_zh, title_en, icon in PAGES:
-        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-    st.caption(f":material/person: {user_line(st.session_state, lang)}")
-    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
-    if current_user(st.session_state):
-        st.button(
-            "退出登录" if lang == "zh" else "Sign out",
-            key="sign_out",
-            on_click=sign_out,
-            args=(st.session_state,),
-        )
+plan, register, lang = frame()
 L = 0 if lang == "zh" else 1
 
 

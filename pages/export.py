@@ -6,40 +6,11 @@ from functools import partial
 
 import streamlit as st
 
+from pages import frame
 from planner import downloads
 from planner.io import LAYERS, build_layer
-from planner.session import (
-    APP_TITLE,
-    LANGS,
-    PAGES,
-    current_user,
-    ensure_state,
-    scenario_line,
-    sign_out,
-    user_line,
-)
 
-st.set_page_config(page_title=APP_TITLE, layout="wide")
-plan, register, lang = ensure_state(st.session_state)
-with st.sidebar:
-    lang = st.session_state.lang = st.radio(
-        "语言 / Language",
-        list(LANGS),
-        index=LANGS.index(lang),
-        format_func=lambda k: "中文" if k == "zh" else "English",
-        horizontal=True,
-    )
-    for path, title_zh, title_en, icon in PAGES:
-        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-    st.caption(f":material/person: {user_line(st.session_state, lang)}")
-    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
-    if current_user(st.session_state):
-        st.button(
-            "退出登录" if lang == "zh" else "Sign out",
-            key="sign_out",
-            on_click=sign_out,
-            args=(st.session_state,),
-        )
+plan, register, lang = frame()
 
 
 def t(zh: str, en: str) -> str:

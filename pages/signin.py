@@ -6,39 +6,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages import frame
 from planner.accounts import SignInFailed
 from planner.session import (
-    APP_TITLE,
     FIRST_ACCOUNT_COMMAND,
-    LANGS,
-    PAGES,
     accounts_file,
     current_user,
-    ensure_state,
     has_accounts,
     identity_sign_in_once,
     rights_text,
-    scenario_line,
     sign_in,
     sign_in_identity,
     sign_out,
-    user_line,
 )
 
-st.set_page_config(page_title=APP_TITLE, layout="wide")
-plan, register, lang = ensure_state(st.session_state)
-with st.sidebar:
-    lang = st.session_state.lang = st.radio(
-        "语言 / Language",
-        list(LANGS),
-        index=LANGS.index(lang),
-        format_func=lambda k: "中文" if k == "zh" else "English",
-        horizontal=True,
-    )
-    for path, title_zh, title_en, icon in PAGES:
-        st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-    st.caption(f":material/person: {user_line(st.session_state, lang)}")
-    st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
+plan, register, lang = frame()
 
 
 def t(zh: str, en: str) -> str:

@@ -68,10 +68,9 @@ def make_register(parks: list[dict], allocations: list[dict] = (), quotas: list[
 
 
 @pytest.fixture(autouse=True)
-def accounts_audit_and_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test has its own (empty) accounts file, audit file and store, never the repo's data/."""
+def accounts_and_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test has its own (empty) accounts file and store, never the repo's data/."""
     monkeypatch.setenv("PLANNER_ACCOUNTS", str(tmp_path / "accounts.toml"))
-    monkeypatch.setenv("PLANNER_AUDIT", str(tmp_path / "audit.jsonl"))
     monkeypatch.setenv("PLANNER_DB", str(tmp_path / "planner.gpkg"))
     return tmp_path
 
