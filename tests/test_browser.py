@@ -162,9 +162,15 @@ def _open(page, base: str, name: str) -> None:
 
 
 def _settled(page) -> None:
-    """Lazily loaded elements (tables, metrics, buttons) show a skeleton until their code arrives."""
+    """The script run has finished (elements of the previous view are gone) and lazily loaded
+    elements (tables, metrics, buttons) have replaced their skeletons."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]')"
+        """() => {
+            const app = document.querySelector('[data-testid=stApp]');
+            const state = app && app.getAttribute('data-test-script-state');
+            return state && !['running', 'rerunRequested'].includes(state)
+                && !document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]');
+        }"""
     )
 
 
