@@ -71,6 +71,8 @@ def test_save_from_files_then_diff_restore_copy_delete(capsys, accounts, edited_
         "main",
         "--from-files",
         str(edited_files),
+        "--expected-version",
+        "1",
         "--user",
         "alice",
         "--comment",
@@ -129,6 +131,8 @@ def test_conflict_exits_3_and_names_the_other_save(capsys, accounts, edited_file
         "main",
         "--from-files",
         str(edited_files),
+        "--expected-version",
+        "1",
         "--user",
         "alice",
         "--comment",
@@ -145,7 +149,10 @@ def test_conflict_exits_3_and_names_the_other_save(capsys, accounts, edited_file
 
 
 def test_district_staff_refused_elsewhere_exit_4_and_recorded(capsys, accounts, edited_files):
-    rc, out = run_json(capsys, "scenario", "save", "main", "--from-files", str(edited_files), "--user", "ns")
+    rc, out = run_json(
+        capsys, "scenario", "save", "main", "--from-files", str(edited_files), "--expected-version", "1",
+        "--user", "ns",
+    )  # fmt: skip
     assert rc == 4 and out["outcome"] == "denied"
     assert any("futian_bonded" in p["place"] for p in out["problems"])
     rc, out = run_json(capsys, "scenario", "audit", "--limit", "1")

@@ -386,10 +386,12 @@ print("SAVED", flush=True)
 """
 
 
-def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, plan, seed_register):
+def kill_when_rows_written(args: list[str]) -> None:
+    """Run ``python ARGS`` with the store's crash-test pause and SIGKILL it once a save's rows are
+    written and its version row (the commit marker) is not."""
     env = os.environ | {TEST_PAUSE_ENV: "120", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CRASH_SCRIPT, store_db],
+        [sys.executable, *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -403,6 +405,10 @@ def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, pl
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)  # reaps it and closes the pipes
     assert proc.returncode == -signal.SIGKILL
+
+
+def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, plan, seed_register):
+    kill_when_rows_written(["-c", CRASH_SCRIPT, store_db])
     again = open_store(store_db, plan)
     register, v = again.load()
     assert v.version == 1
