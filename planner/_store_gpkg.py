@@ -113,7 +113,7 @@ def _refuse(path: Path, zh: str, en: str) -> InputError:
     )
 
 
-@guard_backend((sqlite3.Error,))
+@guard_backend((sqlite3.Error, pd.errors.DatabaseError))
 class GeoPackageBackend:
     """Scenario versions in a GeoPackage file.
 

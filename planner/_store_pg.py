@@ -82,7 +82,7 @@ def _metadata() -> sa.MetaData:
 TABLES = ("parks", "allocations", "quotas", "versions", "store_meta", "audit")
 
 
-@guard_backend((sa.exc.SQLAlchemyError, psycopg2.Error))
+@guard_backend((sa.exc.SQLAlchemyError, psycopg2.Error, pd.errors.DatabaseError))
 class PostgisBackend:
     """Scenario versions in a PostGIS database.
 
