@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -128,7 +128,7 @@ class GeoPackageBackend:
         self.location = str(self.path)
         self._check_location()
         try:
-            with self._tx() as con:
+            with self._tx(create=True) as con:
                 tables = {
                     r[0]
                     for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
@@ -176,8 +176,11 @@ class GeoPackageBackend:
             )
 
     @contextmanager
-    def _connect(self):
-        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+    def _connect(self, create: bool = False):
+        """A connection; only the first open may create the file (a store file deleted or moved
+        meanwhile is an error, not a new empty store)."""
+        uri = self.path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
+        con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
         try:
             con.execute("PRAGMA foreign_keys = ON")
             yield con
@@ -185,9 +188,9 @@ class GeoPackageBackend:
             con.close()
 
     @contextmanager
-    def _tx(self):
+    def _tx(self, create: bool = False):
         """One write transaction; rolled back on any exception."""
-        with self._connect() as con:
+        with self._connect(create) as con:
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
@@ -283,7 +286,7 @@ class GeoPackageBackend:
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         sql = f"SELECT {', '.join(map(_q, AUDIT_COLUMNS))} FROM audit ORDER BY fid DESC"
-        with closing(sqlite3.connect(self.path, timeout=60)) as con:
+        with self._connect() as con:
             frame = pd.read_sql_query(sql + (f" LIMIT {int(limit)}" if limit else ""), con)
         frame["version"] = frame["version"].astype("Int64")
         return frame

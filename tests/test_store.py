@@ -616,6 +616,19 @@ def test_a_database_failing_later_is_a_bilingual_planner_error(store, store_db, 
         assert err.value.__cause__ is None and err.value.__suppress_context__
 
 
+def test_a_deleted_store_file_is_an_error_not_a_new_empty_store(plan, tmp_path):
+    from planner.store import StoreUnavailable
+
+    path = tmp_path / "gone.gpkg"
+    store = open_store(path, plan)
+    path.unlink()
+    with pytest.raises(StoreUnavailable, match="failed; nothing was written"):
+        store.load()
+    with pytest.raises(StoreUnavailable):
+        store.audit_log()
+    assert not path.exists()
+
+
 # ---- who may create a scenario ------------------------------------------------------------------
 def own_parks_only(plan, register: Register, code: str) -> Register:
     """The parks (and their allocations) of one district, no quotas: what its staff may write."""
