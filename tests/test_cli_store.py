@@ -310,3 +310,18 @@ def test_scenario_export_round_trips_into_another_store(capsys, accounts, edited
         capsys, "scenario", "export", "main", "--version", "1", "--to", str(folder), "--db", source
     )
     assert rc == 0 and out["version"] == 1 and out["written"] == ["parks.geojson"]
+
+
+def test_an_interrupted_export_leaves_the_old_files_and_no_temp_file(edited_files, monkeypatch):
+    from planner.io import write_register_files
+
+    before = {p.name: p.read_bytes() for p in edited_files.iterdir()}
+    register = open_store().load()[0]  # the seed: differs from the edited folder's parks file
+
+    def boom(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("planner.io.os.fsync", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_register_files(register, edited_files)
+    assert {p.name: p.read_bytes() for p in edited_files.iterdir()} == before
