@@ -7,7 +7,8 @@
 #   bash .ci/postgis.sh stop       # stop it
 #
 # The cluster lives in $PLANNER_PG_DIR (default /tmp/planner-pg); a second run reuses a running
-# server. Not for production: a team's server is set up as README_store.md says.
+# server. Not for production: a team's server is set up as README.md says
+# (section "A team's PostGIS").
 set -euo pipefail
 
 DIR=${PLANNER_PG_DIR:-/tmp/planner-pg}

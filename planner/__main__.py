@@ -20,6 +20,7 @@ from planner._cli_accounts import add_account_command
 from planner._cli_store import (
     add_scenario_command,
     add_store_arguments,
+    cli_store,
     run_guarded,
     signed_in,
     stored_register,
@@ -150,8 +151,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     """Preview a file of parks; unless --dry-run, save them into the store as a new version."""
     plan = load_plan(args.plan)
-    user = None if args.dry_run else signed_in(args)  # sign in first: no preview work for a wrong password
-    store, register, loaded = stored_register(args, plan)
+    store = cli_store(args, plan)
+    user = None if args.dry_run else signed_in(args, store)  # no preview work for a wrong password
+    register, loaded = store.load(args.scenario)
     preview = preview_import(
         Path(args.file), None, plan, register, crs=args.crs, accept_repairs=args.accept_repairs
     )

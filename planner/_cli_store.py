@@ -1,8 +1,11 @@
-"""Command line for the store: ``python -m planner scenario list|show|history|save|diff|restore|copy|delete|audit``.
+"""Command line for the store:
+``python -m planner scenario list|show|history|save|export|diff|restore|copy|delete|audit``.
 
 Every command takes ``--db PATH_OR_URL`` (else ``$PLANNER_DB``, else ``data/planner.gpkg``). Writes
-need ``--user NAME``; the password comes from ``$PLANNER_PASSWORD`` or a prompt. Exit codes:
-0 ok, 1 refused or invalid, 2 usage or unreadable input, 3 conflict, 4 access denied.
+need ``--user NAME``; the password comes from ``$PLANNER_PASSWORD`` or a prompt (a failed sign-in
+is recorded in the store's audit log). Exit codes: 0 ok (also a save that changes nothing: no
+version is written), 1 refused or invalid, 2 usage, unreadable input or a wrong store location,
+3 conflict, 4 access denied.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import getpass
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,8 +24,9 @@ import pandas as pd
 from planner.access import User
 from planner.accounts import SignInFailed, authenticate
 from planner.capacity import capacity_report
-from planner.errors import AccessDenied, PlannerError, ValidationError
+from planner.errors import AccessDenied, InputError, PlannerError, ValidationError
 from planner.geo import fmt_m2
+from planner.io import write_register_files
 from planner.plan import Plan, load_plan
 from planner.register import Register, load_register
 from planner.store import MAIN, ConflictError, Store, Version, compare, open_store
@@ -63,8 +68,11 @@ def stored_register(args: argparse.Namespace, plan: Plan) -> tuple[Store, Regist
     return store, register, version
 
 
-def signed_in(args: argparse.Namespace) -> User:
-    """The user of ``--user``, signed in with ``$PLANNER_PASSWORD`` or a password prompt."""
+def signed_in(args: argparse.Namespace, store: Store | None = None) -> User:
+    """The user of ``--user``, signed in with ``$PLANNER_PASSWORD`` or a password prompt.
+
+    A wrong name or password is recorded in ``store``'s audit log (action ``sign_in``, outcome
+    ``denied``, the user name; never the password) and raises SignInFailed."""
     password = os.environ.get(PASSWORD_ENV)
     if password is None:
         if not sys.stdin or not sys.stdin.isatty():
@@ -73,7 +81,18 @@ def signed_in(args: argparse.Namespace) -> User:
                 "or run in a terminal"
             )
         password = getpass.getpass(f"{args.user} 的密码 password: ")
-    return authenticate(args.user, password)
+    try:
+        return authenticate(args.user, password)
+    except SignInFailed:
+        if store is not None:
+            store.record_event(
+                user=args.user,
+                role="",
+                action="sign_in",
+                outcome="denied",
+                detail="命令行: 用户名或密码错误 / command line: wrong user name or password",
+            )
+        raise
 
 
 def run_guarded(func, args: argparse.Namespace, *, writes: bool = False) -> int:
@@ -84,6 +103,9 @@ def run_guarded(func, args: argparse.Namespace, *, writes: bool = False) -> int:
     """
     try:
         return func(args)
+    except InputError as exc:  # a missing folder or file, a bad argument, a wrong store location
+        _fail(args, "usage", exc, [])
+        return EXIT_USAGE
     except ConflictError as exc:
         _fail(args, "conflict", exc, getattr(exc, "problems", []))
         return EXIT_CONFLICT
@@ -205,9 +227,19 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _saved(args: argparse.Namespace, v: Version, verb: str) -> int:
+def _latest_number(store: Store, name: str) -> int | None:
+    """The scenario's latest version number, None when it does not exist (or was deleted)."""
+    return store.version(name).version if store.exists(name) else None
+
+
+def _saved(args: argparse.Namespace, v: Version, verb: str, before: int | None = None) -> int:
+    """Print the saved version; ``before`` is the latest version before the write: when it is
+    still the latest, nothing changed and nothing was written."""
+    unchanged = before is not None and v.version == before
     if getattr(args, "json", False):
-        _dump({"ok": True, "outcome": "ok"} | _version_dict(v))
+        _dump({"ok": True, "outcome": "unchanged" if unchanged else "ok"} | _version_dict(v))
+    elif unchanged:
+        print(f"无变化, 未保存 / no change, nothing saved: {v.scenario} stays v{v.version}")
     else:
         print(f"{verb}: {v.scenario} {v.describe()}  ({v.changes})")
     return EXIT_OK
@@ -216,24 +248,57 @@ def _saved(args: argparse.Namespace, v: Version, verb: str) -> int:
 def cmd_save(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     store = cli_store(args, plan)
-    user = signed_in(args)
+    user = signed_in(args, store)
     if args.from_files:
-        register = load_register(plan, args.from_files)
+        register = load_register(plan, args.from_files, require_files=True)
         source = f"files {args.from_files}"
     else:
         register, sv = store.load(args.from_scenario, args.from_version)
         source = f"{sv.scenario} v{sv.version}"
     expected = args.expected_version
     if expected is None and store.exists(args.name):
-        expected = store.version(args.name).version
+        latest = store.version(args.name)
+        raise InputError(
+            f"场景 {args.name} 已存在 (最新 v{latest.version}, {latest.author} 保存于 {latest.created_at}); "
+            f"请用 --expected-version 写明你的修改基于哪个版本, 未保存 / scenario {args.name!r} exists "
+            f"(latest v{latest.version}, saved by {latest.author} at {latest.created_at}): say which "
+            f"version your edit started from with --expected-version N (N = {latest.version} if you "
+            "started from the latest); nothing was saved"
+        )
     comment = args.comment or f"保存自 {source} / saved from {source}"
     v = store.save(register, user=user, comment=comment, scenario=args.name, expected_version=expected)
-    return _saved(args, v, "已保存 saved")
+    return _saved(args, v, "已保存 saved", expected)
+
+
+def cmd_export_files(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+    store = cli_store(args, plan)
+    register, v = store.load(args.name, args.version)
+    written = write_register_files(register, Path(args.to))
+    if args.json:
+        _dump({"ok": True, "folder": args.to, "written": [p.name for p in written]} | _version_dict(v))
+    else:
+        print(
+            f"已导出 exported {v.scenario} v{v.version} ({len(register.parks)} parks) -> {args.to} "
+            f"(scenario save NAME --from-files {args.to} --expected-version N)"
+        )
+    return EXIT_OK
+
+
+def parse_side(text: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@VERSION`` -> (name, version or None); InputError when malformed."""
+    name, at, version = text.partition("@")
+    if not name or (at and not version.strip().isdigit()):
+        raise InputError(
+            f"无法识别 {text!r}: 应为 场景名 或 场景名@版本号 (如 main@3) / cannot read {text!r}: "
+            "expected NAME or NAME@VERSION (a version number, e.g. main@3)"
+        )
+    return name, int(version) if at else None
 
 
 def _side(store: Store, text: str) -> tuple[Register, str]:
-    name, _, version = text.partition("@")
-    register, v = store.load(name, int(version) if version else None)
+    name, version = parse_side(text)
+    register, v = store.load(name, version)
     return register, f"{v.scenario}@{v.version}"
 
 
@@ -275,23 +340,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     store = cli_store(args)
-    user = signed_in(args)
+    user = signed_in(args, store)
+    before = _latest_number(store, args.name)
     v = store.restore(
         args.name, args.version, user=user, comment=args.comment, expected_version=args.expected_version
     )
-    return _saved(args, v, "已恢复 restored")
+    return _saved(args, v, "已恢复 restored", before)
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
     store = cli_store(args)
-    user = signed_in(args)
+    user = signed_in(args, store)
     v = store.copy(args.source, args.target, user=user, comment=args.comment)
     return _saved(args, v, "已复制 copied")
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     store = cli_store(args)
-    user = signed_in(args)
+    user = signed_in(args, store)
     store.delete(args.name, user=user, confirm=args.yes_delete or "")
     if args.json:
         _dump({"ok": True, "outcome": "ok", "deleted": args.name})
@@ -311,7 +377,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def add_scenario_command(sub: argparse._SubParsersAction) -> None:
-    """``scenario list|show|history|save|diff|restore|copy|delete|audit``."""
+    """``scenario list|show|history|save|export|diff|restore|copy|delete|audit``."""
     sc = sub.add_parser("scenario", help="scenarios and versions in the store / 场景与版本")
     ssub = sc.add_subparsers(dest="scenario_command", required=True, parser_class=type(sc))
 
@@ -331,15 +397,35 @@ def add_scenario_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--version", type=int, default=None)
     p = command("history", cmd_history, "every version, newest first / 历史版本")
     p.add_argument("name")
-    p = command("save", cmd_save, "save a register as the scenario's next version / 保存场景", writes=True)
+    p = command(
+        "save",
+        cmd_save,
+        "save a register as the scenario's next version (nothing when unchanged) / 保存场景",
+        writes=True,
+    )
     p.add_argument("name")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from-scenario", help="the latest version of this scenario")
-    src.add_argument("--from-files", help="a folder with parks.geojson, allocations.csv, quotas.csv")
+    src.add_argument(
+        "--from-files",
+        help="a folder with parks.geojson, allocations.csv and quotas.csv (as `scenario export` writes)",
+    )
     p.add_argument("--from-version", type=int, default=None, help="with --from-scenario: this version")
     p.add_argument(
-        "--expected-version", type=int, default=None, help="refuse if NAME changed since this version"
+        "--expected-version",
+        type=int,
+        default=None,
+        help="the version of NAME your edit started from; required when NAME exists "
+        "(refused as a conflict if NAME changed since) / 修改所基于的版本",
     )
+    p = command(
+        "export",
+        cmd_export_files,
+        "write a version's register files (parks.geojson, allocations.csv, quotas.csv) / 导出登记册文件",
+    )
+    p.add_argument("name")
+    p.add_argument("--version", type=int, default=None, help="version (default latest) / 版本")
+    p.add_argument("--to", required=True, help="folder to write (created if missing) / 导出文件夹")
     p = command("diff", cmd_diff, "compare two scenarios (NAME or NAME@VERSION) / 比较场景")
     p.add_argument("a")
     p.add_argument("b")

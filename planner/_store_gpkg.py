@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,10 +22,10 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from planner.errors import PlannerError
+from planner.errors import InputError, PlannerError
 from planner.geo import WGS84
 from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import COLUMNS, Version, _Race, pause_for_crash_test
+from planner.store import COLUMNS, Version, _Race, guard_backend, pause_for_crash_test
 
 SRS_ID = 4326
 _SQL_TYPES = {"text": "TEXT", "real": "DOUBLE", "int": "INTEGER", "bool": "BOOLEAN"}
@@ -106,29 +106,81 @@ def from_gpkg_blobs(blobs: list[bytes | None]) -> np.ndarray:
     return shapely.from_wkb(np.array(wkb, dtype=object))
 
 
+def _refuse(path: Path, zh: str, en: str) -> InputError:
+    return InputError(
+        f"{path}: {zh}; 未作任何改动, 请用 --db 或 PLANNER_DB 另选 / {en}; nothing was changed: choose "
+        "another store with --db or PLANNER_DB"
+    )
+
+
+@guard_backend((sqlite3.Error, pd.errors.DatabaseError))
 class GeoPackageBackend:
-    """Scenario versions in a GeoPackage file."""
+    """Scenario versions in a GeoPackage file.
+
+    Only a path that does not exist yet (its folder must), an empty file, or a file that already
+    holds the planner's ``store_meta`` table is used; anything else (a folder, a text file, another
+    program's GeoPackage such as ``python -m planner export --format gpkg`` writes) is refused
+    untouched with :class:`InputError`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.location = str(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._tx() as con:
-            has = con.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='versions'"
-            ).fetchone()[0]
-            if not has:
-                self._create(con)
-            if not con.execute("SELECT count(*) FROM sqlite_master WHERE name='store_meta'").fetchone()[0]:
-                con.execute("CREATE TABLE store_meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)")
-                con.execute(
-                    "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
-                    "VALUES ('store_meta', 'attributes', 'store_meta', '规划库信息 / store settings (plan id)')"
-                )
+        self._check_location()
+        try:
+            with self._tx(create=True) as con:
+                tables = {
+                    r[0]
+                    for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+                }
+                if tables and "store_meta" not in tables:
+                    raise _refuse(
+                        self.path,
+                        "不是规划库 (已有其他数据表)",
+                        f"is not a planner store (it holds other tables: {', '.join(sorted(tables)[:5])})",
+                    )
+                if "versions" not in tables:
+                    self._create(con)
+                if "store_meta" not in tables:
+                    con.execute(
+                        "CREATE TABLE store_meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)"
+                    )
+                    con.execute(
+                        "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                        "VALUES ('store_meta', 'attributes', 'store_meta', '规划库信息 / store settings (plan id)')"
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise _refuse(
+                self.path, "无法作为 SQLite/GeoPackage 打开", f"cannot be opened as a planner store ({exc})"
+            ) from None
+
+    def _check_location(self) -> None:
+        """Refuse a folder, a missing parent folder, or a non-empty file that is not SQLite."""
+        path = self.path
+        if path.is_dir():
+            raise _refuse(path, "是文件夹, 不是 GeoPackage 文件", "is a folder, not a GeoPackage file")
+        if not path.exists():
+            if not path.parent.is_dir():
+                raise _refuse(path, "所在文件夹不存在", f"its folder {path.parent} does not exist")
+            return
+        try:
+            with path.open("rb") as f:
+                head = f.read(16)
+        except OSError as exc:
+            raise _refuse(path, "无法读取", f"cannot be read ({exc.strerror})") from None
+        if head and head != b"SQLite format 3\x00":
+            raise _refuse(
+                path,
+                "不是 SQLite/GeoPackage 文件, 不是规划库",
+                "is not a planner store (not a SQLite/GeoPackage file)",
+            )
 
     @contextmanager
-    def _connect(self):
-        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+    def _connect(self, create: bool = False):
+        """A connection; only the first open may create the file (a store file deleted or moved
+        meanwhile is an error, not a new empty store)."""
+        uri = self.path.resolve().as_uri() + ("?mode=rwc" if create else "?mode=rw")
+        con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
         try:
             con.execute("PRAGMA foreign_keys = ON")
             yield con
@@ -136,9 +188,9 @@ class GeoPackageBackend:
             con.close()
 
     @contextmanager
-    def _tx(self):
+    def _tx(self, create: bool = False):
         """One write transaction; rolled back on any exception."""
-        with self._connect() as con:
+        with self._connect(create) as con:
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
@@ -149,13 +201,6 @@ class GeoPackageBackend:
 
     def _create(self, con: sqlite3.Connection) -> None:
         tables = con.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
-        if (
-            tables
-            and not con.execute("SELECT count(*) FROM sqlite_master WHERE name='gpkg_contents'").fetchone()[0]
-        ):
-            raise PlannerError(
-                f"{self.path} 不是规划库 (不是 GeoPackage) / is not a planner store (not a GeoPackage)"
-            )
         con.execute("PRAGMA application_id = 1196444487")  # 'GPKG'
         con.execute("PRAGMA user_version = 10200")  # GeoPackage 1.2
         if not tables:
@@ -229,7 +274,7 @@ class GeoPackageBackend:
                 (scenario, version),
             ).fetchone()[0]
             if not hit:
-                raise PlannerError(f"no version {version} of scenario {scenario!r}")
+                raise PlannerError(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
             parks = self._frame(con, "parks", scenario, version)
             allocations = self._frame(con, "allocations", scenario, version)
             quotas = self._frame(con, "quotas", scenario, version)
@@ -241,7 +286,7 @@ class GeoPackageBackend:
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         sql = f"SELECT {', '.join(map(_q, AUDIT_COLUMNS))} FROM audit ORDER BY fid DESC"
-        with closing(sqlite3.connect(self.path, timeout=60)) as con:
+        with self._connect() as con:
             frame = pd.read_sql_query(sql + (f" LIMIT {int(limit)}" if limit else ""), con)
         frame["version"] = frame["version"].astype("Int64")
         return frame

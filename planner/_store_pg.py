@@ -13,15 +13,16 @@ import io
 
 import geopandas as gpd
 import pandas as pd
+import psycopg2
 import shapely
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.engine import make_url
 
-from planner.errors import PlannerError
+from planner.errors import InputError, PlannerError
 from planner.geo import WGS84
 from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import COLUMNS, Version, _Race, pause_for_crash_test
+from planner.store import COLUMNS, Version, _Race, guard_backend, pause_for_crash_test
 
 _SA_TYPES = {"text": sa.Text, "real": sa.Float(precision=53), "int": sa.Integer, "bool": sa.Boolean}
 _VERSION_NAMES = [
@@ -78,11 +79,22 @@ def _metadata() -> sa.MetaData:
     return md
 
 
+TABLES = ("parks", "allocations", "quotas", "versions", "store_meta", "audit")
+
+
+@guard_backend((sa.exc.SQLAlchemyError, psycopg2.Error, pd.errors.DatabaseError))
 class PostgisBackend:
-    """Scenario versions in a PostGIS database."""
+    """Scenario versions in a PostGIS database.
+
+    A schema that holds any of the store's table names without the planner's ``store_meta``
+    (another application's ``parks``) is refused with :class:`InputError`, and nothing is created.
+    """
 
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except sa.exc.ArgumentError:
+            raise InputError("数据库地址格式错误 / malformed postgresql:// URL (--db / PLANNER_DB)") from None
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg2")
         self.location = parsed.render_as_string(hide_password=True)
@@ -91,21 +103,47 @@ class PostgisBackend:
         try:
             with self.engine.begin() as con:
                 con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('planner schema'))"))
+                schema, present = self._our_tables(con)
+                if present and "store_meta" not in present:
+                    raise InputError(
+                        f"{self.location} 的模式 {schema} 已有其他程序的数据表 {', '.join(present)}, 不是规划库; "
+                        f"未作任何改动 / schema {schema!r} of {self.location} already holds table(s) "
+                        f"{', '.join(present)} that are not a planner store's; nothing was changed: use "
+                        "another database or schema (options=-csearch_path=...)"
+                    )
                 has_postgis = con.execute(
                     sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")
                 ).scalar()
                 if not has_postgis:
                     con.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
                 self.md.create_all(con, checkfirst=True)
+        except InputError:
+            self.engine.dispose()
+            raise
         except sa.exc.OperationalError as exc:
-            raise PlannerError(
+            self.engine.dispose()
+            raise InputError(
                 f"无法连接数据库 / cannot connect to {self.location}: {exc.orig}".strip()
             ) from None
         except sa.exc.ProgrammingError as exc:
-            raise PlannerError(
+            self.engine.dispose()
+            raise InputError(
                 f"数据库未启用 PostGIS, 且无权启用 / PostGIS is not enabled in {self.location} and "
                 f"cannot be enabled by this user (ask the administrator: CREATE EXTENSION postgis): {exc.orig}"
             ) from None
+
+    @staticmethod
+    def _our_tables(con) -> tuple[str, list[str]]:
+        """The connection's schema and which of the store's table names it already holds."""
+        schema = con.execute(sa.text("SELECT current_schema()")).scalar()
+        rows = con.execute(
+            sa.text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_name = ANY(:names) ORDER BY table_name"
+            ),
+            {"names": list(TABLES)},
+        ).all()
+        return str(schema), [r[0] for r in rows]
 
     # ---- reading -------------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -135,7 +173,7 @@ class PostgisBackend:
                 p,
             ).scalar()
             if not hit:
-                raise PlannerError(f"no version {version} of scenario {scenario!r}")
+                raise PlannerError(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
             names = [c for c, _ in COLUMNS["parks"]]
             parks = gpd.read_postgis(
                 sa.text(f"SELECT {_cols(names)}, geom FROM parks{where}"),

@@ -30,6 +30,11 @@ class PlannerError(ValueError):
     """Base class of the planner's own errors."""
 
 
+class InputError(PlannerError):
+    """Bad input or a wrong place: a missing folder or file, a malformed argument, a store location
+    that is not a planner store or cannot be reached. The CLI exits 2 and nothing is written."""
+
+
 class ValidationError(PlannerError):
     """Input failed validation; ``problems`` lists every problem found, not only the first."""
 

@@ -8,8 +8,8 @@ Two steps, so nothing reaches the register unless the whole import is valid and 
    It never touches the register.
 2. :func:`confirm_import` turns a preview without problems into a *new* Register (via
    :func:`planner.register.add_parks`); a refused preview raises :class:`ImportRefused` and the
-   register stays as it was. :func:`write_register_files` stores a register in its folder
-   atomically (temp file + ``os.replace``), so an interrupted write leaves the old files intact.
+   register stays as it was. Saving it is the store's job (``planner.store.Store.save``: a new
+   scenario version, or nothing when the save fails or is interrupted).
 
 For the app (Streamlit upload)::
 
@@ -40,7 +40,6 @@ import codecs
 import hashlib
 import io
 import json
-import os
 import re
 import tempfile
 import unicodedata
@@ -75,14 +74,11 @@ from planner.geo import (
     in_shenzhen_bbox,
     shift_to_wgs84,
 )
-from planner.io import to_geojson_dict
 from planner.plan import Plan
 from planner.register import (
-    ALLOCATIONS_FILE,
     NUMBER_COLUMNS,
     PARK_COLUMNS,
     PARK_LABELS,
-    PARKS_FILE,
     STATUS_LABELS,
     YEAR_MAX,
     YEAR_MIN,
@@ -97,7 +93,6 @@ VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".kmz")
 TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # old .xls: save it as .xlsx first
 SUPPORTED_SUFFIXES = VECTOR_SUFFIXES + TABLE_SUFFIXES
 
-STORE_PRECISION = 9  # decimals of stored coordinates (0.1 mm): storage, unlike export, keeps detail
 AREA_COLUMNS = ("land_area_m2", "gfa_m2", "new_gfa_m2")
 DUPLICATE_POINT_M = 5.0  # an incoming point this close to a register point is the same park
 DUPLICATE_IOU = 0.9  # an incoming polygon overlapping a register polygon this much is the same park
@@ -1238,56 +1233,3 @@ def confirm_import(preview: ImportPreview, register: Register, plan: Plan) -> Re
             what=f"import {preview.file}",
         )
     return add_parks(register, preview.parks, plan, place=f"import {preview.file}")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def register_file_bytes(register: Register, folder: str | Path | None = None) -> dict[str, bytes]:
-    """The register's files (parks.geojson as RFC 7946, allocations.csv) as bytes, ready to write.
-
-    Top-level members of the parks file already in ``folder`` (such as ``provenance``) are kept.
-    """
-    doc = to_geojson_dict(register.parks, precision=STORE_PRECISION)
-    old = Path(folder) / PARKS_FILE if folder is not None else None
-    if old is not None and old.exists():
-        kept = json.loads(old.read_text(encoding="utf-8"))
-        doc = {
-            "type": doc["type"],
-            **{k: v for k, v in kept.items() if k not in doc},
-            "features": doc["features"],
-        }
-    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
-    allocations = register.allocations.to_csv(index=False)
-    return {PARKS_FILE: text.encode("utf-8"), ALLOCATIONS_FILE: allocations.encode("utf-8")}
-
-
-def write_register_files(
-    register: Register, folder: str | Path, *, files: tuple[str, ...] = (PARKS_FILE, ALLOCATIONS_FILE)
-) -> list[Path]:
-    """Store a register's ``files`` in ``folder``, each replaced atomically; returns those written.
-
-    An import changes only the parks, so it passes ``files=(PARKS_FILE,)``. Files whose content
-    is unchanged are not rewritten. The one place the CLI writes a register; planner.store will
-    take this over.
-    """
-    base = Path(folder)
-    written = []
-    for name, data in register_file_bytes(register, base).items():
-        path = base / name
-        if name not in files or (path.exists() and path.read_bytes() == data):
-            continue
-        _atomic_write(path, data)
-        written.append(path)
-    return written

@@ -26,7 +26,7 @@ from planner.assign import assign_districts
 from planner.errors import PlannerError
 from planner.geo import WGS84
 from planner.plan import Plan
-from planner.register import STATUS_LABELS, Register
+from planner.register import ALLOCATIONS_FILE, PARKS_FILE, QUOTAS_FILE, STATUS_LABELS, Register
 
 LAYERS = ("districts", "parks", "allocations")
 FORMATS = ("geojson", "gpkg", "csv", "kml", "xlsx")
@@ -72,17 +72,65 @@ def to_geojson_dict(gdf: gpd.GeoDataFrame, *, precision: int = PRECISION) -> dic
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename: no half-written output."""
+    """Write through a temporary file in the same folder (``write(tmp_path)``), flush it to disk,
+    then rename over ``path``: an interrupted write leaves the old file (or none) and no temp file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
         write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+STORE_PRECISION = 9  # decimals of stored coordinates (0.1 mm): storage, unlike export, keeps detail
+
+
+def register_file_bytes(register: Register, folder: str | Path | None = None) -> dict[str, bytes]:
+    """The register's files (parks.geojson as RFC 7946, allocations.csv, quotas.csv) as bytes,
+    exactly as :func:`planner.register.load_register` reads them back.
+
+    Top-level members of the parks file already in ``folder`` (such as ``provenance``) are kept.
+    """
+    doc = to_geojson_dict(register.parks, precision=STORE_PRECISION)
+    old = Path(folder) / PARKS_FILE if folder is not None else None
+    if old is not None and old.exists():
+        try:
+            kept = json.loads(old.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            kept = {}
+        if isinstance(kept, dict):
+            doc = {
+                "type": doc["type"],
+                **{k: v for k, v in kept.items() if k not in doc},
+                "features": doc["features"],
+            }
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    return {
+        PARKS_FILE: text.encode("utf-8"),
+        ALLOCATIONS_FILE: register.allocations.to_csv(index=False).encode("utf-8"),
+        QUOTAS_FILE: register.quotas.to_csv(index=False).encode("utf-8"),
+    }
+
+
+def write_register_files(register: Register, folder: str | Path) -> list[Path]:
+    """Write a register's three files into ``folder`` (created if missing), each replaced
+    atomically; files whose content is unchanged are not rewritten. Returns the files written.
+    ``scenario export --to DIR`` uses it; ``scenario save --from-files DIR`` reads them back."""
+    base = Path(folder)
+    written = []
+    for name, data in register_file_bytes(register, base).items():
+        path = base / name
+        if path.exists() and path.read_bytes() == data:
+            continue
+        _atomic_write(path, lambda p, data=data: p.write_bytes(data))
+        written.append(path)
+    return written
 
 
 def write_layer(

@@ -20,7 +20,7 @@ import pandas as pd
 import pyogrio.errors
 import shapely
 
-from planner.errors import Problem, ValidationError
+from planner.errors import InputError, Problem, ValidationError
 from planner.geo import WGS84, in_shenzhen_bbox
 from planner.plan import Plan
 
@@ -258,13 +258,29 @@ def not_numeric(raw: pd.DataFrame, columns: list[str], place: str, key: str) -> 
     return out
 
 
-def load_register(plan: Plan, folder: str | Path | None = None) -> Register:
+REGISTER_FILES = (PARKS_FILE, ALLOCATIONS_FILE, QUOTAS_FILE)
+
+
+def load_register(plan: Plan, folder: str | Path | None = None, *, require_files: bool = False) -> Register:
     """Load the seed register of a plan folder (or ``folder``) and validate it.
 
-    Raises :class:`ValidationError` naming every problem (unreadable file, text in a number column,
-    a bad value) with its file, row and field.
+    A missing file is an empty table (a plan folder may ship without quotas), unless
+    ``require_files``: then a missing folder or any missing register file raises
+    :class:`InputError` naming it (``scenario save --from-files`` must never save an empty
+    register by mistake). Raises :class:`ValidationError` naming every problem (unreadable file,
+    text in a number column, a bad value) with its file, row and field.
     """
     base = Path(folder) if folder is not None else plan.folder
+    if require_files:
+        if not base.is_dir():
+            raise InputError(f"找不到文件夹 {base} / no such folder: {base}")
+        missing = [name for name in REGISTER_FILES if not (base / name).is_file()]
+        if missing:
+            raise InputError(
+                f"{base} 缺少登记册文件 {', '.join(missing)}; 需要 {', '.join(REGISTER_FILES)} (可用 scenario "
+                f"export 导出) / {base} lacks register file(s) {', '.join(missing)}: a register folder holds "
+                f"{', '.join(REGISTER_FILES)} (write one with `scenario export`); nothing was saved"
+            )
     problems: list[Problem] = []
     parks = _read(base / PARKS_FILE, gpd.read_file, problems, empty_parks)
     allocations = _read(

@@ -20,7 +20,9 @@ every refusal is recorded in the audit log.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ import pandas as pd
 from planner.access import SYSTEM, User, check_change
 from planner.capacity import capacity_report
 from planner.changes import RegisterChanges, register_changes
-from planner.errors import AccessDenied, PlannerError, Problem, ValidationError
+from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
 from planner.geo import WGS84
 from planner.plan import Plan, load_plan
 from planner.register import (
@@ -190,9 +192,66 @@ def is_url(db: str | Path) -> bool:
     return text.startswith(("postgresql://", "postgresql+", "postgres://"))
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def check_location(location: str) -> None:
+    """Refuse a URL that is not PostgreSQL (``sqlite:///x.db``, ``mysql://``): InputError."""
+    if _SCHEME.match(location) and not is_url(location):
+        scheme = location.split("://", 1)[0]
+        raise InputError(
+            f"不支持的数据库地址 {scheme}://; 请用 GeoPackage 文件路径或 postgresql:// 地址 / "
+            f"unsupported store location {scheme}:// (--db / PLANNER_DB): use a GeoPackage file path "
+            "or a postgresql:// URL"
+        )
+
+
+class StoreUnavailable(InputError):
+    """The store's database failed (server gone, file unreadable): nothing was written."""
+
+
+_BACKEND_METHODS = ("is_empty", "versions", "read", "write", "audit", "get_meta", "set_meta", "audit_log")
+
+
+def guard_backend(errors: tuple[type[BaseException], ...]):
+    """Class decorator for a backend: its database errors (``errors``) surface as a bilingual
+    :class:`StoreUnavailable` naming the store, never as the driver's traceback."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except errors as exc:
+                detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                raise StoreUnavailable(
+                    f"数据库出错, 未写入任何内容 / the store {self.location} failed; nothing was written: "
+                    f"{detail[0] if detail else type(exc).__name__}"
+                ) from None
+
+        return guarded
+
+    def decorate(cls):
+        for name in _BACKEND_METHODS:
+            setattr(cls, name, wrap(getattr(cls, name)))
+        return cls
+
+    return decorate
+
+
 def db_location(db: str | Path | None = None) -> str:
     """The store to use: ``db``, else ``$PLANNER_DB``, else ``data/planner.gpkg``."""
     return str(db or os.environ.get("PLANNER_DB") or DEFAULT_DB)
+
+
+def check_scenario_name(name: str) -> None:
+    """Refuse an empty name, spaces around it, ``/`` or ``@`` (``NAME@VERSION`` names a version)."""
+    bad = not name or name != name.strip() or any(c in name for c in "/@")
+    if bad or any(not c.isprintable() for c in name):
+        raise InputError(
+            f"场景名无效: {name!r}; 不能为空, 首尾不能有空格, 不能含 / 或 @ / invalid scenario name "
+            f"{name!r}: it must not be empty, start or end with a space, or contain '/' or '@'"
+        )
 
 
 def empty_register() -> Register:
@@ -220,6 +279,7 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     A new store gets scenario ``main`` version 1: the plan's seed register, author ``system``.
     """
     location = db_location(db)
+    check_location(location)
     plan = plan if plan is not None else load_plan()
     backend: Backend
     if is_url(location):
@@ -229,7 +289,10 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     else:
         from planner._store_gpkg import GeoPackageBackend
 
-        backend = GeoPackageBackend(Path(location))
+        path = Path(location)
+        if path == DEFAULT_DB:  # the default file's folder is the app's own; any other must exist
+            path.parent.mkdir(parents=True, exist_ok=True)
+        backend = GeoPackageBackend(path)
     owner = backend.get_meta("plan_id")
     if owner is None:
         backend.set_meta("plan_id", plan.id)
@@ -334,6 +397,14 @@ def compare(plan: Plan, a: Register, b: Register) -> Comparison:
             changed_columns.setdefault(str(pid), []).append(str(col))
     changed["changed_columns"] = changed["id"].map(lambda i: ", ".join(changed_columns.get(i, [])))
     return Comparison(totals, by, added, removed, changed, changed_columns, changes)
+
+
+# What only a city planner may do: (Chinese, English).
+_PLANNER_ONLY = {
+    "copy": ("复制场景", "copy scenarios"),
+    "delete": ("删除场景", "delete scenarios"),
+    "create": ("新建场景或恢复已删除的场景", "create a scenario or bring back a deleted one"),
+}
 
 
 class Store:
@@ -469,15 +540,17 @@ class Store:
     def _deny(self, user: User, action: str, scenario: str, version: int | None, exc: AccessDenied) -> None:
         self._record(user, action, scenario, version, "denied", "\n".join(map(str, exc.problems)))
 
-    def _require_planner(self, user: User, action: str, scenario: str) -> None:
+    def _require_planner(self, user: User, action: str, scenario: str, what: str | None = None) -> None:
+        """AccessDenied (recorded as ``action``) unless the user is a city planner."""
         if user.role != "planner":
+            zh, en = _PLANNER_ONLY[what or action]
             exc = AccessDenied(
                 [
                     Problem(
                         f"scenario {scenario}",
                         "",
-                        "只有市级规划人员可以复制或删除场景",
-                        f"only a city planner may {action} scenarios ({user.label('en')})",
+                        f"只有市级规划人员可以{zh}",
+                        f"only a city planner may {en} ({user.label('en')})",
                     )
                 ],
                 user=user,
@@ -560,7 +633,9 @@ class Store:
     ) -> Version:
         """Save ``register`` as the scenario's next version.
 
-        ``expected_version`` is the version the edit started from (None: the scenario is new).
+        ``expected_version`` is the version the edit started from (None: the scenario is new; only a
+        city planner may create a scenario or save into a deleted one). A register equal to the
+        expected version's writes nothing and returns that version (compare ``version``).
         Raises ValidationError (an invalid register), AccessDenied (the user may not make this
         change; recorded), ConflictError (someone saved since; recorded). Nothing is written then.
         """
@@ -577,8 +652,7 @@ class Store:
         action: str,
         restored_from: int | None = None,
     ) -> Version:
-        if not scenario or scenario != scenario.strip() or "/" in scenario:
-            raise PlannerError(f"场景名无效 / invalid scenario name: {scenario!r}")
+        check_scenario_name(scenario)
         register = conform(register)
         problems = validate_register(register, self.plan, place=f"scenario {scenario}")
         if problems:
@@ -586,6 +660,8 @@ class Store:
             self._record(user, action, scenario, expected_version, "invalid", str(exc))
             raise exc
         latest = self._live_latest(scenario)
+        if latest is None:  # version 1, or the version after a delete: a new scenario
+            self._require_planner(user, action, scenario, "create")
         if expected_version is not None and (latest is None or expected_version > latest.version):
             raise self._conflict(scenario, expected_version, user, action)
         try:
@@ -608,6 +684,8 @@ class Store:
             raise
         if (latest.version if latest else None) != expected_version:
             raise self._conflict(scenario, expected_version, user, action)
+        if latest is not None and not changes:  # the same content as the latest version
+            return latest
         try:
             return self._commit(
                 scenario,
@@ -634,7 +712,8 @@ class Store:
         """Save an earlier version's content as a NEW version (the history keeps everything).
 
         ``expected_version`` defaults to the scenario's latest version. Restoring a version of a
-        deleted scenario brings the scenario back.
+        deleted scenario brings the scenario back (city planner only). Restoring content equal to
+        the latest version writes nothing and returns the latest version.
         """
         old, _ = self.load(scenario, version)
         if expected_version is None:

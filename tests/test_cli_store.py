@@ -71,6 +71,8 @@ def test_save_from_files_then_diff_restore_copy_delete(capsys, accounts, edited_
         "main",
         "--from-files",
         str(edited_files),
+        "--expected-version",
+        "1",
         "--user",
         "alice",
         "--comment",
@@ -129,6 +131,8 @@ def test_conflict_exits_3_and_names_the_other_save(capsys, accounts, edited_file
         "main",
         "--from-files",
         str(edited_files),
+        "--expected-version",
+        "1",
         "--user",
         "alice",
         "--comment",
@@ -145,7 +149,10 @@ def test_conflict_exits_3_and_names_the_other_save(capsys, accounts, edited_file
 
 
 def test_district_staff_refused_elsewhere_exit_4_and_recorded(capsys, accounts, edited_files):
-    rc, out = run_json(capsys, "scenario", "save", "main", "--from-files", str(edited_files), "--user", "ns")
+    rc, out = run_json(
+        capsys, "scenario", "save", "main", "--from-files", str(edited_files), "--expected-version", "1",
+        "--user", "ns",
+    )  # fmt: skip
     assert rc == 4 and out["outcome"] == "denied"
     assert any("futian_bonded" in p["place"] for p in out["problems"])
     rc, out = run_json(capsys, "scenario", "audit", "--limit", "1")
@@ -192,3 +199,129 @@ def test_db_option_and_environment_pick_a_postgis_store(capsys, pg_schema_url, m
     monkeypatch.setenv("PLANNER_DB", pg_schema_url)
     rc, report = run_json(capsys, "check")
     assert rc == 0 and report["counted_m2"] > 0
+
+
+def test_save_from_files_refuses_a_missing_folder_or_register_file(capsys, accounts, edited_files, tmp_path):
+    missing = tmp_path / "no_such_folder"
+    rc, _, err = run(
+        capsys, "scenario", "save", "main", "--from-files", str(missing), "--expected-version", "1",
+        "--user", "alice",
+    )  # fmt: skip
+    assert rc == 2 and "no such folder" in err and "找不到文件夹" in err and str(missing) in err
+    assert "Traceback" not in err
+    for name in ("parks.geojson", "allocations.csv", "quotas.csv"):
+        folder = tmp_path / f"without_{name}"
+        shutil.copytree(edited_files, folder)
+        (folder / name).unlink()
+        rc, out = run_json(
+            capsys, "scenario", "save", "main", "--from-files", str(folder), "--expected-version", "1",
+            "--user", "alice",
+        )  # fmt: skip
+        assert rc == 2 and out["outcome"] == "usage"
+        assert name in out["message"] and "缺少登记册文件" in out["message"]
+    assert open_store().history()["version"].tolist() == [1]
+    assert len(open_store().load()[0].parks) == 32  # never wiped
+
+
+def test_save_into_an_existing_scenario_needs_the_expected_version(capsys, accounts, edited_files):
+    rc, out = run_json(
+        capsys, "scenario", "save", "main", "--from-files", str(edited_files), "--user", "alice"
+    )
+    assert rc == 2 and "--expected-version" in out["message"]
+    assert (
+        "latest v1" in out["message"] and "saved by system" in out["message"] and "最新 v1" in out["message"]
+    )
+    assert open_store().history()["version"].tolist() == [1]
+    # a new scenario needs none
+    rc, out = run_json(
+        capsys, "scenario", "save", "alt", "--from-files", str(edited_files), "--user", "alice"
+    )
+    assert rc == 0 and (out["scenario"], out["version"]) == ("alt", 1)
+
+
+def test_a_save_that_changes_nothing_writes_nothing(capsys, accounts):
+    rc, text, _ = run(
+        capsys,
+        "scenario",
+        "save",
+        "main",
+        "--from-scenario",
+        "main",
+        "--expected-version",
+        "1",
+        "--user",
+        "alice",
+    )
+    assert rc == 0 and "无变化" in text and "no change, nothing saved" in text
+    rc, out = run_json(capsys, "scenario", "restore", "main", "--version", "1", "--user", "alice")
+    assert rc == 0 and out["outcome"] == "unchanged" and out["version"] == 1
+    assert open_store().history()["version"].tolist() == [1]
+
+
+def test_diff_with_a_malformed_version_exits_2(capsys):
+    for bad in ("main@abc", "main@", "@2"):
+        rc, _, err = run(capsys, "scenario", "diff", "main", bad)
+        assert rc == 2 and "NAME@VERSION" in err and "场景名@版本号" in err and bad in err
+
+
+def test_a_failed_sign_in_is_recorded_without_the_password(capsys, accounts, monkeypatch):
+    monkeypatch.setenv("PLANNER_PASSWORD", "guessed-pw-77")
+    rc, _, err = run(capsys, "scenario", "copy", "main", "b", "--user", "alice")
+    assert rc == 4 and "wrong user name or password" in err
+    log = open_store().audit_log()
+    top = log.iloc[0]
+    assert (top["user"], top["action"], top["outcome"]) == ("alice", "sign_in", "denied")
+    assert not log.astype(str).apply(lambda c: c.str.contains("guessed-pw-77")).any().any()
+    assert not open_store().exists("b")
+
+
+def test_a_wrong_store_location_exits_2_with_the_message(capsys, accounts, tmp_path):
+    rc, _, err = run(capsys, "scenario", "list", "--db", str(tmp_path))
+    assert rc == 2 and "is a folder" in err and "Traceback" not in err
+    rc, out = run_json(capsys, "scenario", "copy", "main", "b", "--user", "alice", "--db", "sqlite:///x.db")
+    assert rc == 2 and "unsupported store location sqlite://" in out["message"]
+    rc, _, err = run(capsys, "scenario", "list", "--db", str(tmp_path / "missing" / "s.gpkg"))
+    assert rc == 2 and "does not exist" in err and not (tmp_path / "missing").exists()
+
+
+def test_scenario_export_round_trips_into_another_store(capsys, accounts, edited_files, tmp_path, store_db):
+    from planner.register import load_register
+    from tests.test_store import assert_same
+
+    source = str(tmp_path / "source.gpkg")
+    rc, _ = run_json(
+        capsys, "scenario", "save", "main", "--from-files", str(edited_files), "--expected-version", "1",
+        "--user", "alice", "--db", source,
+    )  # fmt: skip
+    assert rc == 0
+    folder = tmp_path / "exported"
+    rc, out = run_json(capsys, "scenario", "export", "main", "--to", str(folder), "--db", source)
+    assert rc == 0 and out["version"] == 2
+    assert sorted(out["written"]) == ["allocations.csv", "parks.geojson", "quotas.csv"]
+    expected = open_store(source).load()[0]
+    assert_same(load_register(open_store(source).plan, folder, require_files=True), expected)
+    rc, out = run_json(
+        capsys, "scenario", "save", "main", "--from-files", str(folder), "--expected-version", "1",
+        "--user", "alice", "--db", store_db,
+    )  # fmt: skip
+    assert rc == 0 and out["version"] == 2
+    assert_same(open_store(store_db).load()[0], expected)
+    rc, out = run_json(
+        capsys, "scenario", "export", "main", "--version", "1", "--to", str(folder), "--db", source
+    )
+    assert rc == 0 and out["version"] == 1 and out["written"] == ["parks.geojson"]
+
+
+def test_an_interrupted_export_leaves_the_old_files_and_no_temp_file(edited_files, monkeypatch):
+    from planner.io import write_register_files
+
+    before = {p.name: p.read_bytes() for p in edited_files.iterdir()}
+    register = open_store().load()[0]  # the seed: differs from the edited folder's parks file
+
+    def boom(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("planner.io.os.fsync", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_register_files(register, edited_files)
+    assert {p.name: p.read_bytes() for p in edited_files.iterdir()} == before

@@ -26,7 +26,6 @@ from planner.ingest import (
     match_header,
     parse_area,
     preview_import,
-    write_register_files,
 )
 from planner.plan import GEODATA, load_plan
 from planner.register import ALLOCATIONS_FILE, PARKS_FILE, load_register
@@ -483,20 +482,29 @@ def test_cli_bad_arguments_exit_2(plan_dir, tmp_path, capsys):
     assert "mars2000" in capsys.readouterr().err
 
 
-def test_interrupted_write_leaves_register_byte_for_byte(plan, register, plan_dir, tmp_path, monkeypatch):
-    preview = preview_import(write_fc(tmp_path / "g.geojson", good_features()), None, plan, register)
-    new = confirm_import(preview, register, plan)
-    before = files_bytes(plan_dir)
-    listing = sorted(p.name for p in plan_dir.iterdir())
+def test_refused_or_interrupted_import_leaves_the_scenario_as_it_was(
+    plan_dir, plan, importer, tmp_path, capsys
+):
+    """The store, not files, holds the register: a refused import and an import killed half-way
+    through its save leave the scenario's latest version as it was (same number, same content)."""
+    from tests.test_store import assert_same, kill_when_rows_written
 
-    def boom(fd: int) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("planner.ingest.os.fsync", boom)
-    with pytest.raises(KeyboardInterrupt):
-        write_register_files(new, plan_dir)
-    assert files_bytes(plan_dir) == before
-    assert sorted(p.name for p in plan_dir.iterdir()) == listing  # no temp file left behind
+    db = str(tmp_path / "store.gpkg")
+    store = open_store(db, plan)
+    before, v_before = store.load()
+    log_before = len(store.audit_log())
+    broken = tmp_path / "broken.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
+    rc = cli.main(["import", str(broken), "--plan", str(plan_dir), "--db", db, "--user", importer])
+    assert rc == 1 and "broken.geojson" in capsys.readouterr().out
+    good = write_fc(tmp_path / "good.geojson", good_features())
+    kill_when_rows_written(
+        ["-m", "planner", "import", str(good), "--plan", str(plan_dir), "--db", db, "--user", importer]
+    )
+    after, v_after = open_store(db, plan).load()
+    assert v_after == v_before and open_store(db, plan).history()["version"].tolist() == [1]
+    assert_same(after, before)
+    assert len(open_store(db, plan).audit_log()) == log_before  # no save was recorded as done
 
 
 def test_cli_gcj02_dry_run_converts_and_leaves_register(plan_dir, tmp_path, capsys):

@@ -386,10 +386,12 @@ print("SAVED", flush=True)
 """
 
 
-def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, plan, seed_register):
+def kill_when_rows_written(args: list[str]) -> None:
+    """Run ``python ARGS`` with the store's crash-test pause and SIGKILL it once a save's rows are
+    written and its version row (the commit marker) is not."""
     env = os.environ | {TEST_PAUSE_ENV: "120", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CRASH_SCRIPT, store_db],
+        [sys.executable, *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -403,6 +405,10 @@ def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, pl
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)  # reaps it and closes the pipes
     assert proc.returncode == -signal.SIGKILL
+
+
+def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, plan, seed_register):
+    kill_when_rows_written(["-c", CRASH_SCRIPT, store_db])
     again = open_store(store_db, plan)
     register, v = again.load()
     assert v.version == 1
@@ -516,3 +522,192 @@ def test_postgis_tests_skip_locally_but_fail_under_ci(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="no PostGIS server"):
         postgis_url()
+
+
+# ---- wrong store locations: refused untouched, with a bilingual message ---------------------------
+def test_wrong_gpkg_locations_are_refused_and_left_untouched(plan, tmp_path, capsys):
+    from planner import __main__ as cli
+    from planner.errors import InputError
+
+    tmp_path = tmp_path / "here"  # (the test's own $PLANNER_DB lives in tmp_path)
+    tmp_path.mkdir()
+
+    with pytest.raises(InputError, match="is a folder") as err:
+        open_store(tmp_path, plan)
+    assert "文件夹" in str(err.value) and str(tmp_path) in str(err.value)
+    text = tmp_path / "notes.gpkg"
+    text.write_text("这不是数据库 not a database\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a planner store") as err:
+        open_store(text, plan)
+    assert "不是" in str(err.value) and "notes.gpkg" in str(err.value)
+    assert text.read_text(encoding="utf-8") == "这不是数据库 not a database\n"
+    # a GeoPackage the planner exported is another program's file: refused, never modified
+    exported = tmp_path / "parks_export.gpkg"
+    assert cli.main(["export", "--layer", "parks", "--format", "gpkg", "--out", str(exported)]) == 0
+    capsys.readouterr()
+    before = exported.read_bytes()
+    with pytest.raises(InputError, match="not a planner store") as err:
+        open_store(exported, plan)
+    assert "parks" in str(err.value)
+    assert exported.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.gpkg", "parks_export.gpkg"]
+    # a folder that does not exist is not created
+    deep = tmp_path / "no" / "such" / "store.gpkg"
+    with pytest.raises(InputError, match="does not exist") as err:
+        open_store(deep, plan)
+    assert "不存在" in str(err.value)
+    assert not (tmp_path / "no").exists()
+    # an empty file is adopted as a new store
+    empty = tmp_path / "empty.gpkg"
+    empty.touch()
+    adopted = open_store(empty, plan)
+    assert adopted.load()[1].version == 1
+    adopted.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "mysql://u@localhost/planner", "file:///tmp/x.gpkg"])
+def test_unknown_url_schemes_are_refused(plan, url, tmp_path, monkeypatch):
+    from planner.errors import InputError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="unsupported store location") as err:
+        open_store(url, plan)
+    assert "不支持" in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_foreign_parks_table_in_the_postgis_schema_is_refused(plan, pg_schema_url):
+    import sqlalchemy as sa
+
+    from planner.errors import InputError
+
+    engine = sa.create_engine(pg_schema_url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as con:
+        con.execute(sa.text("CREATE TABLE parks (name text, area real)"))
+        con.execute(sa.text("INSERT INTO parks VALUES ('别人的园区', 1.5)"))
+    with pytest.raises(InputError, match="parks") as err:
+        open_store(pg_schema_url, plan)
+    assert "不是规划库" in str(err.value) and "not a planner store" in str(err.value)
+    with engine.connect() as con:
+        tables = con.execute(
+            sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+        ).scalars()
+        assert sorted(tables) == ["parks"]  # nothing left behind
+        assert con.execute(sa.text("SELECT name FROM parks")).scalars().all() == ["别人的园区"]
+    engine.dispose()
+
+
+def test_a_database_failing_later_is_a_bilingual_planner_error(store, store_db, plan):
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from planner.store import StoreUnavailable
+
+    if store_db.startswith("postgresql"):  # the server is gone
+        store.backend.engine.dispose()
+        store.backend.engine = sa.create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/gone")
+    else:  # the file was overwritten by something else
+        Path(store_db).write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    for call in (store.load, store.scenarios, lambda: store.audit_log(5)):
+        with pytest.raises(StoreUnavailable) as err:
+            call()
+        assert "数据库出错" in str(err.value) and "failed; nothing was written" in str(err.value)
+        assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_a_deleted_store_file_is_an_error_not_a_new_empty_store(plan, tmp_path):
+    from planner.store import StoreUnavailable
+
+    path = tmp_path / "gone.gpkg"
+    store = open_store(path, plan)
+    path.unlink()
+    with pytest.raises(StoreUnavailable, match="failed; nothing was written"):
+        store.load()
+    with pytest.raises(StoreUnavailable):
+        store.audit_log()
+    assert not path.exists()
+
+
+# ---- who may create a scenario ------------------------------------------------------------------
+def own_parks_only(plan, register: Register, code: str) -> Register:
+    """The parks (and their allocations) of one district, no quotas: what its staff may write."""
+    codes = park_districts(register, plan)
+    ids = set(codes[codes == code].index)
+    parks = register.parks[register.parks["id"].isin(ids)].reset_index(drop=True)
+    allocations = register.allocations[register.allocations["park_id"].isin(ids)].reset_index(drop=True)
+    return Register(parks, allocations, conform_quotas(pd.DataFrame(columns=["district_code"])))
+
+
+def test_only_a_city_planner_creates_or_revives_a_scenario(store, plan, seed_register):
+    mine = own_parks_only(plan, seed_register, "440305")
+    assert len(mine.parks) > 0
+    with pytest.raises(AccessDenied, match="only a city planner may create a scenario") as err:
+        store.save(mine, user=NANSHAN, comment="我的场景", scenario="mine", expected_version=None)
+    assert "只有市级规划人员" in str(err.value)
+    assert not store.exists("mine")
+    top = store.audit_log(limit=1).iloc[0]
+    assert (top["user"], top["action"], top["scenario"], top["outcome"]) == (
+        "ns_staff",
+        "save",
+        "mine",
+        "denied",
+    )
+    # a deleted scenario: district staff can neither save into it nor restore it
+    store.save(mine, user=PLANNER, comment="南山方案", scenario="ns_plan", expected_version=None)
+    store.delete("ns_plan", user=PLANNER, confirm="ns_plan")
+    with pytest.raises(AccessDenied):
+        store.save(mine, user=NANSHAN, comment="复活", scenario="ns_plan", expected_version=None)
+    with pytest.raises(AccessDenied):
+        store.restore("ns_plan", 1, user=NANSHAN)
+    assert not store.exists("ns_plan")
+    assert store.history("ns_plan")["action"].tolist() == ["delete", "save"]
+    log = store.audit_log(limit=2)
+    assert log["outcome"].tolist() == ["denied", "denied"]
+    assert log["action"].tolist() == ["restore", "save"]
+    # the city planner may; and staff then edit their own district in it
+    back = store.restore("ns_plan", 1, user=PLANNER)
+    assert back.version == 3
+    pid = mine.parks["id"].iloc[0]
+    v = store.save(
+        edited(mine, pid, name_en="ours"),
+        user=NANSHAN,
+        comment="本区",
+        scenario="ns_plan",
+        expected_version=3,
+    )
+    assert v.version == 4
+
+
+# ---- scenario names ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["a@b", "main@2", "", " x", "x ", "a/b", "tab\there"])
+def test_bad_scenario_names_are_refused(store, seed_register, name):
+    from planner.errors import InputError
+
+    with pytest.raises(InputError, match="invalid scenario name") as err:
+        store.save(seed_register, user=PLANNER, comment="", scenario=name, expected_version=None)
+    assert "场景名无效" in str(err.value)
+    assert store.scenarios()["scenario"].tolist() == [MAIN]
+
+
+# ---- saves that change nothing write nothing --------------------------------------------------
+def test_a_save_or_restore_that_changes_nothing_writes_nothing(store, plan, seed_register):
+    same, v1 = store.load()
+    n_log = len(store.audit_log())
+    got = store.save(same, user=PLANNER, comment="没改", expected_version=1)
+    assert got == v1
+    assert store.history()["version"].tolist() == [1]
+    assert len(store.audit_log()) == n_log
+    assert store.restore(MAIN, 1, user=PLANNER) == v1  # restoring the content it already has
+    assert store.history()["version"].tolist() == [1]
+    pid = park_in(plan, seed_register, "440305")
+    store.save(edited(seed_register, pid, name_en="x"), user=PLANNER, comment="改", expected_version=1)
+    v3 = store.restore(MAIN, 1, user=PLANNER)
+    assert (v3.version, v3.action) == (3, "restore")
+    assert store.restore(MAIN, 1, user=PLANNER) == v3
+    # an unchanged save from an old version is still a conflict, not "no change"
+    with pytest.raises(ConflictError):
+        store.save(same, user=PLANNER, comment="旧", expected_version=2)
+    # a copy is a new scenario: written even though its content equals the source's
+    assert store.copy(MAIN, "b", user=PLANNER).version == 1
+    assert store.history()["version"].tolist() == [3, 2, 1]
