@@ -12,6 +12,8 @@ store's audit log is the one trail of changes, refusals, conflicts and sign-ins.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any
@@ -35,13 +37,25 @@ _STORES_LOCK = threading.Lock()
 
 def shared_store(plan: Plan, db: str | None = None) -> Store:
     """The store at ``db`` / ``$PLANNER_DB`` / the default file for this plan, opened once per
-    process (every session of a server shares it; each call of a backend opens its own
-    connection or takes one from its pool, so sessions in threads are safe)."""
+    process: the app's one store cache (``pages.frame`` uses it too; every session of a server
+    shares the store; each call of a backend opens its own connection or takes one from its
+    pool, so sessions in threads are safe). A store that cannot be opened raises PlannerError
+    naming its location (nothing is cached; the next call tries again)."""
     key = (db_location(db), plan.id)
     with _STORES_LOCK:
         if key not in _STORES:
-            _STORES[key] = open_store(key[0], plan)
+            try:
+                _STORES[key] = open_store(key[0], plan)
+            except (OSError, sqlite3.Error) as exc:  # a directory, not a GeoPackage, unreadable
+                raise PlannerError(
+                    f"{shown_location(key[0])}: 无法打开存储 / cannot open the store: {exc}"
+                ) from exc
         return _STORES[key]
+
+
+def shown_location(db: str | None = None) -> str:
+    """The store's location as shown to users (a database URL without its password)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", db_location(db))
 
 
 def state_store(state: MutableMapping[str, Any]) -> Store:
