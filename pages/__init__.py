@@ -53,7 +53,10 @@ def _identity_return() -> None:
     except FileNotFoundError:  # no secrets.toml: accounts file only
         oidc = False
     if oidc and st.user.is_logged_in:
-        identity_sign_in_once(st.session_state, st.user.get("email"))
+        try:
+            identity_sign_in_once(st.session_state, st.user.get("email"))
+        except PlannerError as err:  # a broken accounts file or account: the app stays read-only
+            st.error(str(err))
 
 
 def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:

@@ -208,9 +208,26 @@ def sign_in(state: MutableMapping[str, Any], name: str, password: str) -> User:
     except SignInFailed:
         _sign_in_event(state, name.strip(), "", False, "用户名或密码错误 wrong user name or password")
         raise
+    _refuse_unknown_district(state, user, "password")
     state["user"] = user
     _sign_in_event(state, user.name, user.role, True, "password")
     return user
+
+
+def _refuse_unknown_district(state: MutableMapping[str, Any], user: User, how: str) -> None:
+    """An account whose district is not one of the plan's (a hand-edited accounts file) may not
+    sign in: SignInFailed saying what to fix (told only after the password was right)."""
+    plan: Plan | None = state.get("plan")
+    if user.district_code is None or plan is None or user.district_code in plan.district_codes():
+        return
+    message = (
+        f"账户 {user.name} 的区代码 {user.district_code} 不是本规划的区; 请市级规划人员用 "
+        f"python -m planner account add {user.name} --role {user.role} --district 正确代码 修正 / account "
+        f"{user.name} has district code {user.district_code}, which is not a district of this plan; "
+        "a city planner must fix it with python -m planner account add"
+    )
+    _sign_in_event(state, user.name, user.role, False, f"{how}: {message}")
+    raise SignInFailed(message)
 
 
 def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User | None:
@@ -221,6 +238,7 @@ def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User
         if email:
             _sign_in_event(state, "", "", False, f"oidc {email}: 没有对应的账户 no account")
         return None
+    _refuse_unknown_district(state, user, f"oidc {email}")
     state["user"] = user
     _sign_in_event(state, user.name, user.role, True, f"oidc {email}")
     return user

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from planner.accounts import accounts_path, set_account
 from tests.test_app import APP, PAGES, TIMEOUT
+from tests.test_session_auth import PASSWORD, events
 
 
 @pytest.mark.parametrize("page", [None, *PAGES])
@@ -24,3 +26,33 @@ def test_a_store_that_cannot_be_opened_is_an_error_not_an_exception(
     errors = "\n".join(e.value for e in at.error)
     assert str(tmp_path) in errors
     assert "PLANNER_DB" in errors and "无法打开数据存储" in errors
+
+
+def _signin_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    return at.switch_page("pages/signin.py").run()
+
+
+def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    at.text_input(key="signin_name").set_value(name)
+    at.text_input(key="signin_password").set_value(password)
+    return next(b for b in at.button if b.label == "登录").click().run()
+
+
+@pytest.mark.parametrize("text", ["accounts = 1\n", '[accounts]\nwang = "x"\n', "[accounts\n"])
+def test_a_broken_accounts_file_is_an_error_on_the_sign_in_page(text: str) -> None:
+    accounts_path().write_text(text, encoding="utf-8")
+    at = _signin_page()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.error and "账户文件有误" in at.error[0].value and str(accounts_path()) in at.error[0].value
+    assert not at.text_input  # no sign-in form that cannot work
+
+
+def test_an_account_with_an_unknown_district_cannot_sign_in() -> None:
+    set_account("li", "district", PASSWORD, district_code="999999")  # hand-edited, not a district
+    at = _sign_in(_signin_page(), "li", PASSWORD)
+    assert not at.exception, [e.message for e in at.exception]
+    assert "user" not in at.session_state
+    assert "999999" in at.error[0].value and "account add" in at.error[0].value
+    log = events(at.session_state.store)
+    assert [(e["action"], e["outcome"], e["user"]) for e in log] == [("sign_in", "denied", "li")]
