@@ -21,6 +21,7 @@ from planner.geo import M2_PER_WAN, fmt_m2
 from planner.mapview import compare_map
 from planner.session import (
     LOAD_LATEST,
+    acting_user,
     current_user,
     fmt_wan,
     load_latest,
@@ -137,7 +138,7 @@ if view == "list":
         note = n2.text_input(t("说明", "Comment"), key=f"save_as_comment_{scenario}")
         if st.button(t("另存为", "Save as"), key="save_as", disabled=not new_name):
             try:
-                store.copy(scenario, new_name, user=user, comment=note)
+                store.copy(scenario, new_name, user=acting_user(st.session_state, "copy"), comment=note)
                 v = load_scenario(st.session_state, new_name)
             except PlannerError as err:
                 show_refusal(err, "save_as")
@@ -175,7 +176,7 @@ if view == "list":
                 t("删除", "Delete"), key="delete_scenario", type="primary", disabled=confirm != doomed
             ):
                 try:
-                    store.delete(doomed, user=user, confirm=confirm)
+                    store.delete(doomed, user=acting_user(st.session_state, "delete"), confirm=confirm)
                     if doomed == scenario:
                         load_scenario(st.session_state, MAIN)
                 except PlannerError as err:
@@ -391,7 +392,7 @@ if view == "history":
                 new_v = store.restore(
                     scenario,
                     seen,
-                    user=user,
+                    user=acting_user(st.session_state, "restore"),
                     comment=restore_note.strip(),
                     expected_version=version.version,
                 )

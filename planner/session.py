@@ -109,9 +109,47 @@ def current_user(state: MutableMapping[str, Any]) -> User | None:
     return user if isinstance(user, User) else None
 
 
-def acting_user(state: MutableMapping[str, Any]) -> User:
-    """The signed-in user, or ``ANONYMOUS`` (a viewer) when nobody signed in."""
-    return current_user(state) or ANONYMOUS
+ACCOUNT_DISABLED = "账户已停用 account disabled"
+
+
+def acting_user(state: MutableMapping[str, Any], action: str = "save") -> User:
+    """The user the app acts as for a write (``action``: save, copy, delete, restore), re-read
+    from the accounts file at that moment: ``ANONYMOUS`` (a viewer) when nobody signed in.
+
+    A signed-in session keeps no rights of its own: an account disabled or removed since sign-in
+    (password or identity provider alike) is refused with AccessDenied, recorded in the store's
+    audit log, and the session is signed out; a changed role or district is used at once (and
+    becomes ``state["user"]``). A broken accounts file raises PlannerError (nothing is written).
+    """
+    user = current_user(state)
+    if user is None:
+        return ANONYMOUS
+    account = load_accounts().get(user.name)
+    if account is None or account.disabled:
+        sign_out(state)
+        state_store(state).record_event(
+            user=user.name,
+            role=user.role,
+            action=action,
+            outcome="denied",
+            detail=f"{ACCOUNT_DISABLED}: {'已删除 removed' if account is None else '已停用 disabled'}",
+            scenario=state.get("scenario", MAIN),
+        )
+        raise AccessDenied(
+            [
+                Problem(
+                    user.name,
+                    "account",
+                    "账户已停用 (或已删除), 已退出登录",
+                    "account disabled (or removed); you are signed out",
+                )
+            ],
+            user=user,
+        )
+    fresh = account.user()
+    if fresh != user:
+        state["user"] = fresh
+    return fresh
 
 
 def commit_register(

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner.accounts import accounts_path, set_account
+from planner.access import User
+from planner.accounts import accounts_path, disable_account, set_account
+from tests.conftest import as_account
 from tests.test_app import APP, PAGES, TIMEOUT
 from tests.test_session_auth import PASSWORD, events
 
@@ -56,3 +58,19 @@ def test_an_account_with_an_unknown_district_cannot_sign_in() -> None:
     assert "999999" in at.error[0].value and "account add" in at.error[0].value
     log = events(at.session_state.store)
     assert [(e["action"], e["outcome"], e["user"]) for e in log] == [("sign_in", "denied", "li")]
+
+
+def test_the_scenario_page_acts_as_the_account_as_it_is_now() -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["user"] = as_account(User("wang", "planner"))
+    at.run().switch_page("pages/scenario.py").run()
+    disable_account("wang")  # by another planner, while wang is signed in
+    at.text_input(key="save_as_name_main").set_value("方案B").run()
+    at.button(key="save_as").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "账户已停用" in at.error[0].value
+    assert "user" not in at.session_state
+    store = at.session_state.store
+    assert list(store.scenarios()["scenario"]) == ["main"]  # nothing copied
+    last = events(store)[-1]
+    assert (last["action"], last["outcome"], last["user"]) == ("copy", "denied", "wang")

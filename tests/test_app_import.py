@@ -14,7 +14,7 @@ from planner.access import User
 from planner.geo import METRIC, WGS84
 from planner.plan import Plan
 from planner.uploads import PREVIEW_STATE
-from tests.conftest import inside, square
+from tests.conftest import as_account, inside, square
 from tests.test_uploads import LONGGANG, LUOHU, broken_geojson, fc_bytes, feature, good_geojson
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -28,7 +28,7 @@ PLANNER = User("t", "planner")
 def _open(user: User | None = PLANNER) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     if user is not None:
-        at.session_state["user"] = user
+        at.session_state["user"] = as_account(user)
     at.switch_page(PAGE).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
