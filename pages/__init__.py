@@ -71,6 +71,8 @@ def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:
     except PlannerError as err:
         store_unavailable(shown_location(), err)
     _identity_return()
+    if "notice" in st.session_state:  # e.g. load_latest fell back to main: the scenario was deleted
+        st.warning(st.session_state.pop("notice"))
     with st.sidebar:
         lang = st.session_state.lang = st.radio(
             "语言 / Language",

@@ -181,33 +181,84 @@ def commit_register(
 
 def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> Version:
     """After a conflict: load the scenario's latest version (the session's unsaved edits are
-    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget)."""
+    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget).
+
+    A scenario deleted meanwhile has no latest version: ``main`` is loaded instead and
+    ``state["notice"]`` says so (the page frame shows it once). Safe in an on_click callback.
+    """
     for key in forget:
         state.pop(key, None)
-    return load_scenario(state, state.get("scenario", MAIN))
+    scenario = state.get("scenario", MAIN)
+    try:
+        return load_scenario(state, scenario)
+    except PlannerError:
+        tomb = deleted_version(state, scenario)
+        v = load_scenario(state, MAIN)
+        by = f" ({tomb.author}, {_when(tomb.created_at)} UTC)" if tomb is not None else ""
+        state["notice"] = (
+            f"方案 {scenario} 已被删除{by}, 已改为载入主方案 {MAIN} v{v.version}; 其历史版本仍可在「方案与历史」查看。"
+            f" / Scenario {scenario} was deleted{by}; loaded {MAIN} v{v.version} instead; its versions can "
+            "still be viewed on Scenarios & history."
+        )
+        return v
+
+
+def _when(text: str) -> str:
+    """'2026-11-25 21:40' from an ISO time (UTC)."""
+    return str(text)[:16].replace("T", " ")
+
+
+def deleted_version(state: MutableMapping[str, Any], scenario: str | None = None) -> Version | None:
+    """The deletion (a tombstone Version, ``action='delete'``) when the session's scenario (or
+    ``scenario``) was deleted and not restored since; None otherwise."""
+    name = scenario or state.get("scenario", MAIN)
+    try:
+        history = state_store(state).history(name)
+    except PlannerError:
+        return None
+    if history.empty or history.iloc[0]["action"] != "delete":
+        return None
+    row = history.iloc[0]
+    return Version(
+        scenario=name,
+        version=int(row["version"]),
+        author=str(row["author"]),
+        role=str(row["role"]),
+        created_at=str(row["created_at"]),
+        comment=str(row["comment"] or ""),
+        action="delete",
+    )
 
 
 def newer_version(state: MutableMapping[str, Any]) -> Version | None:
-    """The scenario's latest version when someone saved after the working register was loaded."""
+    """The scenario's latest version when someone saved after the working register was loaded
+    (its tombstone, ``action='delete'``, when someone deleted the scenario)."""
     try:
         latest = state_store(state).version(state.get("scenario", MAIN))
     except PlannerError:
-        return None
+        return deleted_version(state)
     loaded: Version | None = state.get("version")
     return latest if loaded is not None and latest.version > loaded.version else None
 
 
 def scenario_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:
     """The sidebar's what-am-I-editing line: 'scenario main · v3 (wang, 2026-11-25 21:40)', and a
-    note when a newer version was saved since."""
+    note when a newer version was saved since, or the scenario was deleted."""
     v: Version | None = state.get("version")
     if v is None:
         return ""
-    when = v.created_at[:16].replace("T", " ")
     zh = lang == "zh"
-    text = f"{'方案' if zh else 'Scenario'} {v.scenario} · v{v.version} ({v.author}, {when} UTC)"
+    text = (
+        f"{'方案' if zh else 'Scenario'} {v.scenario} · v{v.version} ({v.author}, {_when(v.created_at)} UTC)"
+    )
     newer = newer_version(state)
-    if newer is not None:
+    if newer is not None and newer.action == "delete":
+        text += (
+            f" · 已被删除 ({newer.author}, {_when(newer.created_at)} UTC)"
+            if zh
+            else f" · deleted by {newer.author} ({_when(newer.created_at)} UTC)"
+        )
+    elif newer is not None:
         text += (
             f" · 已有新版本 v{newer.version} ({newer.author})"
             if zh
@@ -387,21 +438,37 @@ LOAD_LATEST = ("载入最新版本", "Load the latest version")
 
 def conflict_message(err: ConflictError, lang: str = "zh") -> str:
     """A save conflict for the page: who saved which versions since you loaded, what they
-    changed (every park, allocation and quota, by id), and what loading the latest does."""
+    changed (every park, allocation and quota, by id), and what loading the latest does; or,
+    when the scenario was deleted meanwhile, who deleted it and when."""
     zh = lang == "zh"
     exp = "—" if err.expected_version is None else f"v{err.expected_version}"
     cur = "—" if err.current_version is None else f"v{err.current_version}"
-    head = (
-        f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被他人保存 (现为 {cur}); 你的修改未保存, 已记录。"
-        if zh
-        else f"Conflict: scenario {err.scenario} was saved by someone else after you loaded {exp} "
-        f"(now {cur}); your change was not saved; the attempt is recorded."
-    )
+    tomb = err.versions[-1] if err.versions and err.versions[-1].action == "delete" else None
+    if tomb is not None and err.current_version is None:
+        when = _when(tomb.created_at)
+        head = (
+            f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被 {tomb.author} 于 {when} UTC 删除; "
+            "你的修改未保存, 已记录。"
+            if zh
+            else f"Conflict: scenario {err.scenario} was deleted by {tomb.author} at {when} UTC after you "
+            f"loaded {exp}; your change was not saved; the attempt is recorded."
+        )
+        cur = (
+            f"主方案 {MAIN} 的最新版本" if zh else f"the latest version of {MAIN} (this scenario is deleted)"
+        )
+    else:
+        head = (
+            f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被他人保存 (现为 {cur}); 你的修改未保存, 已记录。"
+            if zh
+            else f"Conflict: scenario {err.scenario} was saved by someone else after you loaded {exp} "
+            f"(now {cur}); your change was not saved; the attempt is recorded."
+        )
     lines = [head, "", "期间保存的版本:" if zh else "Saved since:"]
     for v in err.versions:
         role = ROLE_LABELS.get(v.role, (v.role, v.role))[0 if zh else 1]
         when = v.created_at[:19].replace("T", " ")
-        lines.append(f"- v{v.version} · {v.author} ({role}) · {when} UTC · {v.comment or '—'}")
+        action = ("  [删除]" if zh else "  [deleted]") if v.action == "delete" else ""
+        lines.append(f"- v{v.version} · {v.author} ({role}) · {when} UTC · {v.comment or '—'}{action}")
     if err.changes:
         lines += ["", "他们改动了:" if zh else "What they changed:"]
         for what_zh, what_en, ch in (

@@ -11,9 +11,14 @@ from streamlit.testing.v1 import AppTest
 
 from planner.access import User
 from planner.accounts import accounts_path, disable_account, set_account
+from planner.session import load_scenario
 from tests.conftest import as_account
 from tests.test_app import APP, PAGES, TIMEOUT
 from tests.test_session_auth import PASSWORD, events
+
+BAOAN = "440306"
+BAOAN_STAFF = User("li", "district", BAOAN)
+CHEN = User("chen", "planner")
 
 
 @pytest.mark.parametrize("page", [None, *PAGES])
@@ -74,3 +79,30 @@ def test_the_scenario_page_acts_as_the_account_as_it_is_now() -> None:
     assert list(store.scenarios()["scenario"]) == ["main"]  # nothing copied
     last = events(store)[-1]
     assert (last["action"], last["outcome"], last["user"]) == ("copy", "denied", "wang")
+
+
+def test_a_scenario_deleted_while_edited_in_the_app() -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["user"] = as_account(BAOAN_STAFF)
+    at.run()
+    store = at.session_state.store
+    store.copy("main", "方案B", user=CHEN)
+    load_scenario(at.session_state, "方案B")
+    at.switch_page("pages/district.py").run()
+    store.delete("方案B", user=CHEN, confirm="方案B")  # by another planner, meanwhile
+    at.run()
+    assert "已被删除 (chen, " in "\n".join(c.value for c in at.sidebar.caption)
+    at.selectbox(key="district_code").set_value(BAOAN).run()
+    at.session_state[f"alloc_editor_{BAOAN}"] = {
+        "edited_rows": {0: {"area_m2": 450_000}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="apply_allocations").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    (error,) = [e.value for e in at.error]
+    assert "方案 方案B 在你载入 v1 之后已被 chen 于 " in error and "删除" in error and "他人保存" not in error
+    at.button(key="load_latest").click().run()  # an on_click callback: no traceback
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state.scenario == "main" and not at.error
+    assert any("方案B 已被删除" in w.value for w in at.warning)

@@ -290,3 +290,24 @@ def test_an_account_with_an_unknown_district_is_refused_at_sign_in(plan: Plan) -
     assert current_user(state) is None
     (event,) = events(state["store"])
     assert (event["action"], event["outcome"], event["user"]) == ("sign_in", "denied", "li")
+
+
+def test_a_scenario_deleted_while_edited_says_deleted_and_falls_back_to_main(plan: Plan) -> None:
+    mine = _state(plan, User("li", "planner"))
+    mine["store"].copy("main", "方案B", user=mine["user"])
+    load_scenario(mine, "方案B")
+    other = _state(plan, User("wang", "planner"))
+    other["store"].delete("方案B", user=other["user"], confirm="方案B")
+    assert "已被删除 (wang, " in scenario_line(mine, "zh")
+    assert "deleted by wang" in scenario_line(mine, "en")
+    with pytest.raises(ConflictError) as info:
+        commit_register(mine, _with_area(mine["register"], "tencent_penguin-a1", 5.0), comment="mine")
+    zh, en = conflict_message(info.value, "zh"), conflict_message(info.value, "en")
+    assert "方案 方案B 在你载入 v1 之后已被 wang 于 " in zh and "删除; 你的修改未保存, 已记录" in zh
+    assert "scenario 方案B was deleted by wang at " in en and "someone else" not in en and "now —" not in en
+    assert "主方案 main" in zh and "[deleted]" in en
+    mine["editor"] = "stale edits"
+    v = load_latest(mine, forget=["editor"])  # an on_click callback: must not raise
+    assert (mine["scenario"], v.scenario, v.version) == ("main", "main", 1) and "editor" not in mine
+    assert "方案B 已被删除 (wang, " in mine["notice"] and "loaded main v1 instead" in mine["notice"]
+    assert "已被删除" not in scenario_line(mine, "zh")
