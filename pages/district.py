@@ -111,6 +111,7 @@ st.dataframe(
         park_type=parks["park_type"].map(lambda k: plan.label("park_types", k, lang) if k else ""),
     ),
     hide_index=True,
+    placeholder="—",
     column_config={c: PARK_LABELS[c][L] for c in park_cols},
 )
 
@@ -123,6 +124,7 @@ if note:
     st.dataframe(
         current,
         hide_index=True,
+        placeholder="—",
         key=f"alloc_view_{code}",
         column_config={c: ALLOCATION_LABELS[c][L] for c in current.columns if c in ALLOCATION_LABELS},
     )
@@ -185,7 +187,12 @@ else:
                     f"Edits not applied: {len(err.problems)} problem(s):",
                 )
             )
-            st.dataframe(problems_frame(err.problems, lang), hide_index=True, key="allocation_problems")
+            st.dataframe(
+                problems_frame(err.problems, lang),
+                hide_index=True,
+                placeholder="—",
+                key="allocation_problems",
+            )
         else:
             del st.session_state[editor_key]
             st.session_state.flash_district = t("修改已应用。", "Edits applied.")

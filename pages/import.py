@@ -100,7 +100,9 @@ else:
     )
 
 st.subheader(t(f"将导入的园区 ({n})", f"Parks to import ({n})"))
-st.dataframe(uploads.summary_table(preview, plan, lang=lang), hide_index=True, key="import_parks")
+st.dataframe(
+    uploads.summary_table(preview, plan, lang=lang), hide_index=True, placeholder="—", key="import_parks"
+)
 
 issues = uploads.issues_table(preview, lang=lang)
 st.subheader(
@@ -110,7 +112,7 @@ st.subheader(
     )
 )
 if len(issues):
-    st.dataframe(issues, hide_index=True, key="import_issues")
+    st.dataframe(issues, hide_index=True, placeholder="—", key="import_issues")
 else:
     st.caption(t("没有问题。", "No problems."))
 
@@ -124,7 +126,7 @@ if len(repairs):
             "tick the box to import the repaired shapes (purple dashes on the map).",
         )
     )
-    st.dataframe(repairs, hide_index=True, key="import_repairs")
+    st.dataframe(repairs, hide_index=True, placeholder="—", key="import_repairs")
     st.checkbox(t("采用修复后的形状", "Accept the repaired shapes"), key="import_accept_repairs")
 
 st.subheader(t("预览地图", "Preview map"))
@@ -154,7 +156,9 @@ if st.button(
     except PlannerError as err:  # rights, a conflict, validation: the message every page gives
         st.error(refusal_message(err, lang))
         if isinstance(err, ValidationError):
-            st.dataframe(problems_frame(err.problems, lang), hide_index=True, key="import_refused")
+            st.dataframe(
+                problems_frame(err.problems, lang), hide_index=True, placeholder="—", key="import_refused"
+            )
         if isinstance(err, ConflictError):
             st.button(t(*LOAD_LATEST), key="load_latest", on_click=load_latest, args=(st.session_state,))
     else:

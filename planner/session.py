@@ -1,6 +1,7 @@
 """What every app page needs in its session state, as pure data (no streamlit here).
 
-The entry script fills the state from cached loaders; a page opened on its own (a deep link, or
+The page frame (``pages.frame``) fills the state: the plan from its ``st.cache_resource`` loader,
+the store from :func:`shared_store` (the one store cache, per process); a page opened on its own (a deep link, or
 AppTest running one page) fills it here, so no page depends on another having run first.
 
 The working register comes from the store (``planner.store``: ``$PLANNER_DB``, default

@@ -106,3 +106,16 @@ def test_a_scenario_deleted_while_edited_in_the_app() -> None:
     assert not at.exception, [e.message for e in at.exception]
     assert at.session_state.scenario == "main" and not at.error
     assert any("方案B 已被删除" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("page", ["app.py", "pages/district.py", "pages/capacity.py", "pages/scenario.py"])
+def test_tables_show_missing_values_as_a_dash_not_none(page: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page != "app.py":
+        at.switch_page(page).run()
+    if page == "pages/district.py":
+        at.selectbox(key="district_code").set_value("440305").run()  # parks without a year or an area
+        parks = at.dataframe[0].value
+        assert parks["delivery_year"].isna().any() and str(parks["delivery_year"].dtype) == "Int64"  # kept
+    assert at.dataframe
+    assert [d.proto.placeholder for d in at.dataframe] == ["—"] * len(at.dataframe)
