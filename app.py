@@ -1,8 +1,8 @@
 """Shenzhen Park Planner: the Streamlit entry script and its Overview page.
 
 Run with ``streamlit run app.py`` (or ``bash run.sh app``); the other pages are in ``pages/``.
-Every page, this one included, starts with ``pages.frame()``: the plan and the store from cached
-loaders, the session's working register (``planner.session.ensure_state``), the shared sidebar;
+Every page, this one included, starts with ``pages.frame()``: the plan (``st.cache_resource``)
+and the store (``planner.session.shared_store``, the one store cache), the session's working register (``planner.session.ensure_state``), the shared sidebar;
 so a deep link works. Pages are thin: they call ``planner`` and draw the result.
 """
 
@@ -87,6 +87,7 @@ with right:
     st.dataframe(
         serious[["severity", "id", "code", msg]],
         hide_index=True,
+        placeholder="—",
         column_config={
             "severity": t("级别", "Severity"),
             "id": t("对象", "Item"),

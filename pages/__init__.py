@@ -1,7 +1,8 @@
 """The frame every page of the app shares (Streamlit does not list ``__init__.py`` as a page).
 
-``frame()`` sets the page up, fills the session from cached loaders (the plan and the store are
-opened once per server), handles an identity provider's return, and draws the sidebar: language,
+``frame()`` sets the page up, fills the session (the plan is loaded once per server with
+``st.cache_resource``; the store is opened once per process and location by
+``planner.session.shared_store``, the one store cache, which CLI and tests share), handles an identity provider's return, and draws the sidebar: language,
 navigation, who is signed in, which scenario version is being edited. Each page, the entry script
 included, starts with ``plan, register, lang = frame()`` and so works on its own (a deep link).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from planner.errors import PlannerError
 from planner.plan import DEFAULT_PLAN, Plan, load_plan
 from planner.register import Register
 from planner.session import (
@@ -20,10 +22,11 @@ from planner.session import (
     ensure_state,
     identity_sign_in_once,
     scenario_line,
+    shared_store,
+    shown_location,
     sign_out,
     user_line,
 )
-from planner.store import Store, db_location, open_store
 
 
 @st.cache_resource
@@ -32,11 +35,15 @@ def cached_plan(name: str) -> Plan:
     return load_plan(name)
 
 
-@st.cache_resource
-def cached_store(location: str, plan_name: str) -> Store:
-    """The store (``$PLANNER_DB``, default data/planner.gpkg, seeded on first use), opened once
-    per server and location; every session reads and saves its scenarios there."""
-    return open_store(location, cached_plan(plan_name))
+def store_unavailable(location: str, err: PlannerError) -> None:
+    """The store cannot be opened: say where, why and what to do, and stop the page."""
+    st.error(
+        f"无法打开数据存储 {location}: 请检查环境变量 PLANNER_DB (或命令行 --db) 是否指向可写的 "
+        f"GeoPackage 文件或可连接的 PostGIS 数据库, 然后刷新页面。\n\n"
+        f"Cannot open the store {location}: check that PLANNER_DB (or --db) names a writable "
+        f"GeoPackage file or a reachable PostGIS database, then reload the page.\n\n{err}"
+    )
+    st.stop()
 
 
 def _identity_return() -> None:
@@ -46,17 +53,26 @@ def _identity_return() -> None:
     except FileNotFoundError:  # no secrets.toml: accounts file only
         oidc = False
     if oidc and st.user.is_logged_in:
-        identity_sign_in_once(st.session_state, st.user.get("email"))
+        try:
+            identity_sign_in_once(st.session_state, st.user.get("email"))
+        except PlannerError as err:  # a broken accounts file or account: the app stays read-only
+            st.error(str(err))
 
 
 def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:
     """Set up the page and draw the shared sidebar; the session's plan, working register, language."""
     st.set_page_config(page_title=APP_TITLE, layout="wide")
-    if "store" not in st.session_state:
+    if "plan" not in st.session_state:
         st.session_state.plan = cached_plan(plan_name)
-        st.session_state.store = cached_store(db_location(), plan_name)
-    plan, register, lang = ensure_state(st.session_state)
+    try:
+        if "store" not in st.session_state:
+            st.session_state.store = shared_store(st.session_state.plan)
+        plan, register, lang = ensure_state(st.session_state)
+    except PlannerError as err:
+        store_unavailable(shown_location(), err)
     _identity_return()
+    if "notice" in st.session_state:  # e.g. load_latest fell back to main: the scenario was deleted
+        st.warning(st.session_state.pop("notice"))
     with st.sidebar:
         lang = st.session_state.lang = st.radio(
             "语言 / Language",

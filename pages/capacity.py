@@ -94,6 +94,7 @@ table = pd.DataFrame(
 st.dataframe(
     table,
     hide_index=True,
+    placeholder="—",
     column_config={
         t("方向一致比例", "Aligned share"): st.column_config.NumberColumn(format="percent"),
         **{c: st.column_config.NumberColumn(format="%.1f") for c in table.columns if "万㎡" in c},
@@ -144,7 +145,9 @@ if user is not None and user.can_set_quotas:
                         f"Quotas not saved: {len(err.problems)} problem(s):",
                     )
                 )
-                st.dataframe(problems_frame(err.problems, lang), hide_index=True, key="quota_problems")
+                st.dataframe(
+                    problems_frame(err.problems, lang), hide_index=True, placeholder="—", key="quota_problems"
+                )
             else:
                 del st.session_state["quota_editor"]
                 st.session_state.flash_quotas = t("指标已保存。", "Quotas saved.")
@@ -205,6 +208,7 @@ st.caption(
 event = st.dataframe(
     shown[["severity", "id", "code", msg]].reset_index(drop=True),
     hide_index=True,
+    placeholder="—",
     on_select="rerun",
     selection_mode="single-row",
     key="findings_table",

@@ -14,7 +14,6 @@ from planner.capacity import capacity_report
 from planner.editing import (
     apply_district_allocations,
     district_allocations,
-    district_parks,
     district_register,
 )
 from planner.errors import AccessDenied, ValidationError
@@ -72,11 +71,10 @@ st.markdown(
 if "flash_district" in st.session_state:
     st.success(st.session_state.pop("flash_district"))
 
-report = capacity_report(plan, register)
-row = report.by_district[report.by_district["key"] == code]
-allocated = float(row["allocated_m2"].iloc[0]) if len(row) else 0.0
-counted = float(row["counted_m2"].iloc[0]) if len(row) else 0.0
-quota = register.quota(code)
+# the district's figures and quota progress, as the capacity report has them (one rule, not two)
+row = capacity_report(plan, register).by_district.set_index("key").loc[code]
+allocated, counted = float(row["allocated_m2"]), float(row["counted_m2"])
+quota = None if pd.isna(row["quota_m2"]) else float(row["quota_m2"])
 c1, c2, c3 = st.columns(3)
 c1.metric(
     t("区指标", "Quota"),
@@ -86,9 +84,15 @@ c1.metric(
 c2.metric(t("已分配", "Allocated"), fmt_wan(allocated), help=fmt_m2(allocated))
 c3.metric(t("其中计入目标", "of which counted"), fmt_wan(counted), help=fmt_m2(counted))
 if quota is not None:
-    st.progress(min(1.0, counted / quota) if quota else 1.0, text=t("计入 / 指标", "Counted / quota"))
+    met = bool(row["quota_met"])
+    st.progress(
+        min(1.0, counted / quota) if quota else 1.0,
+        text=t("计入 / 指标", "Counted / quota")
+        + (t(" · 已达标", " · met") if met else t(" · 未达标", " · not met")),
+    )
 
-parks = district_parks(register, plan, code)
+part = district_register(register, plan, code)  # the district's parks, allocations, quota
+parks = part.parks
 st.subheader(t(f"本区园区 ({len(parks)})", f"Parks in the district ({len(parks)})"))
 park_cols = [
     "id",
@@ -107,6 +111,7 @@ st.dataframe(
         park_type=parks["park_type"].map(lambda k: plan.label("park_types", k, lang) if k else ""),
     ),
     hide_index=True,
+    placeholder="—",
     column_config={c: PARK_LABELS[c][L] for c in park_cols},
 )
 
@@ -119,6 +124,7 @@ if note:
     st.dataframe(
         current,
         hide_index=True,
+        placeholder="—",
         key=f"alloc_view_{code}",
         column_config={c: ALLOCATION_LABELS[c][L] for c in current.columns if c in ALLOCATION_LABELS},
     )
@@ -181,35 +187,35 @@ else:
                     f"Edits not applied: {len(err.problems)} problem(s):",
                 )
             )
-            st.dataframe(problems_frame(err.problems, lang), hide_index=True, key="allocation_problems")
+            st.dataframe(
+                problems_frame(err.problems, lang),
+                hide_index=True,
+                placeholder="—",
+                key="allocation_problems",
+            )
         else:
             del st.session_state[editor_key]
             st.session_state.flash_district = t("修改已应用。", "Edits applied.")
             st.rerun()
 
 st.subheader(t("下载本区数据", "Download the district's data"))
-ids = set(parks["id"])
-park_layer = parks_layer(plan, register)
-alloc_layer = allocations_layer(plan, register)
 d0, d1, d2 = st.columns(3)
 d0.download_button(
     t("一览表 Excel (数字经济产业园区规划布局一览表)", "Annex table, Excel (one row a park)"),
-    partial(downloads.annex_bytes, plan, district_register(register, plan, code)),  # written when clicked
+    partial(downloads.annex_bytes, plan, part),  # written when clicked
     file_name=downloads.file_name(plan.id, f"{code}_annex", "xlsx"),
     mime=downloads.MIME["xlsx"],
     key="dl_annex",
 )
 d1.download_button(
     t("园区 GeoJSON", "Parks GeoJSON"),
-    partial(downloads.layer_bytes, park_layer[park_layer["id"].isin(ids)], "geojson", layer="parks"),
+    partial(downloads.layer_bytes, parks_layer(plan, part), "geojson", layer="parks"),
     file_name=downloads.file_name(plan.id, f"{code}_parks", "geojson"),
     mime=downloads.MIME["geojson"],
 )
 d2.download_button(
     t("分配 GeoJSON", "Allocations GeoJSON"),
-    partial(
-        downloads.layer_bytes, alloc_layer[alloc_layer["park_id"].isin(ids)], "geojson", layer="allocations"
-    ),
+    partial(downloads.layer_bytes, allocations_layer(plan, part), "geojson", layer="allocations"),
     file_name=downloads.file_name(plan.id, f"{code}_allocations", "geojson"),
     mime=downloads.MIME["geojson"],
 )

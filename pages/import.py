@@ -12,13 +12,14 @@ from streamlit_folium import st_folium
 
 from pages import frame
 from planner import uploads
-from planner.errors import AccessDenied, PlannerError, ValidationError
+from planner.errors import PlannerError, ValidationError
 from planner.mapview import import_map
 from planner.session import (
     LOAD_LATEST,
-    conflict_message,
     current_user,
     load_latest,
+    problems_frame,
+    refusal_message,
 )
 from planner.store import ConflictError
 
@@ -28,18 +29,6 @@ plan, register, lang = frame()
 def t(zh: str, en: str) -> str:
     """Chinese or English, as the sidebar switch says."""
     return zh if lang == "zh" else en
-
-
-def problems_table(problems: list) -> None:
-    """A refusal's problems (place, field, message)."""
-    st.dataframe(
-        {
-            t("位置", "Place"): [p.place for p in problems],
-            t("字段", "Field"): [p.field for p in problems],
-            t("问题", "Problem"): [p.message_zh if lang == "zh" else p.message_en for p in problems],
-        },
-        hide_index=True,
-    )
 
 
 st.title(t("导入", "Import"))
@@ -111,7 +100,9 @@ else:
     )
 
 st.subheader(t(f"将导入的园区 ({n})", f"Parks to import ({n})"))
-st.dataframe(uploads.summary_table(preview, plan, lang=lang), hide_index=True, key="import_parks")
+st.dataframe(
+    uploads.summary_table(preview, plan, lang=lang), hide_index=True, placeholder="—", key="import_parks"
+)
 
 issues = uploads.issues_table(preview, lang=lang)
 st.subheader(
@@ -121,7 +112,7 @@ st.subheader(
     )
 )
 if len(issues):
-    st.dataframe(issues, hide_index=True, key="import_issues")
+    st.dataframe(issues, hide_index=True, placeholder="—", key="import_issues")
 else:
     st.caption(t("没有问题。", "No problems."))
 
@@ -135,7 +126,7 @@ if len(repairs):
             "tick the box to import the repaired shapes (purple dashes on the map).",
         )
     )
-    st.dataframe(repairs, hide_index=True, key="import_repairs")
+    st.dataframe(repairs, hide_index=True, placeholder="—", key="import_repairs")
     st.checkbox(t("采用修复后的形状", "Accept the repaired shapes"), key="import_accept_repairs")
 
 st.subheader(t("预览地图", "Preview map"))
@@ -162,15 +153,14 @@ if st.button(
 ):
     try:
         uploads.confirm_upload(st.session_state, preview, comment=f"import {upload.name}")
-    except AccessDenied as err:
-        st.error(t("无权导入, 登记册未改变:", "Not allowed; the register is unchanged:"))
-        problems_table(err.problems)
-    except ConflictError as err:
-        st.error(conflict_message(err, lang))
-        st.button(t(*LOAD_LATEST), key="load_latest", on_click=load_latest, args=(st.session_state,))
-    except ValidationError as err:
-        st.error(t("导入被拒绝, 登记册未改变:", "Import refused; the register is unchanged:"))
-        problems_table(err.problems)
+    except PlannerError as err:  # rights, a conflict, validation: the message every page gives
+        st.error(refusal_message(err, lang))
+        if isinstance(err, ValidationError):
+            st.dataframe(
+                problems_frame(err.problems, lang), hide_index=True, placeholder="—", key="import_refused"
+            )
+        if isinstance(err, ConflictError):
+            st.button(t(*LOAD_LATEST), key="load_latest", on_click=load_latest, args=(st.session_state,))
     else:
         st.session_state.import_flash = t(
             f"已导入 {upload.name} 中的 {n} 个园区: {', '.join(preview.parks['id'])}",

@@ -77,7 +77,7 @@ def _problems_table(err: ValidationError | AccessDenied) -> None:
         st.error(denied_message(err, lang))
         return
     st.error(t(f"未通过校验, 共 {len(err.problems)} 个问题:", f"Refused: {len(err.problems)} problem(s):"))
-    st.dataframe(problems_frame(err.problems, lang), hide_index=True)
+    st.dataframe(problems_frame(err.problems, lang), hide_index=True, placeholder="—")
 
 
 def _park_details(park_id: str) -> None:
@@ -109,6 +109,7 @@ def _park_details(park_id: str) -> None:
     st.dataframe(
         allocs.rename(columns={k: v[L] for k, v in ALLOCATION_LABELS.items()}),
         hide_index=True,
+        placeholder="—",
     )
 
 

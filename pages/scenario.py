@@ -21,6 +21,7 @@ from planner.geo import M2_PER_WAN, fmt_m2
 from planner.mapview import compare_map
 from planner.session import (
     LOAD_LATEST,
+    acting_user,
     current_user,
     fmt_wan,
     load_latest,
@@ -44,7 +45,9 @@ def show_refusal(err: PlannerError, where: str) -> None:
     and after a conflict the button that loads the latest version."""
     st.error(refusal_message(err, lang))
     if isinstance(err, ValidationError):
-        st.dataframe(problems_frame(err.problems, lang), hide_index=True, key=f"problems_{where}")
+        st.dataframe(
+            problems_frame(err.problems, lang), hide_index=True, placeholder="—", key=f"problems_{where}"
+        )
     if isinstance(err, ConflictError):
         st.button(t(*LOAD_LATEST), key=f"load_latest_{where}", on_click=load_latest, args=(st.session_state,))
 
@@ -91,6 +94,7 @@ if view == "list":
     st.dataframe(
         scenarios.assign(created_at=scenarios["created_at"].map(when)),
         hide_index=True,
+        placeholder="—",
         key="scenario_table",
         column_config={
             "scenario": t("方案", "Scenario"),
@@ -137,7 +141,7 @@ if view == "list":
         note = n2.text_input(t("说明", "Comment"), key=f"save_as_comment_{scenario}")
         if st.button(t("另存为", "Save as"), key="save_as", disabled=not new_name):
             try:
-                store.copy(scenario, new_name, user=user, comment=note)
+                store.copy(scenario, new_name, user=acting_user(st.session_state, "copy"), comment=note)
                 v = load_scenario(st.session_state, new_name)
             except PlannerError as err:
                 show_refusal(err, "save_as")
@@ -175,7 +179,7 @@ if view == "list":
                 t("删除", "Delete"), key="delete_scenario", type="primary", disabled=confirm != doomed
             ):
                 try:
-                    store.delete(doomed, user=user, confirm=confirm)
+                    store.delete(doomed, user=acting_user(st.session_state, "delete"), confirm=confirm)
                     if doomed == scenario:
                         load_scenario(st.session_state, MAIN)
                 except PlannerError as err:
@@ -268,13 +272,21 @@ if view == "compare":
     totals = cmp.totals.assign(label=cmp.totals["label_zh" if lang == "zh" else "label_en"])
     st.subheader(t("合计", "Totals"))
     st.dataframe(
-        m2_table(totals, t("指标", "Figure"), ab), hide_index=True, key="cmp_totals", column_config=M2_FORMAT
+        m2_table(totals, t("指标", "Figure"), ab),
+        hide_index=True,
+        placeholder="—",
+        key="cmp_totals",
+        column_config=M2_FORMAT,
     )
     st.subheader(t("各区计入面积", "Counted space by district"))
     by = cmp.by_district.assign(label=cmp.by_district["name_zh" if lang == "zh" else "name_en"])
     by = by.rename(columns={"a_m2": "a", "b_m2": "b", "delta_m2": "delta"})
     st.dataframe(
-        m2_table(by, t("区", "District"), ab), hide_index=True, key="cmp_districts", column_config=M2_FORMAT
+        m2_table(by, t("区", "District"), ab),
+        hide_index=True,
+        placeholder="—",
+        key="cmp_districts",
+        column_config=M2_FORMAT,
     )
 
     for kind, frame, head in (
@@ -288,6 +300,7 @@ if view == "compare":
             st.dataframe(
                 pd.DataFrame(frame[cols]).rename(columns=PARK_HEADS),
                 hide_index=True,
+                placeholder="—",
                 key=f"cmp_parks_{kind}",
             )
     if cmp.changes is not None:
@@ -339,6 +352,7 @@ if view == "history":
             restored_from=history["restored_from"].map(lambda v: f"v{v}" if pd.notna(v) else ""),
         ),
         hide_index=True,
+        placeholder="—",
         key="history_table",
         column_config={
             "version": t("版本", "Version"),
@@ -391,7 +405,7 @@ if view == "history":
                 new_v = store.restore(
                     scenario,
                     seen,
-                    user=user,
+                    user=acting_user(st.session_state, "restore"),
                     comment=restore_note.strip(),
                     expected_version=version.version,
                 )
@@ -412,4 +426,6 @@ if view == "history":
     if is_planner:
         with st.expander(t("审计日志 (最近 200 条)", "Audit log (latest 200)")):
             log = store.audit_log(200)
-            st.dataframe(log.assign(time=log["time"].map(when)), hide_index=True, key="audit_table")
+            st.dataframe(
+                log.assign(time=log["time"].map(when)), hide_index=True, placeholder="—", key="audit_table"
+            )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import frame
-from planner.accounts import SignInFailed
+from planner.errors import PlannerError
 from planner.session import (
     FIRST_ACCOUNT_COMMAND,
     accounts_file,
@@ -33,7 +33,20 @@ try:
 except FileNotFoundError:  # no secrets.toml at all
     oidc = False
 idp_email = st.user.get("email") if oidc and st.user.is_logged_in else None
-identity_sign_in_once(st.session_state, idp_email)
+try:
+    identity_sign_in_once(st.session_state, idp_email)
+    any_account = has_accounts()
+except PlannerError as err:  # the accounts file is broken: say where, sign-in is not possible
+    st.title(t("登录", "Sign in"))
+    st.error(
+        t(
+            f"账户文件有误, 暂时无法登录; 请管理员修正 {accounts_file()} (或用 python -m planner account add 重建该账户):",
+            f"The accounts file is broken, so nobody can sign in; an administrator must fix {accounts_file()} "
+            "(or recreate the account with python -m planner account add):",
+        )
+        + f"\n\n{err}"
+    )
+    st.stop()
 
 st.title(t("登录", "Sign in"))
 user = current_user(st.session_state)
@@ -54,7 +67,7 @@ st.caption(
         "Reloading the browser page signs you out.",
     )
 )
-if has_accounts():
+if any_account:
     with st.form("sign_in_form", clear_on_submit=True):  # the password is not kept
         name = st.text_input(t("用户名", "User name"), key="signin_name")
         password = st.text_input(t("密码", "Password"), type="password", key="signin_password")
@@ -62,7 +75,7 @@ if has_accounts():
     if submitted:
         try:
             sign_in(st.session_state, name, password)
-        except SignInFailed as err:
+        except PlannerError as err:  # wrong password, or a misconfigured account
             st.error(str(err))
         else:
             st.rerun()
@@ -87,8 +100,12 @@ if oidc:
             )
         )
         if st.button(t("重试", "Try again"), key="oidc_retry"):
-            sign_in_identity(st.session_state, idp_email)
-            st.rerun()
+            try:
+                sign_in_identity(st.session_state, idp_email)
+            except PlannerError as err:
+                st.error(str(err))
+            else:
+                st.rerun()
     else:
         st.button(t("使用单位统一身份认证登录", "Sign in with your organisation's identity provider"),
                   key="oidc_login", on_click=st.login)  # fmt: skip

@@ -62,21 +62,40 @@ def load_accounts(path: str | Path | None = None) -> dict[str, Account]:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PlannerError(f"{file}: 账户文件无法读取 / accounts file unreadable: {exc}") from exc
+    table = data.get("accounts", {})
+    if not isinstance(table, dict):
+        raise PlannerError(
+            f"{file} [accounts]: 应为表 [accounts.NAME] / must be a table of [accounts.NAME] sections, "
+            f"not {type(table).__name__}"
+        )
     out: dict[str, Account] = {}
-    for name, row in data.get("accounts", {}).items():
+    for name, row in table.items():
+        place = f"{file} [accounts.{name}]"
+        if not isinstance(row, dict):
+            raise PlannerError(
+                f"{place}: 账户无效, 应为表 / invalid account: must be a table (role = ..., "
+                f"password_hash = ...), not {type(row).__name__}"
+            )
         try:
+            if "role" not in row:
+                raise ValueError("缺少 role / role missing")
+            for key in ("role", "password_hash", "district_code", "display_name", "email"):
+                if key in row and not isinstance(row[key], str):
+                    raise TypeError(f"{key} must be a string, not {type(row[key]).__name__}")
+            if not isinstance(row.get("disabled", False), bool):
+                raise TypeError("disabled must be true or false")
             acc = Account(
                 name=name,
-                role=str(row["role"]),
-                password_hash=str(row.get("password_hash", "")),
-                district_code=str(row["district_code"]) if row.get("district_code") else None,
-                display_name=str(row.get("display_name", "")),
-                email=str(row.get("email", "")),
-                disabled=bool(row.get("disabled", False)),
+                role=row["role"],
+                password_hash=row.get("password_hash", ""),
+                district_code=row.get("district_code") or None,
+                display_name=row.get("display_name", ""),
+                email=row.get("email", ""),
+                disabled=row.get("disabled", False),
             )
             acc.user()  # validates role and district
-        except (KeyError, ValueError) as exc:
-            raise PlannerError(f"{file} [accounts.{name}]: 账户无效 / invalid account: {exc}") from exc
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise PlannerError(f"{place}: 账户无效 / invalid account: {exc}") from exc
         out[name] = acc
     return out
 

@@ -1,6 +1,7 @@
 """What every app page needs in its session state, as pure data (no streamlit here).
 
-The entry script fills the state from cached loaders; a page opened on its own (a deep link, or
+The page frame (``pages.frame``) fills the state: the plan from its ``st.cache_resource`` loader,
+the store from :func:`shared_store` (the one store cache, per process); a page opened on its own (a deep link, or
 AppTest running one page) fills it here, so no page depends on another having run first.
 
 The working register comes from the store (``planner.store``: ``$PLANNER_DB``, default
@@ -12,6 +13,8 @@ store's audit log is the one trail of changes, refusals, conflicts and sign-ins.
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any
@@ -35,13 +38,25 @@ _STORES_LOCK = threading.Lock()
 
 def shared_store(plan: Plan, db: str | None = None) -> Store:
     """The store at ``db`` / ``$PLANNER_DB`` / the default file for this plan, opened once per
-    process (every session of a server shares it; each call of a backend opens its own
-    connection or takes one from its pool, so sessions in threads are safe)."""
+    process: the app's one store cache (``pages.frame`` uses it too; every session of a server
+    shares the store; each call of a backend opens its own connection or takes one from its
+    pool, so sessions in threads are safe). A store that cannot be opened raises PlannerError
+    naming its location (nothing is cached; the next call tries again)."""
     key = (db_location(db), plan.id)
     with _STORES_LOCK:
         if key not in _STORES:
-            _STORES[key] = open_store(key[0], plan)
+            try:
+                _STORES[key] = open_store(key[0], plan)
+            except (OSError, sqlite3.Error) as exc:  # a directory, not a GeoPackage, unreadable
+                raise PlannerError(
+                    f"{shown_location(key[0])}: 无法打开存储 / cannot open the store: {exc}"
+                ) from exc
         return _STORES[key]
+
+
+def shown_location(db: str | None = None) -> str:
+    """The store's location as shown to users (a database URL without its password)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", db_location(db))
 
 
 def state_store(state: MutableMapping[str, Any]) -> Store:
@@ -95,9 +110,47 @@ def current_user(state: MutableMapping[str, Any]) -> User | None:
     return user if isinstance(user, User) else None
 
 
-def acting_user(state: MutableMapping[str, Any]) -> User:
-    """The signed-in user, or ``ANONYMOUS`` (a viewer) when nobody signed in."""
-    return current_user(state) or ANONYMOUS
+ACCOUNT_DISABLED = "账户已停用 account disabled"
+
+
+def acting_user(state: MutableMapping[str, Any], action: str = "save") -> User:
+    """The user the app acts as for a write (``action``: save, copy, delete, restore), re-read
+    from the accounts file at that moment: ``ANONYMOUS`` (a viewer) when nobody signed in.
+
+    A signed-in session keeps no rights of its own: an account disabled or removed since sign-in
+    (password or identity provider alike) is refused with AccessDenied, recorded in the store's
+    audit log, and the session is signed out; a changed role or district is used at once (and
+    becomes ``state["user"]``). A broken accounts file raises PlannerError (nothing is written).
+    """
+    user = current_user(state)
+    if user is None:
+        return ANONYMOUS
+    account = load_accounts().get(user.name)
+    if account is None or account.disabled:
+        sign_out(state)
+        state_store(state).record_event(
+            user=user.name,
+            role=user.role,
+            action=action,
+            outcome="denied",
+            detail=f"{ACCOUNT_DISABLED}: {'已删除 removed' if account is None else '已停用 disabled'}",
+            scenario=state.get("scenario", MAIN),
+        )
+        raise AccessDenied(
+            [
+                Problem(
+                    user.name,
+                    "account",
+                    "账户已停用 (或已删除), 已退出登录",
+                    "account disabled (or removed); you are signed out",
+                )
+            ],
+            user=user,
+        )
+    fresh = account.user()
+    if fresh != user:
+        state["user"] = fresh
+    return fresh
 
 
 def commit_register(
@@ -129,33 +182,84 @@ def commit_register(
 
 def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> Version:
     """After a conflict: load the scenario's latest version (the session's unsaved edits are
-    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget)."""
+    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget).
+
+    A scenario deleted meanwhile has no latest version: ``main`` is loaded instead and
+    ``state["notice"]`` says so (the page frame shows it once). Safe in an on_click callback.
+    """
     for key in forget:
         state.pop(key, None)
-    return load_scenario(state, state.get("scenario", MAIN))
+    scenario = state.get("scenario", MAIN)
+    try:
+        return load_scenario(state, scenario)
+    except PlannerError:
+        tomb = deleted_version(state, scenario)
+        v = load_scenario(state, MAIN)
+        by = f" ({tomb.author}, {_when(tomb.created_at)} UTC)" if tomb is not None else ""
+        state["notice"] = (
+            f"方案 {scenario} 已被删除{by}, 已改为载入主方案 {MAIN} v{v.version}; 其历史版本仍可在「方案与历史」查看。"
+            f" / Scenario {scenario} was deleted{by}; loaded {MAIN} v{v.version} instead; its versions can "
+            "still be viewed on Scenarios & history."
+        )
+        return v
+
+
+def _when(text: str) -> str:
+    """'2026-11-25 21:40' from an ISO time (UTC)."""
+    return str(text)[:16].replace("T", " ")
+
+
+def deleted_version(state: MutableMapping[str, Any], scenario: str | None = None) -> Version | None:
+    """The deletion (a tombstone Version, ``action='delete'``) when the session's scenario (or
+    ``scenario``) was deleted and not restored since; None otherwise."""
+    name = scenario or state.get("scenario", MAIN)
+    try:
+        history = state_store(state).history(name)
+    except PlannerError:
+        return None
+    if history.empty or history.iloc[0]["action"] != "delete":
+        return None
+    row = history.iloc[0]
+    return Version(
+        scenario=name,
+        version=int(row["version"]),
+        author=str(row["author"]),
+        role=str(row["role"]),
+        created_at=str(row["created_at"]),
+        comment=str(row["comment"] or ""),
+        action="delete",
+    )
 
 
 def newer_version(state: MutableMapping[str, Any]) -> Version | None:
-    """The scenario's latest version when someone saved after the working register was loaded."""
+    """The scenario's latest version when someone saved after the working register was loaded
+    (its tombstone, ``action='delete'``, when someone deleted the scenario)."""
     try:
         latest = state_store(state).version(state.get("scenario", MAIN))
     except PlannerError:
-        return None
+        return deleted_version(state)
     loaded: Version | None = state.get("version")
     return latest if loaded is not None and latest.version > loaded.version else None
 
 
 def scenario_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:
     """The sidebar's what-am-I-editing line: 'scenario main · v3 (wang, 2026-11-25 21:40)', and a
-    note when a newer version was saved since."""
+    note when a newer version was saved since, or the scenario was deleted."""
     v: Version | None = state.get("version")
     if v is None:
         return ""
-    when = v.created_at[:16].replace("T", " ")
     zh = lang == "zh"
-    text = f"{'方案' if zh else 'Scenario'} {v.scenario} · v{v.version} ({v.author}, {when} UTC)"
+    text = (
+        f"{'方案' if zh else 'Scenario'} {v.scenario} · v{v.version} ({v.author}, {_when(v.created_at)} UTC)"
+    )
     newer = newer_version(state)
-    if newer is not None:
+    if newer is not None and newer.action == "delete":
+        text += (
+            f" · 已被删除 ({newer.author}, {_when(newer.created_at)} UTC)"
+            if zh
+            else f" · deleted by {newer.author} ({_when(newer.created_at)} UTC)"
+        )
+    elif newer is not None:
         text += (
             f" · 已有新版本 v{newer.version} ({newer.author})"
             if zh
@@ -194,9 +298,26 @@ def sign_in(state: MutableMapping[str, Any], name: str, password: str) -> User:
     except SignInFailed:
         _sign_in_event(state, name.strip(), "", False, "用户名或密码错误 wrong user name or password")
         raise
+    _refuse_unknown_district(state, user, "password")
     state["user"] = user
     _sign_in_event(state, user.name, user.role, True, "password")
     return user
+
+
+def _refuse_unknown_district(state: MutableMapping[str, Any], user: User, how: str) -> None:
+    """An account whose district is not one of the plan's (a hand-edited accounts file) may not
+    sign in: SignInFailed saying what to fix (told only after the password was right)."""
+    plan: Plan | None = state.get("plan")
+    if user.district_code is None or plan is None or user.district_code in plan.district_codes():
+        return
+    message = (
+        f"账户 {user.name} 的区代码 {user.district_code} 不是本规划的区; 请市级规划人员用 "
+        f"python -m planner account add {user.name} --role {user.role} --district 正确代码 修正 / account "
+        f"{user.name} has district code {user.district_code}, which is not a district of this plan; "
+        "a city planner must fix it with python -m planner account add"
+    )
+    _sign_in_event(state, user.name, user.role, False, f"{how}: {message}")
+    raise SignInFailed(message)
 
 
 def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User | None:
@@ -207,6 +328,7 @@ def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User
         if email:
             _sign_in_event(state, "", "", False, f"oidc {email}: 没有对应的账户 no account")
         return None
+    _refuse_unknown_district(state, user, f"oidc {email}")
     state["user"] = user
     _sign_in_event(state, user.name, user.role, True, f"oidc {email}")
     return user
@@ -317,21 +439,37 @@ LOAD_LATEST = ("载入最新版本", "Load the latest version")
 
 def conflict_message(err: ConflictError, lang: str = "zh") -> str:
     """A save conflict for the page: who saved which versions since you loaded, what they
-    changed (every park, allocation and quota, by id), and what loading the latest does."""
+    changed (every park, allocation and quota, by id), and what loading the latest does; or,
+    when the scenario was deleted meanwhile, who deleted it and when."""
     zh = lang == "zh"
     exp = "—" if err.expected_version is None else f"v{err.expected_version}"
     cur = "—" if err.current_version is None else f"v{err.current_version}"
-    head = (
-        f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被他人保存 (现为 {cur}); 你的修改未保存, 已记录。"
-        if zh
-        else f"Conflict: scenario {err.scenario} was saved by someone else after you loaded {exp} "
-        f"(now {cur}); your change was not saved; the attempt is recorded."
-    )
+    tomb = err.versions[-1] if err.versions and err.versions[-1].action == "delete" else None
+    if tomb is not None and err.current_version is None:
+        when = _when(tomb.created_at)
+        head = (
+            f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被 {tomb.author} 于 {when} UTC 删除; "
+            "你的修改未保存, 已记录。"
+            if zh
+            else f"Conflict: scenario {err.scenario} was deleted by {tomb.author} at {when} UTC after you "
+            f"loaded {exp}; your change was not saved; the attempt is recorded."
+        )
+        cur = (
+            f"主方案 {MAIN} 的最新版本" if zh else f"the latest version of {MAIN} (this scenario is deleted)"
+        )
+    else:
+        head = (
+            f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被他人保存 (现为 {cur}); 你的修改未保存, 已记录。"
+            if zh
+            else f"Conflict: scenario {err.scenario} was saved by someone else after you loaded {exp} "
+            f"(now {cur}); your change was not saved; the attempt is recorded."
+        )
     lines = [head, "", "期间保存的版本:" if zh else "Saved since:"]
     for v in err.versions:
         role = ROLE_LABELS.get(v.role, (v.role, v.role))[0 if zh else 1]
         when = v.created_at[:19].replace("T", " ")
-        lines.append(f"- v{v.version} · {v.author} ({role}) · {when} UTC · {v.comment or '—'}")
+        action = ("  [删除]" if zh else "  [deleted]") if v.action == "delete" else ""
+        lines.append(f"- v{v.version} · {v.author} ({role}) · {when} UTC · {v.comment or '—'}{action}")
     if err.changes:
         lines += ["", "他们改动了:" if zh else "What they changed:"]
         for what_zh, what_en, ch in (

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import shapely
 
+from planner.access import User
+from planner.accounts import Account, load_accounts, save_accounts
 from planner.geo import METRIC, WGS84
 from planner.plan import Plan, load_plan
 from planner.register import Register, conform_allocations, conform_parks, conform_quotas, load_register
@@ -65,6 +67,18 @@ def make_register(parks: list[dict], allocations: list[dict] = (), quotas: list[
         conform_allocations(pd.DataFrame(list(allocations))),
         conform_quotas(pd.DataFrame(list(quotas), columns=["district_code", "quota_m2"])),
     )
+
+
+def as_account(user: User | None) -> User | None:
+    """``user`` as an account of the test's accounts file (every write re-reads the account, so a
+    session's user must have one). Its hash is a placeholder: it cannot sign in with a password."""
+    if user is not None:
+        accounts = load_accounts()
+        accounts[user.name] = Account(
+            user.name, user.role, "placeholder", user.district_code, user.display_name
+        )
+        save_accounts(accounts)
+    return user
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ sign-in, no account shipped, and the e-mail mapping for an identity provider (OI
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -150,3 +151,25 @@ def test_an_identity_providers_email_maps_to_an_account(accounts: Path) -> None:
     assert user_for_identity("li@sz.cn", accounts).district_code == "440306"
     disable_account("li", accounts)
     assert user_for_identity("li@sz.cn", accounts) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("accounts = 1\n", "[accounts]"),
+        ('[accounts]\nwang = "x"\n', "[accounts.wang]"),
+        ('[accounts.wang]\nrole = 1\npassword_hash = "x"\n', "[accounts.wang]"),
+        ('[accounts.wang]\nrole = "planner"\npassword_hash = ["x"]\n', "[accounts.wang]"),
+        ('[accounts.wang]\nrole = "planner"\ndisplay_name = 3\n', "[accounts.wang]"),
+        ('[accounts.wang]\nrole = "planner"\ndisabled = "no"\n', "[accounts.wang]"),
+        ('[accounts.li]\npassword_hash = "x"\n', "[accounts.li]"),
+        ('[accounts.li]\nrole = "district"\ndistrict_code = 440306\n', "[accounts.li]"),
+    ],
+)
+def test_a_file_of_the_wrong_structure_is_a_planner_error_naming_the_place(
+    tmp_path: Path, text: str, place: str
+) -> None:
+    path = tmp_path / "accounts.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PlannerError, match=re.escape(place)):
+        load_accounts(path)

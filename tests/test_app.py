@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from planner.access import User
 from planner.geo import fmt_m2
 from planner.plan import Plan
+from tests.conftest import as_account
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = [
@@ -42,7 +43,7 @@ def _app_as(user: User | None) -> AppTest:
     """The app run once with ``user`` signed in (None: anonymous)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if user is not None:
-        at.session_state["user"] = user
+        at.session_state["user"] = as_account(user)
     return at.run()
 
 

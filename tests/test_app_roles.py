@@ -15,7 +15,7 @@ from planner.access import User
 from planner.accounts import set_account
 from planner.changes import register_changes
 from planner.plan import Plan
-from tests.conftest import inside, square
+from tests.conftest import as_account, inside, square
 from tests.test_app import APP, TIMEOUT, _fake_st_folium
 from tests.test_session_auth import events
 
@@ -29,7 +29,7 @@ PASSWORD = "correct horse 7"
 def _app(user: User | None, page: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if user is not None:
-        at.session_state["user"] = user
+        at.session_state["user"] = as_account(user)
     at.run()
     if page:
         at.switch_page(page).run()

@@ -19,7 +19,7 @@ from planner.changes import register_changes
 from planner.plan import Plan
 from planner.register import Register
 from planner.store import open_store
-from tests.conftest import inside, make_register, square
+from tests.conftest import as_account, inside, make_register, square
 from tests.test_app import APP, TIMEOUT
 from tests.test_session_auth import events
 
@@ -34,7 +34,7 @@ WRITE_KEYS = {"save_as", "delete_scenario", "restore_version"}
 def _app(user: User | None, page: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if user is not None:
-        at.session_state["user"] = user
+        at.session_state["user"] = as_account(user)
     at.run()
     if page:
         at.switch_page(page).run()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from planner.access import ANONYMOUS, User
-from planner.accounts import SignInFailed, set_account
+from planner.accounts import SignInFailed, disable_account, save_accounts, set_account
 from planner.changes import register_changes
 from planner.errors import AccessDenied, PlannerError
 from planner.plan import Plan
@@ -38,6 +38,7 @@ from planner.session import (
     user_line,
 )
 from planner.store import ConflictError, Store
+from tests.conftest import as_account
 
 PASSWORD = "correct horse 7"
 BAOAN_STAFF = User("li", "district", "440306")
@@ -47,7 +48,7 @@ def _state(plan: Plan, user: User | None = None) -> dict:
     """A session on the test's own store (``$PLANNER_DB`` in tmp), working on ``main`` v1."""
     state: dict = {"plan": plan, "lang": "zh"}
     if user is not None:
-        state["user"] = user
+        state["user"] = as_account(user)
     ensure_state(state)
     return state
 
@@ -230,3 +231,83 @@ def test_problems_frame_in_both_languages() -> None:
     ]
     assert list(problems_frame(problems, "en").columns) == ["Place", "Field", "Problem"]
     assert isinstance(problems_frame([], "zh"), pd.DataFrame)
+
+
+def _signed_in(plan: Plan, **account) -> dict:
+    """A session signed in with a real password as li (Bao'an staff unless ``account`` says)."""
+    set_account("li", **({"role": "district", "district_code": "440306"} | account), password=PASSWORD)
+    state = _state(plan)
+    sign_in(state, "li", PASSWORD)
+    return state
+
+
+@pytest.mark.parametrize("how", ["disabled", "removed"])
+def test_a_session_loses_its_rights_when_its_account_is_disabled(plan: Plan, how: str) -> None:
+    state = _signed_in(plan)
+    if how == "disabled":
+        disable_account("li")
+    else:
+        save_accounts({})
+    before = state["register"]
+    with pytest.raises(AccessDenied) as info:
+        commit_register(state, _with_area(before, "tencent_penguin-a1", 5.0), comment="own")
+    assert "账户已停用" in denied_message(info.value, "zh") and "account disabled" in str(info.value)
+    assert current_user(state) is None  # signed out
+    assert state["register"] is before and len(state["store"].history("main")) == 1  # nothing written
+    last = events(state["store"])[-1]
+    assert (last["action"], last["outcome"], last["user"]) == ("save", "denied", "li")
+    assert "账户已停用 account disabled" in last["detail"]
+
+
+def test_a_changed_role_or_district_counts_at_once(plan: Plan) -> None:
+    state = _signed_in(plan)
+    set_account("li", "district", PASSWORD, district_code="440305")  # moved to Nanshan
+    own_before = _with_area(state["register"], "tencent_penguin-a1", 5.0)  # a Bao'an allocation
+    with pytest.raises(AccessDenied, match="tencent_penguin-a1"):
+        commit_register(state, own_before)
+    assert current_user(state) == User("li", "district", "440305")
+    set_account("li", "planner", PASSWORD)  # promoted: may now change any district
+    commit_register(state, own_before, comment="as a planner")
+    assert (state["version"].author, state["version"].role) == ("li", "planner")
+    assert current_user(state) == User("li", "planner")
+
+
+def test_an_identity_providers_user_loses_its_rights_too(plan: Plan) -> None:
+    set_account("wang", "planner", PASSWORD, email="wang@sz.gov.cn")
+    state = _state(plan)
+    sign_in_identity(state, "wang@sz.gov.cn")
+    disable_account("wang")
+    with pytest.raises(AccessDenied, match="account disabled"):
+        commit_register(state, _with_area(state["register"], "tencent_penguin-a1", 5.0))
+    assert current_user(state) is None
+
+
+def test_an_account_with_an_unknown_district_is_refused_at_sign_in(plan: Plan) -> None:
+    set_account("li", "district", PASSWORD, district_code="999999")
+    state = _state(plan)
+    with pytest.raises(SignInFailed, match="999999"):
+        sign_in(state, "li", PASSWORD)
+    assert current_user(state) is None
+    (event,) = events(state["store"])
+    assert (event["action"], event["outcome"], event["user"]) == ("sign_in", "denied", "li")
+
+
+def test_a_scenario_deleted_while_edited_says_deleted_and_falls_back_to_main(plan: Plan) -> None:
+    mine = _state(plan, User("li", "planner"))
+    mine["store"].copy("main", "方案B", user=mine["user"])
+    load_scenario(mine, "方案B")
+    other = _state(plan, User("wang", "planner"))
+    other["store"].delete("方案B", user=other["user"], confirm="方案B")
+    assert "已被删除 (wang, " in scenario_line(mine, "zh")
+    assert "deleted by wang" in scenario_line(mine, "en")
+    with pytest.raises(ConflictError) as info:
+        commit_register(mine, _with_area(mine["register"], "tencent_penguin-a1", 5.0), comment="mine")
+    zh, en = conflict_message(info.value, "zh"), conflict_message(info.value, "en")
+    assert "方案 方案B 在你载入 v1 之后已被 wang 于 " in zh and "删除; 你的修改未保存, 已记录" in zh
+    assert "scenario 方案B was deleted by wang at " in en and "someone else" not in en and "now —" not in en
+    assert "主方案 main" in zh and "[deleted]" in en
+    mine["editor"] = "stale edits"
+    v = load_latest(mine, forget=["editor"])  # an on_click callback: must not raise
+    assert (mine["scenario"], v.scenario, v.version) == ("main", "main", 1) and "editor" not in mine
+    assert "方案B 已被删除 (wang, " in mine["notice"] and "loaded main v1 instead" in mine["notice"]
+    assert "已被删除" not in scenario_line(mine, "zh")

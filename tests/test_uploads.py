@@ -19,7 +19,7 @@ from planner.geo import METRIC, WGS84, shift_from_wgs84
 from planner.ingest import ImportRefused
 from planner.plan import Plan
 from planner.register import Register
-from tests.conftest import inside, square
+from tests.conftest import as_account, inside, square
 
 NANSHAN, LONGGANG, LUOHU = "440305", "440307", "440303"
 BEIJING = shapely.Point(116.3975, 39.9087)
@@ -71,7 +71,7 @@ def state(plan: Plan) -> dict:
     """A session of a city planner on main v1 of the test's own store (the write path saves there)."""
     from planner.session import ensure_state
 
-    session = {"plan": plan, "lang": "zh", "user": User("t", "planner")}
+    session = {"plan": plan, "lang": "zh", "user": as_account(User("t", "planner"))}
     ensure_state(session)
     return session
 
@@ -235,7 +235,7 @@ def test_a_refused_preview_leaves_the_register_as_it_was(state: dict, plan: Plan
 
 @pytest.mark.parametrize("user", [None, User("v", "viewer"), User("d", "district", "440306")])
 def test_a_user_without_the_right_is_refused(state: dict, plan: Plan, user: User | None) -> None:
-    state["user"] = user
+    state["user"] = as_account(user)
     before = state["register"]
     preview = uploads.held_preview(state, uploads.Upload("g.geojson", good_geojson(plan)), plan, before)
     with pytest.raises(AccessDenied) as err:
