@@ -660,10 +660,11 @@ class Store:
             self._record(user, action, scenario, expected_version, "invalid", str(exc))
             raise exc
         latest = self._live_latest(scenario)
+        if expected_version is not None and (latest is None or expected_version > latest.version):
+            # the version the edit started from is gone (the scenario was deleted since): a conflict
+            raise self._conflict(scenario, expected_version, user, action)
         if latest is None:  # version 1, or the version after a delete: a new scenario
             self._require_planner(user, action, scenario, "create")
-        if expected_version is not None and (latest is None or expected_version > latest.version):
-            raise self._conflict(scenario, expected_version, user, action)
         try:
             before = (
                 self.backend.read(scenario, expected_version)
