@@ -9,24 +9,31 @@ included, starts with ``plan, register, lang = frame()`` and so works on its own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
-from planner.errors import PlannerError
+from planner.errors import PlannerError, ValidationError
 from planner.plan import DEFAULT_PLAN, Plan, load_plan
 from planner.register import Register
 from planner.session import (
     APP_TITLE,
     LANGS,
+    LOAD_LATEST,
     PAGES,
     current_user,
     ensure_state,
     identity_sign_in_once,
+    load_latest,
+    problems_frame,
+    refusal_message,
     scenario_line,
     shared_store,
     shown_location,
     sign_out,
     user_line,
 )
+from planner.store import ConflictError
 
 
 @st.cache_resource
@@ -93,3 +100,22 @@ def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:
                 args=(st.session_state,),
             )
     return plan, register, lang
+
+
+def show_refusal(err: PlannerError, lang: str, *, key: str, forget: Sequence[str] = ()) -> None:
+    """A refused write, the same on every page: the one bilingual message (a conflict, a refusal of
+    rights naming every item, an invalid register), the problems table for an invalid one, and
+    after a conflict the button that loads the latest version (dropping ``forget``: the page's
+    unsaved editor state, which the message says is lost)."""
+    st.error(refusal_message(err, lang))
+    if isinstance(err, ValidationError):
+        st.dataframe(
+            problems_frame(err.problems, lang), hide_index=True, placeholder="—", key=f"{key}_problems"
+        )
+    if isinstance(err, ConflictError):
+        st.button(
+            LOAD_LATEST[0] if lang == "zh" else LOAD_LATEST[1],
+            key="load_latest",
+            on_click=load_latest,
+            args=(st.session_state, list(forget)),
+        )

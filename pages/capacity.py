@@ -6,26 +6,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import frame
+from pages import frame, show_refusal
 from planner.capacity import capacity_report
 from planner.editing import park_of_item
-from planner.errors import AccessDenied, ValidationError
+from planner.errors import PlannerError
 from planner.findings import SEVERITIES, findings_frame, run_checks
 from planner.geo import M2_PER_WAN, fmt_m2
 from planner.register import set_quotas
 from planner.session import (
-    LOAD_LATEST,
     commit_register,
-    conflict_message,
     current_user,
-    denied_message,
     fmt_wan,
-    load_latest,
-    problems_frame,
     quota_table,
     quotas_from_table,
 )
-from planner.store import ConflictError
 
 plan, register, lang = frame()
 name_col = "name_zh" if lang == "zh" else "name_en"
@@ -128,26 +122,8 @@ if user is not None and user.can_set_quotas:
                     set_quotas(register, quotas_from_table(quotas), plan),
                     comment="各区指标 district quotas",
                 )
-            except AccessDenied as err:
-                st.error(denied_message(err, lang))
-            except ConflictError as err:
-                st.error(conflict_message(err, lang))
-                st.button(
-                    t(*LOAD_LATEST),
-                    key="load_latest",
-                    on_click=load_latest,
-                    args=(st.session_state, ["quota_editor"]),
-                )
-            except ValidationError as err:
-                st.error(
-                    t(
-                        f"指标未保存, 共 {len(err.problems)} 个问题:",
-                        f"Quotas not saved: {len(err.problems)} problem(s):",
-                    )
-                )
-                st.dataframe(
-                    problems_frame(err.problems, lang), hide_index=True, placeholder="—", key="quota_problems"
-                )
+            except PlannerError as err:  # rights, a conflict, validation: the message every page gives
+                show_refusal(err, lang, key="quota", forget=["quota_editor"])
             else:
                 del st.session_state["quota_editor"]
                 st.session_state.flash_quotas = t("指标已保存。", "Quotas saved.")

@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from pages import frame
+from pages import frame, show_refusal
 from planner import downloads
 from planner.capacity import capacity_report
 from planner.editing import (
@@ -16,22 +16,16 @@ from planner.editing import (
     district_allocations,
     district_register,
 )
-from planner.errors import AccessDenied, ValidationError
+from planner.errors import PlannerError
 from planner.geo import fmt_m2
 from planner.io import allocations_layer, parks_layer
 from planner.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
 from planner.session import (
-    LOAD_LATEST,
     commit_register,
-    conflict_message,
     current_user,
-    denied_message,
     fmt_wan,
-    load_latest,
-    problems_frame,
     read_only_note,
 )
-from planner.store import ConflictError
 
 plan, register, lang = frame()
 L = 0 if lang == "zh" else 1
@@ -170,29 +164,8 @@ else:
                 apply_district_allocations(register, edited, code, plan),
                 comment=f"分配表 allocations {code}",
             )
-        except AccessDenied as err:
-            st.error(denied_message(err, lang))
-        except ConflictError as err:
-            st.error(conflict_message(err, lang))
-            st.button(
-                t(*LOAD_LATEST),
-                key="load_latest",
-                on_click=load_latest,
-                args=(st.session_state, [editor_key]),
-            )
-        except ValidationError as err:
-            st.error(
-                t(
-                    f"修改未应用, 共 {len(err.problems)} 个问题:",
-                    f"Edits not applied: {len(err.problems)} problem(s):",
-                )
-            )
-            st.dataframe(
-                problems_frame(err.problems, lang),
-                hide_index=True,
-                placeholder="—",
-                key="allocation_problems",
-            )
+        except PlannerError as err:  # rights, a conflict, validation: the message every page gives
+            show_refusal(err, lang, key="allocation", forget=[editor_key])
         else:
             del st.session_state[editor_key]
             st.session_state.flash_district = t("修改已应用。", "Edits applied.")

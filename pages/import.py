@@ -10,18 +10,13 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
-from pages import frame
+from pages import frame, show_refusal
 from planner import uploads
-from planner.errors import PlannerError, ValidationError
+from planner.errors import PlannerError
 from planner.mapview import import_map
 from planner.session import (
-    LOAD_LATEST,
     current_user,
-    load_latest,
-    problems_frame,
-    refusal_message,
 )
-from planner.store import ConflictError
 
 plan, register, lang = frame()
 
@@ -154,13 +149,7 @@ if st.button(
     try:
         uploads.confirm_upload(st.session_state, preview, comment=f"import {upload.name}")
     except PlannerError as err:  # rights, a conflict, validation: the message every page gives
-        st.error(refusal_message(err, lang))
-        if isinstance(err, ValidationError):
-            st.dataframe(
-                problems_frame(err.problems, lang), hide_index=True, placeholder="—", key="import_refused"
-            )
-        if isinstance(err, ConflictError):
-            st.button(t(*LOAD_LATEST), key="load_latest", on_click=load_latest, args=(st.session_state,))
+        show_refusal(err, lang, key="import")
     else:
         st.session_state.import_flash = t(
             f"已导入 {upload.name} 中的 {n} 个园区: {', '.join(preview.parks['id'])}",

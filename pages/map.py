@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from pages import frame
+from pages import frame, show_refusal
 from planner.editing import add_drawn_park, new_park_id
-from planner.errors import AccessDenied, ValidationError
+from planner.errors import PlannerError
 from planner.geo import fmt_m2
 from planner.mapview import (
     BASEMAPS,
@@ -23,16 +23,10 @@ from planner.mapview import (
 )
 from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
 from planner.session import (
-    LOAD_LATEST,
     commit_register,
-    conflict_message,
     current_user,
-    denied_message,
-    load_latest,
-    problems_frame,
     read_only_note,
 )
-from planner.store import ConflictError
 
 plan, register, lang = frame()
 L = 0 if lang == "zh" else 1
@@ -70,14 +64,6 @@ with st.sidebar:
                 "Amap uses GCJ-02: overlays are shifted for display, drawn parks are shifted back to WGS84 before saving.",
             )
         )
-
-
-def _problems_table(err: ValidationError | AccessDenied) -> None:
-    if isinstance(err, AccessDenied):
-        st.error(denied_message(err, lang))
-        return
-    st.error(t(f"未通过校验, 共 {len(err.problems)} 个问题:", f"Refused: {len(err.problems)} problem(s):"))
-    st.dataframe(problems_frame(err.problems, lang), hide_index=True, placeholder="—")
 
 
 def _park_details(park_id: str) -> None:
@@ -161,12 +147,8 @@ def _drawing_form(drawing: dict, marker: str) -> None:
                 add_drawn_park(register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)),
                 comment=f"绘制园区 drawn park {attrs['id']}",
             )
-        except (ValidationError, AccessDenied) as err:
-            _problems_table(err)
-            return
-        except ConflictError as err:
-            st.error(conflict_message(err, lang))
-            st.button(t(*LOAD_LATEST), key="load_latest", on_click=load_latest, args=(st.session_state,))
+        except PlannerError as err:  # rights, a conflict, validation: the message every page gives
+            show_refusal(err, lang, key="drawing")
             return
         st.session_state.handled_drawing = marker
         st.session_state.selected_park = attrs["id"]

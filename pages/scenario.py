@@ -12,25 +12,21 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from pages import frame
+from pages import frame, show_refusal
 from planner.access import ROLE_LABELS
 from planner.capacity import capacity_report
 from planner.changes import register_changes
-from planner.errors import PlannerError, ValidationError
+from planner.errors import PlannerError
 from planner.geo import M2_PER_WAN, fmt_m2
 from planner.mapview import compare_map
 from planner.session import (
-    LOAD_LATEST,
     acting_user,
     current_user,
     fmt_wan,
-    load_latest,
     load_scenario,
-    problems_frame,
-    refusal_message,
     state_store,
 )
-from planner.store import MAIN, ConflictError, compare
+from planner.store import MAIN, compare
 
 plan, register, lang = frame()
 
@@ -38,18 +34,6 @@ plan, register, lang = frame()
 def t(zh: str, en: str) -> str:
     """Chinese or English, as the sidebar switch says."""
     return zh if lang == "zh" else en
-
-
-def show_refusal(err: PlannerError, where: str) -> None:
-    """Any refused action: the one message (conflict, rights, validation), the problems table,
-    and after a conflict the button that loads the latest version."""
-    st.error(refusal_message(err, lang))
-    if isinstance(err, ValidationError):
-        st.dataframe(
-            problems_frame(err.problems, lang), hide_index=True, placeholder="—", key=f"problems_{where}"
-        )
-    if isinstance(err, ConflictError):
-        st.button(t(*LOAD_LATEST), key=f"load_latest_{where}", on_click=load_latest, args=(st.session_state,))
 
 
 def when(text: str) -> str:
@@ -118,7 +102,7 @@ if view == "list":
         try:
             v = load_scenario(st.session_state, pick)
         except PlannerError as err:
-            show_refusal(err, "open")
+            show_refusal(err, lang, key="open")
         else:
             st.session_state.flash_scenario = t(
                 f"已打开方案 {pick} (v{v.version})。其他页面现在显示并编辑此方案。",
@@ -144,7 +128,7 @@ if view == "list":
                 store.copy(scenario, new_name, user=acting_user(st.session_state, "copy"), comment=note)
                 v = load_scenario(st.session_state, new_name)
             except PlannerError as err:
-                show_refusal(err, "save_as")
+                show_refusal(err, lang, key="save_as")
             else:
                 st.session_state.flash_scenario = t(
                     f"已另存为方案 {new_name} (v{v.version}) 并打开。",
@@ -183,7 +167,7 @@ if view == "list":
                     if doomed == scenario:
                         load_scenario(st.session_state, MAIN)
                 except PlannerError as err:
-                    show_refusal(err, "delete")
+                    show_refusal(err, lang, key="delete")
                 else:
                     st.session_state.flash_scenario = t(
                         f"已删除方案 {doomed}。", f"Deleted scenario {doomed}."
@@ -411,7 +395,7 @@ if view == "history":
                 )
                 load_scenario(st.session_state, scenario)
             except PlannerError as err:
-                show_refusal(err, "restore")
+                show_refusal(err, lang, key="restore")
             else:
                 st.session_state.flash_scenario = t(
                     f"已将 v{seen} 恢复为新版本 v{new_v.version}。",

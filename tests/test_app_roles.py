@@ -94,7 +94,7 @@ def test_a_bad_quota_is_refused_and_changes_nothing() -> None:
     at = _app(PLANNER, "pages/capacity.py")
     _edit(at, "quota_editor", {0: {"quota_m2": -1}})
     at.button(key="apply_quotas").click().run()
-    assert at.error and "指标未保存" in at.error[0].value
+    assert at.error and "未保存: 数据未通过校验" in at.error[0].value
     assert at.session_state.register.quotas.empty
 
 
