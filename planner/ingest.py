@@ -330,6 +330,10 @@ class _Collector:
         self.file = file
         self.problems: list[ImportIssue] = []
         self.warnings: list[ImportIssue] = []
+        # Rows whose geometry is lost because a coordinate is not a number: what was reported
+        # already (tables: by column), and what the geometry check still has to say (GeoJSON).
+        self.geometry_reported: set[int] = set()
+        self.not_numbers: dict[int, str] = {}
 
     def error(self, code: str, place: str, fld: str, zh: str, en: str) -> None:
         self.problems.append(ImportIssue(code, Problem(place, fld, zh, en)))
@@ -536,7 +540,46 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
     if doc.get("type") == "FeatureCollection" and not doc.get("features"):
         c.error("empty", c.file, "features", "要素集合为空, 没有园区", "the feature collection is empty")
         raise _Refuse
-    return _read_vector(path, c), "crs" in doc
+    gdf = _read_vector(path, c)
+    c.not_numbers = _non_numeric_coordinates(doc, gdf.geometry.values)
+    return gdf, "crs" in doc
+
+
+def _non_numeric_coordinates(doc: dict, geoms: np.ndarray) -> dict[int, str]:
+    """Row -> the coordinate that is not a number, for features GDAL read without a geometry.
+
+    GDAL drops a geometry holding a non-number coordinate; only those rows (present in the
+    file, empty in the frame) are looked at in the parsed JSON.
+    """
+    kind = doc.get("type")
+    feats = (
+        doc.get("features") or []
+        if kind == "FeatureCollection"
+        else [doc if kind == "Feature" else {"geometry": doc}]
+    )
+    if not isinstance(feats, list) or len(feats) != len(geoms):  # rows and features do not pair up
+        return {}
+    out: dict[int, str] = {}
+    for i in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)):
+        geom = feats[i].get("geometry") if isinstance(feats[i], dict) else None
+        coords = geom.get("coordinates") if isinstance(geom, dict) else None
+        found = _first_non_number(coords, "coordinates") if isinstance(coords, list) else None
+        if found:
+            out[int(i)] = found
+    return out
+
+
+def _first_non_number(value: Any, where: str) -> str | None:
+    """``"x" (coordinates[2])`` for the first value in nested lists that is not a number."""
+    if isinstance(value, list):
+        for k, v in enumerate(value):
+            found = _first_non_number(v, f"{where}[{k}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{json.dumps(value, ensure_ascii=False)[:60]} ({where})"
+    return None
 
 
 def _read_table(path: Path, c: _Collector) -> pd.DataFrame:
@@ -761,6 +804,7 @@ def _geometry_from_table(
         given = (text != "").to_numpy()
         parsed = shapely.from_wkt(text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore")
         for i in np.flatnonzero(given & shapely.is_missing(parsed)):
+            c.geometry_reported.add(int(i))
             c.error(
                 "bad_coordinate", place(i), cols["_wkt"], f"WKT 几何无法解析: {text.iloc[i][:60]}",
                 f"cannot parse the WKT geometry: {text.iloc[i][:60]}",
@@ -772,6 +816,7 @@ def _geometry_from_table(
         y = pd.to_numeric(ys, errors="coerce")
         for name, raw, num in ((cols["_lon"], xs, x), (cols["_lat"], ys, y)):
             for i in np.flatnonzero(((raw != "") & num.isna()).to_numpy()):
+                c.geometry_reported.add(int(i))
                 c.error(
                     "bad_coordinate", place(i), name, f"坐标不是数字: {raw.iloc[i]}",
                     f"coordinate is not a number: {raw.iloc[i]}",
@@ -1063,10 +1108,16 @@ def _check_geometry(
     ids = parks["id"]
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for i in np.flatnonzero(missing):
-        c.error(
-            "missing_geometry", place(i, ids.iloc[i]), "geometry", "缺少几何/坐标",
-            "geometry (or coordinates) missing",
-        )  # fmt: skip
+        if i in c.not_numbers:
+            c.error(
+                "bad_coordinate", place(i, ids.iloc[i]), "geometry", f"坐标不是数字: {c.not_numbers[i]}",
+                f"coordinate is not a number: {c.not_numbers[i]}",
+            )  # fmt: skip
+        elif i not in c.geometry_reported:  # a table's bad coordinate is reported by its column
+            c.error(
+                "missing_geometry", place(i, ids.iloc[i]), "geometry", "缺少几何/坐标",
+                "geometry (or coordinates) missing",
+            )  # fmt: skip
     kinds = shapely.get_type_id(geoms)
     allowed = np.isin(kinds, [0, 3, 6])
     wrong = ~missing & ~allowed

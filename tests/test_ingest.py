@@ -564,3 +564,60 @@ def test_unsupported_and_missing_files(plan, register, tmp_path):
     bad_zip = tmp_path / "broken.zip"
     bad_zip.write_bytes(b"PK\x03\x04 not really")
     assert preview_import(bad_zip, None, plan, register).codes() == {"unreadable"}
+
+
+def test_geojson_coordinate_not_a_number_named_not_missing(plan, register, tmp_path):
+    x, y = 114.05, 22.55
+    ring = [[x, y], [x + 0.002, y], [x + 0.002, "q"], [x, y]]
+    feats = [
+        feature({"id": "p1", "名称": "三维园"}, {"type": "Point", "coordinates": [x, y, "x"]}),
+        feature({"id": "p2", "名称": "文字纬度园"}, {"type": "Point", "coordinates": [x, "abc"]}),
+        feature({"id": "p3", "名称": "无几何园"}, None),
+        feature({"id": "p4", "名称": "面园"}, {"type": "Polygon", "coordinates": [ring]}),
+        feature({"id": "p5", "名称": "好园"}, point(*LONGGANG)),
+    ]
+    preview = preview_import(write_fc(tmp_path / "coords.geojson", feats), None, plan, register)
+    got = {(i.code, i.problem.place, i.problem.field) for i in preview.problems}
+    assert got == {
+        ("bad_coordinate", "coords.geojson feature 1 (p1)", "geometry"),
+        ("bad_coordinate", "coords.geojson feature 2 (p2)", "geometry"),
+        ("missing_geometry", "coords.geojson feature 3 (p3)", "geometry"),
+        ("bad_coordinate", "coords.geojson feature 4 (p4)", "geometry"),
+    }
+    bad = {i.problem.place: i.problem for i in preview.problems if i.code == "bad_coordinate"}
+    for where, value in (
+        ("1 (p1)", '"x" (coordinates[2])'),
+        ("2 (p2)", '"abc" (coordinates[1])'),
+        ("4 (p4)", '"q" (coordinates[0][2][1])'),
+    ):
+        problem = bad[f"coords.geojson feature {where}"]
+        assert "coordinate is not a number" in problem.message_en and value in problem.message_en
+        assert "坐标不是数字" in problem.message_zh and value in problem.message_zh
+
+
+def test_csv_coordinate_not_a_number_is_one_problem(plan, register, tmp_path):
+    path = tmp_path / "coords.csv"
+    pd.DataFrame(
+        {
+            "名称": ["文字经度园", "文字纬度园", "空坐标园", "好园"],
+            "经度": ["abc", "114.05", "", str(LONGGANG[0])],
+            "纬度": ["22.55", "北纬", "", str(LONGGANG[1])],
+        }
+    ).to_csv(path, index=False)
+    preview = preview_import(path, None, plan, register)
+    got = sorted((i.code, i.problem.place.split(" (")[0], i.problem.field) for i in preview.problems)
+    assert got == [
+        ("bad_coordinate", "coords.csv row 2", "经度"),
+        ("bad_coordinate", "coords.csv row 3", "纬度"),
+        ("missing_geometry", "coords.csv row 4", "geometry"),
+    ]
+    lon = next(i.problem for i in preview.problems if i.problem.field == "经度")
+    assert "not a number: abc" in lon.message_en and "不是数字: abc" in lon.message_zh
+    wkt = tmp_path / "wkt.csv"
+    pd.DataFrame({"name": ["坏WKT园"], "wkt": ["POLYGON ((114.05 abc))"]}).to_csv(wkt, index=False)
+    (issue,) = preview_import(wkt, None, plan, register).problems
+    assert (issue.code, issue.problem.place, issue.problem.field) == (
+        "bad_coordinate",
+        "wkt.csv row 2",
+        "wkt",
+    )
