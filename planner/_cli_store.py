@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from planner.access import User
-from planner.accounts import SignInFailed, authenticate
+from planner.accounts import SignInFailed, authenticate, refuse_if_locked
 from planner.capacity import capacity_report
 from planner.errors import AccessDenied, InputError, PlannerError, ValidationError
 from planner.geo import fmt_m2
@@ -72,7 +72,8 @@ def signed_in(args: argparse.Namespace, store: Store | None = None) -> User:
     """The user of ``--user``, signed in with ``$PLANNER_PASSWORD`` or a password prompt.
 
     A wrong name or password is recorded in ``store``'s audit log (action ``sign_in``, outcome
-    ``denied``, the user name; never the password) and raises SignInFailed."""
+    ``denied``, the user name; never the password) and raises SignInFailed; after too many
+    failures for the name, SignInLocked without checking the password."""
     password = os.environ.get(PASSWORD_ENV)
     if password is None:
         if not sys.stdin or not sys.stdin.isatty():
@@ -81,6 +82,8 @@ def signed_in(args: argparse.Namespace, store: Store | None = None) -> User:
                 "or run in a terminal"
             )
         password = getpass.getpass(f"{args.user} 的密码 password: ")
+    if store is not None:
+        refuse_if_locked(store, args.user, via="命令行 / command line")
     try:
         return authenticate(args.user, password)
     except SignInFailed:

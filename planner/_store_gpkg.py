@@ -25,7 +25,14 @@ from pyproj import CRS
 from planner.errors import InputError, PlannerError
 from planner.geo import WGS84
 from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import COLUMNS, Version, _Race, guard_backend, pause_for_crash_test
+from planner.store import (
+    COLUMNS,
+    FAILED_SIGN_INS_WHERE,
+    Version,
+    _Race,
+    guard_backend,
+    pause_for_crash_test,
+)
 
 SRS_ID = 4326
 _SQL_TYPES = {"text": "TEXT", "real": "DOUBLE", "int": "INTEGER", "bool": "BOOLEAN"}
@@ -290,6 +297,11 @@ class GeoPackageBackend:
             frame = pd.read_sql_query(sql + (f" LIMIT {int(limit)}" if limit else ""), con)
         frame["version"] = frame["version"].astype("Int64")
         return frame
+
+    def failed_sign_ins(self, user: str, since: str) -> list[str]:
+        sql = 'SELECT "time" FROM audit WHERE ' + FAILED_SIGN_INS_WHERE.format(user="?", since="?")
+        with self._connect() as con:
+            return [row[0] for row in con.execute(sql, (user, since)).fetchall()]
 
     # ---- writing -------------------------------------------------------------------------
     @staticmethod

@@ -22,7 +22,14 @@ from sqlalchemy.engine import make_url
 from planner.errors import InputError, PlannerError
 from planner.geo import WGS84
 from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import COLUMNS, Version, _Race, guard_backend, pause_for_crash_test
+from planner.store import (
+    COLUMNS,
+    FAILED_SIGN_INS_WHERE,
+    Version,
+    _Race,
+    guard_backend,
+    pause_for_crash_test,
+)
 
 _SA_TYPES = {"text": sa.Text, "real": sa.Float(precision=53), "int": sa.Integer, "bool": sa.Boolean}
 _VERSION_NAMES = [
@@ -201,6 +208,11 @@ class PostgisBackend:
             frame = pd.read_sql(sa.text(sql + (f" LIMIT {int(limit)}" if limit else "")), con)
         frame["version"] = frame["version"].astype("Int64")
         return frame
+
+    def failed_sign_ins(self, user: str, since: str) -> list[str]:
+        sql = 'SELECT "time" FROM audit WHERE ' + FAILED_SIGN_INS_WHERE.format(user=":u", since=":s")
+        with self.engine.connect() as con:
+            return list(con.execute(sa.text(sql), {"u": user, "s": since}).scalars())
 
     # ---- writing -------------------------------------------------------------------------
     @staticmethod

@@ -9,11 +9,15 @@ the app unless ``PLANNER_ACCOUNTS`` names another. Where an organisation has an 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,10 +29,57 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ACCOUNTS = ROOT / "data" / "accounts.toml"
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
+MAX_FAILED_SIGN_INS = 5  # failed sign-ins for one account name within LOCKOUT_MINUTES lock it
+LOCKOUT_MINUTES = 15  # the window counted, and how long the lock lasts after the last failure
+LOCKED_DETAIL = "locked"  # audit detail prefix of a lockout refusal (not counted as a failure)
 
 
 class SignInFailed(PlannerError):
     """Unknown account, wrong password or disabled account (deliberately not told apart)."""
+
+
+class SignInLocked(SignInFailed):
+    """Too many failed sign-ins for this account name lately: refused without checking the password."""
+
+
+class SignInLog(Protocol):
+    """Where sign-ins are recorded: the store (``planner.store.Store``)."""
+
+    def failed_sign_ins(self, name: str, since: datetime) -> list[datetime]: ...
+
+    def record_event(self, *, user: str, role: str, action: str, outcome: str, detail: str = "") -> None: ...
+
+
+def lockout_minutes(failures: Iterable[datetime], now: datetime) -> int:
+    """Minutes (rounded up) an account name stays locked given its failed sign-in times; 0 when
+    not locked. Locked: MAX_FAILED_SIGN_INS failures within LOCKOUT_MINUTES, until LOCKOUT_MINUTES
+    after the last of them."""
+    window = timedelta(minutes=LOCKOUT_MINUTES)
+    times = sorted(t for t in failures if t <= now)
+    if not times or now - times[-1] >= window:
+        return 0
+    last = times[-1]
+    if sum(1 for t in times if last - t < window) < MAX_FAILED_SIGN_INS:
+        return 0
+    return max(1, math.ceil((last + window - now).total_seconds() / 60))
+
+
+def locked_message(minutes: int) -> str:
+    """The bilingual refusal for a locked account name."""
+    return f"尝试次数过多, 请 {minutes} 分钟后再试 / too many failed attempts, try again in {minutes} minutes"
+
+
+def refuse_if_locked(log: SignInLog, name: str, *, now: datetime | None = None, via: str = "") -> None:
+    """Raise SignInLocked (recorded in ``log``: sign_in, denied, detail ``locked ...``) when ``name``
+    has too many recent failed sign-ins; called before the password is checked."""
+    now = now or datetime.now(UTC)
+    failures = log.failed_sign_ins(name, now - 2 * timedelta(minutes=LOCKOUT_MINUTES))
+    minutes = lockout_minutes(failures, now)
+    if minutes:
+        message = locked_message(minutes)
+        detail = f"{LOCKED_DETAIL}{' ' + via if via else ''}: {message}"
+        log.record_event(user=name, role="", action="sign_in", outcome="denied", detail=detail)
+        raise SignInLocked(message)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,20 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, MutableMapping
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from planner.access import ANONYMOUS, ROLE_LABELS, User
-from planner.accounts import SignInFailed, accounts_path, authenticate, load_accounts, user_for_identity
+from planner.accounts import (
+    SignInFailed,
+    accounts_path,
+    authenticate,
+    load_accounts,
+    refuse_if_locked,
+    user_for_identity,
+)
 from planner.changes import RegisterChanges, register_changes
 from planner.errors import AccessDenied, PlannerError, Problem, ValidationError
 from planner.geo import m2_to_wan
@@ -288,11 +296,16 @@ def accounts_file() -> str:
     return str(accounts_path())
 
 
-def sign_in(state: MutableMapping[str, Any], name: str, password: str) -> User:
+def sign_in(
+    state: MutableMapping[str, Any], name: str, password: str, *, now: datetime | None = None
+) -> User:
     """Check name and password against the accounts file; on success the session's user.
 
     Raises SignInFailed (one message for unknown, wrong and disabled); the failure is recorded.
+    After too many failures for the name (``planner.accounts.lockout_minutes``) raises
+    SignInLocked without checking the password, recorded too. ``now``: for tests.
     """
+    refuse_if_locked(state_store(state), name.strip(), now=now)
     try:
         user = authenticate(name.strip(), password)
     except SignInFailed:

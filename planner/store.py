@@ -34,6 +34,7 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.access import SYSTEM, User, check_change
+from planner.accounts import LOCKED_DETAIL
 from planner.capacity import capacity_report
 from planner.changes import RegisterChanges, register_changes
 from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
@@ -170,6 +171,7 @@ class Backend(Protocol):
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
+    def failed_sign_ins(self, user: str, since: str) -> list[str]: ...
     def close(self) -> None: ...
 
 
@@ -210,7 +212,22 @@ class StoreUnavailable(InputError):
     """The store's database failed (server gone, file unreadable): nothing was written."""
 
 
-_BACKEND_METHODS = ("is_empty", "versions", "read", "write", "audit", "get_meta", "set_meta", "audit_log")
+_BACKEND_METHODS = (
+    "is_empty",
+    "versions",
+    "read",
+    "write",
+    "audit",
+    "get_meta",
+    "set_meta",
+    "audit_log",
+    "failed_sign_ins",
+)
+# audit rows a backend's failed_sign_ins returns: denied sign-ins of one user, not lockout refusals
+FAILED_SIGN_INS_WHERE = (
+    "action = 'sign_in' AND outcome = 'denied' AND \"user\" = {user} AND \"time\" >= {since} "
+    f"AND detail NOT LIKE '{LOCKED_DETAIL}%'"
+)
 
 
 def guard_backend(errors: tuple[type[BaseException], ...]):
@@ -494,6 +511,12 @@ class Store:
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         """Every write attempt, newest first: time, user, role, action, scenario, version, outcome, detail."""
         return self.backend.audit_log(limit)
+
+    def failed_sign_ins(self, name: str, since: datetime) -> list[datetime]:
+        """Times of the failed sign-ins (wrong name or password; not lockout refusals) recorded for
+        account ``name`` since ``since`` (for ``planner.accounts.refuse_if_locked``)."""
+        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds")
+        return [datetime.fromisoformat(t) for t in self.backend.failed_sign_ins(name, since_text)]
 
     def record_event(
         self,

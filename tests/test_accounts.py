@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,15 @@ from argon2 import PasswordHasher
 from planner.access import User
 from planner.accounts import (
     DEFAULT_ACCOUNTS,
+    LOCKOUT_MINUTES,
+    MAX_FAILED_SIGN_INS,
     SignInFailed,
+    SignInLocked,
     accounts_path,
     authenticate,
     disable_account,
     load_accounts,
+    lockout_minutes,
     set_account,
     user_for_identity,
 )
@@ -173,3 +178,47 @@ def test_a_file_of_the_wrong_structure_is_a_planner_error_naming_the_place(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(PlannerError, match=re.escape(place)):
         load_accounts(path)
+
+
+# ---- lockout after repeated failed sign-ins ---------------------------------------------------
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _minutes(*offsets: float) -> list[datetime]:
+    return [T0 + timedelta(minutes=m) for m in offsets]
+
+
+def test_lockout_minutes_counts_failures_within_the_window() -> None:
+    assert MAX_FAILED_SIGN_INS == 5 and LOCKOUT_MINUTES == 15
+    four = _minutes(0, 1, 2, 3)
+    assert lockout_minutes(four, T0 + timedelta(minutes=4)) == 0
+    five = _minutes(0, 1, 2, 3, 4)
+    assert lockout_minutes(five, T0 + timedelta(minutes=4)) == 15  # 15 minutes from the last failure
+    assert lockout_minutes(five, T0 + timedelta(minutes=10, seconds=30)) == 9  # rounded up
+    assert lockout_minutes(five, T0 + timedelta(minutes=19)) == 0  # the lock is over
+    spread = _minutes(0, 5, 10, 15, 20)  # never five within 15 minutes
+    assert lockout_minutes(spread, T0 + timedelta(minutes=21)) == 0
+    assert lockout_minutes([], T0) == 0
+
+
+def test_five_failed_sign_ins_lock_the_account_name(store, plan) -> None:
+    from planner.session import sign_in
+
+    set_account("li", "district", PASSWORD, district_code="440306")
+    set_account("wang", "planner", PASSWORD)
+    state = {"plan": plan, "store": store}
+    for _ in range(MAX_FAILED_SIGN_INS):
+        with pytest.raises(SignInFailed, match="wrong user name or password"):
+            sign_in(state, "li", "wrong password")
+    with pytest.raises(SignInLocked, match="try again in 15 minutes") as exc:
+        sign_in(state, "li", PASSWORD)  # the right password, not even checked
+    assert "尝试次数过多, 请 15 分钟后再试" in str(exc.value) and "user" not in state
+    top = store.audit_log().iloc[0]
+    assert (top["user"], top["action"], top["outcome"]) == ("li", "sign_in", "denied")
+    assert top["detail"].startswith("locked")
+    assert (
+        len(store.failed_sign_ins("li", datetime.now(UTC) - timedelta(hours=1))) == 5
+    )  # refusal not counted
+    assert sign_in(state, "wang", PASSWORD).name == "wang"  # another account is unaffected
+    later = datetime.now(UTC) + timedelta(minutes=LOCKOUT_MINUTES, seconds=1)
+    assert sign_in(state, "li", PASSWORD, now=later).name == "li"  # after the window it works again

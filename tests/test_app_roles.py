@@ -233,6 +233,21 @@ def test_sign_in_with_a_real_account_and_sign_out() -> None:
     ]
 
 
+def test_five_wrong_passwords_lock_the_sign_in_form() -> None:
+    set_account("li", "district", PASSWORD, district_code=BAOAN)
+    at = _app(None, "pages/signin.py")
+    for _ in range(5):
+        _sign_in(at, "li", "not the password")
+        assert "用户名或密码错误" in at.error[0].value
+    _sign_in(at, "li", PASSWORD)
+    assert not at.exception and "user" not in at.session_state
+    assert (
+        "尝试次数过多, 请 15 分钟后再试 / too many failed attempts, try again in 15 minutes"
+        in at.error[0].value
+    )
+    assert events(at.session_state.store)[-1]["detail"].startswith("locked")
+
+
 @pytest.mark.parametrize("page", ["app.py", "pages/map.py", "pages/capacity.py", "pages/export.py"])
 def test_every_page_says_who_is_signed_in(page: str) -> None:
     at = _app(PLANNER, None if page == "app.py" else page)

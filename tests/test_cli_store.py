@@ -275,6 +275,21 @@ def test_a_failed_sign_in_is_recorded_without_the_password(capsys, accounts, mon
     assert not open_store().exists("b")
 
 
+def test_five_wrong_passwords_lock_the_account_name(capsys, accounts, monkeypatch):
+    monkeypatch.setenv("PLANNER_PASSWORD", "guessed-pw-77")
+    for _ in range(5):
+        rc, _, err = run(capsys, "scenario", "copy", "main", "b", "--user", "alice")
+        assert rc == 4 and "wrong user name or password" in err
+    monkeypatch.setenv("PLANNER_PASSWORD", PASSWORD)
+    rc, _, err = run(capsys, "scenario", "copy", "main", "b", "--user", "alice")
+    assert rc == 4 and "too many failed attempts, try again in 15 minutes" in err and "尝试次数过多" in err
+    assert not open_store().exists("b")
+    top = open_store().audit_log().iloc[0]
+    assert (top["user"], top["outcome"]) == ("alice", "denied") and top["detail"].startswith("locked")
+    rc, _, err = run(capsys, "scenario", "copy", "main", "b", "--user", "ns")  # another account: signed in,
+    assert "too many failed attempts" not in err and "wrong user name" not in err  # refused as district staff
+
+
 def test_a_wrong_store_location_exits_2_with_the_message(capsys, accounts, tmp_path):
     rc, _, err = run(capsys, "scenario", "list", "--db", str(tmp_path))
     assert rc == 2 and "is a folder" in err and "Traceback" not in err
