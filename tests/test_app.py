@@ -39,18 +39,23 @@ def at() -> AppTest:
     return AppTest.from_file(APP, default_timeout=TIMEOUT).run()
 
 
-def _app_as(user: User | None) -> AppTest:
-    """The app run once with ``user`` signed in (None: anonymous)."""
+def app_as(user: User | None, page: str | None = None) -> AppTest:
+    """The app run once with ``user`` signed in (None: anonymous), then on ``page`` if given;
+    it must run without an exception."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if user is not None:
         at.session_state["user"] = as_account(user)
-    return at.run()
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
 
 
 @pytest.fixture
 def planner_at() -> AppTest:
     """The app with a city planner signed in (editing needs a signed-in user)."""
-    return _app_as(PLANNER)
+    return app_as(PLANNER)
 
 
 def test_overview_shows_the_target_and_progress(at: AppTest, plan: Plan) -> None:
@@ -182,8 +187,7 @@ def test_a_drawing_becomes_a_park() -> None:
     square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
     drawing = {"type": "Feature", "properties": {}, "geometry": square}
     with mock.patch("streamlit_folium.st_folium", _fake_st_folium(drawing)):
-        at = _app_as(PLANNER)
-        at.switch_page("pages/map.py").run()
+        at = app_as(PLANNER, "pages/map.py")  # the fake map serves the map page only
         n = len(at.session_state.register.parks)
         assert at.text_input[0].value == "drawn-001"
         name = next(w for w in at.text_input if w.label == "名称")
@@ -202,8 +206,7 @@ def test_a_drawing_becomes_a_park() -> None:
 def test_a_drawing_without_a_name_is_refused() -> None:
     square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
     with mock.patch("streamlit_folium.st_folium", _fake_st_folium({"geometry": square})):
-        at = _app_as(PLANNER)
-        at.switch_page("pages/map.py").run()
+        at = app_as(PLANNER, "pages/map.py")  # the fake map serves the map page only
         n = len(at.session_state.register.parks)
         _add_button(at).click().run()
         assert at.error and len(at.session_state.register.parks) == n

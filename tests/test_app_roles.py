@@ -15,8 +15,8 @@ from planner.access import User
 from planner.accounts import set_account
 from planner.changes import register_changes
 from planner.plan import Plan
-from tests.conftest import as_account, inside, square
-from tests.test_app import APP, TIMEOUT, _fake_st_folium
+from tests.conftest import inside, square
+from tests.test_app import APP, TIMEOUT, _fake_st_folium, app_as
 from tests.test_session_auth import events
 
 BAOAN, NANSHAN = "440306", "440305"
@@ -24,17 +24,6 @@ PLANNER = User("wang", "planner", display_name="王工")
 BAOAN_STAFF = User("li", "district", BAOAN, display_name="李科长")
 VIEWER = User("zhao", "viewer")
 PASSWORD = "correct horse 7"
-
-
-def _app(user: User | None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if user is not None:
-        at.session_state["user"] = as_account(user)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def _texts(at: AppTest) -> str:
@@ -61,7 +50,7 @@ def _edit(at: AppTest, key: str, rows: dict) -> None:
 
 
 def test_planner_applies_an_allocation_edit_in_any_district() -> None:
-    at = _app(PLANNER, "pages/district.py")
+    at = app_as(PLANNER, "pages/district.py")
     at.selectbox(key="district_code").set_value(NANSHAN).run()
     first = at.data_editor[0].value.iloc[0]["allocation_id"]
     _edit(at, f"alloc_editor_{NANSHAN}", {0: {"area_m2": 12345}})
@@ -76,7 +65,7 @@ def test_planner_applies_an_allocation_edit_in_any_district() -> None:
 
 
 def test_planner_sets_a_quota() -> None:
-    at = _app(PLANNER, "pages/capacity.py")
+    at = app_as(PLANNER, "pages/capacity.py")
     codes = list(at.data_editor(key="quota_editor").value["district_code"])
     _edit(at, "quota_editor", {codes.index(BAOAN): {"quota_m2": 500_000}})
     at.button(key="apply_quotas").click().run()
@@ -91,7 +80,7 @@ def test_planner_sets_a_quota() -> None:
 
 
 def test_a_bad_quota_is_refused_and_changes_nothing() -> None:
-    at = _app(PLANNER, "pages/capacity.py")
+    at = app_as(PLANNER, "pages/capacity.py")
     _edit(at, "quota_editor", {0: {"quota_m2": -1}})
     at.button(key="apply_quotas").click().run()
     assert at.error and "未保存: 数据未通过校验" in at.error[0].value
@@ -102,7 +91,7 @@ def test_a_bad_quota_is_refused_and_changes_nothing() -> None:
 
 
 def test_district_staff_start_on_their_district_and_apply_an_edit() -> None:
-    at = _app(BAOAN_STAFF, "pages/district.py")
+    at = app_as(BAOAN_STAFF, "pages/district.py")
     assert at.selectbox(key="district_code").value == BAOAN
     assert {f"alloc_editor_{BAOAN}", "apply_allocations"} <= _keys(at)
     _edit(at, f"alloc_editor_{BAOAN}", {0: {"area_m2": 450_000}})
@@ -114,7 +103,7 @@ def test_district_staff_start_on_their_district_and_apply_an_edit() -> None:
 
 
 def test_district_staff_see_another_district_read_only() -> None:
-    at = _app(BAOAN_STAFF, "pages/district.py")
+    at = app_as(BAOAN_STAFF, "pages/district.py")
     before = at.session_state.register
     # a forged session: the other district chosen and an edit waiting in its editor's state
     _edit(at, f"alloc_editor_{NANSHAN}", {0: {"area_m2": 1}})
@@ -130,7 +119,7 @@ def test_district_staff_see_another_district_read_only() -> None:
 def _draw(user: User, polygon: shapely.Polygon) -> AppTest:
     drawing = {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(polygon)}
     with mock.patch("streamlit_folium.st_folium", _fake_st_folium(drawing)):
-        at = _app(user, "pages/map.py")
+        at = app_as(user, "pages/map.py")
         name = next(w for w in at.text_input if w.label == "名称")
         name.set_value("区级绘制")
         next(b for b in at.button if b.label == "加入登记册").click().run()
@@ -168,7 +157,7 @@ def test_district_staff_drawing_in_another_district_is_refused_and_recorded(
 
 
 def test_district_staff_see_no_quota_editor() -> None:
-    at = _app(BAOAN_STAFF, "pages/capacity.py")
+    at = app_as(BAOAN_STAFF, "pages/capacity.py")
     assert "quota_editor" not in _keys(at) and "apply_quotas" not in _keys(at)
 
 
@@ -177,7 +166,7 @@ def test_district_staff_see_no_quota_editor() -> None:
 
 @pytest.mark.parametrize("user", [VIEWER, None], ids=["viewer", "anonymous"])
 def test_viewers_get_no_editing_controls(user: User | None, seed_register) -> None:
-    at = _app(user, "pages/district.py")
+    at = app_as(user, "pages/district.py")
     assert not at.data_editor and "apply_allocations" not in _keys(at)
     assert any("只读" in i.value for i in at.info)
     at.switch_page("pages/capacity.py").run()
@@ -197,7 +186,7 @@ def test_viewers_get_no_editing_controls(user: User | None, seed_register) -> No
 
 
 def test_sign_in_page_without_accounts_shows_the_first_command() -> None:
-    at = _app(None, "pages/signin.py")
+    at = app_as(None, "pages/signin.py")
     assert not at.error and not at.text_input
     assert any("不附带默认账户" in i.value for i in at.info)
     assert [c.value for c in at.code] == ["python -m planner account add NAME --role planner"]
@@ -212,7 +201,7 @@ def _sign_in(at: AppTest, name: str, password: str) -> AppTest:
 
 def test_sign_in_with_a_real_account_and_sign_out() -> None:
     set_account("li", "district", PASSWORD, district_code=BAOAN, display_name="李科长")
-    at = _app(None, "pages/signin.py")
+    at = app_as(None, "pages/signin.py")
     _sign_in(at, "li", "not the password")
     assert not at.exception and at.error
     assert "用户名或密码错误" in at.error[0].value
@@ -235,7 +224,7 @@ def test_sign_in_with_a_real_account_and_sign_out() -> None:
 
 def test_five_wrong_passwords_lock_the_sign_in_form() -> None:
     set_account("li", "district", PASSWORD, district_code=BAOAN)
-    at = _app(None, "pages/signin.py")
+    at = app_as(None, "pages/signin.py")
     for _ in range(5):
         _sign_in(at, "li", "not the password")
         assert "用户名或密码错误" in at.error[0].value
@@ -250,7 +239,7 @@ def test_five_wrong_passwords_lock_the_sign_in_form() -> None:
 
 @pytest.mark.parametrize("page", ["app.py", "pages/map.py", "pages/capacity.py", "pages/export.py"])
 def test_every_page_says_who_is_signed_in(page: str) -> None:
-    at = _app(PLANNER, None if page == "app.py" else page)
+    at = app_as(PLANNER, None if page == "app.py" else page)
     assert ":material/person: 王工 · 市级规划人员" in [c.value for c in at.sidebar.caption]
     at.radio[0].set_value("en").run()
     assert ":material/person: 王工 · City planner" in [c.value for c in at.sidebar.caption]

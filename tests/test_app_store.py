@@ -19,8 +19,8 @@ from planner.changes import register_changes
 from planner.plan import Plan
 from planner.register import Register
 from planner.store import open_store
-from tests.conftest import as_account, inside, make_register, square
-from tests.test_app import APP, TIMEOUT
+from tests.conftest import inside, make_register, square
+from tests.test_app import app_as
 from tests.test_session_auth import events
 
 BAOAN, NANSHAN = "440306", "440305"
@@ -29,17 +29,6 @@ BAOAN_STAFF = User("li", "district", BAOAN, display_name="李科长")
 VIEWER = User("zhao", "viewer")
 SCENARIO_PAGE = "pages/scenario.py"
 WRITE_KEYS = {"save_as", "delete_scenario", "restore_version"}
-
-
-def _app(user: User | None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if user is not None:
-        at.session_state["user"] = as_account(user)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def _keys(at: AppTest) -> set[str]:
@@ -78,7 +67,7 @@ def _frame_with(at: AppTest, value: str):
 def test_the_app_seeds_its_store_on_first_run(seed_register: Register) -> None:
     db = Path(os.environ["PLANNER_DB"])
     assert not db.exists()
-    at = _app(None)
+    at = app_as(None)
     assert db.exists()
     store = at.session_state.store
     assert store.location == str(db)
@@ -89,7 +78,7 @@ def test_the_app_seeds_its_store_on_first_run(seed_register: Register) -> None:
 
 
 def test_an_edit_is_a_version_that_a_new_session_sees() -> None:
-    at = _edit_allocation(_app(PLANNER), NANSHAN, 0, 12345)
+    at = _edit_allocation(app_as(PLANNER), NANSHAN, 0, 12345)
     assert not at.exception and not at.error
     first = "sz_bay_super_hq-a1"
     assert _area(at.session_state.register, first) == 12345
@@ -97,7 +86,7 @@ def test_an_edit_is_a_version_that_a_new_session_sees() -> None:
     assert (v.version, v.author, v.role, v.comment) == (2, "wang", "planner", f"分配表 allocations {NANSHAN}")
     assert "方案 main · v2 (wang" in _sidebar(at)
 
-    later = _app(None)  # another browser, nobody signed in: reads what was saved
+    later = app_as(None)  # another browser, nobody signed in: reads what was saved
     assert later.session_state.version.version == 2
     assert _area(later.session_state.register, first) == 12345
     history = open_store().history("main")  # and the store itself, opened afresh
@@ -105,7 +94,7 @@ def test_an_edit_is_a_version_that_a_new_session_sees() -> None:
 
 
 def test_two_sessions_editing_at_once_never_lose_an_update() -> None:
-    first, second = _app(PLANNER), _app(BAOAN_STAFF)  # both load main v1
+    first, second = app_as(PLANNER), app_as(BAOAN_STAFF)  # both load main v1
     _edit_allocation(first, NANSHAN, 0, 7000)
     assert not first.error and first.session_state.version.version == 2
     assert "已有新版本" not in _sidebar(first)
@@ -136,9 +125,9 @@ def test_two_sessions_editing_at_once_never_lose_an_update() -> None:
 
 
 def test_district_staff_restoring_another_districts_change_is_refused_and_recorded() -> None:
-    planner = _edit_allocation(_app(PLANNER), NANSHAN, 0, 7000)  # v2 changes a Nanshan allocation
+    planner = _edit_allocation(app_as(PLANNER), NANSHAN, 0, 7000)  # v2 changes a Nanshan allocation
     assert planner.session_state.version.version == 2
-    at = _app(BAOAN_STAFF, SCENARIO_PAGE)
+    at = app_as(BAOAN_STAFF, SCENARIO_PAGE)
     at.radio(key="scenario_view").set_value("history").run()
     at.selectbox(key="history_version_main").set_value(1).run()
     assert "restore_version" in _keys(at)  # staff may restore what is theirs; the store decides
@@ -163,7 +152,7 @@ def test_viewers_see_no_write_controls_on_the_scenario_page(user: User | None, p
     store.save(
         Register(register.parks, changed, register.quotas), user=PLANNER, comment="v2", expected_version=1
     )
-    at = _app(user, SCENARIO_PAGE)
+    at = app_as(user, SCENARIO_PAGE)
     for view in ("list", "compare", "history"):
         at.radio(key="scenario_view").set_value(view).run()
         assert not at.exception and not at.error
@@ -177,13 +166,13 @@ def test_viewers_see_no_write_controls_on_the_scenario_page(user: User | None, p
 
 
 def test_district_staff_may_not_copy_or_delete_scenarios() -> None:
-    at = _app(BAOAN_STAFF, SCENARIO_PAGE)
+    at = app_as(BAOAN_STAFF, SCENARIO_PAGE)
     assert not {"save_as", "delete_scenario"} & _keys(at)
     assert any("只有市级规划人员" in i.value for i in at.info)
 
 
 def test_planner_save_as_open_compare_and_delete(plan: Plan) -> None:
-    at = _app(PLANNER, SCENARIO_PAGE)
+    at = app_as(PLANNER, SCENARIO_PAGE)
     assert at.button(key="save_as").disabled  # no name yet
     at.text_input(key="save_as_name_main").set_value("方案B")
     at.text_input(key="save_as_comment_main").set_value("南山加密").run()
@@ -255,7 +244,7 @@ def test_planner_save_as_open_compare_and_delete(plan: Plan) -> None:
 
 
 def test_planner_restores_an_earlier_version_as_a_new_one() -> None:
-    at = _edit_allocation(_app(PLANNER), NANSHAN, 0, 7000)
+    at = _edit_allocation(app_as(PLANNER), NANSHAN, 0, 7000)
     assert at.session_state.version.version == 2
     at.switch_page(SCENARIO_PAGE).run()
     at.radio(key="scenario_view").set_value("history").run()
@@ -279,7 +268,7 @@ def test_planner_restores_an_earlier_version_as_a_new_one() -> None:
 @pytest.mark.postgis
 def test_the_app_runs_on_postgis(pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLANNER_DB", pg_schema_url)
-    at = _edit_allocation(_app(PLANNER), NANSHAN, 0, 12345)
+    at = _edit_allocation(app_as(PLANNER), NANSHAN, 0, 12345)
     assert not at.exception and not at.error
     store = at.session_state.store
     assert store.location.startswith("postgresql+psycopg2://")
@@ -287,7 +276,7 @@ def test_the_app_runs_on_postgis(pg_schema_url: str, monkeypatch: pytest.MonkeyP
     at.switch_page(SCENARIO_PAGE).run()
     assert not at.exception and not at.error
     assert "方案 main · v2 (wang" in _sidebar(at)
-    fresh = _app(None)
+    fresh = app_as(None)
     assert _area(fresh.session_state.register, "sz_bay_super_hq-a1") == 12345
     store.record_event(user="li", role="", action="sign_in", outcome="denied", detail="wrong password")
     top = store.audit_log(1).iloc[0]
@@ -320,7 +309,7 @@ def _conflict_shown(at: AppTest) -> str:
 
 
 def test_a_quota_save_after_someone_elses_save_is_a_conflict() -> None:
-    at = _app(PLANNER, "pages/capacity.py")
+    at = app_as(PLANNER, "pages/capacity.py")
     _someone_saves_first(at)
     codes = list(at.data_editor(key="quota_editor").value["district_code"])
     at.session_state["quota_editor"] = {
@@ -344,7 +333,7 @@ def test_a_drawing_saved_after_someone_elses_save_is_a_conflict() -> None:
 
     square_ = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
     with mock.patch("streamlit_folium.st_folium", _fake_st_folium({"geometry": square_})):
-        at = _app(PLANNER, "pages/map.py")
+        at = app_as(PLANNER, "pages/map.py")
         _someone_saves_first(at)
         next(w for w in at.text_input if w.label == "名称").set_value("冲突园区")
         next(b for b in at.button if b.label == "加入登记册").click().run()
@@ -360,7 +349,7 @@ def test_a_drawing_saved_after_someone_elses_save_is_a_conflict() -> None:
 def test_an_import_confirmed_after_someone_elses_save_is_a_conflict(plan: Plan) -> None:
     from tests.test_uploads import good_geojson
 
-    at = _app(PLANNER, "pages/import.py")
+    at = app_as(PLANNER, "pages/import.py")
     at.file_uploader[0].set_value(("good.geojson", good_geojson(plan), "application/octet-stream")).run()
     _someone_saves_first(at)
     at.button(key="import_confirm").click().run()
