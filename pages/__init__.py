@@ -2,7 +2,7 @@
 
 ``frame()`` sets the page up, fills the session (the plan is loaded once per server with
 ``st.cache_resource``; the store is opened once per process and location by
-``planner.session.shared_store``, the one store cache, which CLI and tests share), handles an identity provider's return, and draws the sidebar: language,
+``planner.app.session.shared_store``, the one store cache, which CLI and tests share), handles an identity provider's return, and draws the sidebar: language,
 navigation, who is signed in, which scenario version is being edited. Each page, the entry script
 included, starts with ``plan, register, lang = frame()`` and so works on its own (a deep link).
 """
@@ -13,10 +13,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from planner.errors import PlannerError, ValidationError
-from planner.plan import DEFAULT_PLAN, Plan, load_plan
-from planner.register import Register
-from planner.session import (
+from planner.app.session import (
     APP_TITLE,
     LANGS,
     LOAD_LATEST,
@@ -33,6 +30,9 @@ from planner.session import (
     sign_out,
     user_line,
 )
+from planner.core.plan import DEFAULT_PLAN, Plan, load_plan
+from planner.core.register import Register
+from planner.errors import PlannerError, ValidationError
 from planner.store import ConflictError
 
 

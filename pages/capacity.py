@@ -7,19 +7,19 @@ import pandas as pd
 import streamlit as st
 
 from pages import frame, show_refusal
-from planner.capacity import capacity_report
-from planner.editing import park_of_item
-from planner.errors import PlannerError
-from planner.findings import SEVERITIES, findings_frame, run_checks
-from planner.geo import M2_PER_WAN, fmt_m2
-from planner.register import set_quotas
-from planner.session import (
+from planner.app.session import (
     commit_register,
     current_user,
     fmt_wan,
     quota_table,
     quotas_from_table,
 )
+from planner.core.capacity import capacity_report
+from planner.core.editing import park_of_item
+from planner.core.findings import SEVERITIES, findings_frame, run_checks
+from planner.core.geo import M2_PER_WAN, fmt_m2
+from planner.core.register import set_quotas
+from planner.errors import PlannerError
 
 plan, register, lang = frame()
 name_col = "name_zh" if lang == "zh" else "name_en"

@@ -9,23 +9,23 @@ import pandas as pd
 import streamlit as st
 
 from pages import frame, show_refusal
-from planner import downloads
-from planner.capacity import capacity_report
-from planner.editing import (
-    apply_district_allocations,
-    district_allocations,
-    district_register,
-)
-from planner.errors import PlannerError
-from planner.geo import fmt_m2
-from planner.io import allocations_layer, parks_layer
-from planner.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
-from planner.session import (
+from planner.app import downloads
+from planner.app.session import (
     commit_register,
     current_user,
     fmt_wan,
     read_only_note,
 )
+from planner.core.capacity import capacity_report
+from planner.core.editing import (
+    apply_district_allocations,
+    district_allocations,
+    district_register,
+)
+from planner.core.geo import fmt_m2
+from planner.core.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
+from planner.errors import PlannerError
+from planner.io.export import allocations_layer, parks_layer
 
 plan, register, lang = frame()
 L = 0 if lang == "zh" else 1

@@ -1,4 +1,4 @@
-"""Export page: districts, parks and allocations in every format planner.io writes."""
+"""Export page: districts, parks and allocations in every format planner.io.export writes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from functools import partial
 import streamlit as st
 
 from pages import frame
-from planner import downloads
-from planner.io import LAYERS, build_layer
+from planner.app import downloads
+from planner.io.export import LAYERS, build_layer
 
 plan, register, lang = frame()
 

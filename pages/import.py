@@ -1,8 +1,8 @@
 """Import page: upload a GIS file of parks, preview every park and problem, confirm to add them.
 
-The file is read and validated by planner.ingest (held in session state by planner.uploads, so a
+The file is read and validated by planner.io.ingest (held in session state by planner.app.uploads, so a
 rerun does not read it again); nothing reaches the working register unless the preview has no
-problem and the user confirms, and then only through planner.session.commit_register.
+problem and the user confirms, and then only through planner.app.session.commit_register.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import frame, show_refusal
-from planner import uploads
-from planner.errors import PlannerError
-from planner.mapview import import_map
-from planner.session import (
+from planner.app import uploads
+from planner.app.mapview import import_map
+from planner.app.session import (
     current_user,
 )
+from planner.errors import PlannerError
 
 plan, register, lang = frame()
 

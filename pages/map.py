@@ -10,10 +10,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import frame, show_refusal
-from planner.editing import add_drawn_park, new_park_id
-from planner.errors import PlannerError
-from planner.geo import fmt_m2
-from planner.mapview import (
+from planner.app.mapview import (
     BASEMAPS,
     basemap_datum,
     build_map,
@@ -21,12 +18,15 @@ from planner.mapview import (
     park_id_from_tooltip,
     selection_layer,
 )
-from planner.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
-from planner.session import (
+from planner.app.session import (
     commit_register,
     current_user,
     read_only_note,
 )
+from planner.core.editing import add_drawn_park, new_park_id
+from planner.core.geo import fmt_m2
+from planner.core.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
+from planner.errors import PlannerError
 
 plan, register, lang = frame()
 L = 0 if lang == "zh" else 1

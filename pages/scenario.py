@@ -2,7 +2,7 @@
 compare two of them (any version each) side by side and on a map; every version of the current
 scenario with its author, time and comment, viewable and restorable as a new version.
 
-All rules (who may, conflicts, validation, 留痕) are the store's (``planner.store``); this page
+All rules (who may, conflicts, validation, 留痕) are the store's (``planner.store.service``); this page
 only shows them. Every action goes through the store, never around it.
 """
 
@@ -13,19 +13,19 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import frame, show_refusal
-from planner.access import ROLE_LABELS
-from planner.capacity import capacity_report
-from planner.changes import register_changes
-from planner.errors import PlannerError
-from planner.geo import M2_PER_WAN, fmt_m2
-from planner.mapview import compare_map
-from planner.session import (
+from planner.app.mapview import compare_map
+from planner.app.session import (
     acting_user,
     current_user,
     fmt_wan,
     load_scenario,
     state_store,
 )
+from planner.core.access import ROLE_LABELS
+from planner.core.capacity import capacity_report
+from planner.core.changes import register_changes
+from planner.core.geo import M2_PER_WAN, fmt_m2
+from planner.errors import PlannerError
 from planner.store import MAIN, compare
 
 plan, register, lang = frame()

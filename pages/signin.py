@@ -7,8 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import frame
-from planner.errors import PlannerError
-from planner.session import (
+from planner.app.session import (
     FIRST_ACCOUNT_COMMAND,
     accounts_file,
     current_user,
@@ -19,6 +18,7 @@ from planner.session import (
     sign_in_identity,
     sign_out,
 )
+from planner.errors import PlannerError
 
 plan, register, lang = frame()
 

@@ -5,12 +5,12 @@ The public API, re-exported from the topic modules::
     from planner import load_plan, load_register, capacity_report, run_checks
 """
 
-from planner.capacity import CapacityReport, capacity_report
+from planner.core.capacity import CapacityReport, capacity_report
+from planner.core.findings import Finding, findings_frame, run_checks
+from planner.core.plan import Plan, available_plans, load_plan
+from planner.core.register import Register, load_register
 from planner.errors import AccessDenied, PlanError, PlannerError, Problem, ValidationError
-from planner.findings import Finding, findings_frame, run_checks
-from planner.ingest import ImportPreview, ImportRefused, confirm_import, preview_import
-from planner.plan import Plan, available_plans, load_plan
-from planner.register import Register, load_register
+from planner.io.ingest import ImportPreview, ImportRefused, confirm_import, preview_import
 
 __all__ = [
     "AccessDenied",

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner.access import User
-from planner.accounts import Account, load_accounts, save_accounts
-from planner.geo import METRIC, WGS84
-from planner.plan import Plan, load_plan
-from planner.register import Register, conform_allocations, conform_parks, conform_quotas, load_register
+from planner.core.access import User
+from planner.core.accounts import Account, load_accounts, save_accounts
+from planner.core.geo import METRIC, WGS84
+from planner.core.plan import Plan, load_plan
+from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas, load_register
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

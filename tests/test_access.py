@@ -1,5 +1,5 @@
-"""Who may change what (planner.access.check_change) on the real seed register, and the diff under
-it (planner.changes): district staff change their own district only, quotas are the city
+"""Who may change what (planner.core.access.check_change) on the real seed register, and the diff under
+it (planner.core.changes): district staff change their own district only, quotas are the city
 planner's, viewers change nothing, and doing nothing is allowed to all."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import pytest
 import shapely
 import shapely.geometry
 
-from planner.access import ANONYMOUS, SYSTEM, User, check_change
-from planner.changes import register_changes, table_changes
-from planner.editing import add_drawn_park
+from planner.core.access import ANONYMOUS, SYSTEM, User, check_change
+from planner.core.changes import register_changes, table_changes
+from planner.core.editing import add_drawn_park
+from planner.core.geo import WGS84
+from planner.core.plan import Plan
+from planner.core.register import Register, set_quotas
 from planner.errors import AccessDenied
-from planner.geo import WGS84
-from planner.plan import Plan
-from planner.register import Register, set_quotas
 from tests.conftest import inside, square
 
 BAOAN, NANSHAN = "440306", "440305"
@@ -157,7 +157,7 @@ def test_users_are_validated_and_know_their_districts(plan: Plan) -> None:
     assert BAOAN_STAFF.label("zh") == "li (区级工作人员 440306)"
 
 
-# planner.changes.table_changes
+# planner.core.changes.table_changes
 
 
 def _frame(rows: dict[str, list]) -> pd.DataFrame:

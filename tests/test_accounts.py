@@ -1,4 +1,4 @@
-"""Intranet accounts (planner.accounts): argon2id hashes in a TOML file, one answer for every failed
+"""Intranet accounts (planner.core.accounts): argon2id hashes in a TOML file, one answer for every failed
 sign-in, no account shipped, and the e-mail mapping for an identity provider (OIDC)."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from planner.access import User
-from planner.accounts import (
-    DEFAULT_ACCOUNTS,
+from planner.core.access import User
+from planner.core.accounts import (
     LOCKOUT_MINUTES,
     MAX_FAILED_SIGN_INS,
     SignInFailed,
@@ -28,6 +27,7 @@ from planner.accounts import (
     user_for_identity,
 )
 from planner.errors import PlannerError
+from planner.settings import DEFAULT_ACCOUNTS
 from tests.conftest import ROOT
 
 PASSWORD = "correct horse 7"
@@ -202,7 +202,7 @@ def test_lockout_minutes_counts_failures_within_the_window() -> None:
 
 
 def test_five_failed_sign_ins_lock_the_account_name(store, plan) -> None:
-    from planner.session import sign_in
+    from planner.app.session import sign_in
 
     set_account("li", "district", PASSWORD, district_code="440306")
     set_account("wang", "planner", PASSWORD)

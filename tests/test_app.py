@@ -9,9 +9,9 @@ import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
-from planner.access import User
-from planner.geo import fmt_m2
-from planner.plan import Plan
+from planner.core.access import User
+from planner.core.geo import fmt_m2
+from planner.core.plan import Plan
 from tests.conftest import as_account
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

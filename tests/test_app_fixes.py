@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner.access import User
-from planner.accounts import accounts_path, disable_account, set_account
-from planner.session import load_scenario
+from planner.app.session import load_scenario
+from planner.core.access import User
+from planner.core.accounts import accounts_path, disable_account, set_account
 from tests.conftest import as_account
 from tests.test_app import APP, PAGES, TIMEOUT
 from tests.test_session_auth import PASSWORD, events

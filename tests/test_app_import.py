@@ -10,10 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.errors import AppTestError
 
-from planner.access import User
-from planner.geo import METRIC, WGS84
-from planner.plan import Plan
-from planner.uploads import PREVIEW_STATE
+from planner.app.uploads import PREVIEW_STATE
+from planner.core.access import User
+from planner.core.geo import METRIC, WGS84
+from planner.core.plan import Plan
 from tests.conftest import as_account, inside, square
 from tests.test_uploads import LONGGANG, LUOHU, broken_geojson, fc_bytes, feature, good_geojson
 

@@ -11,10 +11,10 @@ import shapely
 import shapely.geometry
 from streamlit.testing.v1 import AppTest
 
-from planner.access import User
-from planner.accounts import set_account
-from planner.changes import register_changes
-from planner.plan import Plan
+from planner.core.access import User
+from planner.core.accounts import set_account
+from planner.core.changes import register_changes
+from planner.core.plan import Plan
 from tests.conftest import inside, square
 from tests.test_app import APP, TIMEOUT, _fake_st_folium, app_as
 from tests.test_session_auth import events

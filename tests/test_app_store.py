@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from planner.access import User
-from planner.changes import register_changes
-from planner.plan import Plan
-from planner.register import Register
+from planner.core.access import User
+from planner.core.changes import register_changes
+from planner.core.plan import Plan
+from planner.core.register import Register
 from planner.store import open_store
 from tests.conftest import inside, make_register, square
 from tests.test_app import app_as

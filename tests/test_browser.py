@@ -84,7 +84,7 @@ ACCOUNT, PASSWORD = "browser-planner", "a browser test password"
 def _accounts_env(folder: Path) -> dict[str, str]:
     """The server's own accounts file (one city planner; editing needs a sign-in) and its own
     store (seeded on first use), both in its tmp folder: a test run never touches data/."""
-    from planner.accounts import set_account
+    from planner.core.accounts import set_account
 
     accounts = folder / "accounts.toml"
     set_account(ACCOUNT, "planner", PASSWORD, display_name="浏览器测试", path=accounts)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from planner.capacity import capacity_report
+from planner.core.capacity import capacity_report
+from planner.core.plan import load_plan
 from planner.errors import PlanError
-from planner.plan import load_plan
 from tests.conftest import DATA, inside, make_register, square
 
 

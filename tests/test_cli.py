@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner.__main__ import main
+from planner.cli.main import main
 from tests.conftest import ROOT
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from planner import _cli_accounts
-from planner.__main__ import main
-from planner.accounts import authenticate, load_accounts
+from planner.cli import accounts as _cli_accounts
+from planner.cli.main import main
+from planner.core.accounts import authenticate, load_accounts
 from planner.errors import PlannerError
 from tests.conftest import ROOT
 

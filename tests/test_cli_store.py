@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from planner import __main__ as cli
-from planner.accounts import set_account
-from planner.plan import GEODATA
-from planner.register import PARKS_FILE
+from planner.cli import main as cli
+from planner.core.accounts import set_account
+from planner.core.plan import GEODATA
+from planner.core.register import PARKS_FILE
 from planner.store import open_store
 from tests.conftest import ROOT
 
@@ -300,7 +300,7 @@ def test_a_wrong_store_location_exits_2_with_the_message(capsys, accounts, tmp_p
 
 
 def test_scenario_export_round_trips_into_another_store(capsys, accounts, edited_files, tmp_path, store_db):
-    from planner.register import load_register
+    from planner.core.register import load_register
     from tests.test_store import assert_same
 
     source = str(tmp_path / "source.gpkg")
@@ -328,7 +328,7 @@ def test_scenario_export_round_trips_into_another_store(capsys, accounts, edited
 
 
 def test_an_interrupted_export_leaves_the_old_files_and_no_temp_file(edited_files, monkeypatch):
-    from planner.io import write_register_files
+    from planner.io.export import write_register_files
 
     before = {p.name: p.read_bytes() for p in edited_files.iterdir()}
     register = open_store().load()[0]  # the seed: differs from the edited folder's parks file
@@ -336,7 +336,7 @@ def test_an_interrupted_export_leaves_the_old_files_and_no_temp_file(edited_file
     def boom(fd: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("planner.io.os.fsync", boom)
+    monkeypatch.setattr("planner.io.export.os.fsync", boom)
     with pytest.raises(KeyboardInterrupt):
         write_register_files(register, edited_files)
     assert {p.name: p.read_bytes() for p in edited_files.iterdir()} == before

@@ -8,7 +8,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from planner.geo import METRIC, WGS84
+from planner.core.geo import METRIC, WGS84
 
 NINE = {"440303", "440304", "440305", "440306", "440307", "440308", "440309", "440310", "440311"}
 # Districts whose polygon (land, from the map source) carries no sea or reclaimed land of note.
@@ -56,7 +56,7 @@ def test_rings_are_counter_clockwise_and_provenance_is_recorded(plan):
 def test_polygons_are_not_in_gcj02(plan):
     """A known landmark check: Shenzhen Bay Park's shore lies at WGS84 ~113.95 E; shifting the polygons
     into GCJ-02 moves every vertex 500-600 m, so the stored file must be the unshifted one."""
-    from planner.geo import shift_from_wgs84
+    from planner.core.geo import shift_from_wgs84
 
     nanshan = plan.district_polygons.set_index("code").loc[["440305"]].geometry
     shifted = gpd.GeoSeries(shift_from_wgs84(nanshan, "gcj02"), crs=WGS84)

@@ -1,4 +1,4 @@
-"""Download bytes for the app's Export and District pages, written by planner.io."""
+"""Download bytes for the app's Export and District pages, written by planner.io.export."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import json
 import geopandas as gpd
 import pandas as pd
 
-from planner import downloads
-from planner.io import build_layer
-from planner.plan import Plan
-from planner.register import Register
+from planner.app import downloads
+from planner.core.plan import Plan
+from planner.core.register import Register
+from planner.io.export import build_layer
 
 
 def test_geojson_bytes_are_the_layer(plan: Plan, seed_register: Register) -> None:
@@ -43,7 +43,7 @@ def test_every_format_writes_readable_bytes(plan: Plan, seed_register: Register,
 def test_a_districts_annex_sheet_has_one_row_a_park_of_that_district(
     plan: Plan, seed_register: Register
 ) -> None:
-    from planner.editing import district_parks, district_register
+    from planner.core.editing import district_parks, district_register
 
     code = "440306"
     blob = downloads.annex_bytes(plan, district_register(seed_register, plan, code))

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import editing
+from planner.app.session import ensure_state, fmt_wan
+from planner.core import editing
+from planner.core.geo import area_m2, shift_from_wgs84
+from planner.core.plan import Plan
+from planner.core.register import Register
 from planner.errors import ValidationError
-from planner.geo import area_m2, shift_from_wgs84
-from planner.plan import Plan
-from planner.register import Register
-from planner.session import ensure_state, fmt_wan
 
 BAOAN = "440306"
 NANSHAN = "440305"

@@ -6,8 +6,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from planner.findings import findings_frame, run_checks
-from planner.geo import METRIC, WGS84
+from planner.core.findings import findings_frame, run_checks
+from planner.core.geo import METRIC, WGS84
 from tests.conftest import inside, make_register, square
 
 CLEAN = {

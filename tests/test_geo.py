@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from planner.geo import METRIC, WGS84, area_m2, fmt_m2, shift_from_wgs84, shift_to_wgs84
+from planner.core.geo import METRIC, WGS84, area_m2, fmt_m2, shift_from_wgs84, shift_to_wgs84
 from tests.conftest import inside, square
 
 

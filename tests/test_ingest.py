@@ -17,18 +17,18 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from planner import __main__ as cli
-from planner.accounts import set_account
-from planner.geo import M2_PER_MU, METRIC, WGS84, shift_from_wgs84
-from planner.ingest import (
+from planner.cli import main as cli
+from planner.core.accounts import set_account
+from planner.core.geo import M2_PER_MU, METRIC, WGS84, shift_from_wgs84
+from planner.core.plan import GEODATA, load_plan
+from planner.core.register import ALLOCATIONS_FILE, PARKS_FILE, load_register
+from planner.io.ingest import (
     ImportRefused,
     confirm_import,
     match_header,
     parse_area,
     preview_import,
 )
-from planner.plan import GEODATA, load_plan
-from planner.register import ALLOCATIONS_FILE, PARKS_FILE, load_register
 from planner.store import open_store
 
 # Places in Shenzhen away from every seed park (the seed coordinates have 3 decimals).

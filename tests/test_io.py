@@ -18,12 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from planner import __main__ as cli
-from planner.geo import SHENZHEN_BBOX, shift_from_wgs84, shift_to_wgs84
-from planner.ingest import confirm_import, preview_import
-from planner.io import ANNEX_COLUMNS, annex_table, build_layer, parks_layer, write_annex_excel, write_layer
-from planner.plan import load_plan
-from planner.register import (
+from planner.cli import main as cli
+from planner.core.geo import SHENZHEN_BBOX, shift_from_wgs84, shift_to_wgs84
+from planner.core.plan import load_plan
+from planner.core.register import (
     PARK_COLUMNS,
     STATUSES,
     Register,
@@ -32,6 +30,15 @@ from planner.register import (
     empty_parks,
     load_register,
 )
+from planner.io.export import (
+    ANNEX_COLUMNS,
+    annex_table,
+    build_layer,
+    parks_layer,
+    write_annex_excel,
+    write_layer,
+)
+from planner.io.ingest import confirm_import, preview_import
 
 ROUND_TRIP_FORMATS = ("geojson", "gpkg", "csv", "kml", "xlsx")
 GEOD = Geod(ellps="WGS84")

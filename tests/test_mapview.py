@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import mapview
-from planner.geo import shift_from_wgs84
-from planner.plan import Plan
-from planner.register import STATUSES, Register
+from planner import settings
+from planner.app import mapview
+from planner.core.geo import shift_from_wgs84
+from planner.core.plan import Plan
+from planner.core.register import STATUSES, Register
 
 
 def _geojson_layers(m: folium.Map) -> list[folium.GeoJson]:
@@ -158,7 +159,7 @@ def test_no_basemap_map_requests_nothing_from_outside(plan: Plan, seed_register:
 def test_every_asset_url_is_a_vendored_file_matching_its_checksum(
     plan: Plan, seed_register: Register
 ) -> None:
-    vendor = mapview.STATIC_DIR / "vendor"
+    vendor = settings.STATIC_DIR / "vendor"
     sums = dict(reversed(line.split(maxsplit=1)) for line in (vendor / "SHA256SUMS").read_text().splitlines())
     for url in mapview.asset_urls(mapview.build_map(plan, seed_register, draw=True)):
         rel = "./" + url.removeprefix(mapview.VENDOR_URL + "/")
@@ -173,7 +174,7 @@ def test_every_asset_url_is_a_vendored_file_matching_its_checksum(
 
 
 def test_streamlit_serves_the_static_folder() -> None:
-    config = (Path(mapview.STATIC_DIR).parent / ".streamlit" / "config.toml").read_text()
+    config = (Path(settings.STATIC_DIR).parent / ".streamlit" / "config.toml").read_text()
     assert re.search(r"^enableStaticServing\s*=\s*true", config, re.M)
 
 
@@ -206,7 +207,7 @@ def test_the_selected_park_is_outlined_in_its_own_layer(plan: Plan, seed_registe
 
 
 def _import_preview(plan: Plan, seed_register: Register):
-    from planner.ingest import preview_import
+    from planner.io.ingest import preview_import
     from tests.test_uploads import broken_geojson
 
     return preview_import(broken_geojson(plan), "broken.geojson", plan, seed_register)

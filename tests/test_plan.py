@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from planner.core.plan import available_plans, load_plan
 from planner.errors import PlanError
-from planner.plan import available_plans, load_plan
 from tests.conftest import DATA, shared_file
 
 SEEDS = ("seeds",)

@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner.errors import ValidationError
-from planner.geo import WGS84
-from planner.register import (
+from planner.core.geo import WGS84
+from planner.core.register import (
     STATUSES,
     add_parks,
     conform_parks,
@@ -21,6 +20,7 @@ from planner.register import (
     set_quotas,
     validate_parks,
 )
+from planner.errors import ValidationError
 from tests.conftest import inside, shared_file, square
 
 
@@ -171,7 +171,7 @@ def register_copy(tmp_path, plan):
 
 
 def test_broken_register_files_are_refused_with_their_place(plan, register_copy):
-    from planner.register import load_register
+    from planner.core.register import load_register
 
     allocs = register_copy / "allocations.csv"
     text = allocs.read_text(encoding="utf-8").replace(",400000,2024,", ",four hundred thousand,2024,")

@@ -1,4 +1,4 @@
-"""The app's write path and sign-in as pure data (planner.session over planner.store): every change
+"""The app's write path and sign-in as pure data (planner.app.session over planner.store.service): every change
 a new version of the session's scenario, rights checked at write time, refusals, conflicts and
 sign-ins recorded in the store's audit log."""
 
@@ -9,13 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from planner.access import ANONYMOUS, User
-from planner.accounts import SignInFailed, disable_account, save_accounts, set_account
-from planner.changes import register_changes
-from planner.errors import AccessDenied, PlannerError
-from planner.plan import Plan
-from planner.register import Register
-from planner.session import (
+from planner.app.session import (
     commit_register,
     conflict_message,
     current_user,
@@ -37,6 +31,12 @@ from planner.session import (
     sign_out,
     user_line,
 )
+from planner.core.access import ANONYMOUS, User
+from planner.core.accounts import SignInFailed, disable_account, save_accounts, set_account
+from planner.core.changes import register_changes
+from planner.core.plan import Plan
+from planner.core.register import Register
+from planner.errors import AccessDenied, PlannerError
 from planner.store import ConflictError, Store
 from tests.conftest import as_account
 

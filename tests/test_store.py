@@ -18,16 +18,16 @@ import pyogrio
 import pytest
 import shapely
 
-from planner.access import User
-from planner.editing import park_districts
+from planner.core.access import User
+from planner.core.editing import park_districts
+from planner.core.geo import WGS84
+from planner.core.register import Register, conform_quotas
 from planner.errors import AccessDenied, PlannerError, ValidationError
-from planner.geo import WGS84
-from planner.register import Register, conform_quotas
-from planner.store import (
+from planner.store.base import TEST_PAUSE_ENV
+from planner.store.service import (
     DEFAULT_DB,
     MAIN,
     SEED_COMMENT,
-    TEST_PAUSE_ENV,
     ConflictError,
     compare,
     db_location,
@@ -165,7 +165,7 @@ def test_round_trip_keeps_geometry_figures_text_and_dtypes(store, plan, seed_reg
         register.allocations,
         register.quotas,
     )
-    from planner.store import conform
+    from planner.store.service import conform
 
     assert_same(loaded, conform(expected))
     assert loaded.parks.crs.equals(WGS84)
@@ -369,9 +369,9 @@ def test_saving_to_a_new_scenario_expects_no_version(store, seed_register):
 CRASH_SCRIPT = """
 import sys
 import geopandas as gpd, numpy as np, pandas as pd
-from planner.access import SYSTEM
+from planner.core.access import SYSTEM
 from planner.store import open_store
-from planner.register import Register, conform_parks
+from planner.core.register import Register, conform_parks
 store = open_store(sys.argv[1])
 reg, v = store.load()
 n = 100_000
@@ -490,7 +490,7 @@ def test_compare_two_registers(plan, seed_register):
 
 
 def test_saving_many_parks_is_practical(store, plan, seed_register):
-    """10,000 extra parks save and load in one piece (bench_store.py prints the times for 100,000)."""
+    """10,000 extra parks save and load in one piece (bench/store.py prints the times for 100,000)."""
     n = 10_000
     rng = np.random.default_rng(0)
     extra = gpd.GeoDataFrame(
@@ -498,7 +498,7 @@ def test_saving_many_parks_is_practical(store, plan, seed_register):
         geometry=gpd.points_from_xy(113.93 + rng.random(n) * 0.02, 22.52 + rng.random(n) * 0.02),
         crs=WGS84,
     )
-    from planner.register import conform_parks
+    from planner.core.register import conform_parks
 
     big = Register(
         conform_parks(pd.concat([seed_register.parks, extra], ignore_index=True)),
@@ -508,7 +508,7 @@ def test_saving_many_parks_is_practical(store, plan, seed_register):
     t = time.perf_counter()
     store.save(big, user=PLANNER, comment="bulk", expected_version=1)
     loaded = store.load()[0]
-    assert time.perf_counter() - t >= 0  # no wall-clock assert: bench_store.py measures
+    assert time.perf_counter() - t >= 0  # no wall-clock assert: bench/store.py measures
     assert_same(loaded, big)
 
 
@@ -526,7 +526,7 @@ def test_postgis_tests_skip_locally_but_fail_under_ci(monkeypatch):
 
 # ---- wrong store locations: refused untouched, with a bilingual message ---------------------------
 def test_wrong_gpkg_locations_are_refused_and_left_untouched(plan, tmp_path, capsys):
-    from planner import __main__ as cli
+    from planner.cli import main as cli
     from planner.errors import InputError
 
     tmp_path = tmp_path / "here"  # (the test's own $PLANNER_DB lives in tmp_path)

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import uploads
-from planner.access import User
+from planner.app import uploads
+from planner.core.access import User
+from planner.core.geo import METRIC, WGS84, shift_from_wgs84
+from planner.core.plan import Plan
+from planner.core.register import Register
 from planner.errors import AccessDenied, PlannerError
-from planner.geo import METRIC, WGS84, shift_from_wgs84
-from planner.ingest import ImportRefused
-from planner.plan import Plan
-from planner.register import Register
+from planner.io.ingest import ImportRefused
 from tests.conftest import as_account, inside, square
 
 NANSHAN, LONGGANG, LUOHU = "440305", "440307", "440303"
@@ -69,7 +69,7 @@ def broken_geojson(plan: Plan) -> bytes:
 @pytest.fixture
 def state(plan: Plan) -> dict:
     """A session of a city planner on main v1 of the test's own store (the write path saves there)."""
-    from planner.session import ensure_state
+    from planner.app.session import ensure_state
 
     session = {"plan": plan, "lang": "zh", "user": as_account(User("t", "planner"))}
     ensure_state(session)

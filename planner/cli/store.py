@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.access import User
-from planner.accounts import SignInFailed, authenticate, refuse_if_locked
-from planner.capacity import capacity_report
+from planner.core.access import User
+from planner.core.accounts import SignInFailed, authenticate, refuse_if_locked
+from planner.core.capacity import capacity_report
+from planner.core.geo import fmt_m2
+from planner.core.plan import Plan, load_plan
+from planner.core.register import Register, load_register
 from planner.errors import AccessDenied, InputError, PlannerError, ValidationError
-from planner.geo import fmt_m2
-from planner.io import write_register_files
-from planner.plan import Plan, load_plan
-from planner.register import Register, load_register
+from planner.io.export import write_register_files
+from planner.settings import PASSWORD_ENV, password_from_env
 from planner.store import MAIN, ConflictError, Store, Version, compare, open_store
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CONFLICT, EXIT_DENIED = 0, 1, 2, 3, 4
-PASSWORD_ENV = "PLANNER_PASSWORD"
 
 
 def add_store_arguments(parser: argparse.ArgumentParser, *, scenario: bool = True) -> None:
@@ -74,7 +73,7 @@ def signed_in(args: argparse.Namespace, store: Store | None = None) -> User:
     A wrong name or password is recorded in ``store``'s audit log (action ``sign_in``, outcome
     ``denied``, the user name; never the password) and raises SignInFailed; after too many
     failures for the name, SignInLocked without checking the password."""
-    password = os.environ.get(PASSWORD_ENV)
+    password = password_from_env()
     if password is None:
         if not sys.stdin or not sys.stdin.isatty():
             raise SignInFailed(

@@ -15,11 +15,10 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from planner.assign import assign_districts
-from planner.errors import Problem, ValidationError
-from planner.geo import WGS84, area_m2, shift_to_wgs84
-from planner.plan import Plan
-from planner.register import (
+from planner.core.assign import assign_districts
+from planner.core.geo import WGS84, area_m2, shift_to_wgs84
+from planner.core.plan import Plan
+from planner.core.register import (
     ALLOCATION_COLUMNS,
     Register,
     add_parks,
@@ -27,6 +26,7 @@ from planner.register import (
     replace_allocations,
     validate_allocations,
 )
+from planner.errors import Problem, ValidationError
 
 
 def park_districts(register: Register, plan: Plan) -> pd.Series:

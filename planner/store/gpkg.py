@@ -22,14 +22,14 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from planner.core.geo import WGS84
+from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
 from planner.errors import InputError, PlannerError
-from planner.geo import WGS84
-from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import (
+from planner.store.base import (
     COLUMNS,
     FAILED_SIGN_INS_WHERE,
+    Race,
     Version,
-    _Race,
     guard_backend,
     pause_for_crash_test,
 )
@@ -328,7 +328,7 @@ class GeoPackageBackend:
                 "SELECT max(version) FROM versions WHERE scenario = ?", (v.scenario,)
             ).fetchone()[0]
             if latest != expected_latest or v.version != (latest or 0) + 1:
-                raise _Race(v.scenario)
+                raise Race(v.scenario)
             if register is not None:
                 for table, frame in (
                     ("parks", register.parks),
@@ -351,7 +351,7 @@ class GeoPackageBackend:
                     [getattr(v, c) for c in names],
                 )
             except sqlite3.IntegrityError:
-                raise _Race(v.scenario) from None
+                raise Race(v.scenario) from None
             con.execute(
                 "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
                 "WHERE table_name IN ('parks', 'allocations', 'quotas', 'versions')"

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planner.assign import assign_districts
-from planner.changes import RegisterChanges, register_changes
+from planner.core.assign import assign_districts
+from planner.core.changes import RegisterChanges, register_changes
+from planner.core.plan import Plan
+from planner.core.register import Register
 from planner.errors import AccessDenied, Problem
-from planner.plan import Plan
-from planner.register import Register
 
 ROLES = ("planner", "district", "viewer")
 ROLE_LABELS = {

@@ -1,7 +1,7 @@
 """Save and load times of the store for 1,000 and 100,000 parks (not a test: prints figures).
 
-python tests/bench_store.py                       # GeoPackage
-PLANNER_TEST_PG=postgresql://... python tests/bench_store.py   # and PostGIS (a fresh schema)
+python bench/store.py                       # GeoPackage
+PLANNER_TEST_PG=postgresql://... python bench/store.py   # and PostGIS (a fresh schema)
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.access import User
-from planner.plan import load_plan
-from planner.register import Register, conform_allocations, conform_parks
+from planner.core.access import User
+from planner.core.plan import load_plan
+from planner.core.register import Register, conform_allocations, conform_parks
 from planner.store import open_store
 
 PLANNER = User("bench", "planner")

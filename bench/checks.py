@@ -1,6 +1,6 @@
 """Benchmark: district assignment, capacity and all checks on N synthetic parcels (default 100,000).
 
-    python tests/bench_checks.py [N]
+    python bench/checks.py [N]
 
 Parcels are 60-200 m squares at random points inside the real district polygons, each with one
 allocation. Prints seconds per step and peak memory; asserts nothing (see the team's rules).
@@ -20,12 +20,12 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.assign import assign_districts
-from planner.capacity import capacity_report
-from planner.findings import run_checks
-from planner.geo import METRIC, WGS84
-from planner.plan import load_plan
-from planner.register import Register, conform_allocations, conform_parks
+from planner.core.assign import assign_districts
+from planner.core.capacity import capacity_report
+from planner.core.findings import run_checks
+from planner.core.geo import METRIC, WGS84
+from planner.core.plan import load_plan
+from planner.core.register import Register, conform_allocations, conform_parks
 
 
 def synthetic(n: int, seed: int = 7) -> Register:

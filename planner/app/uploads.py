@@ -6,12 +6,12 @@ unit-tested without a browser:
 - :class:`Upload` / :func:`read_upload`: an ``st.file_uploader`` value (or a ``(name, bytes)``
   pair) as a file name and its bytes;
 - :data:`CRS_CHOICES` / :func:`crs_option`: the coordinate-system choice and the value
-  :func:`planner.ingest.preview_import` takes for it (the CLI's ``--crs``);
+  :func:`planner.io.ingest.preview_import` takes for it (the CLI's ``--crs``);
 - :func:`held_preview`: the preview of an upload, kept in session state under a key of the file's
   name, size, digest, the CRS and the repair choice, so a rerun does not read the file again;
 - :func:`summary_table`, :func:`issues_table`, :func:`repairs_table`: what the page shows;
 - :func:`confirm_upload`: the confirmed preview through the app's one write path
-  (:func:`planner.session.commit_register`); a refused import leaves the register as it was.
+  (:func:`planner.app.session.commit_register`); a refused import leaves the register as it was.
 """
 
 from __future__ import annotations
@@ -24,13 +24,19 @@ from typing import Any
 
 import pandas as pd
 
-from planner.changes import RegisterChanges
+from planner.app.session import commit_register
+from planner.core.changes import RegisterChanges
+from planner.core.geo import M2_PER_WAN, area_m2
+from planner.core.plan import Plan
+from planner.core.register import PARK_LABELS, STATUS_LABELS, Register
 from planner.errors import PlannerError
-from planner.geo import M2_PER_WAN, area_m2
-from planner.ingest import SUPPORTED_SUFFIXES, ImportPreview, confirm_import, parse_crs_option, preview_import
-from planner.plan import Plan
-from planner.register import PARK_LABELS, STATUS_LABELS, Register
-from planner.session import commit_register
+from planner.io.ingest import (
+    SUPPORTED_SUFFIXES,
+    ImportPreview,
+    confirm_import,
+    parse_crs_option,
+    preview_import,
+)
 
 # What the uploader accepts (suffixes without the dot). A shapefile comes zipped with its
 # .dbf/.shx/.prj/.cpg: a lone .shp cannot be read, so it is not offered.
@@ -105,7 +111,7 @@ def crs_label(key: str, lang: str = "zh") -> str:
 
 
 def crs_option(choice: str, epsg_text: str = "") -> str | None:
-    """The ``crs`` value :func:`planner.ingest.preview_import` takes for a choice.
+    """The ``crs`` value :func:`planner.io.ingest.preview_import` takes for a choice.
 
     ``"auto"`` -> None, ``"wgs84"``/``"gcj02"``/``"bd09"`` -> that datum, ``"epsg"`` -> ``"EPSG:n"``
     from the typed code (``4547``, ``EPSG:4547`` and ``epsg 4547`` all work). Raises
@@ -262,7 +268,7 @@ def confirm_upload(
 ) -> RegisterChanges:
     """Add a previewed import to the session's working register, through ``commit_register``.
 
-    Raises :class:`planner.ingest.ImportRefused` if the preview has problems (or no parks),
+    Raises :class:`planner.io.ingest.ImportRefused` if the preview has problems (or no parks),
     :class:`planner.errors.AccessDenied` if the signed-in user may not make the change, and
     ``ValidationError`` if the register refuses the parks; in each case ``state["register"]`` is
     left exactly as it was. On success the held preview is dropped.

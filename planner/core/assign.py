@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.geo import METRIC
-from planner.plan import Plan
+from planner.core.geo import METRIC
+from planner.core.plan import Plan
 
 NEAR_M = 1000.0  # outside but this close: probably an estimated coordinate near a boundary
 STRADDLE_SHARE = 0.05  # a polygon with at least 5% of its area in a second district straddles

@@ -10,8 +10,8 @@ Leaflet.draw from npm, pinned; ``geodata/fetch_vendor.sh``): folium's defaults p
 CDNs, which an intranet cannot reach. Only the optional online basemaps need the internet.
 
 Geometry is stored in WGS84. On a GCJ-02 basemap (Amap) the overlays are shifted into GCJ-02 for
-display (``planner.geo.shift_gdf``); what is drawn there must be shifted back before it is stored
-(``planner.editing.drawn_park`` with ``basemap_datum(...)``).
+display (``planner.core.geo.shift_gdf``); what is drawn there must be shifted back before it is stored
+(``planner.core.editing.drawn_park`` with ``basemap_datum(...)``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import folium
@@ -31,13 +30,12 @@ import pandas as pd
 from branca.element import MacroElement
 from jinja2 import Template
 
-from planner.geo import WGS84, fmt_m2, shift_from_wgs84, shift_gdf
-from planner.plan import Plan
-from planner.register import STATUS_LABELS, STATUSES, Register
+from planner.core.geo import WGS84, fmt_m2, shift_from_wgs84, shift_gdf
+from planner.core.plan import Plan
+from planner.core.register import STATUS_LABELS, STATUSES, Register
 
 LEAFLET_VERSION = "1.9.4"
 LEAFLET_DRAW_VERSION = "1.0.4"
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 VENDOR_URL = "/app/static/vendor"  # Streamlit serves ./static at /app/static (enableStaticServing)
 
 LEAFLET_JS = [("leaflet", f"{VENDOR_URL}/leaflet@{LEAFLET_VERSION}/leaflet.js")]
@@ -548,7 +546,7 @@ def import_map(
 ) -> folium.Map:
     """The plan's map with the parks an import would add drawn over it, before anything is stored.
 
-    ``incoming`` is :attr:`planner.ingest.ImportPreview.parks` (WGS84); ``repairs`` the repaired
+    ``incoming`` is :attr:`planner.io.ingest.ImportPreview.parks` (WGS84); ``repairs`` the repaired
     shapes offered for invalid geometries (same index), drawn in their own layer so the user sees
     what accepting them would store. The view fits the districts and every incoming park, so a
     park far outside the city shows where it lies; the legend starts folded so it hides none of
@@ -659,7 +657,7 @@ def compare_map(plan: Plan, comparison: Any, *, lang: str = "zh", height: int | 
     """Two scenarios on one map: the districts, and the parks added (green), removed (red) and
     changed (orange) from A to B, each a layer with tooltips, popups and a legend entry.
 
-    ``comparison`` is a :class:`planner.store.Comparison` (``compare(plan, a, b)``). Parks that
+    ``comparison`` is a :class:`planner.store.service.Comparison` (``compare(plan, a, b)``). Parks that
     are the same in both are not drawn (the tables list everything). No tiles (works offline).
     """
     from planner.store import empty_register  # the store imports nothing of the map

@@ -5,7 +5,7 @@ GeoJSON follows RFC 7946: WGS84 longitude/latitude only, counter-clockwise outer
 feature's ``lon``/``lat`` (a point on its surface) and its shape as ``wkt``; KML names each
 placemark by its Chinese name. :func:`annex_table` is the plan's annex, 数字经济产业园区规划布局一览表,
 one row a park with its source and data confidence; :func:`write_annex_excel` writes it.
-Every file written here reads back through :mod:`planner.ingest` with the same parks.
+Every file written here reads back through :mod:`planner.io.ingest` with the same parks.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.assign import assign_districts
+from planner.core.assign import assign_districts
+from planner.core.geo import WGS84
+from planner.core.plan import Plan
+from planner.core.register import ALLOCATIONS_FILE, PARKS_FILE, QUOTAS_FILE, STATUS_LABELS, Register
 from planner.errors import PlannerError
-from planner.geo import WGS84
-from planner.plan import Plan
-from planner.register import ALLOCATIONS_FILE, PARKS_FILE, QUOTAS_FILE, STATUS_LABELS, Register
 
 LAYERS = ("districts", "parks", "allocations")
 FORMATS = ("geojson", "gpkg", "csv", "kml", "xlsx")
@@ -93,7 +93,7 @@ STORE_PRECISION = 9  # decimals of stored coordinates (0.1 mm): storage, unlike 
 
 def register_file_bytes(register: Register, folder: str | Path | None = None) -> dict[str, bytes]:
     """The register's files (parks.geojson as RFC 7946, allocations.csv, quotas.csv) as bytes,
-    exactly as :func:`planner.register.load_register` reads them back.
+    exactly as :func:`planner.core.register.load_register` reads them back.
 
     Top-level members of the parks file already in ``folder`` (such as ``provenance``) are kept.
     """

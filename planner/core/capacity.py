@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.assign import assign_districts
+from planner.core.assign import assign_districts
+from planner.core.plan import Plan
+from planner.core.register import SECURED_STATUSES, STATUS_LABELS, STATUSES, Register
 from planner.errors import PlanError, Problem
-from planner.plan import Plan
-from planner.register import SECURED_STATUSES, STATUS_LABELS, STATUSES, Register
 
 UNASSIGNED = "unassigned"
 

@@ -20,9 +20,9 @@ import pandas as pd
 import pyogrio.errors
 import shapely
 
+from planner.core.geo import WGS84, in_shenzhen_bbox
+from planner.core.plan import Plan
 from planner.errors import InputError, Problem, ValidationError
-from planner.geo import WGS84, in_shenzhen_bbox
-from planner.plan import Plan
 
 PARKS_FILE = "parks.geojson"
 ALLOCATIONS_FILE = "allocations.csv"

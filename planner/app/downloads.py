@@ -1,7 +1,7 @@
 """Export layers as bytes for a download button (the app's Export and District pages).
 
-Writes through ``planner.io.write_layer`` into a temporary folder, so the files a user downloads
-are exactly those the CLI writes. Offers every format ``planner.io.FORMATS`` knows.
+Writes through ``planner.io.export.write_layer`` into a temporary folder, so the files a user downloads
+are exactly those the CLI writes. Offers every format ``planner.io.export.FORMATS`` knows.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from planner import io
-from planner.plan import Plan
-from planner.register import Register
+from planner.core.plan import Plan
+from planner.core.register import Register
+from planner.io import export as io
 
 MIME = {
     "geojson": "application/geo+json",
@@ -27,12 +27,12 @@ EXTENSIONS = {"geojson": "geojson", "gpkg": "gpkg", "csv": "csv", "kml": "kml", 
 
 
 def formats() -> tuple[str, ...]:
-    """The export formats planner.io can write."""
+    """The export formats planner.io.export can write."""
     return tuple(io.FORMATS)
 
 
 def layer_bytes(gdf: gpd.GeoDataFrame | pd.DataFrame, fmt: str, *, layer: str = "layer") -> bytes:
-    """The bytes of ``gdf`` written as ``fmt`` by ``planner.io.write_layer``."""
+    """The bytes of ``gdf`` written as ``fmt`` by ``planner.io.export.write_layer``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{layer}.{EXTENSIONS.get(fmt, fmt)}"
         io.write_layer(gdf, fmt, path, layer=layer)

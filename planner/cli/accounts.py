@@ -17,20 +17,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 
-from planner.access import ROLE_LABELS, ROLES
-from planner.accounts import accounts_path, disable_account, load_accounts, set_account
+from planner.core.access import ROLE_LABELS, ROLES
+from planner.core.accounts import accounts_path, disable_account, load_accounts, set_account
+from planner.core.plan import load_plan
 from planner.errors import PlannerError
-from planner.plan import load_plan
-
-PASSWORD_ENV = "PLANNER_PASSWORD"
+from planner.settings import PASSWORD_ENV, password_from_env
 
 
 def _password() -> str:
     """The new password: ``$PLANNER_PASSWORD``, else asked twice without echo."""
-    env = os.environ.get(PASSWORD_ENV)
+    env = password_from_env()
     if env:
         return env
     if not sys.stdin.isatty():

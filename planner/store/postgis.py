@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.engine import make_url
 
+from planner.core.geo import WGS84
+from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
 from planner.errors import InputError, PlannerError
-from planner.geo import WGS84
-from planner.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.store import (
+from planner.store.base import (
     COLUMNS,
     FAILED_SIGN_INS_WHERE,
+    Race,
     Version,
-    _Race,
     guard_backend,
     pause_for_crash_test,
 )
@@ -241,7 +241,7 @@ class PostgisBackend:
                 sa.text("SELECT max(version) FROM versions WHERE scenario = :s"), {"s": v.scenario}
             ).scalar()
             if latest != expected_latest or v.version != (latest or 0) + 1:
-                raise _Race(v.scenario)
+                raise Race(v.scenario)
             if register is not None:
                 cursor = con.connection.dbapi_connection.cursor()
                 try:
@@ -254,7 +254,7 @@ class PostgisBackend:
             try:  # the commit marker, last
                 con.execute(self.md.tables["versions"].insert(), {c: getattr(v, c) for c in _VERSION_NAMES})
             except sa.exc.IntegrityError:
-                raise _Race(v.scenario) from None
+                raise Race(v.scenario) from None
 
     def audit(self, row: dict) -> None:
         with self.engine.begin() as con:

@@ -4,9 +4,9 @@ The page frame (``pages.frame``) fills the state: the plan from its ``st.cache_r
 the store from :func:`shared_store` (the one store cache, per process); a page opened on its own (a deep link, or
 AppTest running one page) fills it here, so no page depends on another having run first.
 
-The working register comes from the store (``planner.store``: ``$PLANNER_DB``, default
+The working register comes from the store (``planner.store.service``: ``$PLANNER_DB``, default
 ``data/planner.gpkg``, seeded on first use): ``state["store"]``, ``state["scenario"]`` (default
-``main``) and ``state["version"]`` (the :class:`~planner.store.Version` the working register was
+``main``) and ``state["version"]`` (the :class:`~planner.store.service.Version` the working register was
 loaded from). Every change is saved as a new version through :func:`commit_register`; the
 store's audit log is the one trail of changes, refusals, conflicts and sign-ins.
 """
@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from planner.access import ANONYMOUS, ROLE_LABELS, User
-from planner.accounts import (
+from planner.core.access import ANONYMOUS, ROLE_LABELS, User
+from planner.core.accounts import (
     SignInFailed,
     accounts_path,
     authenticate,
@@ -31,11 +31,11 @@ from planner.accounts import (
     refuse_if_locked,
     user_for_identity,
 )
-from planner.changes import RegisterChanges, register_changes
+from planner.core.changes import RegisterChanges, register_changes
+from planner.core.geo import m2_to_wan
+from planner.core.plan import DEFAULT_PLAN, Plan, load_plan
+from planner.core.register import Register
 from planner.errors import AccessDenied, PlannerError, Problem, ValidationError
-from planner.geo import m2_to_wan
-from planner.plan import DEFAULT_PLAN, Plan, load_plan
-from planner.register import Register
 from planner.store import MAIN, ConflictError, Store, Version, db_location, open_store
 
 LANGS = ("zh", "en")
@@ -302,7 +302,7 @@ def sign_in(
     """Check name and password against the accounts file; on success the session's user.
 
     Raises SignInFailed (one message for unknown, wrong and disabled); the failure is recorded.
-    After too many failures for the name (``planner.accounts.lockout_minutes``) raises
+    After too many failures for the name (``planner.core.accounts.lockout_minutes``) raises
     SignInLocked without checking the password, recorded too. ``now``: for tests.
     """
     refuse_if_locked(state_store(state), name.strip(), now=now)

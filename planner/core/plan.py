@@ -2,7 +2,7 @@
 
 A plan is a folder, so a second city is a second folder, not a code change::
 
-    >>> from planner.plan import load_plan
+    >>> from planner.core.plan import load_plan
     >>> plan = load_plan()
     >>> plan.new_space.value
     3000000.0
@@ -23,11 +23,11 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio.errors
 
+from planner.core.geo import M2_PER_KM2, WGS84, area_m2
 from planner.errors import PlanError, Problem
-from planner.geo import M2_PER_KM2, WGS84, area_m2
+from planner.settings import DEFAULT_PLAN
+from planner.settings import GEODATA_DIR as GEODATA
 
-GEODATA = Path(__file__).resolve().parents[1] / "geodata"
-DEFAULT_PLAN = "shenzhen"
 PLAN_FILE = "plan.toml"
 DISTRICTS_FILE = "districts.geojson"
 COMPARISONS = (">=", ">", "=", "<=", "<")

@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.assign import NEAR_M, assign_districts
-from planner.capacity import allocation_table, capacity_report
-from planner.geo import METRIC, fmt_m2
-from planner.plan import Plan
-from planner.register import Register
+from planner.core.assign import NEAR_M, assign_districts
+from planner.core.capacity import allocation_table, capacity_report
+from planner.core.geo import METRIC, fmt_m2
+from planner.core.plan import Plan
+from planner.core.register import Register
 
 SEVERITIES = ("error", "warning", "info")
 OVERLAP_SHARE = 0.01  # overlaps under 1% of the smaller polygon are drawing noise

@@ -13,39 +13,29 @@ Every save is a new version (author, role, time, comment: 全过程留痕); noth
 place. A save names the version it started from (``expected_version``): when someone else saved
 since, it raises :class:`ConflictError` naming their versions and what they changed. A save is
 one transaction whose version row is written last, so a save killed half-way leaves the last good
-version readable and intact. Who may change what is checked here too (``planner.access``), and
+version readable and intact. Who may change what is checked here too (``planner.core.access``), and
 every refusal is recorded in the audit log.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import re
-import sys
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 import geopandas as gpd
 import pandas as pd
 
-from planner.access import SYSTEM, User, check_change
-from planner.accounts import LOCKED_DETAIL
-from planner.capacity import capacity_report
-from planner.changes import RegisterChanges, register_changes
-from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
-from planner.geo import WGS84
-from planner.plan import Plan, load_plan
-from planner.register import (
+from planner.core.access import SYSTEM, User, check_change
+from planner.core.capacity import capacity_report
+from planner.core.changes import RegisterChanges, register_changes
+from planner.core.geo import WGS84
+from planner.core.plan import Plan, load_plan
+from planner.core.register import (
     ALLOCATION_COLUMNS,
-    NUMBER_COLUMNS,
-    PARK_COLUMNS,
     QUOTA_COLUMNS,
-    TEXT_COLUMNS,
     Register,
     conform_allocations,
     conform_parks,
@@ -54,52 +44,18 @@ from planner.register import (
     load_register,
     validate_register,
 )
+from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
+from planner.settings import DEFAULT_DB, db_location
+from planner.store.base import (
+    Backend,
+    Race,
+    Version,
+    is_url,
+    now_utc,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DB = ROOT / "data" / "planner.gpkg"
 MAIN = "main"
 SEED_COMMENT = "种子登记册 seed register"
-# Set ONLY by the crash test: seconds to sleep after a save's rows are written and before its
-# version row (the commit marker) is, so the test can kill the process half-way.
-TEST_PAUSE_ENV = "PLANNER_STORE_TEST_PAUSE"
-
-# The columns each table stores, with their kind (text / real / int / bool); the backends map kinds to types.
-COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "parks": [
-        (c, "text" if c in TEXT_COLUMNS else "real" if c in NUMBER_COLUMNS else "int") for c in PARK_COLUMNS
-    ],
-    "allocations": [
-        (c, "real" if c == "area_m2" else "int" if c == "delivery_year" else "text")
-        for c in ALLOCATION_COLUMNS
-    ],
-    "quotas": [(c, "real" if c == "quota_m2" else "text") for c in QUOTA_COLUMNS],
-}
-COLUMNS["parks"][PARK_COLUMNS.index("figures_verified")] = ("figures_verified", "bool")
-
-OUTCOMES = ("ok", "denied", "conflict", "invalid")
-ACTIONS = ("seed", "save", "restore", "copy", "delete")
-
-
-@dataclass(frozen=True)
-class Version:
-    """One saved version of a scenario (a delete is a version too: a tombstone, ``action='delete'``)."""
-
-    scenario: str
-    version: int
-    author: str
-    role: str
-    created_at: str  # UTC, ISO 8601
-    comment: str
-    restored_from: int | None = None
-    action: str = "save"
-    changes: str = ""  # summary of the changes against the previous version
-    n_parks: int = 0
-    n_allocations: int = 0
-
-    def describe(self) -> str:
-        """'v3 by alice (planner) at 2026-...: comment'."""
-        note = f" [{self.action}]" if self.action != "save" else ""
-        return f"v{self.version} {self.author} ({self.role}) {self.created_at}{note}: {self.comment or '—'}"
 
 
 class ConflictError(PlannerError):
@@ -151,49 +107,6 @@ class ConflictError(PlannerError):
         super().__init__("\n".join(lines))
 
 
-class _Race(Exception):
-    """Raised by a backend when the scenario's latest version is not the one expected (inside the
-    write transaction, or as a unique-key violation)."""
-
-
-class Backend(Protocol):
-    """What a storage backend provides; ``Store`` holds every rule, the backend only stores."""
-
-    location: str
-
-    def is_empty(self) -> bool: ...
-    def versions(self, scenario: str | None = None) -> list[Version]: ...
-    def read(self, scenario: str, version: int) -> Register: ...
-    def write(
-        self, version: Version, register: Register | None, expected_latest: int | None
-    ) -> None: ...  # raises _Race when the scenario's latest version is not ``expected_latest``
-    def audit(self, row: dict) -> None: ...
-    def get_meta(self, key: str) -> str | None: ...
-    def set_meta(self, key: str, value: str) -> None: ...
-    def audit_log(self, limit: int | None) -> pd.DataFrame: ...
-    def failed_sign_ins(self, user: str, since: str) -> list[str]: ...
-    def close(self) -> None: ...
-
-
-def pause_for_crash_test() -> None:
-    """For the crash test only: announce that rows are written, then sleep (see TEST_PAUSE_ENV)."""
-    pause = os.environ.get(TEST_PAUSE_ENV)
-    if pause:
-        print("rows written, pausing", file=sys.stderr, flush=True)
-        time.sleep(float(pause))
-
-
-def now_utc() -> str:
-    """The current UTC time, ISO 8601 with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def is_url(db: str | Path) -> bool:
-    """Whether ``db`` is a database URL (PostGIS) rather than a file path (GeoPackage)."""
-    text = str(db)
-    return text.startswith(("postgresql://", "postgresql+", "postgres://"))
-
-
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -206,59 +119,6 @@ def check_location(location: str) -> None:
             f"unsupported store location {scheme}:// (--db / PLANNER_DB): use a GeoPackage file path "
             "or a postgresql:// URL"
         )
-
-
-class StoreUnavailable(InputError):
-    """The store's database failed (server gone, file unreadable): nothing was written."""
-
-
-_BACKEND_METHODS = (
-    "is_empty",
-    "versions",
-    "read",
-    "write",
-    "audit",
-    "get_meta",
-    "set_meta",
-    "audit_log",
-    "failed_sign_ins",
-)
-# audit rows a backend's failed_sign_ins returns: denied sign-ins of one user, not lockout refusals
-FAILED_SIGN_INS_WHERE = (
-    "action = 'sign_in' AND outcome = 'denied' AND \"user\" = {user} AND \"time\" >= {since} "
-    f"AND detail NOT LIKE '{LOCKED_DETAIL}%'"
-)
-
-
-def guard_backend(errors: tuple[type[BaseException], ...]):
-    """Class decorator for a backend: its database errors (``errors``) surface as a bilingual
-    :class:`StoreUnavailable` naming the store, never as the driver's traceback."""
-
-    def wrap(method):
-        @functools.wraps(method)
-        def guarded(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except errors as exc:
-                detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                raise StoreUnavailable(
-                    f"数据库出错, 未写入任何内容 / the store {self.location} failed; nothing was written: "
-                    f"{detail[0] if detail else type(exc).__name__}"
-                ) from None
-
-        return guarded
-
-    def decorate(cls):
-        for name in _BACKEND_METHODS:
-            setattr(cls, name, wrap(getattr(cls, name)))
-        return cls
-
-    return decorate
-
-
-def db_location(db: str | Path | None = None) -> str:
-    """The store to use: ``db``, else ``$PLANNER_DB``, else ``data/planner.gpkg``."""
-    return str(db or os.environ.get("PLANNER_DB") or DEFAULT_DB)
 
 
 def check_scenario_name(name: str) -> None:
@@ -300,11 +160,11 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     plan = plan if plan is not None else load_plan()
     backend: Backend
     if is_url(location):
-        from planner._store_pg import PostgisBackend
+        from planner.store.postgis import PostgisBackend
 
         backend = PostgisBackend(location)
     else:
-        from planner._store_gpkg import GeoPackageBackend
+        from planner.store.gpkg import GeoPackageBackend
 
         path = Path(location)
         if path == DEFAULT_DB:  # the default file's folder is the app's own; any other must exist
@@ -322,7 +182,7 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     store = Store(backend, plan)
     if backend.is_empty():
         register = load_register(plan)
-        with contextlib.suppress(_Race):  # another process seeded it at the same moment
+        with contextlib.suppress(Race):  # another process seeded it at the same moment
             store._commit(MAIN, register, SYSTEM, SEED_COMMENT, None, action="seed")
     return store
 
@@ -514,7 +374,7 @@ class Store:
 
     def failed_sign_ins(self, name: str, since: datetime) -> list[datetime]:
         """Times of the failed sign-ins (wrong name or password; not lockout refusals) recorded for
-        account ``name`` since ``since`` (for ``planner.accounts.refuse_if_locked``)."""
+        account ``name`` since ``since`` (for ``planner.core.accounts.refuse_if_locked``)."""
         since_text = since.astimezone(UTC).isoformat(timespec="milliseconds")
         return [datetime.fromisoformat(t) for t in self.backend.failed_sign_ins(name, since_text)]
 
@@ -616,7 +476,7 @@ class Store:
         restored_from: int | None = None,
         changes: RegisterChanges | None = None,
     ) -> Version:
-        """Write a new version (``register`` None: a tombstone) after ``expected``; _Race when not latest."""
+        """Write a new version (``register`` None: a tombstone) after ``expected``; Race when not latest."""
         latest = self._latest(scenario)
         number = (latest.version if latest is not None else 0) + 1
         if register is not None:
@@ -640,7 +500,7 @@ class Store:
         )
         expected_latest = expected if expected is not None else (latest.version if latest else None)
         if expected is None and latest is not None and latest.action != "delete":
-            raise _Race(scenario)
+            raise Race(scenario)
         self.backend.write(v, register, expected_latest)
         self._record(user, action, scenario, v.version, "ok", f"{comment} | {summary}".strip(" |"))
         return v
@@ -721,7 +581,7 @@ class Store:
                 restored_from=restored_from,
                 changes=changes,
             )
-        except _Race:
+        except Race:
             raise self._conflict(scenario, expected_version, user, action) from None
 
     def restore(
@@ -770,5 +630,5 @@ class Store:
         latest = self.version(scenario)
         try:
             self._commit(scenario, None, user, f"删除 deleted {scenario}", latest.version, action="delete")
-        except _Race:
+        except Race:
             raise self._conflict(scenario, latest.version, user, "delete") from None

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.register import Register
+from planner.core.register import Register
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Benchmark: preview an import of 100,000 parks (CSV, Chinese headers). Prints numbers; asserts nothing.
 
-Run: ``python tests/bench_ingest.py [N]``. Not collected by pytest.
+Run: ``python bench/ingest.py [N]``. Not collected by pytest.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.ingest import preview_import
-from planner.plan import load_plan
-from planner.register import load_register
+from planner.core.plan import load_plan
+from planner.core.register import load_register
+from planner.io.ingest import preview_import
 
 
 def main(n: int = 100_000) -> None:

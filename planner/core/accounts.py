@@ -22,11 +22,10 @@ from typing import Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from planner.access import ROLES, User
+from planner.core.access import ROLES, User
 from planner.errors import PlannerError
+from planner.settings import accounts_path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ACCOUNTS = ROOT / "data" / "accounts.toml"
 MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 MAX_FAILED_SIGN_INS = 5  # failed sign-ins for one account name within LOCKOUT_MINUTES lock it
@@ -43,7 +42,7 @@ class SignInLocked(SignInFailed):
 
 
 class SignInLog(Protocol):
-    """Where sign-ins are recorded: the store (``planner.store.Store``)."""
+    """Where sign-ins are recorded: the store (``planner.store.service.Store``)."""
 
     def failed_sign_ins(self, name: str, since: datetime) -> list[datetime]: ...
 
@@ -97,11 +96,6 @@ class Account:
     def user(self) -> User:
         """The signed-in User this account stands for."""
         return User(self.name, self.role, self.district_code, self.display_name)
-
-
-def accounts_path(path: str | Path | None = None) -> Path:
-    """The accounts file: ``path``, else ``$PLANNER_ACCOUNTS``, else ``data/accounts.toml``."""
-    return Path(path or os.environ.get("PLANNER_ACCOUNTS") or DEFAULT_ACCOUNTS)
 
 
 def load_accounts(path: str | Path | None = None) -> dict[str, Account]:

@@ -1,0 +1,289 @@
+"""Command line: ``python -m planner check|export|import|scenario|account ...``.
+
+Every command reads the register from the store (``--db PATH_OR_URL``, else ``$PLANNER_DB``, else
+``data/planner.gpkg``; ``--scenario``, default main). Exit codes: 0 when the command ran; 2 on bad
+arguments or unreadable input (with a message naming the problem). ``import`` exits 1 when the
+file was refused (every problem printed). Writes: 3 on a conflict, 4 when access is denied.
+Subcommands of other modules register themselves through ``SUBCOMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from planner.cli.accounts import add_account_command
+from planner.cli.store import (
+    add_scenario_command,
+    add_store_arguments,
+    cli_store,
+    run_guarded,
+    signed_in,
+    stored_register,
+)
+from planner.core.capacity import CapacityReport, capacity_report
+from planner.core.findings import Finding, run_checks
+from planner.core.geo import fmt_m2
+from planner.core.plan import Plan, load_plan
+from planner.core.register import STATUS_LABELS
+from planner.errors import PlannerError, ValidationError
+from planner.io.export import (
+    ANNEX_TITLE,
+    FORMATS,
+    LAYERS,
+    build_layer,
+    districts_layer,
+    write_annex_excel,
+    write_layer,
+)
+from planner.io.ingest import (
+    ImportIssue,
+    ImportPreview,
+    confirm_import,
+    parse_crs_option,
+    preview_import,
+)
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+ANNEX_LAYER = "annex"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep the message bilingual
+        self.print_usage(sys.stderr)
+        print(f"参数错误 / bad arguments: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _print_areas(plan: Plan) -> None:
+    print("\n区 Districts: 角色 role, 官方面积 official vs 按边界计算 computed land area (km²):")
+    for r in districts_layer(plan).to_dict("records"):
+        note = f"  {r['note']}" if r["note"] else ""
+        print(
+            f"  {r['name_zh']} {r['name_en']:<10} {r['role_zh']:<8} official {r['official_land_km2']:>7.2f}"
+            f"  computed {r['computed_land_km2']:>7.2f}{note}"
+        )
+    for a in plan.functional_areas:
+        print(f"  {a.name_zh} {a.name_en}: official {a.official_land_km2} km²; {a.note_zh} / {a.note_en}")
+
+
+def _print_report(report: CapacityReport, findings: list[Finding], plan_title: str) -> None:
+    print(f"{plan_title}")
+    print(
+        f"目标 Target: 新增产业空间 ≥ {fmt_m2(report.target_m2)}, 截止 deadline {report.deadline.isoformat()}"
+    )
+    print(f"  计入 Counted:  {fmt_m2(report.counted_m2)}  ({report.progress:.1%})")
+    print(f"  已落实 Secured (delivered + under construction): {fmt_m2(report.secured_m2)}")
+    print(f"  仅规划 Planned only: {fmt_m2(report.planned_m2)}")
+    print(f"  缺口 Gap: {fmt_m2(report.gap_m2)}")
+    print(f"  未计入 Not counted (no year in the plan period): {fmt_m2(report.not_counted_m2)}")
+    print(f"  其中数据未核实 Counted on unconfirmed figures: {fmt_m2(report.counted_unconfirmed_m2)}")
+    basis = ", ".join(f"{k}: {fmt_m2(v)}" for k, v in report.counted_by_basis.items()) or "—"
+    print(f"  依据 By basis: {basis}  (baseline = 基线估算, 非官方数据 / estimate, not official figures)")
+    print("\n按区 By district:")
+    for r in report.by_district.to_dict("records"):
+        quota = (
+            ""
+            if r["quota_met"] is None
+            else f"  指标 quota {fmt_m2(r['quota_m2'])} {'达标 met' if r['quota_met'] else '未达标 not met'}"
+        )
+        print(
+            f"  {r['name_zh']} {r['name_en']:<12} {fmt_m2(r['counted_m2']):>28}  [{r['specialisations'] or '—'}]{quota}"
+        )
+    print("\n按年 By year (累计 cumulative):")
+    for r in report.by_year.to_dict("records"):
+        print(f"  {r['year']}: +{fmt_m2(r['added_m2'])}  累计 {fmt_m2(r['cumulative_m2'])}")
+    print("\n按状态 By status:")
+    for r in report.by_status.to_dict("records"):
+        print(f"  {STATUS_LABELS[r['status']][0]} {r['status']}: {fmt_m2(r['counted_m2'])}")
+    print("\n按方向 By specialisation:")
+    for r in report.by_specialisation.to_dict("records"):
+        print(f"  {r['label_zh']} ({r['label_en']}): {fmt_m2(r['counted_m2'])}")
+    print(
+        "\n软件名园 Name parks:",
+        ", ".join(f"{r['label_zh']} {r['parks']}" for r in report.namepark_counts.to_dict("records")),
+    )
+    print(f"\n发现 Findings ({len(findings)}):")
+    for f in findings:
+        print(f"  [{f.severity}] {f.code} {f.id}: {f.message}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The capacity report and the findings."""
+    plan = load_plan(args.plan)
+    _, register, _ = stored_register(args, plan)
+    report = capacity_report(plan, register)
+    findings = run_checks(plan, register)
+    if args.json:
+        areas = districts_layer(plan)[["code", "name_zh", "official_land_km2", "computed_land_km2", "note"]]
+        out = report.to_dict() | {
+            "district_areas_km2": areas.to_dict("records"),
+            "findings": [f.to_dict() for f in findings],
+        }
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        _print_report(report, findings, plan.title_zh)
+        _print_areas(plan)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write one layer to a file."""
+    plan = load_plan(args.plan)
+    _, register, _ = stored_register(args, plan)
+    if args.layer == ANNEX_LAYER:  # the plan's annex table (一览表): a spreadsheet, not a map layer
+        if args.format != "xlsx":
+            raise PlannerError("the annex table is written as --format xlsx / 一览表请用 xlsx 格式导出")
+        path = write_annex_excel(plan, register, Path(args.out))
+        print(f"已导出 exported {ANNEX_TITLE} ({len(register.parks)} parks) -> {path}")
+        return EXIT_OK
+    layer = build_layer(args.layer, plan, register)
+    path = write_layer(layer, args.format, Path(args.out), layer=args.layer)
+    print(f"已导出 exported {len(layer)} {args.layer} -> {path}")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Preview a file of parks; unless --dry-run, save them into the store as a new version."""
+    plan = load_plan(args.plan)
+    store = cli_store(args, plan)
+    user = None if args.dry_run else signed_in(args, store)  # no preview work for a wrong password
+    register, loaded = store.load(args.scenario)
+    preview = preview_import(
+        Path(args.file), None, plan, register, crs=args.crs, accept_repairs=args.accept_repairs
+    )
+    imported = False
+    if preview.ok:
+        try:
+            new_register = confirm_import(preview, register, plan)
+        except ValidationError as exc:  # the register's own rules, checked again on add
+            preview = replace(preview, problems=[ImportIssue("register_rule", p) for p in exc.problems])
+            new_register = register
+    saved = None
+    if preview.ok and not args.dry_run:
+        comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
+        saved = store.save(
+            new_register, user=user, comment=comment, scenario=args.scenario, expected_version=loaded.version
+        )
+        imported = True
+    if args.json:
+        out = preview.to_dict(plan) | {
+            "dry_run": args.dry_run,
+            "imported": imported,
+            "scenario": args.scenario,
+            "version": saved.version if saved else None,
+        }
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        print()
+    else:
+        _print_import(preview, plan, args.dry_run)
+        if saved is not None:
+            print(f"已保存为 saved as {saved.scenario} v{saved.version} ({saved.author})")
+    return EXIT_OK if preview.ok else EXIT_REFUSED
+
+
+def _print_import(preview: ImportPreview, plan: Plan, dry_run: bool) -> None:
+    if preview.ok:
+        verb = "可以导入 would import (--dry-run)" if dry_run else "已导入 imported"
+        print(f"{verb} {len(preview.parks)} 个园区 parks from {preview.file} (CRS {preview.crs_used}):")
+        for r in preview.summary_frame(plan).to_dict("records"):
+            print(
+                f"  {r['id']}  {r['name_zh']}  [{r['district_name'] or '—'}]  占地 land {fmt_m2(r['land_area_m2'])}"
+                f"  建筑 floor {fmt_m2(r['gfa_m2'])}  新增 new {fmt_m2(r['new_gfa_m2'])}"
+            )
+    else:
+        print(
+            f"拒绝导入 refused: {preview.file}, {len(preview.problems)} 个问题 problem(s); 登记册未改动 register unchanged"
+        )
+        for issue in preview.problems:
+            print(f"  - {issue}")
+    if preview.warnings:
+        print(f"提示 warnings ({len(preview.warnings)}):")
+        for issue in preview.warnings:
+            print(f"  - {issue}")
+
+
+def _crs_arg(text: str) -> str:
+    try:
+        parse_crs_option(text)
+    except PlannerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def add_import_command(sub: argparse._SubParsersAction) -> None:
+    """``import FILE [--crs wgs84|gcj02|bd09|EPSG:n] [--dry-run] [--json] [--accept-repairs]``."""
+    imp = sub.add_parser("import", help="import parks from a GIS file / 导入园区文件")
+    imp.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
+    imp.add_argument("file", help="GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, CSV or Excel")
+    imp.add_argument(
+        "--crs", type=_crs_arg, default=None,
+        help="coordinates are wgs84, gcj02 (Amap/Tencent), bd09 (Baidu) or EPSG:n when the file declares none",
+    )  # fmt: skip
+    imp.add_argument("--dry-run", action="store_true", help="check only; write nothing / 只检查不写入")
+    add_store_arguments(imp, scenario=False)
+    imp.add_argument("--scenario", default="main", help="scenario to add the parks to (default main)")
+    imp.add_argument("--user", default=None, help="account name (needed unless --dry-run)")
+    imp.add_argument("--comment", default="", help="what and why (kept in the history)")
+    imp.add_argument("--json", action="store_true", help="one JSON object")
+    imp.add_argument(
+        "--accept-repairs", action="store_true", help="use the offered repaired shapes for invalid geometries"
+    )
+    imp.set_defaults(func=lambda args: run_guarded(cmd_import, args))
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_import_command,
+    add_scenario_command,
+    add_account_command,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    parser = _Parser(prog="python -m planner", description="Shenzhen Park Planner / 深圳产业园区规划工具")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
+    add_store_arguments(common)
+
+    check = sub.add_parser("check", parents=[common], help="capacity report and findings / 容量核算与检查")
+    check.add_argument("--json", action="store_true", help="one JSON object")
+    check.set_defaults(func=cmd_check)
+
+    export = sub.add_parser("export", parents=[common], help="export a layer / 导出图层")
+    export.add_argument(
+        "--layer", required=True, choices=(*LAYERS, ANNEX_LAYER), help="annex: 一览表 (xlsx only)"
+    )
+    export.add_argument("--format", required=True, choices=FORMATS)
+    export.add_argument("--out", required=True, help="output file path")
+    export.set_defaults(func=cmd_export)
+
+    for register_subcommand in SUBCOMMANDS:
+        register_subcommand(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "import" and not args.dry_run and not args.user:
+        parser.error("import needs --user NAME (or --dry-run) / 导入需要 --user")
+    try:
+        return args.func(args)
+    except PlannerError as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"无法读写文件 / cannot read or write: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

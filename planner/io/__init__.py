@@ -1,0 +1,1 @@
+"""Files in and out: GIS import (``ingest``) and the export writers (``export``)."""

@@ -1,0 +1,419 @@
+"""The checks an import runs on the parks it read: fields, geometry, district, duplicates against the register."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.core.assign import assign_districts
+from planner.core.geo import (
+    METRIC,
+    SHENZHEN_BBOX,
+    WGS84,
+    area_m2,
+    in_shenzhen_bbox,
+)
+from planner.core.plan import Plan
+from planner.core.register import (
+    NUMBER_COLUMNS,
+    PARK_COLUMNS,
+    STATUS_LABELS,
+    YEAR_MAX,
+    YEAR_MIN,
+    Register,
+    conform_parks,
+    normalise_status,
+    normalise_year,
+)
+from planner.io.headers import _label_lookup, _map_labels, _norm, _text
+from planner.io.issues import _Collector, _Refuse
+from planner.io.units import _YEAR, AREA_COLUMNS, bad_numbers, parse_area
+
+DUPLICATE_POINT_M = 5.0  # an incoming point this close to a register point is the same park
+
+
+DUPLICATE_IOU = 0.9  # an incoming polygon overlapping a register polygon this much is the same park
+
+
+def _geometry_from_table(
+    frame: pd.DataFrame, mapping: dict[str, str], place: Any, c: _Collector
+) -> gpd.GeoDataFrame:
+    """Shapes from a ``wkt`` column where a row has one, else points from longitude/latitude."""
+    cols = {v: k for k, v in mapping.items()}
+    n = len(frame)
+    geoms = np.full(n, None, dtype=object)
+    has_xy = "_lon" in cols and "_lat" in cols
+    if "_wkt" not in cols and not has_xy:
+        c.error(
+            "no_geometry", c.file, "经度/纬度 longitude/latitude",
+            "表格没有经度/纬度列 (或 WKT 列), 无法定位园区",
+            "the table has no longitude/latitude columns (nor a WKT column) to place the parks",
+        )  # fmt: skip
+        raise _Refuse
+    if "_wkt" in cols:
+        text = _text(frame[cols["_wkt"]])
+        given = (text != "").to_numpy()
+        parsed = shapely.from_wkt(text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore")
+        for i in np.flatnonzero(given & shapely.is_missing(parsed)):
+            c.geometry_reported.add(int(i))
+            c.error(
+                "bad_coordinate", place(i), cols["_wkt"], f"WKT 几何无法解析: {text.iloc[i][:60]}",
+                f"cannot parse the WKT geometry: {text.iloc[i][:60]}",
+            )  # fmt: skip
+        geoms[given] = parsed[given]
+    if has_xy:
+        xs, ys = (_text(frame[cols[k]]).str.replace(",", "") for k in ("_lon", "_lat"))
+        x = pd.to_numeric(xs, errors="coerce")
+        y = pd.to_numeric(ys, errors="coerce")
+        for name, raw, num in ((cols["_lon"], xs, x), (cols["_lat"], ys, y)):
+            for i in np.flatnonzero(((raw != "") & num.isna()).to_numpy()):
+                c.geometry_reported.add(int(i))
+                c.error(
+                    "bad_coordinate", place(i), name, f"坐标不是数字: {raw.iloc[i]}",
+                    f"coordinate is not a number: {raw.iloc[i]}",
+                )  # fmt: skip
+        use = (x.notna() & y.notna()).to_numpy() & shapely.is_missing(geoms)
+        geoms[use] = shapely.points(x.to_numpy()[use], y.to_numpy()[use])
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index))
+
+
+def _generated_ids(names: pd.Series, geoms: np.ndarray) -> pd.Series:
+    wkb = shapely.to_wkb(geoms, output_dimension=2)
+    keys = [
+        "imp-" + hashlib.sha1(f"{n}|".encode() + (w or b"")).hexdigest()[:10]
+        for n, w in zip(names, wkb, strict=True)
+    ]
+    return pd.Series(keys, index=names.index)
+
+
+def _build_parks(
+    gdf: gpd.GeoDataFrame,
+    mapping: dict[str, str],
+    units: dict[str, float | None],
+    place: Any,
+    c: _Collector,
+    plan: Plan,
+) -> gpd.GeoDataFrame:
+    """The register's columns from the file's, with every field problem reported."""
+    cols = {v: k for k, v in mapping.items()}
+    out = pd.DataFrame(index=gdf.index)
+    for col in PARK_COLUMNS:
+        if col in cols:
+            out[col] = gdf[cols[col]]
+    if "name_zh" not in cols:
+        c.error(
+            "no_name_column", c.file, "名称 name", "缺少名称列 (名称/园区名称/name)",
+            "no name column (名称, 园区名称 or name)",
+        )  # fmt: skip
+    text_cols = [col for col in PARK_COLUMNS if col in out and col not in NUMBER_COLUMNS]
+    for col in text_cols:
+        if col not in ("delivery_year", "figures_verified"):
+            out[col] = _text(out[col])
+    names = out["name_zh"] if "name_zh" in out else pd.Series("", index=gdf.index)
+    ids_given = out["id"] if "id" in out else pd.Series("", index=gdf.index)
+    ident = ids_given.where(ids_given != "", names)
+    if "name_zh" in cols:
+        for i in np.flatnonzero((names == "").to_numpy()):
+            c.error("missing_name", place(i, ident.iloc[i]), cols["name_zh"], "缺少名称", "name is missing")
+
+    # Areas and other numbers.
+    for col in NUMBER_COLUMNS:
+        if col not in out:
+            continue
+        raw = gdf[cols[col]]
+        values = parse_area(raw, units.get(col)) if col in AREA_COLUMNS else parse_area(raw, 1.0)
+        for i in np.flatnonzero(bad_numbers(raw, values).to_numpy()):
+            c.error(
+                "bad_number", place(i, ident.iloc[i]), cols[col], f"不是数字或单位无法识别: {raw.iloc[i]}",
+                f"not a number, or a unit the planner does not know: {raw.iloc[i]}",
+            )  # fmt: skip
+        neg = (values < 0) if col in AREA_COLUMNS else (values <= 0)
+        for i in np.flatnonzero(neg.to_numpy()):
+            c.error(
+                "negative_area" if col in AREA_COLUMNS else "bad_number", place(i, ident.iloc[i]),
+                cols[col], f"不能为负数{'' if col in AREA_COLUMNS else '或零'}: {raw.iloc[i]}",
+                f"must not be negative{'' if col in AREA_COLUMNS else ' or zero'}: {raw.iloc[i]}",
+            )  # fmt: skip
+        out[col] = values
+
+    # Status and delivery year (original texts kept).
+    status_src = out["status"] if "status" in out else pd.Series("", index=gdf.index)
+    if "status_src" not in out:
+        out["status_src"] = status_src
+    by_label = {_norm(lbl): key for key, labels in STATUS_LABELS.items() for lbl in (key, *labels)}
+    direct = status_src.map(lambda s: by_label.get(_norm(s), ""))
+    out["status"] = direct.where(direct != "", status_src.map(normalise_status))
+    unrecognised = (status_src != "") & (out["status"] == "unknown") & (direct == "")
+    for i in np.flatnonzero(unrecognised.to_numpy()):
+        c.warn(
+            "status_unknown", place(i, ident.iloc[i]), cols.get("status", "status"),
+            f"状态无法识别, 记为未知: {status_src.iloc[i]}",
+            f"status not recognised, recorded as unknown: {status_src.iloc[i]}",
+        )  # fmt: skip
+    if "delivery_year" in cols:
+        raw = _text(gdf[cols["delivery_year"]]).str.replace(r"\.0$", "", regex=True)
+        year = pd.to_numeric(raw.str.extract(_YEAR)[0], errors="coerce")
+        bad = (raw != "") & (year.isna() | (year < YEAR_MIN) | (year > YEAR_MAX))
+        for i in np.flatnonzero(bad.to_numpy()):
+            c.error(
+                "bad_year", place(i, ident.iloc[i]), cols["delivery_year"], f"交付年份无法识别: {raw.iloc[i]}",
+                f"delivery year not recognised: {raw.iloc[i]}",
+            )  # fmt: skip
+        out["delivery_year"] = year
+        if "year_src" not in out:
+            out["year_src"] = raw
+    else:
+        out["delivery_year"] = [
+            normalise_year(s, "", st) for s, st in zip(status_src, out["status"], strict=True)
+        ]
+
+    # Labelled values: park type, fields, name-park level, land-use class.
+    for col, items, multi in (
+        ("park_type", plan.park_types, False),
+        ("fields", plan.fields, True),
+        ("namepark_level", plan.namepark_levels, False),
+    ):
+        if col not in out:
+            continue
+        mapped, unknown = _map_labels(out[col], _label_lookup(items), multi)
+        for i in np.flatnonzero(unknown.to_numpy()):
+            c.error(
+                "unknown_value", place(i, ident.iloc[i]), cols[col], f"无法识别的取值: {out[col].iloc[i]}",
+                f"value not known to the plan: {out[col].iloc[i]}; use one of "
+                f"{', '.join(it.label_zh for it in items)}",
+            )  # fmt: skip
+        out[col] = mapped
+    if "land_use_class" in out:
+        out["land_use_class"] = out["land_use_class"].str.upper()
+        bad = ~out["land_use_class"].isin(["", "M0", "M1"])
+        for i in np.flatnonzero(bad.to_numpy()):
+            c.error(
+                "unknown_value", place(i, ident.iloc[i]), cols["land_use_class"],
+                f"用地类别须为 M0/M1: {out['land_use_class'].iloc[i]}",
+                f"land-use class must be M0 or M1: {out['land_use_class'].iloc[i]}",
+            )  # fmt: skip
+
+    # Ids: given, else generated from name + geometry (stable: a re-import finds the same park).
+    geoms = gdf.geometry.values
+    generated = _generated_ids(names, geoms)
+    if "id" not in out or (out["id"] == "").any():
+        c.warn(
+            "ids_generated", c.file, "id", "部分园区没有编号, 已按名称和位置生成",
+            "some parks have no id; ids were generated from the name and location",
+        )  # fmt: skip
+    out["id"] = ids_given.where(ids_given != "", generated)
+    dup = out["id"].duplicated(keep="first")
+    first_row = {v: i for i, v in reversed(list(enumerate(out["id"])))}
+    for i in np.flatnonzero(dup.to_numpy()):
+        first = place(first_row[out["id"].iloc[i]])
+        c.error(
+            "duplicate_id", place(i, out["id"].iloc[i]), cols.get("id", "id"),
+            f"编号重复: {out['id'].iloc[i]} (与 {first} 相同)",
+            f"duplicate id {out['id'].iloc[i]} (same as {first})",
+        )  # fmt: skip
+
+    if "figures_verified" in out:
+        flag = _text(out["figures_verified"]).map(_norm)
+        out["figures_verified"] = flag.isin(["true", "1", "yes", "y", "是", "verified", "已核实", "1.0"])
+    parks = conform_parks(gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, index=gdf.index), crs=WGS84))
+    parks["source"] = parks["source"].where(parks["source"] != "", f"import: {c.file}")
+
+    # District: location decides; the file's own text is kept as "district (as sourced)".
+    declared = parks["district"].map(lambda d: plan.resolve_district(d) if d else ("", ""))
+    parks["district_code"] = parks["district_code"].where(parks["district_code"] != "", declared.str[0])
+    parks["functional_area"] = parks["functional_area"].where(parks["functional_area"] != "", declared.str[1])
+    unknown_d = (parks["district"] != "") & (declared.str[0] == "") & (declared.str[1] == "")
+    for i in np.flatnonzero(unknown_d.to_numpy()):
+        c.warn(
+            "district_unknown", place(i, parks["id"].iloc[i]), cols.get("district", "district"),
+            f"区名无法识别, 按位置确定: {parks['district'].iloc[i]}",
+            f"district name not recognised; the location decides: {parks['district'].iloc[i]}",
+        )  # fmt: skip
+    valid_codes = set(plan.district_codes())
+    bad_code = (parks["district_code"] != "") & ~parks["district_code"].isin(valid_codes)
+    for i in np.flatnonzero(bad_code.to_numpy()):
+        c.error(
+            "unknown_value", place(i, parks["id"].iloc[i]), cols.get("district_code", "district_code"),
+            f"未知区代码: {parks['district_code'].iloc[i]}",
+            f"unknown district code: {parks['district_code'].iloc[i]}",
+        )  # fmt: skip
+    return parks
+
+
+def _check_geometry(
+    parks: gpd.GeoDataFrame,
+    place: Any,
+    c: _Collector,
+    accept_repairs: bool,
+    tabular: bool,
+    mapping: dict,
+    *,
+    located: bool = True,
+) -> gpd.GeoSeries | None:
+    """Missing, wrong-type, invalid, swapped and out-of-city geometries; returns offered repairs."""
+    geoms = parks.geometry.values
+    ids = parks["id"]
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    for i in np.flatnonzero(missing):
+        if i in c.not_numbers:
+            c.error(
+                "bad_coordinate", place(i, ids.iloc[i]), "geometry", f"坐标不是数字: {c.not_numbers[i]}",
+                f"coordinate is not a number: {c.not_numbers[i]}",
+            )  # fmt: skip
+        elif i not in c.geometry_reported:  # a table's bad coordinate is reported by its column
+            c.error(
+                "missing_geometry", place(i, ids.iloc[i]), "geometry", "缺少几何/坐标",
+                "geometry (or coordinates) missing",
+            )  # fmt: skip
+    kinds = shapely.get_type_id(geoms)
+    allowed = np.isin(kinds, [0, 3, 6])
+    wrong = ~missing & ~allowed
+    types = parks.geom_type
+    for i in np.flatnonzero(wrong):
+        c.error(
+            "wrong_geometry_type", place(i, ids.iloc[i]), "geometry",
+            f"几何类型须为点或面, 实为 {types.iloc[i]}",
+            f"geometry must be a Point or (Multi)Polygon, got {types.iloc[i]}",
+        )  # fmt: skip
+    invalid = ~missing & allowed & ~shapely.is_valid(geoms)
+    repairs = None
+    if invalid.any():
+        fixed = np.full(len(geoms), None, dtype=object)
+        idx = np.flatnonzero(invalid)
+        made = shapely.make_valid(geoms[idx])
+        polys = [
+            shapely.union_all([p for p in shapely.get_parts(m) if shapely.get_type_id(p) in (3, 6)])
+            for m in made
+        ]
+        fixed[idx] = polys
+        repairs = gpd.GeoSeries(fixed, index=parks.index, crs=WGS84)
+        for i in idx:
+            reason = shapely.is_valid_reason(geoms[i])
+            area = float(area_m2(gpd.GeoSeries([fixed[i]], crs=WGS84)).iloc[0])
+            zh = f"几何无效 ({reason}); 修复后的形状: {'多面' if shapely.get_type_id(fixed[i]) == 6 else '面'}, 面积 {area:,.0f} m²"
+            en = f"invalid geometry ({reason}); repaired shape offered: {fixed[i].geom_type}, area {area:,.0f} m²"
+            if accept_repairs:
+                c.warn(
+                    "geometry_repaired",
+                    place(i, ids.iloc[i]),
+                    "geometry",
+                    zh + " (已采用)",
+                    en + " (accepted)",
+                )
+            else:
+                c.error(
+                    "invalid_geometry", place(i, ids.iloc[i]), "geometry",
+                    zh + "; 确认后可采用修复形状 (--accept-repairs)",
+                    en + "; accept it with --accept-repairs",
+                )  # fmt: skip
+    if not located:  # the CRS is unknown: where the shapes lie cannot be checked
+        return repairs
+    located = ~missing & allowed
+    inside = in_shenzhen_bbox(parks.geometry)
+    swapped_geoms = shapely.transform(geoms[located], lambda xy: xy[:, ::-1])
+    swapped_inside = np.zeros(len(geoms), dtype=bool)
+    swapped_inside[located] = in_shenzhen_bbox(gpd.GeoSeries(swapped_geoms))
+    cols = {v: k for k, v in mapping.items()}
+    for i in np.flatnonzero(located & ~inside & swapped_inside):
+        x, y = shapely.get_coordinates(geoms[i])[0]
+        what = f"{cols.get('_lon', 'lon')}/{cols.get('_lat', 'lat')}" if tabular and "_lon" in cols else "x/y"
+        c.error(
+            "swapped_axes", place(i, ids.iloc[i]), what,
+            f"经纬度似乎互换了 ({x:.4f}, {y:.4f} 看起来是 纬度, 经度); 请交换 {what} 两列/坐标顺序",
+            f"latitude and longitude look swapped ({x:.4f}, {y:.4f} reads as lat, lon); swap {what}",
+        )  # fmt: skip
+    x0, y0, x1, y1 = SHENZHEN_BBOX
+    for i in np.flatnonzero(located & ~inside & ~swapped_inside):
+        pt = shapely.point_on_surface(geoms[i]) if not shapely.is_empty(geoms[i]) else None
+        where = f"{pt.x:.4f}, {pt.y:.4f}" if pt is not None else "?"
+        c.error(
+            "outside_shenzhen", place(i, ids.iloc[i]), "geometry",
+            f"坐标在深圳范围以外 (经度 {x0}-{x1}, 纬度 {y0}-{y1}): {where}",
+            f"coordinates outside Shenzhen (lon {x0}-{x1}, lat {y0}-{y1}): {where}",
+        )  # fmt: skip
+    return repairs
+
+
+def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> None:
+    """Fill the district of parks that declare none from their location (in place).
+
+    A declared district that disagrees with the location is a warning: location decides in
+    :func:`planner.core.assign.assign_districts`, the disagreement is a finding, not an error.
+    """
+    geoms = parks.geometry.values
+    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
+    usable &= np.isin(shapely.get_type_id(geoms), [0, 3, 6]) & in_shenzhen_bbox(parks.geometry)
+    if not usable.any():
+        return
+    geo = pd.Series("", index=parks.index[usable], dtype=object)
+    points = usable & (shapely.get_type_id(geoms) == 0)
+    if points.any():  # a point lies in one district: a plain spatial join (fast for 100,000 points)
+        hits = gpd.sjoin(
+            parks.loc[points, ["geometry"]], plan.district_polygons[["code", "geometry"]], predicate="within"
+        )
+        hits = hits[~hits.index.duplicated(keep="first")]
+        geo.loc[hits.index] = hits["code"].astype(str)
+    shapes = usable & ~points
+    if shapes.any():  # a polygon by the district holding most of its area
+        geo.loc[parks.index[shapes]] = assign_districts(parks.loc[shapes], plan)["geo_district_code"]
+    declared = parks.loc[usable, "district_code"]
+    differs = (geo != "") & (declared != "") & (geo != declared)
+    names = {d.code: d.name_zh for d in plan.districts}
+    for i in differs[differs].index:
+        c.warn(
+            "district_mismatch", place(int(i), parks.at[i, "id"]), "district",
+            f"文件写的是 {parks.at[i, 'district']}, 但位置在 {names.get(geo[i], geo[i])}; 以位置为准",
+            f"the file says {parks.at[i, 'district']} but the location is in {names.get(geo[i], geo[i])}; "
+            "the location decides",
+        )  # fmt: skip
+    # The register's district_code is the declared one; a park that declares none gets its location's.
+    undeclared = (geo != "") & (declared == "") & (parks.loc[usable, "district"] == "")
+    parks.loc[undeclared[undeclared].index, "district_code"] = geo[undeclared]
+
+
+def _check_register(
+    parks: gpd.GeoDataFrame, register: Register, place: Any, c: _Collector, *, located: bool = True
+) -> None:
+    """Parks already in the register: same id, or a near-identical footprint."""
+    ids = parks["id"]
+    for i in np.flatnonzero(ids.isin(register.parks["id"]).to_numpy()):
+        c.error(
+            "existing_id", place(i, ids.iloc[i]), "id", f"编号已在登记册中: {ids.iloc[i]}",
+            f"id already in the register: {ids.iloc[i]}",
+        )  # fmt: skip
+    if not located:
+        return
+    mine = parks.geometry.values
+    theirs = register.parks.geometry.values
+    ok_mine = ~(shapely.is_missing(mine) | shapely.is_empty(mine)) & shapely.is_valid(mine)
+    ok_theirs = ~(shapely.is_missing(theirs) | shapely.is_empty(theirs)) & shapely.is_valid(theirs)
+    if not ok_mine.any() or not ok_theirs.any():
+        return
+    a = gpd.GeoDataFrame({"i": np.flatnonzero(ok_mine)}, geometry=mine[ok_mine], crs=WGS84).to_crs(METRIC)
+    b = gpd.GeoDataFrame(
+        {"rid": register.parks["id"].to_numpy()[ok_theirs]}, geometry=theirs[ok_theirs], crs=WGS84
+    ).to_crs(METRIC)
+    pairs = gpd.sjoin(a, b.set_geometry(b.buffer(DUPLICATE_POINT_M)), predicate="intersects")
+    if pairs.empty:
+        return
+    ga = a.geometry.loc[pairs.index].values
+    gb = b.geometry.values[pairs["index_right"].to_numpy()]
+    both_points = (shapely.get_type_id(ga) == 0) & (shapely.get_type_id(gb) == 0)
+    union = shapely.area(shapely.union(ga, gb))
+    iou = np.where(union > 0, shapely.area(shapely.intersection(ga, gb)) / np.where(union > 0, union, 1), 0)
+    same = (both_points & (shapely.distance(ga, gb) <= DUPLICATE_POINT_M)) | (
+        ~both_points & (iou >= DUPLICATE_IOU)
+    )
+    for (_, row), hit in zip(pairs.iterrows(), same, strict=True):
+        if hit and ids.iloc[row["i"]] != row["rid"]:
+            i = int(row["i"])
+            c.error(
+                "existing_footprint", place(i, ids.iloc[i]), "geometry",
+                f"与登记册中的园区 {row['rid']} 位置/范围几乎相同",
+                f"footprint nearly identical to register park {row['rid']}",
+            )  # fmt: skip

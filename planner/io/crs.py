@@ -1,0 +1,127 @@
+"""The coordinate system of an imported file: declared, chosen (``--crs``), or refused; conversion to WGS84."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from planner.core.geo import (
+    DATUMS,
+    WGS84,
+    shift_to_wgs84,
+)
+from planner.errors import PlannerError
+from planner.io.issues import _Collector, _CrsUnknown
+
+
+def parse_crs_option(text: str | None) -> str | CRS | None:
+    """``None``/``"auto"`` -> None; ``wgs84``/``gcj02``/``bd09`` -> that datum; ``EPSG:n`` -> a CRS.
+
+    Raises :class:`PlannerError` for anything else (the CLI turns it into exit code 2).
+    """
+    if text is None or str(text).strip().lower() in ("", "auto"):
+        return None
+    t = str(text).strip().lower()
+    if t in DATUMS:
+        return t
+    try:
+        if not re.fullmatch(r"epsg:\d+", t):
+            raise CRSError(t)
+        return CRS.from_user_input(t.upper())
+    except CRSError as exc:
+        raise PlannerError(
+            f"unknown CRS {text!r}; use wgs84, gcj02, bd09 or EPSG:<code> / 无法识别的坐标系"
+        ) from exc
+
+
+def _crs_name(crs: CRS | None) -> str:
+    if crs is None:
+        return "undeclared"
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def _looks_projected(geoms: np.ndarray) -> bool:
+    b = shapely.total_bounds(geoms)
+    # Beyond any longitude/latitude; a latitude of 90-180 is more likely a swapped pair, checked later.
+    return bool(np.isfinite(b).all() and np.abs(b).max() > 180)
+
+
+def _to_wgs84(
+    gdf: gpd.GeoDataFrame, declared: CRS | None, option: str | CRS | None, c: _Collector
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Bring the frame's geometry to WGS84, honouring the file's declaration and the user's option."""
+    geoms = gdf.geometry.values
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    projected_numbers = bool(present.any()) and _looks_projected(geoms[present])
+    user_crs = option if isinstance(option, CRS) else None
+    datum = option if isinstance(option, str) else None
+    sample = ""
+    if present.any():
+        x0, y0 = shapely.get_coordinates(geoms[present][:1])[0]
+        sample = f"x={x0:.6g}, y={y0:.6g}"
+
+    def done(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
+        return frame.set_crs(crs, allow_override=True).to_crs(WGS84)
+
+    if declared is not None and not declared.is_geographic:
+        if user_crs is not None and not user_crs.equals(declared):
+            c.error(
+                "crs_conflict", c.file, "crs",
+                f"文件声明坐标系 {_crs_name(declared)}, 但指定为 {_crs_name(user_crs)}",
+                f"the file declares {_crs_name(declared)} but {_crs_name(user_crs)} was given",
+            )  # fmt: skip
+            raise _CrsUnknown
+        if datum in ("gcj02", "bd09"):
+            c.error(
+                "crs_conflict", c.file, "crs",
+                f"文件声明投影坐标系 {_crs_name(declared)}, 不能按 {datum} 经纬度处理",
+                f"the file declares the projected {_crs_name(declared)}; it cannot be {datum} lon/lat",
+            )  # fmt: skip
+            raise _CrsUnknown
+        c.warn(
+            "crs_converted", c.file, "crs", f"已从 {_crs_name(declared)} 转换为 WGS84",
+            f"converted from {_crs_name(declared)} to WGS84",
+        )  # fmt: skip
+        return done(gdf, declared), _crs_name(declared)
+    # Declared geographic, or nothing declared.
+    if projected_numbers:
+        if user_crs is not None and not user_crs.is_geographic:
+            c.warn(
+                "crs_converted", c.file, "crs", f"按指定的 {_crs_name(user_crs)} 转换为 WGS84",
+                f"converted from {_crs_name(user_crs)} (as given) to WGS84",
+            )  # fmt: skip
+            return done(gdf, user_crs), _crs_name(user_crs)
+        c.error(
+            "undeclared_projected", c.file, "crs",
+            f"坐标看起来是投影坐标 ({sample}, 不是经纬度), 但文件没有声明坐标系; "
+            "请附上 .prj 或用 --crs 指定 (如 EPSG:4547)",
+            f"coordinates look projected ({sample}, not longitude/latitude) but the file declares no "
+            "coordinate system; add a .prj or give --crs (e.g. EPSG:4547)",
+        )  # fmt: skip
+        raise _CrsUnknown
+    if user_crs is not None and not user_crs.is_geographic:
+        c.error(
+            "crs_conflict", c.file, "crs",
+            f"指定了投影坐标系 {_crs_name(user_crs)}, 但坐标是经纬度 ({sample})",
+            f"{_crs_name(user_crs)} was given but the coordinates are longitude/latitude ({sample})",
+        )  # fmt: skip
+        raise _CrsUnknown
+    base = declared or user_crs or CRS.from_user_input(WGS84)
+    out = done(gdf, base)
+    used = _crs_name(base)
+    if datum in ("gcj02", "bd09"):
+        out = out.set_geometry(gpd.GeoSeries(shift_to_wgs84(out.geometry, datum), index=out.index, crs=WGS84))
+        c.warn(
+            "datum_shifted", c.file, "crs", f"坐标已从 {datum.upper()} 转换为 WGS84 (约 500 米偏移)",
+            f"coordinates converted from {datum.upper()} to WGS84 (a shift of about 500 m)",
+        )  # fmt: skip
+        used = datum
+    elif not base.equals(CRS.from_user_input(WGS84)):
+        c.warn("crs_converted", c.file, "crs", f"已从 {used} 转换为 WGS84", f"converted from {used} to WGS84")
+    return out, used

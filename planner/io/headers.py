@@ -1,0 +1,169 @@
+"""Which register column a file's header means (Chinese and English aliases, unit suffixes), and label lookups."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from planner.core.register import (
+    PARK_COLUMNS,
+    PARK_LABELS,
+)
+from planner.io.issues import _Collector
+from planner.io.units import _HEADER_UNIT, AREA_COLUMNS, AREA_UNITS
+
+# Header aliases (normalised) -> register column. English and Chinese, as people write them.
+_EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("编号", "园区编号", "id", "parkid", "park_id", "编码", "序号id"),
+    "name_zh": ("名称", "园区名称", "中文名称", "name", "名字", "parkname", "park_name", "name_cn"),
+    "name_en": ("英文名称", "英文名", "englishname", "name_en"),
+    "district": ("区", "所在区", "行政区", "辖区", "district", "所在区(来源)"),
+    "park_type": ("园区类型", "类型", "type", "parktype"),
+    "land_area_m2": ("占地面积", "用地面积", "占地", "landarea", "land_area", "sitearea"),
+    "gfa_m2": ("建筑面积", "总建筑面积", "floorarea", "gfa", "totalfloorarea"),
+    "new_gfa_m2": ("新增建筑面积", "新增面积", "newfloorarea", "newgfa", "new_gfa"),
+    "status": ("状态", "建设状态", "status"),
+    "delivery_year": ("交付年份", "交付年", "竣工年份", "年份", "deliveryyear", "year"),
+    "fields": ("重点领域", "产业领域", "领域", "fields"),
+    "plot_ratio": ("容积率", "plotratio", "far"),
+    "source": ("来源", "数据来源", "source"),
+    "figures_conf": ("数据可信度", "可信度", "figuresconf", "confidence"),
+    "land_use_class": ("用地类别", "用地性质", "landuseclass"),
+    "namepark_level": ("软件名园级别", "名园级别", "nameparklevel"),
+    "_lon": ("经度", "东经", "lon", "lng", "long", "longitude", "x"),
+    "_lat": ("纬度", "北纬", "lat", "latitude", "y"),
+    "_wkt": ("wkt", "geometry", "geometry_wkt", "几何", "geom_wkt", "the_geom"),
+}
+
+
+# KML/LIBKML adds these columns to every layer; they are not the park's data.
+_KML_COLUMNS = {
+    "description", "timestamp", "begin", "end", "altitudemode", "tessellate", "extrude",
+    "visibility", "draworder", "icon", "snippet",
+}  # fmt: skip
+
+
+# Columns planner.io.export adds to an export (derived from the others): read back without comment.
+_DERIVED_COLUMNS = {"geo_district_code", "status_zh", "lon", "lat", "wkt"}
+
+
+def _norm(text: object) -> str:
+    """Normalise a header for matching: NFKC (full-width -> ASCII, ㎡ -> m2), lower case, no spaces."""
+    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return re.sub(r"[\s\-]+", "", s).replace("²", "2")
+
+
+def _alias_table() -> dict[str, tuple[str, int]]:
+    """normalised header -> (column, rank); rank 0 = the column's own key, 1 = Chinese, 2 = English."""
+    table: dict[str, tuple[str, int]] = {}
+
+    def put(alias: str, col: str, rank: int) -> None:
+        key = _norm(alias)
+        if key not in table or rank < table[key][1]:
+            table[key] = (col, rank)
+
+    for col in PARK_COLUMNS:
+        put(col, col, 0)
+    for col, (zh, en) in PARK_LABELS.items():
+        put(zh, col, 1)
+        put(en, col, 2)
+    for col, aliases in _EXTRA_ALIASES.items():
+        for a in aliases:
+            put(a, col, 1 if re.search(r"[\u4e00-\u9fff]", a) else 2)
+    return table
+
+
+_ALIASES = _alias_table()
+
+
+def match_header(header: str) -> tuple[str, int, float | None]:
+    """The register column a header means, its rank and the unit factor it names.
+
+    Returns ``("", 9, None)`` for a header the planner does not know.
+
+    >>> match_header("占地面积（公顷）")
+    ('land_area_m2', 1, 10000.0)
+    >>> match_header("Land area (m²)")
+    ('land_area_m2', 2, 1.0)
+    >>> match_header("名称")
+    ('name_zh', 1, None)
+    """
+    key = _norm(header)
+    if key in _ALIASES:
+        col, rank = _ALIASES[key]
+        unit = None
+        m = _HEADER_UNIT.match(key)
+        if m and col in AREA_COLUMNS:
+            unit = AREA_UNITS[m.group(2)]
+        return col, rank, unit
+    m = _HEADER_UNIT.match(key)
+    if m and m.group(1):
+        base = m.group(1).rstrip("(_/[【")
+        if base in _ALIASES and _ALIASES[base][0] in AREA_COLUMNS:
+            col, rank = _ALIASES[base]
+            return col, rank, AREA_UNITS[m.group(2)]
+    stripped = re.sub(r"\(.*?\)", "", key)
+    if stripped != key and stripped in _ALIASES:
+        col, rank = _ALIASES[stripped]
+        return col, rank, None
+    return "", 9, None
+
+
+def _map_columns(frame: pd.DataFrame, c: _Collector) -> tuple[dict[str, str], dict[str, float | None]]:
+    """file header -> register column (best-ranked header wins); unit factors by column."""
+    best: dict[str, tuple[int, str, float | None]] = {}
+    ignored: list[str] = []
+    for header in frame.columns:
+        col, rank, unit = match_header(str(header))
+        if not col:
+            if _norm(header) not in _KML_COLUMNS | _DERIVED_COLUMNS:
+                ignored.append(str(header))
+            continue
+        if col in best:
+            loser, keep = (header, best[col]) if best[col][0] <= rank else (best[col][1], None)
+            winner = best[col][1] if keep else header
+            if not _text(frame[loser]).equals(_text(frame[winner])):  # a copy (KML's Name) is no news
+                ignored.append(str(loser))
+            if keep:
+                continue
+        best[col] = (rank, str(header), unit)
+    if ignored:
+        c.warn(
+            "ignored_columns", c.file, ", ".join(ignored),
+            f"未识别或重复的列未导入: {', '.join(ignored)}",
+            f"columns not recognised (or duplicates) were not imported: {', '.join(ignored)}",
+        )  # fmt: skip
+    mapping = {h: col for col, (_, h, _) in best.items()}
+    units = {col: u for col, (_, _, u) in best.items()}
+    return mapping, units
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.astype(object).where(series.notna(), "").astype(str).str.strip().replace("nan", "")
+
+
+def _label_lookup(items: Iterable[Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for it in items:
+        for name in (it.key, it.label_zh, it.label_en):
+            out[_norm(name)] = it.key
+    return out
+
+
+def _map_labels(values: pd.Series, lookup: dict[str, str], multi: bool) -> tuple[pd.Series, pd.Series]:
+    """Map labels/keys to keys; returns (mapped, unknown-mask). ``multi`` splits on ; , 、 /."""
+    uniq = {}
+    for v in values.unique():
+        if not v:
+            uniq[v] = ("", False)
+            continue
+        tokens = [t for t in re.split(r"[;,，、；/|]+", v) if t.strip()] if multi else [v]
+        keys = [lookup.get(_norm(t)) for t in tokens]
+        uniq[v] = (";".join(k for k in keys if k), any(k is None for k in keys))
+    mapped = values.map(lambda v: uniq[v][0])
+    unknown = values.map(lambda v: uniq[v][1]).astype(bool)
+    return mapped, unknown

@@ -1,0 +1,281 @@
+"""Reading the file formats an import accepts: GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, CSV and Excel."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+import shapely
+
+from planner.io.issues import _Collector, _Refuse
+
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".kmz")
+
+
+TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # old .xls: save it as .xlsx first
+
+
+SUPPORTED_SUFFIXES = VECTOR_SUFFIXES + TABLE_SUFFIXES
+
+
+def _materialise(source: str | Path | bytes | BinaryIO, filename: str | None, tmp: Path) -> Path:
+    """A path on disk for the input (uploads are written into ``tmp``)."""
+    if isinstance(source, str | Path):
+        return Path(source)
+    data = source if isinstance(source, bytes) else source.read()
+    name = Path(filename or "upload").name or "upload"
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
+    """Extract an archive (member names reduced to their base names) and return the file to read."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            out = tmp / "unzipped"
+            out.mkdir(exist_ok=True)
+            for info in zf.infolist():
+                base = Path(info.filename).name
+                if info.is_dir() or not base or base.startswith("."):
+                    continue
+                (out / base).write_bytes(zf.read(info))
+    except (zipfile.BadZipFile, OSError) as exc:
+        c.error("unreadable", c.file, "", f"无法读取压缩文件: {exc}", f"cannot read the zip file: {exc}")
+        raise _Refuse from exc
+    files = sorted(out.iterdir())
+    for suffix in (".shp", ".gpkg", ".geojson", ".json", ".kml"):
+        hits = [f for f in files if f.suffix.lower() == suffix]
+        if hits:
+            if len(hits) > 1:
+                c.warn(
+                    "layers_ignored", c.file, "",
+                    f"压缩包中有多个{suffix}文件, 只导入 {hits[0].name}",
+                    f"the zip holds several {suffix} files; only {hits[0].name} is imported",
+                )  # fmt: skip
+            return hits[0]
+    c.error(
+        "unreadable", c.file, "",
+        "压缩包中没有 .shp/.gpkg/.geojson/.kml 文件",
+        "the zip holds no .shp, .gpkg, .geojson or .kml file",
+    )  # fmt: skip
+    raise _Refuse
+
+
+def _sidecar(shp: Path, suffix: str) -> Path | None:
+    for f in shp.parent.iterdir():
+        if f.stem == shp.stem and f.suffix.lower() == suffix:
+            return f
+    return None
+
+
+def _cpg_codec(text: str) -> str | None:
+    """Python codec for a .cpg text ("UTF-8", "GBK", "936", "ANSI 936"); None when unknown."""
+    t = text.strip().upper().replace("ANSI", "").strip()
+    if t in ("936", "CP936", "GBK", "GB2312", "GB18030", "EUC-CN"):
+        return "gb18030"  # a superset of GBK/GB2312: decodes all of them
+    if t in ("65001", "UTF8", "UTF-8"):
+        return "utf-8"
+    for cand in (t, f"cp{t}"):
+        try:
+            return codecs.lookup(cand).name
+        except LookupError:
+            continue
+    return None
+
+
+def _sniff_dbf(dbf: Path) -> str:
+    """UTF-8 when the DBF's header and records decode strictly as UTF-8, else GB18030."""
+    raw = dbf.read_bytes()
+    try:
+        raw[32:].decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+_KML_LAUNDER = "LIBKML_LAUNDER_FIELD_NAMES"
+
+
+def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
+    """pyogrio read of the first layer; GDAL's warnings become import warnings."""
+    try:
+        layers = pyogrio.list_layers(path)
+    except (pyogrio.errors.DataSourceError, OSError) as exc:
+        c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
+        raise _Refuse from exc
+    if len(layers) == 0:
+        c.error("empty", c.file, "", "文件中没有图层", "the file holds no layer")
+        raise _Refuse
+    if len(layers) > 1:
+        c.warn(
+            "layers_ignored", c.file, "",
+            f"文件有 {len(layers)} 个图层, 只导入第一个 ({layers[0][0]})",
+            f"the file has {len(layers)} layers; only the first ({layers[0][0]}) is imported",
+        )  # fmt: skip
+    kml = path.suffix.lower() in (".kml", ".kmz")
+    previous = pyogrio.get_gdal_config_option(_KML_LAUNDER) if kml else None
+    if kml:  # keep Chinese <Data name="占地面积"> headers instead of GDAL's "____" laundering
+        pyogrio.set_gdal_config_options({_KML_LAUNDER: "NO"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            gdf = pyogrio.read_dataframe(path, layer=layers[0][0], **kwargs)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+            c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
+            raise _Refuse from exc
+        except UnicodeDecodeError as exc:
+            if "encoding" not in kwargs:
+                raise  # the shapefile reader retries with another encoding
+            c.error(
+                "unreadable", c.file, "",
+                f"文字无法按 {kwargs['encoding']} 解码 (字段名可能被截断): {exc}",
+                f"text does not decode as {kwargs['encoding']} (a field name may be cut short): {exc}",
+            )  # fmt: skip
+            raise _Refuse from exc
+        finally:
+            if kml:
+                pyogrio.set_gdal_config_options({_KML_LAUNDER: previous})
+    for w in caught:
+        c.warn("read_warning", c.file, "", f"读取提示: {w.message}", f"reader says: {w.message}")
+    return gdf
+
+
+def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
+    dbf = _sidecar(shp, ".dbf")
+    cpg = _sidecar(shp, ".cpg")
+    encoding = None
+    if cpg is not None:
+        text = cpg.read_text(encoding="ascii", errors="replace")
+        encoding = _cpg_codec(text)
+        if encoding is None:
+            c.warn(
+                "encoding", c.file, "", f".cpg 中的编码 {text.strip()!r} 无法识别, 自动检测",
+                f"the .cpg names an unknown encoding {text.strip()!r}; detecting it instead",
+            )  # fmt: skip
+    if encoding is None and dbf is not None and dbf.stat().st_size > 29 and dbf.read_bytes()[29] == 0:
+        encoding = _sniff_dbf(dbf)
+        if encoding != "utf-8":
+            c.warn(
+                "encoding", c.file, "", "没有 .cpg 文件; 属性文字按 GB18030 (GBK) 读取 (自动检测)",
+                "no .cpg file; attribute text read as GB18030 (GBK), detected from the bytes",
+            )  # fmt: skip
+    if _sidecar(shp, ".prj") is None:
+        c.warn("no_prj", c.file, "", "没有 .prj 文件, 坐标系未声明", "no .prj file: the CRS is not declared")
+    try:
+        return _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
+    except UnicodeDecodeError:
+        if encoding == "gb18030" or dbf is None:
+            c.error(
+                "unreadable", c.file, "", "属性文字编码无法识别", "the attribute text's encoding is unknown"
+            )
+            raise _Refuse from None
+        c.warn(
+            "encoding", c.file, "", f"按 {encoding} 解码失败, 改按 GB18030 读取",
+            f"text did not decode as {encoding}; read as GB18030 instead",
+        )  # fmt: skip
+        kwargs_retry = {"encoding": "gb18030"}
+        return _read_vector(shp, c, **kwargs_retry)
+
+
+def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
+    """Returns the frame and whether the file declares a CRS (a legacy ``crs`` member)."""
+    raw = path.read_bytes()
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        c.error("unreadable", c.file, "", f"不是 UTF-8 编码的 JSON: {exc}", f"not UTF-8 JSON: {exc}")
+        raise _Refuse from exc
+    except json.JSONDecodeError as exc:
+        c.error(
+            "unreadable", c.file, "",
+            f"JSON 语法错误 (第 {exc.lineno} 行第 {exc.colno} 列): {exc.msg}; 文件可能被截断",
+            f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}; the file may be truncated",
+        )  # fmt: skip
+        raise _Refuse from exc
+    if not isinstance(doc, dict) or doc.get("type") not in (
+        "FeatureCollection", "Feature", "Point", "Polygon", "MultiPolygon", "LineString",
+        "MultiLineString", "MultiPoint", "GeometryCollection",
+    ):  # fmt: skip
+        c.error(
+            "unreadable", c.file, "type", "不是 GeoJSON (缺少 type 或类型未知)",
+            "not GeoJSON: no known top-level 'type'",
+        )  # fmt: skip
+        raise _Refuse
+    if doc.get("type") == "FeatureCollection" and not doc.get("features"):
+        c.error("empty", c.file, "features", "要素集合为空, 没有园区", "the feature collection is empty")
+        raise _Refuse
+    gdf = _read_vector(path, c)
+    c.not_numbers = _non_numeric_coordinates(doc, gdf.geometry.values)
+    return gdf, "crs" in doc
+
+
+def _non_numeric_coordinates(doc: dict, geoms: np.ndarray) -> dict[int, str]:
+    """Row -> the coordinate that is not a number, for features GDAL read without a geometry.
+
+    GDAL drops a geometry holding a non-number coordinate; only those rows (present in the
+    file, empty in the frame) are looked at in the parsed JSON.
+    """
+    kind = doc.get("type")
+    feats = (
+        doc.get("features") or []
+        if kind == "FeatureCollection"
+        else [doc if kind == "Feature" else {"geometry": doc}]
+    )
+    if not isinstance(feats, list) or len(feats) != len(geoms):  # rows and features do not pair up
+        return {}
+    out: dict[int, str] = {}
+    for i in np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms)):
+        geom = feats[i].get("geometry") if isinstance(feats[i], dict) else None
+        coords = geom.get("coordinates") if isinstance(geom, dict) else None
+        found = _first_non_number(coords, "coordinates") if isinstance(coords, list) else None
+        if found:
+            out[int(i)] = found
+    return out
+
+
+def _first_non_number(value: Any, where: str) -> str | None:
+    """``"x" (coordinates[2])`` for the first value in nested lists that is not a number."""
+    if isinstance(value, list):
+        for k, v in enumerate(value):
+            found = _first_non_number(v, f"{where}[{k}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{json.dumps(value, ensure_ascii=False)[:60]} ({where})"
+    return None
+
+
+def _read_table(path: Path, c: _Collector) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("gb18030", errors="strict")
+                c.warn(
+                    "encoding", c.file, "", "CSV 按 GB18030 (GBK) 编码读取",
+                    "CSV read as GB18030 (GBK) text",
+                )  # fmt: skip
+            head = text.lstrip().split("\n", 1)[0]
+            sep = max((",", ";", "\t", "|"), key=head.count)  # the header line names the separator
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
+        else:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as exc:
+        c.error("unreadable", c.file, "", f"无法读取表格: {exc}", f"cannot read the table: {exc}")
+        raise _Refuse from exc
+    return frame

@@ -1,0 +1,54 @@
+"""Every environment variable and path the planner reads, in one place.
+
+=====================  ==========================================================  ===============================
+variable               what                                                        default
+=====================  ==========================================================  ===============================
+``PLANNER_PLAN``       the plan: a bundled name (``shenzhen``) or a plan folder    ``shenzhen``
+``PLANNER_DB``         the store: a GeoPackage path or a ``postgresql://`` URL     ``data/planner.gpkg``
+``PLANNER_ACCOUNTS``   the accounts file (argon2id hashes)                         ``data/accounts.toml``
+``PLANNER_PASSWORD``   a password for scripted CLI use (else a prompt)             —
+=====================  ==========================================================  ===============================
+
+The bundled data (plans under ``geodata/``, the map assets under ``static/``) are found from the
+package's own location, so a clone works from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+GEODATA_DIR = PROJECT_DIR / "geodata"
+STATIC_DIR = PROJECT_DIR / "static"
+DATA_DIR = PROJECT_DIR / "data"
+
+DEFAULT_PLAN = "shenzhen"
+DEFAULT_DB = DATA_DIR / "planner.gpkg"
+DEFAULT_ACCOUNTS = DATA_DIR / "accounts.toml"
+
+PLAN_ENV = "PLANNER_PLAN"
+DB_ENV = "PLANNER_DB"
+ACCOUNTS_ENV = "PLANNER_ACCOUNTS"
+PASSWORD_ENV = "PLANNER_PASSWORD"
+
+
+def plan_name() -> str:
+    """The plan to use when none is named: ``$PLANNER_PLAN``, else ``shenzhen``."""
+    return os.environ.get(PLAN_ENV) or DEFAULT_PLAN
+
+
+def db_location(db: str | Path | None = None) -> str:
+    """The store to use: ``db``, else ``$PLANNER_DB``, else ``data/planner.gpkg``."""
+    return str(db or os.environ.get(DB_ENV) or DEFAULT_DB)
+
+
+def accounts_path(path: str | Path | None = None) -> Path:
+    """The accounts file: ``path``, else ``$PLANNER_ACCOUNTS``, else ``data/accounts.toml``."""
+    return Path(path or os.environ.get(ACCOUNTS_ENV) or DEFAULT_ACCOUNTS)
+
+
+def password_from_env() -> str | None:
+    """The password in ``$PLANNER_PASSWORD``, if set (scripted CLI use)."""
+    return os.environ.get(PASSWORD_ENV)
