@@ -20,11 +20,6 @@ from planner.core.plan import Plan
 NEAR_M = 1000.0  # outside but this close: probably an estimated coordinate near a boundary
 STRADDLE_SHARE = 0.05  # a polygon with at least 5% of its area in a second district straddles
 
-ASSIGN_COLUMNS = [
-    "geo_district_code", "geo_share", "n_districts", "distance_m", "nearest_district_code", "located",
-    "effective_district_code",
-]  # fmt: skip
-
 
 def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
     """For each park (same index): the district its geometry lies in, and how.

@@ -9,7 +9,6 @@ applied to every vertex of a geometry array at once through ``shapely.transform`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +23,6 @@ METRIC = "EPSG:4547"  # CGCS2000 / 3-degree Gauss-Kruger CM 114E
 # cooperation zone lies to the east, in Shanwei; it is included so its parks are not "outside".
 SHENZHEN_BBOX = (113.70, 22.40, 115.45, 23.05)
 
-Datum = Literal["wgs84", "gcj02", "bd09"]
 DATUMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
 
 M2_PER_KM2 = 1_000_000.0

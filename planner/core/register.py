@@ -616,12 +616,3 @@ def set_quotas(register: Register, quotas: pd.DataFrame, plan: Plan) -> Register
     if problems:
         raise ValidationError(problems, what="quotas")
     return Register(register.parks.copy(), register.allocations.copy(), q)
-
-
-def next_allocation_id(register: Register, park_id: str) -> str:
-    """A fresh allocation id for a park: ``<park_id>-a<n>``."""
-    taken = set(register.allocations["allocation_id"])
-    n = 1
-    while f"{park_id}-a{n}" in taken:
-        n += 1
-    return f"{park_id}-a{n}"
