@@ -22,77 +22,31 @@ import shapely
 
 from planner.core.geo import WGS84, in_shenzhen_bbox
 from planner.core.plan import Plan
+from planner.core.schema import (
+    ALLOCATIONS,
+    BASES,
+    PARKS,
+    QUOTAS,
+    STATUSES,
+    Table,
+)
+from planner.core.schema import SECURED_STATUSES as SECURED_STATUSES  # re-exported
+from planner.core.schema import STATUS_LABELS as STATUS_LABELS  # re-exported
 from planner.errors import InputError, Problem, ValidationError
 
 PARKS_FILE = "parks.geojson"
 ALLOCATIONS_FILE = "allocations.csv"
 QUOTAS_FILE = "quotas.csv"
 
-STATUSES = ("planned", "under_construction", "delivered", "unknown")
-STATUS_LABELS = {
-    "planned": ("规划", "Planned"),
-    "under_construction": ("在建", "Under construction"),
-    "delivered": ("已交付", "Delivered"),
-    "unknown": ("未知", "Unknown"),
-}
-SECURED_STATUSES = ("delivered", "under_construction")
-BASES = ("baseline", "planner", "import")
-
-TEXT_COLUMNS = [
-    "id", "name_zh", "name_en", "district", "district_code", "functional_area", "park_type",
-    "namepark_level", "namepark_note", "land_use_class", "status", "status_src", "year_src",
-    "fields", "spec_tag", "source", "figures_conf", "coord_conf",
-]  # fmt: skip
-NUMBER_COLUMNS = ["land_area_m2", "plot_ratio", "gfa_m2", "new_gfa_m2"]
-PARK_COLUMNS = [*TEXT_COLUMNS[:10], *NUMBER_COLUMNS, "delivery_year", *TEXT_COLUMNS[10:], "figures_verified"]
-ALLOCATION_COLUMNS = [
-    "allocation_id",
-    "park_id",
-    "specialisation",
-    "area_m2",
-    "delivery_year",
-    "status",
-    "basis",
-    "note",
-]
-QUOTA_COLUMNS = ["district_code", "quota_m2"]
-
-PARK_LABELS: dict[str, tuple[str, str]] = {
-    "id": ("编号", "ID"),
-    "name_zh": ("名称", "Name (zh)"),
-    "name_en": ("英文名称", "Name (en)"),
-    "district": ("所在区(来源)", "District (as sourced)"),
-    "district_code": ("区代码", "District code"),
-    "functional_area": ("功能区", "Functional area"),
-    "park_type": ("园区类型", "Park type"),
-    "namepark_level": ("软件名园级别", "Name-park level"),
-    "namepark_note": ("名园备注", "Name-park note"),
-    "land_use_class": ("用地类别", "Land-use class"),
-    "land_area_m2": ("占地面积(m²)", "Land area (m²)"),
-    "plot_ratio": ("容积率", "Plot ratio"),
-    "gfa_m2": ("总建筑面积(m²)", "Total floor area (m²)"),
-    "new_gfa_m2": ("新增建筑面积(m²)", "New floor area (m²)"),
-    "delivery_year": ("交付年份", "Delivery year"),
-    "status": ("状态", "Status"),
-    "status_src": ("状态(来源原文)", "Status (source text)"),
-    "year_src": ("年份(来源原文)", "Year (source text)"),
-    "fields": ("重点领域", "Fields"),
-    "spec_tag": ("专业方向标签(来源)", "Specialisation tag (source)"),
-    "source": ("来源", "Source"),
-    "figures_conf": ("数据可信度", "Figures confidence"),
-    "coord_conf": ("坐标可信度", "Coordinate confidence"),
-    "figures_verified": ("数据已核实", "Figures verified"),
-}
-ALLOCATION_LABELS: dict[str, tuple[str, str]] = {
-    "allocation_id": ("分配编号", "Allocation ID"),
-    "park_id": ("园区编号", "Park ID"),
-    "specialisation": ("专业方向", "Specialisation"),
-    "area_m2": ("分配面积(m²)", "Allocated area (m²)"),
-    "delivery_year": ("交付年份", "Delivery year"),
-    "status": ("状态", "Status"),
-    "basis": ("依据", "Basis"),
-    "note": ("备注", "Note"),
-}
+# The columns come from the schema (planner.core.schema): one table, everything else derived.
+TEXT_COLUMNS = PARKS.of_kind("text")
+NUMBER_COLUMNS = PARKS.of_kind("real")
+PARK_COLUMNS = PARKS.names
+ALLOCATION_COLUMNS = ALLOCATIONS.names
+QUOTA_COLUMNS = QUOTAS.names
+PARK_LABELS: dict[str, tuple[str, str]] = PARKS.labels()
+ALLOCATION_LABELS: dict[str, tuple[str, str]] = ALLOCATIONS.labels()
+QUOTA_LABELS: dict[str, tuple[str, str]] = QUOTAS.labels()
 
 YEAR_MIN, YEAR_MAX = 1979, 2100
 
@@ -177,54 +131,50 @@ def empty_parks() -> gpd.GeoDataFrame:
     return conform_parks(gpd.GeoDataFrame({c: [] for c in PARK_COLUMNS}, geometry=[], crs=WGS84))
 
 
+def _conform(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """``frame`` with exactly ``table``'s columns (missing ones empty), each of its schema dtype."""
+    out = frame.copy()
+    for c in table.columns:
+        if c.name not in out:
+            out[c.name] = pd.Series(np.nan if c.kind == "real" else pd.NA, index=out.index, dtype=object)
+        col = out[c.name]
+        if c.kind == "text":
+            out[c.name] = col.astype(object).where(col.notna(), "").astype(str)
+        elif c.kind == "bool":
+            out[c.name] = col.astype(object).where(col.notna(), False).astype(bool)
+        else:
+            out[c.name] = pd.to_numeric(col, errors="coerce").astype(c.dtype)
+    return out[table.names].reset_index(drop=True)
+
+
 def conform_parks(parks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Give a parks frame the register's columns and dtypes (missing columns filled empty)."""
+    """Give a parks frame the register's columns and dtypes (missing columns filled empty).
+
+    >>> conform_parks(gpd.GeoDataFrame({"id": ["p1"]}, geometry=[None], crs=WGS84)).dtypes[
+    ...     ["id", "land_area_m2", "delivery_year", "figures_verified"]].astype(str).tolist()
+    ['str', 'float64', 'Int64', 'bool']
+    """
     out = parks.copy()
-    for col in TEXT_COLUMNS:
-        if col not in out:
-            out[col] = ""
-        out[col] = out[col].astype(object).where(out[col].notna(), "").astype(str)
-    for col in NUMBER_COLUMNS:
-        if col not in out:
-            out[col] = np.nan
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    if "delivery_year" not in out:
-        out["delivery_year"] = pd.NA
-    out["delivery_year"] = pd.to_numeric(out["delivery_year"], errors="coerce").astype("Int64")
-    if "figures_verified" not in out:
-        out["figures_verified"] = out["figures_conf"].str.lower().str.startswith("verified")
-    out["figures_verified"] = out["figures_verified"].fillna(False).astype(bool)
-    out.loc[out["namepark_level"] == "", "namepark_level"] = "unknown"
-    out.loc[out["status"] == "", "status"] = "unknown"
+    if "figures_verified" not in out:  # not given: verified when the confidence text says so
+        conf = out["figures_conf"] if "figures_conf" in out else pd.Series("", index=out.index)
+        out["figures_verified"] = conf.astype(object).where(conf.notna(), "").astype(str).str.lower()
+        out["figures_verified"] = out["figures_verified"].str.startswith("verified")
     if out.crs is None:
         out = out.set_crs(WGS84)
-    return gpd.GeoDataFrame(
-        out[[*PARK_COLUMNS, "geometry"]].reset_index(drop=True), geometry="geometry", crs=out.crs
-    )
+    frame = _conform(pd.DataFrame(out.drop(columns=out.geometry.name)), PARKS)
+    frame.loc[frame["namepark_level"] == "", "namepark_level"] = "unknown"
+    frame.loc[frame["status"] == "", "status"] = "unknown"
+    return gpd.GeoDataFrame(frame, geometry=out.geometry.reset_index(drop=True).values, crs=out.crs)
 
 
 def conform_allocations(allocations: pd.DataFrame) -> pd.DataFrame:
     """Give an allocations frame the register's columns and dtypes."""
-    out = allocations.copy()
-    for col in ALLOCATION_COLUMNS:
-        if col not in out:
-            out[col] = np.nan if col == "area_m2" else ""
-    for col in ("allocation_id", "park_id", "specialisation", "status", "basis", "note"):
-        out[col] = out[col].astype(object).where(out[col].notna(), "").astype(str)
-    out["area_m2"] = pd.to_numeric(out["area_m2"], errors="coerce").astype(float)
-    out["delivery_year"] = pd.to_numeric(out["delivery_year"], errors="coerce").astype("Int64")
-    return out[ALLOCATION_COLUMNS].reset_index(drop=True)
+    return _conform(allocations, ALLOCATIONS)
 
 
 def conform_quotas(quotas: pd.DataFrame) -> pd.DataFrame:
     """Give a quotas frame its columns and dtypes."""
-    out = quotas.copy()
-    for col in QUOTA_COLUMNS:
-        if col not in out:
-            out[col] = []
-    out["district_code"] = out["district_code"].astype(str)
-    out["quota_m2"] = pd.to_numeric(out["quota_m2"], errors="coerce").astype(float)
-    return out[QUOTA_COLUMNS].reset_index(drop=True)
+    return _conform(quotas, QUOTAS)
 
 
 def _read(path: Path, reader, problems: list[Problem], empty):

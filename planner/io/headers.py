@@ -9,56 +9,41 @@ from typing import Any
 
 import pandas as pd
 
-from planner.core.register import (
-    PARK_COLUMNS,
-    PARK_LABELS,
-)
+from planner.core.schema import LOCATION_ALIASES, PARKS
 from planner.io.issues import _Collector
 from planner.io.units import _HEADER_UNIT, AREA_COLUMNS, AREA_UNITS
 
-# Header aliases (normalised) -> register column. English and Chinese, as people write them.
-_EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
-    "id": ("编号", "园区编号", "id", "parkid", "park_id", "编码", "序号id"),
-    "name_zh": ("名称", "园区名称", "中文名称", "name", "名字", "parkname", "park_name", "name_cn"),
-    "name_en": ("英文名称", "英文名", "englishname", "name_en"),
-    "district": ("区", "所在区", "行政区", "辖区", "district", "所在区(来源)"),
-    "park_type": ("园区类型", "类型", "type", "parktype"),
-    "land_area_m2": ("占地面积", "用地面积", "占地", "landarea", "land_area", "sitearea"),
-    "gfa_m2": ("建筑面积", "总建筑面积", "floorarea", "gfa", "totalfloorarea"),
-    "new_gfa_m2": ("新增建筑面积", "新增面积", "newfloorarea", "newgfa", "new_gfa"),
-    "status": ("状态", "建设状态", "status"),
-    "delivery_year": ("交付年份", "交付年", "竣工年份", "年份", "deliveryyear", "year"),
-    "fields": ("重点领域", "产业领域", "领域", "fields"),
-    "plot_ratio": ("容积率", "plotratio", "far"),
-    "source": ("来源", "数据来源", "source"),
-    "figures_conf": ("数据可信度", "可信度", "figuresconf", "confidence"),
-    "land_use_class": ("用地类别", "用地性质", "landuseclass"),
-    "namepark_level": ("软件名园级别", "名园级别", "nameparklevel"),
-    "_lon": ("经度", "东经", "lon", "lng", "long", "longitude", "x"),
-    "_lat": ("纬度", "北纬", "lat", "latitude", "y"),
-    "_wkt": ("wkt", "geometry", "geometry_wkt", "几何", "geom_wkt", "the_geom"),
-}
-
-
 # KML/LIBKML adds these columns to every layer; they are not the park's data.
-_KML_COLUMNS = {
+_KML_COLUMNS_RAW = {
     "description", "timestamp", "begin", "end", "altitudemode", "tessellate", "extrude",
     "visibility", "draworder", "icon", "snippet",
 }  # fmt: skip
 
 
 # Columns planner.io.export adds to an export (derived from the others): read back without comment.
-_DERIVED_COLUMNS = {"geo_district_code", "status_zh", "lon", "lat", "wkt"}
+_DERIVED_COLUMNS_RAW = {"geo_district_code", "status_zh", "lon", "lat", "wkt"}
 
 
 def _norm(text: object) -> str:
-    """Normalise a header for matching: NFKC (full-width -> ASCII, ㎡ -> m2), lower case, no spaces."""
+    """Normalise a header for matching: NFKC (full-width -> ASCII, ㎡ -> m2), lower case, no spaces,
+    hyphens or underscores.
+
+    >>> _norm("New_Floor-Area （㎡）")
+    'newfloorarea(m2)'
+    """
     s = unicodedata.normalize("NFKC", str(text)).strip().lower()
-    return re.sub(r"[\s\-]+", "", s).replace("²", "2")
+    return re.sub(r"[\s\-_]+", "", s).replace("²", "2")
+
+
+_KML_COLUMNS = {_norm(c) for c in _KML_COLUMNS_RAW}
+_DERIVED_COLUMNS = {_norm(c) for c in _DERIVED_COLUMNS_RAW}
 
 
 def _alias_table() -> dict[str, tuple[str, int]]:
-    """normalised header -> (column, rank); rank 0 = the column's own key, 1 = Chinese, 2 = English."""
+    """normalised header -> (column, rank); rank 0 = the column's own key, 1 = Chinese, 2 = English.
+
+    Built from the schema: each park column's name, its labels (with and without unit) and aliases,
+    and the location columns' aliases."""
     table: dict[str, tuple[str, int]] = {}
 
     def put(alias: str, col: str, rank: int) -> None:
@@ -66,13 +51,14 @@ def _alias_table() -> dict[str, tuple[str, int]]:
         if key not in table or rank < table[key][1]:
             table[key] = (col, rank)
 
-    for col in PARK_COLUMNS:
-        put(col, col, 0)
-    for col, (zh, en) in PARK_LABELS.items():
-        put(zh, col, 1)
-        put(en, col, 2)
-    for col, aliases in _EXTRA_ALIASES.items():
-        for a in aliases:
+    aliases = {**{c.name: c.aliases for c in PARKS.columns}, **LOCATION_ALIASES}
+    for c in PARKS.columns:
+        put(c.name, c.name, 0)
+        for zh, en in ((c.zh, c.en), (c.label("zh"), c.label("en"))):
+            put(zh, c.name, 1)
+            put(en, c.name, 2)
+    for col, names in aliases.items():
+        for a in names:
             put(a, col, 1 if re.search(r"[\u4e00-\u9fff]", a) else 2)
     return table
 

@@ -13,8 +13,9 @@ from planner.core.geo import (
     M2_PER_MU,
     M2_PER_WAN,
 )
+from planner.core.schema import PARKS, area_columns
 
-AREA_COLUMNS = ("land_area_m2", "gfa_m2", "new_gfa_m2")
+AREA_COLUMNS = area_columns(PARKS)
 
 
 # Units of area: factor to m². Keys are NFKC-normalised, lower case, without spaces.
@@ -23,6 +24,7 @@ AREA_UNITS: dict[str, float] = {
     "公顷": M2_PER_HECTARE, "ha": M2_PER_HECTARE, "hm2": M2_PER_HECTARE,
     "亩": M2_PER_MU, "mu": M2_PER_MU,
     "万m2": M2_PER_WAN, "万平方米": M2_PER_WAN, "万平米": M2_PER_WAN, "万平": M2_PER_WAN,
+    "wanm2": M2_PER_WAN, "wansqm": M2_PER_WAN,
     "km2": M2_PER_KM2, "平方公里": M2_PER_KM2, "平方千米": M2_PER_KM2,
 }  # fmt: skip
 

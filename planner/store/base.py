@@ -16,32 +16,17 @@ from typing import Protocol
 import pandas as pd
 
 from planner.core.accounts import LOCKED_DETAIL
-from planner.core.register import (
-    ALLOCATION_COLUMNS,
-    NUMBER_COLUMNS,
-    PARK_COLUMNS,
-    QUOTA_COLUMNS,
-    TEXT_COLUMNS,
-    Register,
-)
+from planner.core.register import Register
+from planner.core.schema import TABLES
 from planner.errors import InputError
 
 # Set ONLY by the crash test: seconds to sleep after a save's rows are written and before its
 # version row (the commit marker) is, so the test can kill the process half-way.
 TEST_PAUSE_ENV = "PLANNER_STORE_TEST_PAUSE"
 
-# The columns each table stores, with their kind (text / real / int / bool); the backends map kinds to types.
-COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "parks": [
-        (c, "text" if c in TEXT_COLUMNS else "real" if c in NUMBER_COLUMNS else "int") for c in PARK_COLUMNS
-    ],
-    "allocations": [
-        (c, "real" if c == "area_m2" else "int" if c == "delivery_year" else "text")
-        for c in ALLOCATION_COLUMNS
-    ],
-    "quotas": [(c, "real" if c == "quota_m2" else "text") for c in QUOTA_COLUMNS],
-}
-COLUMNS["parks"][PARK_COLUMNS.index("figures_verified")] = ("figures_verified", "bool")
+# The columns each table stores, with their kind (text / real / int / bool), from the schema;
+# the backends map kinds to types.
+COLUMNS: dict[str, list[tuple[str, str]]] = {name: table.kinds() for name, table in TABLES.items()}
 
 
 @dataclass(frozen=True)
