@@ -9,7 +9,15 @@ from planner.core.capacity import CapacityReport, capacity_report
 from planner.core.findings import Finding, findings_frame, run_checks
 from planner.core.plan import Plan, available_plans, load_plan
 from planner.core.register import Register, load_register
-from planner.errors import AccessDenied, PlanError, PlannerError, Problem, ValidationError
+from planner.errors import (
+    AccessDenied,
+    NotFound,
+    PlanError,
+    PlannerError,
+    Problem,
+    StoreUnavailable,
+    ValidationError,
+)
 from planner.io.ingest import ImportPreview, ImportRefused, confirm_import, preview_import
 
 __all__ = [
@@ -18,11 +26,13 @@ __all__ = [
     "Finding",
     "ImportPreview",
     "ImportRefused",
+    "NotFound",
     "Plan",
     "PlanError",
     "PlannerError",
     "Problem",
     "Register",
+    "StoreUnavailable",
     "ValidationError",
     "available_plans",
     "capacity_report",

@@ -226,8 +226,8 @@ def test_problems_name_feature_and_field(plan, register, tmp_path):
     path = _bowtie(tmp_path)
     preview = preview_import(path, None, plan, register)
     (issue,) = preview.problems
-    assert issue.problem.place.startswith("bowtie.geojson feature 1")
-    assert issue.problem.field == "geometry"
+    assert issue.place.startswith("bowtie.geojson feature 1")
+    assert issue.field == "geometry"
 
 
 def test_every_problem_reported_at_once(plan, register, tmp_path):
@@ -239,7 +239,7 @@ def test_every_problem_reported_at_once(plan, register, tmp_path):
         feature({"id": "e", "名称": "年份园", "交付年份": "明年"}, point(114.05, 22.55)),
     ]  # fmt: skip
     preview = preview_import(write_fc(tmp_path / "many.geojson", feats), None, plan, register)
-    got = {(i.code, i.problem.place.split(" (")[0]) for i in preview.problems}
+    got = {(i.code, i.place.split(" (")[0]) for i in preview.problems}
     assert got == {
         ("missing_name", "many.geojson feature 2"),
         ("negative_area", "many.geojson feature 2"),
@@ -577,14 +577,14 @@ def test_geojson_coordinate_not_a_number_named_not_missing(plan, register, tmp_p
         feature({"id": "p5", "名称": "好园"}, point(*LONGGANG)),
     ]
     preview = preview_import(write_fc(tmp_path / "coords.geojson", feats), None, plan, register)
-    got = {(i.code, i.problem.place, i.problem.field) for i in preview.problems}
+    got = {(i.code, i.place, i.field) for i in preview.problems}
     assert got == {
         ("bad_coordinate", "coords.geojson feature 1 (p1)", "geometry"),
         ("bad_coordinate", "coords.geojson feature 2 (p2)", "geometry"),
         ("missing_geometry", "coords.geojson feature 3 (p3)", "geometry"),
         ("bad_coordinate", "coords.geojson feature 4 (p4)", "geometry"),
     }
-    bad = {i.problem.place: i.problem for i in preview.problems if i.code == "bad_coordinate"}
+    bad = {i.place: i for i in preview.problems if i.code == "bad_coordinate"}
     for where, value in (
         ("1 (p1)", '"x" (coordinates[2])'),
         ("2 (p2)", '"abc" (coordinates[1])'),
@@ -605,18 +605,18 @@ def test_csv_coordinate_not_a_number_is_one_problem(plan, register, tmp_path):
         }
     ).to_csv(path, index=False)
     preview = preview_import(path, None, plan, register)
-    got = sorted((i.code, i.problem.place.split(" (")[0], i.problem.field) for i in preview.problems)
+    got = sorted((i.code, i.place.split(" (")[0], i.field) for i in preview.problems)
     assert got == [
         ("bad_coordinate", "coords.csv row 2", "经度"),
         ("bad_coordinate", "coords.csv row 3", "纬度"),
         ("missing_geometry", "coords.csv row 4", "geometry"),
     ]
-    lon = next(i.problem for i in preview.problems if i.problem.field == "经度")
+    lon = next(i for i in preview.problems if i.field == "经度")
     assert "not a number: abc" in lon.message_en and "不是数字: abc" in lon.message_zh
     wkt = tmp_path / "wkt.csv"
     pd.DataFrame({"name": ["坏WKT园"], "wkt": ["POLYGON ((114.05 abc))"]}).to_csv(wkt, index=False)
     (issue,) = preview_import(wkt, None, plan, register).problems
-    assert (issue.code, issue.problem.place, issue.problem.field) == (
+    assert (issue.code, issue.place, issue.field) == (
         "bad_coordinate",
         "wkt.csv row 2",
         "wkt",

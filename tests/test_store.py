@@ -21,7 +21,7 @@ from planner.core.access import User
 from planner.core.editing import park_districts
 from planner.core.geo import WGS84
 from planner.core.register import Register, conform_quotas
-from planner.errors import AccessDenied, PlannerError, ValidationError
+from planner.errors import AccessDenied, NotFound, PlannerError, StoreUnavailable, ValidationError
 from planner.store.base import TEST_PAUSE_ENV
 from planner.store.service import (
     DEFAULT_DB,
@@ -206,8 +206,24 @@ def test_versions_are_append_only_with_history_and_restore(store, plan, seed_reg
     assert_same(store.load()[0], seed_register)
     assert len(store.load(version=3)[0].parks) == len(seed_register.parks) + 1
     assert store.history()["version"].tolist() == [4, 3, 2, 1]
-    with pytest.raises(PlannerError, match="no version 9"):
+    with pytest.raises(NotFound, match="no version 9"):
         store.load(version=9)
+
+
+def test_missing_scenario_or_version_is_not_found_not_a_failing_store(store):
+    """NotFound (nothing by that name) is distinct from StoreUnavailable (the database failed)."""
+    assert not issubclass(NotFound, StoreUnavailable) and not issubclass(StoreUnavailable, NotFound)
+    with pytest.raises(NotFound, match="no scenario named 'nowhere'"):
+        store.load("nowhere")
+    with pytest.raises(NotFound, match="no scenario named 'nowhere'"):
+        store.history("nowhere")
+    with pytest.raises(NotFound, match="no version 7"):
+        store.version(MAIN, 7)
+    with pytest.raises(NotFound, match="no version 7"):
+        store.backend.read(MAIN, 7)  # each backend says so itself
+    with pytest.raises(NotFound):
+        store.copy("nowhere", "b", user=PLANNER)
+    assert store.scenarios()["scenario"].tolist() == [MAIN]  # nothing was written
 
 
 def test_scenarios_copy_and_delete_with_confirmation(store, plan, seed_register):
@@ -229,7 +245,7 @@ def test_scenarios_copy_and_delete_with_confirmation(store, plan, seed_register)
     store.delete("方案B", user=PLANNER, confirm="方案B")
     assert store.scenarios()["scenario"].tolist() == [MAIN]
     assert not store.exists("方案B")
-    with pytest.raises(PlannerError, match="deleted"):
+    with pytest.raises(NotFound, match="deleted"):
         store.load("方案B")
     # a tombstone: the history and every earlier version stay (留痕)
     assert_same(store.load("方案B", version=1)[0], seed_register)
@@ -601,7 +617,6 @@ def test_a_database_failing_later_is_a_bilingual_planner_error(store, store_db, 
 
     import sqlalchemy as sa
 
-    from planner.store import StoreUnavailable
 
     if store_db.startswith("postgresql"):  # the server is gone
         store.backend.engine.dispose()
@@ -616,7 +631,6 @@ def test_a_database_failing_later_is_a_bilingual_planner_error(store, store_db, 
 
 
 def test_a_deleted_store_file_is_an_error_not_a_new_empty_store(plan, tmp_path):
-    from planner.store import StoreUnavailable
 
     path = tmp_path / "gone.gpkg"
     store = open_store(path, plan)

@@ -35,7 +35,7 @@ from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import m2_to_wan
 from planner.core.plan import DEFAULT_PLAN, Plan, load_plan
 from planner.core.register import Register
-from planner.errors import AccessDenied, PlannerError, Problem, ValidationError
+from planner.errors import AccessDenied, NotFound, PlannerError, Problem, ValidationError
 from planner.store import MAIN, ConflictError, Store, Version, db_location, open_store
 
 LANGS = ("zh", "en")
@@ -81,7 +81,7 @@ def load_scenario(
 ) -> Version:
     """Make a scenario's version (the latest when ``version`` is None) the working register.
 
-    Raises PlannerError when there is no such scenario or version (the state is then unchanged).
+    Raises NotFound when there is no such scenario or version (the state is then unchanged).
     """
     register, v = state_store(state).load(scenario, version)
     state["register"] = register
@@ -105,7 +105,7 @@ def ensure_state(
     if "register" not in state or "version" not in state:
         try:
             load_scenario(state, state.get("scenario", MAIN))
-        except PlannerError:
+        except NotFound:  # deleted meanwhile; a failing store is not hidden behind main
             load_scenario(state, MAIN)
     if state.get("lang") not in LANGS:
         state["lang"] = LANGS[0]
@@ -200,7 +200,7 @@ def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> 
     scenario = state.get("scenario", MAIN)
     try:
         return load_scenario(state, scenario)
-    except PlannerError:
+    except NotFound:
         tomb = deleted_version(state, scenario)
         v = load_scenario(state, MAIN)
         by = f" ({tomb.author}, {_when(tomb.created_at)} UTC)" if tomb is not None else ""
@@ -223,7 +223,7 @@ def deleted_version(state: MutableMapping[str, Any], scenario: str | None = None
     name = scenario or state.get("scenario", MAIN)
     try:
         history = state_store(state).history(name)
-    except PlannerError:
+    except NotFound:
         return None
     if history.empty or history.iloc[0]["action"] != "delete":
         return None
@@ -244,7 +244,7 @@ def newer_version(state: MutableMapping[str, Any]) -> Version | None:
     (its tombstone, ``action='delete'``, when someone deleted the scenario)."""
     try:
         latest = state_store(state).version(state.get("scenario", MAIN))
-    except PlannerError:
+    except NotFound:
         return deleted_version(state)
     loaded: Version | None = state.get("version")
     return latest if loaded is not None and latest.version > loaded.version else None

@@ -30,7 +30,7 @@ from planner.core.findings import Finding, run_checks
 from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
 from planner.core.register import STATUS_LABELS
-from planner.errors import PlannerError, ValidationError
+from planner.errors import NotFound, PlannerError, ValidationError
 from planner.io.export import (
     ANNEX_TITLE,
     FORMATS,
@@ -41,7 +41,6 @@ from planner.io.export import (
     write_layer,
 )
 from planner.io.ingest import (
-    ImportIssue,
     ImportPreview,
     confirm_import,
     parse_crs_option,
@@ -162,7 +161,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             new_register = confirm_import(preview, register, plan)
         except ValidationError as exc:  # the register's own rules, checked again on add
-            preview = replace(preview, problems=[ImportIssue("register_rule", p) for p in exc.problems])
+            preview = replace(
+                preview, problems=[replace(p, code=p.code or "register_rule") for p in exc.problems]
+            )
             new_register = register
     saved = None
     if preview.ok and not args.dry_run:
@@ -201,11 +202,11 @@ def _print_import(preview: ImportPreview, plan: Plan, dry_run: bool) -> None:
             f"拒绝导入 refused: {preview.file}, {len(preview.problems)} 个问题 problem(s); 登记册未改动 register unchanged"
         )
         for issue in preview.problems:
-            print(f"  - {issue}")
+            print(f"  - [{issue.code}] {issue}")
     if preview.warnings:
         print(f"提示 warnings ({len(preview.warnings)}):")
         for issue in preview.warnings:
-            print(f"  - {issue}")
+            print(f"  - [{issue.code}] {issue}")
 
 
 def _crs_arg(text: str) -> str:
@@ -277,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("import needs --user NAME (or --dry-run) / 导入需要 --user")
     try:
         return args.func(args)
+    except NotFound as exc:
+        print(f"找不到 / not found: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except PlannerError as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -26,7 +26,7 @@ from planner.core.capacity import capacity_report
 from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
 from planner.core.register import Register, load_register
-from planner.errors import AccessDenied, InputError, PlannerError, ValidationError
+from planner.errors import AccessDenied, InputError, NotFound, PlannerError, ValidationError
 from planner.io.export import write_register_files
 from planner.settings import PASSWORD_ENV, password_from_env
 from planner.store import MAIN, ConflictError, Store, Version, compare, open_store
@@ -116,6 +116,11 @@ def run_guarded(func, args: argparse.Namespace, *, writes: bool = False) -> int:
         return EXIT_DENIED
     except ValidationError as exc:
         _fail(args, "invalid", exc, exc.problems)
+        return EXIT_REFUSED
+    except NotFound as exc:  # no such scenario or version: a refused write (1); a read: main says so (2)
+        if not writes:
+            raise
+        _fail(args, "not_found", exc, [])
         return EXIT_REFUSED
     except PlannerError as exc:
         if not writes:

@@ -29,7 +29,7 @@ TARGET_GAP                     warning   counted space is below the plan's targe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -41,35 +41,45 @@ from planner.core.capacity import allocation_table, capacity_report
 from planner.core.geo import METRIC, fmt_m2
 from planner.core.plan import Plan
 from planner.core.register import Register
+from planner.errors import SEVERITIES, Problem
 
-SEVERITIES = ("error", "warning", "info")
 OVERLAP_SHARE = 0.01  # overlaps under 1% of the smaller polygon are drawing noise
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One finding of a check."""
+class Finding(Problem):
+    """One finding of a check: the planner's problem model, its ``place`` the id of the park,
+    allocation, district or plan it is about.
 
-    severity: str
-    id: str
-    code: str
-    message_zh: str
-    message_en: str
+    >>> f = Finding.of("warning", "p1", "PARK_NO_AREA", "缺少面积", "no area")
+    >>> (f.id, f.severity, f.code, f.message)
+    ('p1', 'warning', 'PARK_NO_AREA', '缺少面积 / no area')
+    """
+
+    @classmethod
+    def of(cls, severity: str, id: str, code: str, message_zh: str, message_en: str) -> Finding:
+        """A finding about ``id``."""
+        return cls(id, "", message_zh, message_en, code, severity)
 
     @property
-    def message(self) -> str:
-        """Chinese first, then English."""
-        return f"{self.message_zh} / {self.message_en}"
+    def id(self) -> str:
+        """The id of the park, allocation, district or plan the finding is about."""
+        return self.place
 
     def to_dict(self) -> dict[str, str]:
         """JSON-ready: severity, id, code, message (zh / en), message_zh, message_en."""
-        return {"severity": self.severity, "id": self.id, "code": self.code, "message": self.message} | {
-            k: v for k, v in asdict(self).items() if k.startswith("message_")
+        return {
+            "severity": self.severity,
+            "id": self.id,
+            "code": self.code,
+            "message": self.message,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
         }
 
 
 def _emit(severity: str, code: str, ids: pd.Series, zh: pd.Series, en: pd.Series) -> list[Finding]:
-    return [Finding(severity, i, code, z, e) for i, z, e in zip(ids, zh, en, strict=True)]
+    return [Finding.of(severity, i, code, z, e) for i, z, e in zip(ids, zh, en, strict=True)]
 
 
 def _names(plan: Plan) -> pd.Series:
@@ -415,7 +425,7 @@ def _capacity_findings(plan: Plan, register: Register, where: pd.DataFrame) -> l
     )
     if report.counted_m2 < report.target_m2:
         findings.append(
-            Finding(
+            Finding.of(
                 "warning",
                 plan.id,
                 "TARGET_GAP",
@@ -428,6 +438,5 @@ def _capacity_findings(plan: Plan, register: Register, where: pd.DataFrame) -> l
 
 def findings_frame(findings: list[Finding]) -> pd.DataFrame:
     """Findings as a table: severity, id, code, message_zh, message_en."""
-    return pd.DataFrame(
-        [asdict(f) for f in findings], columns=["severity", "id", "code", "message_zh", "message_en"]
-    )
+    cols = ["severity", "id", "code", "message_zh", "message_en"]
+    return pd.DataFrame([{c: getattr(f, c) for c in cols} for f in findings], columns=cols)

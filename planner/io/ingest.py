@@ -276,7 +276,7 @@ def confirm_import(preview: ImportPreview, register: Register, plan: Plan) -> Re
         raise ImportRefused(preview.problems, what=f"import {preview.file}")
     if preview.parks.empty:
         raise ImportRefused(
-            [ImportIssue("empty", Problem(preview.file, "", "没有可导入的园区", "no parks to import"))],
+            [Problem(preview.file, "", "没有可导入的园区", "no parks to import", "empty")],
             what=f"import {preview.file}",
         )
     return add_parks(register, preview.parks, plan, place=f"import {preview.file}")

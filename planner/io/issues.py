@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from planner.errors import Problem, ValidationError
 
-
-@dataclass(frozen=True)
-class ImportIssue:
-    """A problem (refuses the import) or a warning, with a stable ``code`` for tests and the app."""
-
-    code: str
-    problem: Problem
-    severity: str = "error"  # or "warning"
-
-    def to_dict(self) -> dict[str, str]:
-        """Plain dict for JSON output."""
-        return {"code": self.code, "severity": self.severity, **self.problem.to_dict()}
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.problem}"
+# An import's problem (severity "error": refuses the import) or warning is the planner's one
+# problem model, with its stable ``code`` for tests and the app.
+ImportIssue = Problem
 
 
 class ImportRefused(ValidationError):
-    """The import has problems; nothing was added. ``issues`` keeps the codes."""
+    """The import has problems; nothing was added. ``issues`` (= ``problems``) keep their codes."""
 
-    def __init__(self, issues: list[ImportIssue], what: str) -> None:
+    def __init__(self, issues: list[Problem], what: str) -> None:
         self.issues = list(issues)
-        super().__init__([i.problem for i in issues], what=what)
+        super().__init__(self.issues, what=what)
 
 
 class _Collector:
@@ -36,18 +22,18 @@ class _Collector:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.problems: list[ImportIssue] = []
-        self.warnings: list[ImportIssue] = []
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         # Rows whose geometry is lost because a coordinate is not a number: what was reported
         # already (tables: by column), and what the geometry check still has to say (GeoJSON).
         self.geometry_reported: set[int] = set()
         self.not_numbers: dict[int, str] = {}
 
     def error(self, code: str, place: str, fld: str, zh: str, en: str) -> None:
-        self.problems.append(ImportIssue(code, Problem(place, fld, zh, en)))
+        self.problems.append(Problem(place, fld, zh, en, code, "error"))
 
     def warn(self, code: str, place: str, fld: str, zh: str, en: str) -> None:
-        self.warnings.append(ImportIssue(code, Problem(place, fld, zh, en), "warning"))
+        self.warnings.append(Problem(place, fld, zh, en, code, "warning"))
 
 
 class _Refuse(Exception):

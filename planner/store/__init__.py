@@ -5,7 +5,8 @@
 only ``base``.
 """
 
-from planner.store.base import StoreUnavailable, Version
+from planner.errors import NotFound, StoreUnavailable
+from planner.store.base import Version
 from planner.store.service import (
     MAIN,
     Comparison,
@@ -21,6 +22,7 @@ __all__ = [
     "MAIN",
     "Comparison",
     "ConflictError",
+    "NotFound",
     "Store",
     "StoreUnavailable",
     "Version",

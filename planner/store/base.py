@@ -18,7 +18,7 @@ import pandas as pd
 from planner.core.accounts import LOCKED_DETAIL
 from planner.core.register import Register
 from planner.core.schema import TABLES
-from planner.errors import InputError
+from planner.errors import StoreUnavailable
 
 # Set ONLY by the crash test: seconds to sleep after a save's rows are written and before its
 # version row (the commit marker) is, so the test can kill the process half-way.
@@ -92,10 +92,6 @@ def is_url(db: str | Path) -> bool:
     """Whether ``db`` is a database URL (PostGIS) rather than a file path (GeoPackage)."""
     text = str(db)
     return text.startswith(("postgresql://", "postgresql+", "postgres://"))
-
-
-class StoreUnavailable(InputError):
-    """The store's database failed (server gone, file unreadable): nothing was written."""
 
 
 _BACKEND_METHODS = (

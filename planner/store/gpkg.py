@@ -24,7 +24,7 @@ from pyproj import CRS
 
 from planner.core.geo import WGS84
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.errors import InputError, PlannerError
+from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
     FAILED_SIGN_INS_WHERE,
@@ -281,7 +281,7 @@ class GeoPackageBackend:
                 (scenario, version),
             ).fetchone()[0]
             if not hit:
-                raise PlannerError(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
+                raise NotFound(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
             parks = self._frame(con, "parks", scenario, version)
             allocations = self._frame(con, "allocations", scenario, version)
             quotas = self._frame(con, "quotas", scenario, version)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from planner.core.geo import WGS84
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
-from planner.errors import InputError, PlannerError
+from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
     FAILED_SIGN_INS_WHERE,
@@ -180,7 +180,7 @@ class PostgisBackend:
                 p,
             ).scalar()
             if not hit:
-                raise PlannerError(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
+                raise NotFound(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
             names = [c for c, _ in COLUMNS["parks"]]
             parks = gpd.read_postgis(
                 sa.text(f"SELECT {_cols(names)}, geom FROM parks{where}"),

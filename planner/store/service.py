@@ -44,7 +44,7 @@ from planner.core.register import (
     load_register,
     validate_register,
 )
-from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
+from planner.errors import AccessDenied, InputError, NotFound, PlannerError, Problem, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
     Backend,
@@ -330,21 +330,22 @@ class Store:
         return sorted(latest.values(), key=lambda v: (v.scenario != MAIN, v.scenario))
 
     def version(self, scenario: str = MAIN, version: int | None = None) -> Version:
-        """The version's record (the latest when ``version`` is None); PlannerError when there is none."""
+        """The version's record (the latest when ``version`` is None); :class:`NotFound` when there is
+        no such scenario or version (a deleted scenario has no latest version)."""
         versions = self._versions(scenario)
         if not versions:
-            raise PlannerError(f"没有场景 {scenario} / no scenario named {scenario!r}")
+            raise NotFound(f"没有场景 {scenario} / no scenario named {scenario!r}")
         if version is None:
             found = versions[-1]
             if found.action == "delete":
-                raise PlannerError(
+                raise NotFound(
                     f"场景 {scenario} 已删除 (v{found.version}); 历史版本仍可查看 / scenario {scenario!r} "
                     f"was deleted at v{found.version}; its earlier versions can still be viewed"
                 )
             return found
         hit = [v for v in versions if v.version == version]
         if not hit or hit[0].action == "delete":
-            raise PlannerError(
+            raise NotFound(
                 f"场景 {scenario} 没有版本 v{version} / scenario {scenario!r} has no version {version} "
                 f"(versions: {', '.join(str(v.version) for v in versions if v.action != 'delete')})"
             )
@@ -359,7 +360,7 @@ class Store:
         """One row a version, newest first: version, action, author, role, time, comment, changes."""
         versions = self._versions(scenario)
         if not versions:
-            raise PlannerError(f"没有场景 {scenario} / no scenario named {scenario!r}")
+            raise NotFound(f"没有场景 {scenario} / no scenario named {scenario!r}")
         cols = [
             "version", "action", "author", "role", "created_at", "comment", "changes",
             "restored_from", "n_parks", "n_allocations",
@@ -450,7 +451,7 @@ class Store:
         if current is not None:
             try:
                 before = self.backend.read(scenario, expected) if expected is not None else empty_register()
-            except PlannerError:  # the version you name never existed: no changes to list
+            except NotFound:  # the version you name never existed: no changes to list
                 before = None
             if before is not None:
                 changes = register_changes(before, self.backend.read(scenario, current))
@@ -554,7 +555,7 @@ class Store:
                 if expected_version is not None
                 else empty_register()
             )
-        except PlannerError:
+        except NotFound:
             raise self._conflict(scenario, expected_version, user, action) from None
         try:
             if not user.can_write:
