@@ -108,15 +108,15 @@ def _park(plan, **overrides) -> gpd.GeoDataFrame:
         ({"namepark_level": "global"}, "namepark_level", "unknown name-park level"),
         ({"fields": "ai;quantum"}, "fields", "unknown field"),
         ({"district_code": "440399"}, "district_code", "unknown district code"),
-        ({"geometry": shapely.Point(116.4, 39.9)}, "_b", "outside Shenzhen"),
-        ({"geometry": shapely.LineString([(113.9, 22.5), (113.95, 22.55)])}, "_t", "point or polygon"),
+        ({"geometry": shapely.Point(116.4, 39.9)}, "geometry", "outside Shenzhen"),
+        ({"geometry": shapely.LineString([(113.9, 22.5), (113.95, 22.55)])}, "geometry", "point or polygon"),
         (
             {
                 "geometry": shapely.Polygon(
                     [(113.90, 22.50), (113.92, 22.52), (113.92, 22.50), (113.90, 22.52)]
                 )
             },
-            "_r",
+            "geometry",
             "Self-intersection",
         ),
     ],

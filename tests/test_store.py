@@ -617,7 +617,6 @@ def test_a_database_failing_later_is_a_bilingual_planner_error(store, store_db, 
 
     import sqlalchemy as sa
 
-
     if store_db.startswith("postgresql"):  # the server is gone
         store.backend.engine.dispose()
         store.backend.engine = sa.create_engine("postgresql+psycopg2://nobody@127.0.0.1:1/gone")

@@ -26,6 +26,7 @@ from planner.core.register import (
     replace_allocations,
     validate_allocations,
 )
+from planner.core.rules import POLYGON_TYPE_IDS
 from planner.errors import Problem, ValidationError
 
 
@@ -160,7 +161,7 @@ def drawn_park(
     rules are those of ``add_parks``.
     """
     geom = drawn_geometry(geometry, datum=datum)
-    if shapely.get_type_id(geom) not in (3, 6):
+    if shapely.get_type_id(geom) not in POLYGON_TYPE_IDS:
         raise ValidationError(
             [Problem("drawing", "geometry", "请绘制面 (多边形)", f"draw a polygon, not a {geom.geom_type}")],
             what="drawing",

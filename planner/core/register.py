@@ -11,6 +11,7 @@ change leaves the stored data exactly as it was.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,18 +19,18 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio.errors
-import shapely
 
-from planner.core.geo import WGS84, in_shenzhen_bbox
+from planner.core import rules
+from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.core.schema import (
     ALLOCATIONS,
-    BASES,
     PARKS,
     QUOTAS,
     STATUSES,
     Table,
 )
+from planner.core.schema import BASES as BASES  # re-exported
 from planner.core.schema import SECURED_STATUSES as SECURED_STATUSES  # re-exported
 from planner.core.schema import STATUS_LABELS as STATUS_LABELS  # re-exported
 from planner.errors import InputError, Problem, ValidationError
@@ -48,7 +49,6 @@ PARK_LABELS: dict[str, tuple[str, str]] = PARKS.labels()
 ALLOCATION_LABELS: dict[str, tuple[str, str]] = ALLOCATIONS.labels()
 QUOTA_LABELS: dict[str, tuple[str, str]] = QUOTAS.labels()
 
-YEAR_MIN, YEAR_MAX = 1979, 2100
 
 _UNDER_CONSTRUCTION = re.compile(
     r"under construction|construction|topping|\bdue\b|在建|建设中|施工|封顶", re.I
@@ -257,264 +257,41 @@ def load_register(plan: Plan, folder: str | Path | None = None, *, require_files
     return register
 
 
-def _bad_rows(
-    mask: pd.Series | np.ndarray, frame: pd.DataFrame, place: str, key: str, field: str, zh: str, en: str
-) -> list[Problem]:
-    idx = np.flatnonzero(np.asarray(mask))
-    return [
-        Problem(
-            f"{place} row {i + 1} ({frame[key].iloc[i]})",
-            field,
-            zh.format(v=frame[field].iloc[i]),
-            en.format(v=frame[field].iloc[i]),
-        )
-        for i in idx
-    ]
+def _rows(frame: pd.DataFrame, place: str, key: str, fallback: str) -> Callable[[int], str]:
+    """Names row ``i`` as '<place> row <i+1> (<key>)' (the ``fallback`` column when the key is blank)."""
+    keys = frame[key].where(frame[key].astype(str).str.strip() != "", frame[fallback]).astype(str)
+    return lambda i: f"{place} row {i + 1} ({keys.iloc[i]})"
 
 
 def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks") -> list[Problem]:
-    """Every problem with a parks frame (already conformed), each with its row, id and field."""
-    p: list[Problem] = []
-    p += _bad_rows(parks["id"].str.strip() == "", parks, place, "name_zh", "id", "缺少编号", "id is missing")
-    p += _bad_rows(
-        parks["name_zh"].str.strip() == "", parks, place, "id", "name_zh", "缺少名称", "name is missing"
+    """Every problem with a parks frame (already conformed), each with its row, id and field: the
+    rules of :mod:`planner.core.rules`."""
+    rows = _rows(parks, place, "id", "name_zh")
+    return (
+        rules.apply(rules.PARK_RULES, parks, plan, place=rows)
+        + rules.geometry_problems(parks, plan, place=rows)
+        + rules.crs_problems(parks, place)
     )
-    dup = parks["id"].duplicated(keep="first") & (parks["id"] != "")
-    p += _bad_rows(dup, parks, place, "id", "id", "编号重复: {v}", "duplicate id: {v}")
-    for col in NUMBER_COLUMNS:
-        p += _bad_rows(
-            parks[col] < 0, parks, place, "id", col, "面积/数值不能为负: {v}", "must not be negative: {v}"
-        )
-    p += _bad_rows(
-        parks["plot_ratio"] == 0, parks, place, "id", "plot_ratio", "容积率不能为 0", "plot ratio must be > 0"
-    )
-    p += _bad_rows(
-        ~parks["status"].isin(STATUSES),
-        parks,
-        place,
-        "id",
-        "status",
-        "未知状态: {v}",
-        f"unknown status {{v}}; use one of {STATUSES}",
-    )
-    years = parks["delivery_year"]
-    bad_year = years.notna() & ((years < YEAR_MIN) | (years > YEAR_MAX))
-    p += _bad_rows(
-        bad_year.fillna(False),
-        parks,
-        place,
-        "id",
-        "delivery_year",
-        "年份超出范围: {v}",
-        "year out of range: {v}",
-    )
-    levels = {lv.key for lv in plan.namepark_levels} | {"unknown"}
-    p += _bad_rows(
-        ~parks["namepark_level"].isin(levels),
-        parks,
-        place,
-        "id",
-        "namepark_level",
-        "未知名园级别: {v}",
-        f"unknown name-park level {{v}}; use one of {sorted(levels)}",
-    )
-    types = {t.key for t in plan.park_types} | {""}
-    p += _bad_rows(
-        ~parks["park_type"].isin(types),
-        parks,
-        place,
-        "id",
-        "park_type",
-        "未知园区类型: {v}",
-        f"unknown park type {{v}}; use one of {sorted(types - {''})}",
-    )
-    classes = {"", "M0", "M1"}
-    p += _bad_rows(
-        ~parks["land_use_class"].isin(classes),
-        parks,
-        place,
-        "id",
-        "land_use_class",
-        "用地类别须为 M0/M1: {v}",
-        "land-use class must be M0 or M1: {v}",
-    )
-    field_keys = {f.key for f in plan.fields}
-    bad_fields = parks["fields"].map(lambda s: any(k and k not in field_keys for k in s.split(";")))
-    p += _bad_rows(
-        bad_fields,
-        parks,
-        place,
-        "id",
-        "fields",
-        "未知重点领域: {v}",
-        f"unknown field in {{v}}; use keys of {sorted(field_keys)}",
-    )
-    codes = set(plan.district_codes()) | {""}
-    p += _bad_rows(
-        ~parks["district_code"].isin(codes),
-        parks,
-        place,
-        "id",
-        "district_code",
-        "未知区代码: {v}",
-        "unknown district code: {v}",
-    )
-    geoms = parks.geometry.values
-    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    kinds = shapely.get_type_id(geoms)
-    allowed = np.isin(kinds, [0, 3, 6])  # Point, Polygon, MultiPolygon
-    p += _bad_rows(
-        present & ~allowed,
-        parks.assign(_t=parks.geom_type),
-        place,
-        "id",
-        "_t",
-        "几何类型须为点或面: {v}",
-        "geometry must be a point or polygon, got {v}",
-    )
-    invalid = present & allowed & ~shapely.is_valid(geoms)
-    reasons = parks.assign(
-        _r=[shapely.is_valid_reason(g) if bad else "" for g, bad in zip(geoms, invalid, strict=True)]
-    )
-    p += _bad_rows(invalid, reasons, place, "id", "_r", "几何无效: {v}", "invalid geometry: {v}")
-    outside = present & ~in_shenzhen_bbox(parks.geometry)
-    if parks.crs is not None and not parks.crs.equals(WGS84):
-        p.append(
-            Problem(
-                place,
-                "geometry",
-                f"坐标系须为 WGS84, 实为 {parks.crs}",
-                f"CRS must be WGS84, got {parks.crs}",
-            )
-        )
-    p += _bad_rows(
-        outside & ~parks["district"].str.contains("outside", case=False),
-        parks.assign(_b=parks.geometry.bounds.round(4).values.tolist()),
-        place,
-        "id",
-        "_b",
-        "坐标在深圳范围以外: {v}",
-        "coordinates outside Shenzhen: {v}",
-    )
-    return p
 
 
 def validate_allocations(
     allocations: pd.DataFrame, parks: pd.DataFrame, plan: Plan, *, place: str = "allocations"
 ) -> list[Problem]:
     """Every problem with an allocations frame (conformed) against the parks and the plan."""
-    a = allocations
-    p: list[Problem] = []
-    p += _bad_rows(
-        a["allocation_id"].str.strip() == "",
-        a,
-        place,
-        "park_id",
-        "allocation_id",
-        "缺少分配编号",
-        "allocation id is missing",
-    )
-    dup = a["allocation_id"].duplicated(keep="first") & (a["allocation_id"] != "")
-    p += _bad_rows(
-        dup, a, place, "allocation_id", "allocation_id", "分配编号重复: {v}", "duplicate allocation id: {v}"
-    )
-    p += _bad_rows(
-        ~a["park_id"].isin(parks["id"]),
-        a,
-        place,
-        "allocation_id",
-        "park_id",
-        "园区不存在: {v}",
-        "no park with id {v}",
-    )
-    p += _bad_rows(
-        a["area_m2"].isna(),
-        a,
-        place,
-        "allocation_id",
-        "area_m2",
-        "面积缺失或不是数字",
-        "area is missing or not a number",
-    )
-    p += _bad_rows(
-        a["area_m2"] <= 0,
-        a,
-        place,
-        "allocation_id",
-        "area_m2",
-        "面积必须为正数: {v}",
-        "area must be positive: {v}",
-    )
-    years = a["delivery_year"]
-    bad_year = years.notna() & ~years.isin(plan.years)
-    p += _bad_rows(
-        bad_year.fillna(False), a, place, "allocation_id", "delivery_year",
-        f"交付年份须在规划期 {plan.period_start}-{plan.deadline_year} 内: {{v}}",
-        f"delivery year must be within the plan, {plan.period_start}-{plan.deadline_year}: {{v}}",
-    )  # fmt: skip
-    specs = {s.key for s in plan.specialisations} | {""}
-    p += _bad_rows(
-        ~a["specialisation"].isin(specs),
-        a,
-        place,
-        "allocation_id",
-        "specialisation",
-        "未知专业方向: {v}",
-        f"unknown specialisation {{v}}; use one of {sorted(specs - {''})}",
-    )
-    p += _bad_rows(
-        ~a["status"].isin(STATUSES),
-        a,
-        place,
-        "allocation_id",
-        "status",
-        "未知状态: {v}",
-        f"unknown status {{v}}; use one of {STATUSES}",
-    )
-    p += _bad_rows(
-        ~a["basis"].isin(BASES),
-        a,
-        place,
-        "allocation_id",
-        "basis",
-        "未知依据: {v}",
-        f"unknown basis {{v}}; use one of {BASES}",
-    )
-    return p
+    rows = _rows(allocations, place, "allocation_id", "park_id")
+    unknown = allocations["park_id"].isin(parks["id"])
+    problems = rules.apply(rules.ALLOCATION_RULES, allocations, plan, place=rows)
+    return problems + [
+        Problem(rows(i), "park_id", f"园区不存在: {v}", f"no park with id {v}", "unknown_park")
+        for i, v in zip(np.flatnonzero(~unknown.to_numpy()), allocations["park_id"][~unknown], strict=True)
+    ]
 
 
 def validate_quotas(quotas: pd.DataFrame, plan: Plan, *, place: str = "quotas") -> list[Problem]:
-    """Problems with a quotas frame: known districts, positive figures, one quota a district."""
-    q = quotas
-    p: list[Problem] = []
-    p += _bad_rows(
-        ~q["district_code"].isin(plan.district_codes()),
-        q,
-        place,
-        "district_code",
-        "district_code",
-        "未知区代码: {v}",
-        "unknown district code: {v}",
+    """Problems with a quotas frame: known districts, non-negative figures, one quota a district."""
+    return rules.apply(
+        rules.QUOTA_RULES, quotas, plan, place=_rows(quotas, place, "district_code", "district_code")
     )
-    p += _bad_rows(
-        q["quota_m2"].isna() | (q["quota_m2"] < 0),
-        q,
-        place,
-        "district_code",
-        "quota_m2",
-        "指标须为非负数: {v}",
-        "quota must be a non-negative number: {v}",
-    )
-    p += _bad_rows(
-        q["district_code"].duplicated(),
-        q,
-        place,
-        "district_code",
-        "district_code",
-        "同一区重复设置指标",
-        "more than one quota for this district",
-    )
-    return p
 
 
 def validate_register(register: Register, plan: Plan, *, place: str = "register") -> list[Problem]:
@@ -534,10 +311,12 @@ def add_parks(
     """A new register with ``new_parks`` appended; raises ValidationError (register untouched) on any problem."""
     incoming = conform_parks(new_parks.to_crs(WGS84) if new_parks.crs is not None else new_parks)
     problems = validate_parks(incoming, plan, place=place)
-    clash = incoming["id"].isin(register.parks["id"])
-    problems += _bad_rows(
-        clash, incoming, place, "id", "id", "编号已在登记册中: {v}", "id already in the register: {v}"
-    )
+    rows = _rows(incoming, place, "id", "name_zh")
+    clash = np.flatnonzero(incoming["id"].isin(register.parks["id"]).to_numpy())
+    problems += [
+        Problem(rows(i), "id", f"编号已在登记册中: {v}", f"id already in the register: {v}", "existing_id")
+        for i, v in zip(clash, incoming["id"].iloc[clash], strict=True)
+    ]
     if problems:
         raise ValidationError(problems, what=place)
     parks = pd.concat([register.parks, incoming], ignore_index=True)

@@ -10,21 +10,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.core import rules
 from planner.core.assign import assign_districts
 from planner.core.geo import (
     METRIC,
     SHENZHEN_BBOX,
     WGS84,
     area_m2,
-    in_shenzhen_bbox,
 )
 from planner.core.plan import Plan
 from planner.core.register import (
     NUMBER_COLUMNS,
     PARK_COLUMNS,
     STATUS_LABELS,
-    YEAR_MAX,
-    YEAR_MIN,
     Register,
     conform_parks,
     normalise_status,
@@ -117,9 +115,6 @@ def _build_parks(
     names = out["name_zh"] if "name_zh" in out else pd.Series("", index=gdf.index)
     ids_given = out["id"] if "id" in out else pd.Series("", index=gdf.index)
     ident = ids_given.where(ids_given != "", names)
-    if "name_zh" in cols:
-        for i in np.flatnonzero((names == "").to_numpy()):
-            c.error("missing_name", place(i, ident.iloc[i]), cols["name_zh"], "缺少名称", "name is missing")
 
     # Areas and other numbers.
     for col in NUMBER_COLUMNS:
@@ -132,14 +127,7 @@ def _build_parks(
                 "bad_number", place(i, ident.iloc[i]), cols[col], f"不是数字或单位无法识别: {raw.iloc[i]}",
                 f"not a number, or a unit the planner does not know: {raw.iloc[i]}",
             )  # fmt: skip
-        neg = (values < 0) if col in AREA_COLUMNS else (values <= 0)
-        for i in np.flatnonzero(neg.to_numpy()):
-            c.error(
-                "negative_area" if col in AREA_COLUMNS else "bad_number", place(i, ident.iloc[i]),
-                cols[col], f"不能为负数{'' if col in AREA_COLUMNS else '或零'}: {raw.iloc[i]}",
-                f"must not be negative{'' if col in AREA_COLUMNS else ' or zero'}: {raw.iloc[i]}",
-            )  # fmt: skip
-        out[col] = values
+        out[col] = values  # negative or zero values: the register's rules (rules.PARK_FIELD_RULES)
 
     # Status and delivery year (original texts kept).
     status_src = out["status"] if "status" in out else pd.Series("", index=gdf.index)
@@ -158,7 +146,7 @@ def _build_parks(
     if "delivery_year" in cols:
         raw = _text(gdf[cols["delivery_year"]]).str.replace(r"\.0$", "", regex=True)
         year = pd.to_numeric(raw.str.extract(_YEAR)[0], errors="coerce")
-        bad = (raw != "") & (year.isna() | (year < YEAR_MIN) | (year > YEAR_MAX))
+        bad = (raw != "") & year.isna()  # a year out of range: the register's rules
         for i in np.flatnonzero(bad.to_numpy()):
             c.error(
                 "bad_year", place(i, ident.iloc[i]), cols["delivery_year"], f"交付年份无法识别: {raw.iloc[i]}",
@@ -190,13 +178,6 @@ def _build_parks(
         out[col] = mapped
     if "land_use_class" in out:
         out["land_use_class"] = out["land_use_class"].str.upper()
-        bad = ~out["land_use_class"].isin(["", "M0", "M1"])
-        for i in np.flatnonzero(bad.to_numpy()):
-            c.error(
-                "unknown_value", place(i, ident.iloc[i]), cols["land_use_class"],
-                f"用地类别须为 M0/M1: {out['land_use_class'].iloc[i]}",
-                f"land-use class must be M0 or M1: {out['land_use_class'].iloc[i]}",
-            )  # fmt: skip
 
     # Ids: given, else generated from name + geometry (stable: a re-import finds the same park).
     geoms = gdf.geometry.values
@@ -207,15 +188,6 @@ def _build_parks(
             "some parks have no id; ids were generated from the name and location",
         )  # fmt: skip
     out["id"] = ids_given.where(ids_given != "", generated)
-    dup = out["id"].duplicated(keep="first")
-    first_row = {v: i for i, v in reversed(list(enumerate(out["id"])))}
-    for i in np.flatnonzero(dup.to_numpy()):
-        first = place(first_row[out["id"].iloc[i]])
-        c.error(
-            "duplicate_id", place(i, out["id"].iloc[i]), cols.get("id", "id"),
-            f"编号重复: {out['id'].iloc[i]} (与 {first} 相同)",
-            f"duplicate id {out['id'].iloc[i]} (same as {first})",
-        )  # fmt: skip
 
     if "figures_verified" in out:
         flag = _text(out["figures_verified"]).map(_norm)
@@ -234,15 +206,20 @@ def _build_parks(
             f"区名无法识别, 按位置确定: {parks['district'].iloc[i]}",
             f"district name not recognised; the location decides: {parks['district'].iloc[i]}",
         )  # fmt: skip
-    valid_codes = set(plan.district_codes())
-    bad_code = (parks["district_code"] != "") & ~parks["district_code"].isin(valid_codes)
-    for i in np.flatnonzero(bad_code.to_numpy()):
-        c.error(
-            "unknown_value", place(i, parks["id"].iloc[i]), cols.get("district_code", "district_code"),
-            f"未知区代码: {parks['district_code'].iloc[i]}",
-            f"unknown district code: {parks['district_code'].iloc[i]}",
-        )  # fmt: skip
+    _apply_rules(parks, cols, place, c, plan)
     return parks
+
+
+def _apply_rules(
+    parks: gpd.GeoDataFrame, cols: dict[str, str], place: Any, c: _Collector, plan: Plan
+) -> None:
+    """The register's field rules (numbers, years, classes, district codes, duplicate ids), named by
+    the file's own columns; a file without a name column was told so once, not once a row."""
+    checked = [r for r in rules.PARK_FIELD_RULES if r.field != "name_zh" or "name_zh" in cols]
+    ids = parks["id"]
+    c.problems += rules.apply(
+        checked, parks, plan, place=lambda i: place(i, ids.iloc[i]), field_name=lambda f: cols.get(f, f)
+    )
 
 
 def _check_geometry(
@@ -253,12 +230,13 @@ def _check_geometry(
     tabular: bool,
     mapping: dict,
     *,
+    plan: Plan,
     located: bool = True,
 ) -> gpd.GeoSeries | None:
     """Missing, wrong-type, invalid, swapped and out-of-city geometries; returns offered repairs."""
     geoms = parks.geometry.values
     ids = parks["id"]
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    missing = ~rules.has_geometry(geoms)
     for i in np.flatnonzero(missing):
         if i in c.not_numbers:
             c.error(
@@ -270,8 +248,7 @@ def _check_geometry(
                 "missing_geometry", place(i, ids.iloc[i]), "geometry", "缺少几何/坐标",
                 "geometry (or coordinates) missing",
             )  # fmt: skip
-    kinds = shapely.get_type_id(geoms)
-    allowed = np.isin(kinds, [0, 3, 6])
+    allowed = rules.allowed_type(geoms)
     wrong = ~missing & ~allowed
     types = parks.geom_type
     for i in np.flatnonzero(wrong):
@@ -287,7 +264,9 @@ def _check_geometry(
         idx = np.flatnonzero(invalid)
         made = shapely.make_valid(geoms[idx])
         polys = [
-            shapely.union_all([p for p in shapely.get_parts(m) if shapely.get_type_id(p) in (3, 6)])
+            shapely.union_all(
+                [p for p in shapely.get_parts(m) if shapely.get_type_id(p) in rules.POLYGON_TYPE_IDS]
+            )
             for m in made
         ]
         fixed[idx] = polys
@@ -314,10 +293,10 @@ def _check_geometry(
     if not located:  # the CRS is unknown: where the shapes lie cannot be checked
         return repairs
     located = ~missing & allowed
-    inside = in_shenzhen_bbox(parks.geometry)
+    inside = rules.inside_city(parks.geometry, plan)
     swapped_geoms = shapely.transform(geoms[located], lambda xy: xy[:, ::-1])
     swapped_inside = np.zeros(len(geoms), dtype=bool)
-    swapped_inside[located] = in_shenzhen_bbox(gpd.GeoSeries(swapped_geoms))
+    swapped_inside[located] = rules.inside_city(gpd.GeoSeries(swapped_geoms), plan)
     cols = {v: k for k, v in mapping.items()}
     for i in np.flatnonzero(located & ~inside & swapped_inside):
         x, y = shapely.get_coordinates(geoms[i])[0]
@@ -347,7 +326,7 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
     """
     geoms = parks.geometry.values
     usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
-    usable &= np.isin(shapely.get_type_id(geoms), [0, 3, 6]) & in_shenzhen_bbox(parks.geometry)
+    usable &= rules.allowed_type(geoms) & rules.inside_city(parks.geometry, plan)
     if not usable.any():
         return
     geo = pd.Series("", index=parks.index[usable], dtype=object)

@@ -250,7 +250,7 @@ def _preview(
     except _CrsUnknown:  # go on: every field problem is still worth reporting now
         gdf, crs_used, located = gdf.set_crs(WGS84, allow_override=True), "", False
     parks = _build_parks(gdf, mapping, units, place, c, plan)
-    repairs = _check_geometry(parks, place, c, accept_repairs, tabular, mapping, located=located)
+    repairs = _check_geometry(parks, place, c, accept_repairs, tabular, mapping, plan=plan, located=located)
     if accept_repairs and repairs is not None:
         parks = parks.set_geometry(
             gpd.GeoSeries(
