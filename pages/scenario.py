@@ -21,7 +21,7 @@ from planner.app.session import (
     load_scenario,
     state_store,
 )
-from planner.core.access import ROLE_LABELS
+from planner.core.access import ROLE_LABELS, may
 from planner.core.capacity import capacity_report
 from planner.core.changes import register_changes
 from planner.core.geo import M2_PER_WAN, fmt_m2
@@ -45,8 +45,8 @@ store = state_store(st.session_state)
 user = current_user(st.session_state)
 scenario: str = st.session_state.scenario
 version = st.session_state.version
-is_planner = user is not None and user.role == "planner"
-can_write = user is not None and user.can_write
+can_manage = may(user, "copy") and may(user, "delete")  # the policy (planner.core.access) decides
+can_write = may(user, "restore")
 
 st.title(t("方案与历史", "Scenarios and history"))
 st.markdown(
@@ -110,7 +110,7 @@ if view == "list":
             )
             st.rerun()
 
-    if is_planner:
+    if can_manage:
         st.subheader(t("另存为新方案", "Save as a new scenario"))
         st.caption(
             t(
@@ -407,7 +407,7 @@ if view == "history":
             t("只读: 登录后可恢复旧版本。", "Read-only: sign in with a writing account to restore a version.")
         )
 
-    if is_planner:
+    if may(user, "audit"):
         with st.expander(t("审计日志 (最近 200 条)", "Audit log (latest 200)")):
             log = store.audit_log(200)
             st.dataframe(

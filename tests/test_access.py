@@ -4,17 +4,24 @@ planner's, viewers change nothing, and doing nothing is allowed to all."""
 
 from __future__ import annotations
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
 import shapely.geometry
 
-from planner.core.access import ANONYMOUS, SYSTEM, User, check_change
-from planner.core.changes import register_changes, table_changes
+from planner.core.access import (
+    ACTIONS,
+    ANONYMOUS,
+    POLICY,
+    ROLES,
+    SYSTEM,
+    User,
+    check_change,
+    may,
+    require,
+    rows,
+)
 from planner.core.editing import add_drawn_park
-from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.core.register import Register, set_quotas
 from planner.errors import AccessDenied
@@ -157,50 +164,45 @@ def test_users_are_validated_and_know_their_districts(plan: Plan) -> None:
     assert BAOAN_STAFF.label("zh") == "li (区级工作人员 440306)"
 
 
-# planner.core.changes.table_changes
+# ---- the policy: which role may take which action, on which rows
+
+DISTRICT_STAFF = User("li", "district", BAOAN)
 
 
-def _frame(rows: dict[str, list]) -> pd.DataFrame:
-    return pd.DataFrame(rows)
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_the_policy_table(action: str) -> None:
+    assert rows(PLANNER, action) == "all"
+    assert rows(DISTRICT_STAFF, action) == ("own" if action in ("save", "restore") else None)
+    assert rows(VIEWER, action) is None and rows(None, action) is None
+    assert set(POLICY) == set(ROLES)
 
 
-def test_table_changes_added_removed_changed() -> None:
-    before = _frame({"k": ["a", "b", "c"], "v": [1.0, 2.0, 3.0], "t": ["x", "y", "z"]})
-    after = _frame({"k": ["b", "c", "d"], "v": [2.0, 30.0, 4.0], "t": ["y", "z", "w"]})
-    ch = table_changes(before, after, "k")
-    assert (ch.added, ch.removed, ch.changed) == (["d"], ["a"], ["c"])
-    assert ch.touched == ["d", "a", "c"] and bool(ch)
+def test_require_names_the_action_and_who_may(plan: Plan) -> None:
+    require(PLANNER, "delete", "scenario x")  # allowed: returns
+    with pytest.raises(AccessDenied, match="only a city planner may delete scenarios") as err:
+        require(DISTRICT_STAFF, "delete", "scenario x")
+    (p,) = err.value.problems
+    assert (p.place, p.code) == ("scenario x", "denied") and "只有市级规划人员可以删除场景" in p.message_zh
+    with pytest.raises(AccessDenied, match="read-only"):
+        require(VIEWER, "save", "register")
+    with pytest.raises(ValueError, match="unknown action"):
+        may(PLANNER, "launch")
 
 
-def test_table_changes_missing_equals_missing() -> None:
-    before = _frame({"k": ["a", "b", "c"], "v": [np.nan, 1.0, np.nan]})
-    after = _frame({"k": ["c", "b", "a"], "v": [5.0, 1.0, np.nan]})  # order does not matter
-    assert table_changes(before, after, "k").changed == ["c"]
-    nullable = _frame({"k": ["a"], "y": pd.array([pd.NA], dtype="Int64")})
-    assert not table_changes(nullable, nullable.copy(), "k")
+def test_user_rights_come_from_the_policy(plan: Plan) -> None:
+    assert (DISTRICT_STAFF.can_write, DISTRICT_STAFF.can_set_quotas) == (True, False)
+    assert DISTRICT_STAFF.editable_districts(plan) == [BAOAN]
+    assert PLANNER.editable_districts(plan) == plan.district_codes() and VIEWER.editable_districts(plan) == []
 
 
-def test_table_changes_sees_a_moved_geometry() -> None:
-    pts = [shapely.Point(113.9, 22.5), shapely.Point(114.0, 22.6)]
-    before = gpd.GeoDataFrame({"id": ["p1", "p2"]}, geometry=pts, crs=WGS84)
-    same = gpd.GeoDataFrame({"id": ["p1", "p2"]}, geometry=[shapely.Point(113.9, 22.5), pts[1]], crs=WGS84)
-    assert not table_changes(before, same, "id")
-    moved = before.copy()
-    moved.loc[1, "geometry"] = shapely.Point(114.0, 22.6001)
-    assert table_changes(before, moved, "id").changed == ["p2"]
-    emptied = before.copy()
-    emptied.loc[0, "geometry"] = None
-    assert table_changes(before, emptied, "id").changed == ["p1"]
+def test_pages_and_app_helpers_ask_the_policy_not_the_role() -> None:
+    """No role test in a page or an app helper: they call planner.core.access.may (one rule)."""
+    import re
+    from pathlib import Path
 
-
-def test_table_changes_a_column_added_changes_every_row() -> None:
-    before = _frame({"k": ["a", "b"], "v": [1, 2]})
-    after = before.assign(w=["", ""])
-    assert table_changes(before, after, "k").changed == ["a", "b"]
-
-
-def test_register_changes_on_the_seed(plan: Plan, seed_register: Register) -> None:
-    after = _drawn(_with_area(seed_register, OWN_ALLOC, 1), plan, BAOAN, "drawn-001")
-    changes = register_changes(seed_register, after)
-    assert changes.parks.added == ["drawn-001"] and changes.allocations.changed == [OWN_ALLOC]
-    assert not changes.quotas
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("pages/*.py"), *root.glob("planner/app/*.py"), root / "app.py"]
+    role_test = re.compile(r"(?<![\w.])(user|u|current|acting)\.role\s*(==|!=|in\b|not in\b)")
+    offenders = [f"{f.name}:{n}" for f in files for n, line in enumerate(f.read_text().splitlines(), 1)
+                 if role_test.search(line)]  # fmt: skip
+    assert offenders == []

@@ -18,7 +18,7 @@ import pytest
 import shapely
 
 from planner.core.access import User
-from planner.core.editing import park_districts
+from planner.core.assign import park_districts
 from planner.core.geo import WGS84
 from planner.core.register import Register, conform_quotas
 from planner.errors import AccessDenied, NotFound, PlannerError, StoreUnavailable, ValidationError
@@ -48,7 +48,7 @@ def assert_same(a: Register, b: Register) -> None:
 
 def park_in(plan, register: Register, code: str) -> str:
     """The id of a park of the register that lies in district ``code``."""
-    codes = park_districts(register, plan)
+    codes = park_districts(register.parks, plan)
     return str(codes[codes == code].index[0])
 
 
@@ -644,7 +644,7 @@ def test_a_deleted_store_file_is_an_error_not_a_new_empty_store(plan, tmp_path):
 # ---- who may create a scenario ------------------------------------------------------------------
 def own_parks_only(plan, register: Register, code: str) -> Register:
     """The parks (and their allocations) of one district, no quotas: what its staff may write."""
-    codes = park_districts(register, plan)
+    codes = park_districts(register.parks, plan)
     ids = set(codes[codes == code].index)
     parks = register.parks[register.parks["id"].isin(ids)].reset_index(drop=True)
     allocations = register.allocations[register.allocations["park_id"].isin(ids)].reset_index(drop=True)

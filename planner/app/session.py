@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.core.access import ANONYMOUS, ROLE_LABELS, User
+from planner.core.access import ANONYMOUS, ROLE_LABELS, User, may, may_edit_district, rows
 from planner.core.accounts import (
     SignInFailed,
     accounts_path,
@@ -395,9 +395,9 @@ def read_only_note(
     its editing controls. ``district_code`` is the district the page shows, if any."""
     if user is None:
         return READ_ONLY_NOTE
-    if user.role == "viewer":
+    if not may(user, "save"):
         return "只读 read-only: 此账户只能查看 this account may only read"
-    if district_code is None or user.can_edit_district(district_code):
+    if district_code is None or may_edit_district(user, district_code):
         return None
     own = _district_name(plan, user.district_code, lang)
     here = _district_name(plan, district_code, lang)
@@ -407,14 +407,14 @@ def read_only_note(
 
 
 def rights_text(user: User, plan: Plan, lang: str = "zh") -> str:
-    """What this user may do, in one sentence (the sign-in page shows it)."""
-    if user.role == "planner":
+    """What this user may do, in one sentence (the sign-in page shows it), as the policy says."""
+    if rows(user, "save") == "all":
         return (
             "可编辑全部园区、分配与各区指标。"
             if lang == "zh"
             else "May change every park and allocation, and the district quotas."
         )
-    if user.role == "district":
+    if rows(user, "save") == "own":
         own = _district_name(plan, user.district_code, lang)
         return (
             f"可编辑本区 ({own}) 的园区与分配; 其他区只读; 指标由市级规划人员设定。"

@@ -1,12 +1,18 @@
-"""Who may change what: city planner, district staff, viewer.
+"""Who may do what, on which rows: one policy for city planner, district staff and viewer.
 
-The rule lives here and is applied in the library's write paths (``session.commit_register``,
-the store's ``save``), not only by hiding buttons in pages:
+:data:`POLICY` says, for each role, which actions it may take and on which rows; the store
+enforces it (:mod:`planner.store.service`), the app's pages only ask it (:func:`may`):
 
-- city planner (``planner``): everything, targets and quotas included;
-- district staff (``district``): parks and allocations of their own district only, a park judged
-  by where it lies both before and after the change; no quotas;
-- viewer (``viewer``): read only.
+- city planner (``planner``): every action on every row, targets and quotas included;
+- district staff (``district``): save and restore, on the parks of their own district and their
+  allocations only, a park judged by where it lies (:func:`planner.core.assign.park_districts`)
+  both before and after the change; no quotas, no scenarios of their own;
+- viewer (``viewer``, and whoever has not signed in): read only.
+
+>>> may(User("wang", "district", "440305"), "save"), may(User("wang", "district", "440305"), "copy")
+(True, False)
+>>> rows(User("li", "planner"), "quotas"), rows(None, "save")
+('all', None)
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from planner.core.assign import assign_districts
+from planner.core.assign import park_districts
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.plan import Plan
 from planner.core.register import Register
@@ -26,6 +32,25 @@ ROLE_LABELS = {
     "planner": ("市级规划人员", "City planner"),
     "district": ("区级工作人员", "District staff"),
     "viewer": ("只读用户", "Viewer"),
+}
+
+
+# What a user may do (Chinese, English: for the refusal "only a city planner may ...").
+ACTIONS: dict[str, tuple[str, str]] = {
+    "save": ("保存修改", "save changes"),
+    "restore": ("恢复旧版本", "restore an earlier version"),
+    "copy": ("复制场景", "copy scenarios"),
+    "delete": ("删除场景", "delete scenarios"),
+    "create": ("新建场景或恢复已删除的场景", "create a scenario or bring back a deleted one"),
+    "quotas": ("设定各区指标", "set district quotas"),
+    "targets": ("修改规划目标", "change the plan's targets"),
+    "audit": ("查看审计日志", "read the audit log"),
+}
+ALL, OWN = "all", "own"  # on which rows: every row, or the rows of the user's own district
+POLICY: dict[str, dict[str, str]] = {
+    "planner": dict.fromkeys(ACTIONS, ALL),
+    "district": {"save": OWN, "restore": OWN},
+    "viewer": {},
 }
 
 
@@ -46,17 +71,17 @@ class User:
 
     @property
     def can_write(self) -> bool:
-        """Whether this user may change anything at all."""
-        return self.role != "viewer"
+        """Whether this user may change anything at all (the policy's ``save``)."""
+        return may(self, "save")
 
     @property
     def can_set_quotas(self) -> bool:
-        """Whether this user may set district quotas (and targets): city planners only."""
-        return self.role == "planner"
+        """Whether this user may set district quotas (the policy's ``quotas``)."""
+        return may(self, "quotas")
 
     def can_edit_district(self, district_code: str) -> bool:
         """Whether this user may change this district's parks and allocations."""
-        return self.role == "planner" or (self.role == "district" and self.district_code == district_code)
+        return may_edit_district(self, district_code)
 
     def editable_districts(self, plan: Plan) -> list[str]:
         """The plan's district codes this user may change, in the plan's order."""
@@ -76,16 +101,45 @@ SYSTEM = User("system", "planner", display_name="系统 system")
 ANONYMOUS = User("anonymous", "viewer", display_name="未登录 not signed in")
 
 
-def _district_of(register: Register, plan: Plan, ids: pd.Index) -> pd.Series:
-    """Where each of the parks ``ids`` lies, for deciding whose it is: the district its geometry
-    lies in ('' when outside every district, so a park moved out of the city is nobody's but the
-    planner's); the declared district only for a park without a geometry. Indexed by park id.
+def rows(user: User | None, action: str) -> str | None:
+    """On which rows ``user`` may take ``action``: ``"all"``, ``"own"`` (their district's) or None."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; actions are {', '.join(ACTIONS)}")
+    return POLICY[user.role].get(action) if user is not None else None
 
-    Only these parks are located (a one-park edit of 100,000 parks joins one park, not all)."""
-    parks = register.parks[register.parks["id"].isin(ids)]
-    where = assign_districts(parks, plan)
-    codes = where["geo_district_code"].where(where["located"], where["effective_district_code"])
-    return pd.Series(codes.to_numpy(), index=parks["id"].to_numpy(), name="district_code")
+
+def may(user: User | None, action: str) -> bool:
+    """Whether ``user`` (None: not signed in) may take ``action`` on some rows at least."""
+    return rows(user, action) is not None
+
+
+def may_edit_district(user: User | None, district_code: str) -> bool:
+    """Whether ``user`` may change this district's parks and allocations."""
+    scope = rows(user, "save")
+    return scope == ALL or (scope == OWN and user is not None and user.district_code == district_code)
+
+
+def require(user: User, action: str, place: str) -> None:
+    """Raise :class:`AccessDenied` naming the action, and who may take it, unless ``user`` may."""
+    if may(user, action):
+        return
+    zh, en = ACTIONS[action]
+    if user.role == "viewer":
+        msg_zh, msg_en = "只读用户不能修改数据", f"{user.label('en')} is read-only and cannot {en}"
+    else:
+        roles = [r for r in ROLES if action in POLICY[r]]
+        who_zh, who_en = (
+            "、".join(ROLE_LABELS[r][0] for r in roles),
+            " or ".join(ROLE_LABELS[r][1] for r in roles),
+        )
+        msg_zh, msg_en = f"只有{who_zh}可以{zh}", f"only a {who_en.lower()} may {en} ({user.label('en')})"
+    raise AccessDenied([Problem(place, "", msg_zh, msg_en, "denied")], user=user)
+
+
+def _district_of(register: Register, plan: Plan, ids: pd.Index) -> pd.Series:
+    """Whose each of the parks ``ids`` is (:func:`planner.core.assign.park_districts`), indexed by
+    park id. Only these parks are located (a one-park edit of 100,000 parks joins one park, not all)."""
+    return park_districts(register.parks[register.parks["id"].isin(ids)], plan)
 
 
 def _where(codes: set, plan: Plan) -> tuple[str, str]:
@@ -104,18 +158,31 @@ def _where(codes: set, plan: Plan) -> tuple[str, str]:
 
 
 def check_change(
-    user: User, before: Register, after: Register, plan: Plan, *, changes: RegisterChanges | None = None
+    user: User,
+    before: Register,
+    after: Register,
+    plan: Plan,
+    *,
+    changes: RegisterChanges | None = None,
+    action: str = "save",
 ) -> RegisterChanges:
-    """Raise AccessDenied naming every park, allocation or quota the user may not change;
-    return the changes when allowed."""
+    """Raise AccessDenied naming every park, allocation or quota the user may not change by
+    ``action`` (save or restore); return the changes when allowed."""
     changes = changes if changes is not None else register_changes(before, after)
-    if not changes or user.role == "planner":
+    scope = rows(user, action)
+    if not changes or scope == ALL:
         return changes
     problems: list[Problem] = []
     who = user.label("en")
-    if user.role == "viewer":
+    if scope is None:
         problems.append(
-            Problem("register", "", "只读用户不能修改数据", f"{who} is read-only and cannot change anything")
+            Problem(
+                "register",
+                "",
+                "只读用户不能修改数据",
+                f"{who} is read-only and cannot change anything",
+                "denied",
+            )
         )
         raise AccessDenied(problems, user=user)
 
@@ -156,7 +223,7 @@ def check_change(
                     f"allocation {aid} belongs to a park in {en}, not your district ({own_en})",
                 )
             )
-    for code in changes.quotas.touched:
+    for code in changes.quotas.touched if not may(user, "quotas") else []:
         problems.append(
             Problem(
                 f"quota {code}",

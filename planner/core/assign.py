@@ -5,6 +5,9 @@ holds the largest share of its area. A point outside every polygon is not snappe
 in Hong Kong lies 465 m from Futian); its nearest district and distance are reported instead, and
 ``NEAR_M`` tells an estimate near a boundary (seed coordinates are good to about 0.5-1 km) from a
 park clearly outside.
+
+Whose park this is (:func:`owner_district`) is decided here, once, for capacity, findings, the
+district pages, rights and import alike.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
     (share of a polygon's area in that district; 1 for points inside), ``n_districts`` (districts
     holding at least ``STRADDLE_SHARE`` of a polygon), ``distance_m`` (0 inside; else the distance
     to ``nearest_district_code``), ``located`` (has a geometry), and
-    ``effective_district_code`` (the geometry's district, else the declared ``district_code``).
+    ``effective_district_code`` (whose park it is: :func:`owner_district`).
     """
     out = pd.DataFrame(index=parks.index)
     out["geo_district_code"] = ""
@@ -72,5 +75,29 @@ def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
             out.loc[near.index, "distance_m"] = near["dist"]
             out.loc[near.index, "nearest_district_code"] = near["code"].astype(str)
     declared = parks["district_code"] if "district_code" in parks else pd.Series("", index=parks.index)
-    out["effective_district_code"] = out["geo_district_code"].where(out["geo_district_code"] != "", declared)
+    out["effective_district_code"] = owner_district(out, declared)
     return out
+
+
+def owner_district(where: pd.DataFrame, declared: pd.Series) -> pd.Series:
+    """Whose park this is, the one rule: the district its geometry lies in (the one holding most of
+    a polygon's area). A park without a geometry, or one just outside the district polygons (within
+    ``NEAR_M``: an estimated coordinate), belongs to the district it declares; a park farther out
+    belongs to no district ('': only a city planner may change it).
+
+    ``where`` is :func:`assign_districts`' table, ``declared`` the parks' ``district_code``.
+
+    >>> where = pd.DataFrame({"geo_district_code": ["440305", "", "", ""],
+    ...                       "located": [True, False, True, True], "distance_m": [0.0, None, 300.0, 9e3]})
+    >>> owner_district(where, pd.Series(["440304", "440306", "440304", "440304"])).tolist()
+    ['440305', '440306', '440304', '']
+    """
+    near = where["located"] & (where["geo_district_code"] == "") & (where["distance_m"] <= NEAR_M)
+    by_declaration = ~where["located"] | near.fillna(False).astype(bool)
+    return where["geo_district_code"].where(~by_declaration, declared).astype(str)
+
+
+def park_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.Series:
+    """Whose each park is (:func:`owner_district`), indexed by park id."""
+    codes = assign_districts(parks, plan)["effective_district_code"]
+    return pd.Series(codes.to_numpy(), index=parks["id"].to_numpy(), name="district_code")

@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from planner.core.assign import assign_districts
+from planner.core.assign import assign_districts, park_districts
 from planner.core.geo import WGS84, area_m2, shift_to_wgs84
 from planner.core.plan import Plan
 from planner.core.register import (
@@ -30,12 +30,6 @@ from planner.core.rules import POLYGON_TYPE_IDS
 from planner.errors import Problem, ValidationError
 
 
-def park_districts(register: Register, plan: Plan) -> pd.Series:
-    """Each park's effective district code (from its geometry, else as declared), indexed by park id."""
-    codes = assign_districts(register.parks, plan)["effective_district_code"]
-    return pd.Series(codes.to_numpy(), index=register.parks["id"].to_numpy(), name="district_code")
-
-
 def park_of_item(register: Register, item_id: str) -> str | None:
     """The park a finding is about: the id itself when it is a park, the park of an allocation
     id, else None (a district, a plan)."""
@@ -46,8 +40,8 @@ def park_of_item(register: Register, item_id: str) -> str | None:
 
 
 def district_parks(register: Register, plan: Plan, district_code: str) -> gpd.GeoDataFrame:
-    """The parks that lie in a district (by location; the declared district only when unlocated)."""
-    codes = park_districts(register, plan)
+    """The parks that are a district's (:func:`planner.core.assign.park_districts`)."""
+    codes = park_districts(register.parks, plan)
     return register.parks[codes.to_numpy() == district_code].reset_index(drop=True)
 
 
@@ -99,7 +93,7 @@ def apply_district_allocations(
     rows = _fill_new_rows(conform_allocations(edited), register)
     problems = validate_allocations(rows, register.parks, plan, place=where)
 
-    codes = park_districts(register, plan)
+    codes = park_districts(register.parks, plan)
     row_district = rows["park_id"].map(codes)
     foreign = rows["park_id"].isin(codes.index) & (row_district != district_code)
     for i in np.flatnonzero(foreign.to_numpy()):
@@ -168,8 +162,7 @@ def drawn_park(
         )
     park = gpd.GeoDataFrame({k: [v] for k, v in attrs.items()}, geometry=[geom], crs=WGS84)
     park["land_area_m2"] = area_m2(park).round(1).to_numpy()
-    where = assign_districts(park, plan)
-    code = where["geo_district_code"].iloc[0]
+    code = assign_districts(park, plan)["effective_district_code"].iloc[0]
     if not code:
         raise ValidationError(
             [

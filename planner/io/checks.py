@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from planner.core import rules
-from planner.core.assign import assign_districts
+from planner.core.assign import assign_districts, owner_district
 from planner.core.geo import (
     METRIC,
     SHENZHEN_BBOX,
@@ -325,7 +325,7 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
     :func:`planner.core.assign.assign_districts`, the disagreement is a finding, not an error.
     """
     geoms = parks.geometry.values
-    usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
+    usable = rules.has_geometry(geoms) & shapely.is_valid(geoms)
     usable &= rules.allowed_type(geoms) & rules.inside_city(parks.geometry, plan)
     if not usable.any():
         return
@@ -350,9 +350,12 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
             f"the file says {parks.at[i, 'district']} but the location is in {names.get(geo[i], geo[i])}; "
             "the location decides",
         )  # fmt: skip
-    # The register's district_code is the declared one; a park that declares none gets its location's.
-    undeclared = (geo != "") & (declared == "") & (parks.loc[usable, "district"] == "")
-    parks.loc[undeclared[undeclared].index, "district_code"] = geo[undeclared]
+    # The register's district_code is the declared one; a park that declares none gets the district
+    # whose park it is by the one rule (planner.core.assign.owner_district): where it lies.
+    where = pd.DataFrame({"geo_district_code": geo, "located": True, "distance_m": np.nan})
+    owner = owner_district(where, declared)
+    undeclared = (declared == "") & (parks.loc[usable, "district"] == "")
+    parks.loc[undeclared[undeclared].index, "district_code"] = owner[undeclared]
 
 
 def _check_register(

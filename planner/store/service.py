@@ -28,7 +28,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from planner.core.access import SYSTEM, User, check_change
+from planner.core.access import SYSTEM, User, check_change, require
 from planner.core.capacity import capacity_report
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import WGS84
@@ -44,7 +44,7 @@ from planner.core.register import (
     load_register,
     validate_register,
 )
-from planner.errors import AccessDenied, InputError, NotFound, PlannerError, Problem, ValidationError
+from planner.errors import AccessDenied, InputError, NotFound, PlannerError, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
     Backend,
@@ -276,14 +276,6 @@ def compare(plan: Plan, a: Register, b: Register) -> Comparison:
     return Comparison(totals, by, added, removed, changed, changed_columns, changes)
 
 
-# What only a city planner may do: (Chinese, English).
-_PLANNER_ONLY = {
-    "copy": ("复制场景", "copy scenarios"),
-    "delete": ("删除场景", "delete scenarios"),
-    "create": ("新建场景或恢复已删除的场景", "create a scenario or bring back a deleted one"),
-}
-
-
 class Store:
     """Scenarios and their versions, over one backend. Open with :func:`open_store`."""
 
@@ -424,23 +416,14 @@ class Store:
     def _deny(self, user: User, action: str, scenario: str, version: int | None, exc: AccessDenied) -> None:
         self._record(user, action, scenario, version, "denied", "\n".join(map(str, exc.problems)))
 
-    def _require_planner(self, user: User, action: str, scenario: str, what: str | None = None) -> None:
-        """AccessDenied (recorded as ``action``) unless the user is a city planner."""
-        if user.role != "planner":
-            zh, en = _PLANNER_ONLY[what or action]
-            exc = AccessDenied(
-                [
-                    Problem(
-                        f"scenario {scenario}",
-                        "",
-                        f"只有市级规划人员可以{zh}",
-                        f"only a city planner may {en} ({user.label('en')})",
-                    )
-                ],
-                user=user,
-            )
+    def _require(self, user: User, action: str, scenario: str, what: str | None = None) -> None:
+        """AccessDenied (recorded as ``action``) unless the policy lets the user take ``what``
+        (default ``action``): :func:`planner.core.access.require`."""
+        try:
+            require(user, what or action, f"scenario {scenario}")
+        except AccessDenied as exc:
             self._deny(user, action, scenario, None, exc)
-            raise exc
+            raise
 
     def _conflict(self, scenario: str, expected: int | None, user: User, action: str) -> ConflictError:
         versions = self._versions(scenario)
@@ -548,7 +531,7 @@ class Store:
             # the version the edit started from is gone (the scenario was deleted since): a conflict
             raise self._conflict(scenario, expected_version, user, action)
         if latest is None:  # version 1, or the version after a delete: a new scenario
-            self._require_planner(user, action, scenario, "create")
+            self._require(user, action, scenario, "create")
         try:
             before = (
                 self.backend.read(scenario, expected_version)
@@ -557,13 +540,10 @@ class Store:
             )
         except NotFound:
             raise self._conflict(scenario, expected_version, user, action) from None
+        rights = "restore" if action == "restore" else "save"  # a copy's rows: those of a save
         try:
-            if not user.can_write:
-                raise AccessDenied(
-                    [Problem("register", "", "只读用户不能修改数据", f"{user.label('en')} is read-only")],
-                    user=user,
-                )
-            changes = check_change(user, before, register, self.plan)
+            require(user, rights, "register")
+            changes = check_change(user, before, register, self.plan, action=rights)
         except AccessDenied as exc:
             self._deny(user, action, scenario, expected_version, exc)
             raise
@@ -611,7 +591,7 @@ class Store:
 
     def copy(self, source: str, target: str, *, user: User, comment: str = "") -> Version:
         """Copy a scenario's latest version into a new scenario ``target`` (city planner only)."""
-        self._require_planner(user, "copy", target)
+        self._require(user, "copy", target)
         register, v = self.load(source)
         if self.exists(target):
             raise PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
@@ -621,7 +601,7 @@ class Store:
     def delete(self, scenario: str, *, user: User, confirm: str) -> None:
         """Delete a scenario (city planner only; ``confirm`` must repeat its name; ``main`` cannot be
         deleted). A tombstone version is written: every earlier version stays viewable (留痕)."""
-        self._require_planner(user, "delete", scenario)
+        self._require(user, "delete", scenario)
         if scenario == MAIN:
             raise PlannerError(f"主场景 {MAIN} 不能删除 / the {MAIN!r} scenario cannot be deleted")
         if confirm != scenario:
