@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 
 from planner.core.geo import WGS84, in_shenzhen_bbox
-from planner.core.plan import LAND_USE_CLASSES, Plan
+from planner.core.plan import Plan
 from planner.core.schema import BASES, PARKS, STATUSES, area_columns
 from planner.errors import Problem
 
@@ -94,8 +94,8 @@ def inside_city(geoms: gpd.GeoSeries, plan: Plan | None) -> np.ndarray:
 
 
 def land_use_classes(plan: Plan | None) -> list[str]:
-    """The land-use classes a park may carry ('' = not known)."""
-    return ["", *LAND_USE_CLASSES]
+    """The land-use classes a park may carry: the plan's (``[[land_use_classes]]``), or '' (not known)."""
+    return ["", *(plan.land_use_keys() if plan is not None else ())]
 
 
 # ---- the rules ------------------------------------------------------------------------------
@@ -207,7 +207,8 @@ def apply(
         mask, allowed = _broken(rule, frame, plan)
         for i in np.flatnonzero(mask):
             v = frame[rule.field].iloc[i]
-            zh, en = (t.format(v=v, allowed=allowed, period=period) for t in (rule.zh, rule.en))
+            zh = rule.zh.format(v=v, allowed=allowed or "空 (本规划未设取值)", period=period)
+            en = rule.en.format(v=v, allowed=allowed or "empty (the plan sets none)", period=period)
             out.append(Problem(place(int(i)), field_name(rule.field), zh, en, rule.code))
     return out
 
