@@ -124,7 +124,7 @@ def require(user: User, action: str, place: str) -> None:
     if may(user, action):
         return
     zh, en = ACTIONS[action]
-    if user.role == "viewer":
+    if not may(user, "save"):  # a read-only account
         msg_zh, msg_en = "只读用户不能修改数据", f"{user.label('en')} is read-only and cannot {en}"
     else:
         roles = [r for r in ROLES if action in POLICY[r]]
