@@ -111,7 +111,7 @@ if len(issues):
 else:
     st.caption(t("没有问题。", "No problems."))
 
-repairs = uploads.repairs_table(preview, lang=lang)
+repairs = uploads.repairs_table(preview, plan, lang=lang)
 if len(repairs):
     st.subheader(t("修复后的形状", "Repaired shapes offered"))
     st.caption(

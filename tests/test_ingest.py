@@ -19,7 +19,7 @@ from pyproj import Transformer
 
 from planner.cli import main as cli
 from planner.core.accounts import set_account
-from planner.core.geo import M2_PER_MU, METRIC, WGS84, shift_from_wgs84
+from planner.core.geo import M2_PER_MU, WGS84, shift_from_wgs84
 from planner.core.plan import GEODATA, load_plan
 from planner.core.register import ALLOCATIONS_FILE, PARKS_FILE, load_register
 from planner.io.ingest import (
@@ -30,6 +30,7 @@ from planner.io.ingest import (
     preview_import,
 )
 from planner.store import open_store
+from tests.conftest import METRIC
 
 # Places in Shenzhen away from every seed park (the seed coordinates have 3 decimals).
 NANSHAN = (113.9517, 22.5412)
