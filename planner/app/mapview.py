@@ -130,7 +130,7 @@ def district_layer_frame(plan: Plan, *, lang: str = "zh") -> gpd.GeoDataFrame:
         + _esc(specs)
         + "<br>"
         + _t(lang, "面积(官方/计算): ", "Land (official/computed): ")
-        + d["official_land_km2"].map("{:,.2f}".format)
+        + d["official_land_km2"].map(lambda v: f"{v:,.2f}" if pd.notna(v) else "—")  # a plan may give none
         + " / "
         + d["computed_land_km2"].map("{:,.2f}".format)
         + " km²"

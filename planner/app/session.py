@@ -589,6 +589,36 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+def targets_frame(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """The plan's targets (``capacity.target_table``) as the app shows them: label, target with unit,
+    year, what the register shows and whether it is met, and the source, in the chosen language."""
+    zh = lang == "zh"
+    counted = table["counted"].map(lambda v: "—" if pd.isna(v) else f"{v:,.0f}")
+    met = table["met"].map(
+        lambda m: (
+            ("达标" if zh else "met")
+            if m is True
+            else ("未达标" if zh else "not met")
+            if m is False
+            else ("登记册无法核算" if zh else "not counted from the register")
+        )
+    )
+    return pd.DataFrame(
+        {
+            ("指标" if zh else "Target"): table["label_zh" if zh else "label_en"],
+            ("目标值" if zh else "Value"): table["comparison"]
+            + " "
+            + table["value"].map("{:,.0f}".format)
+            + " "
+            + table["unit"].replace("m2", "m²"),
+            ("年份" if zh else "Year"): table["year"].map(lambda y: "—" if pd.isna(y) else str(int(y))),
+            ("登记册" if zh else "Register"): counted,
+            ("是否达标" if zh else "Met"): met,
+            ("来源" if zh else "Source"): table["source"] + " " + table["section"],
+        }
+    )
+
+
 def app_title(plan: Plan) -> str:
     """The browser tab's title, from the plan's city: '深圳市产业园区规划 Shenzhen Park Planner'."""
     return f"{plan.city_zh}产业园区规划 {plan.city_en} Park Planner"
