@@ -59,7 +59,9 @@ with right:
     )
     epsg_text = ""
     if crs_choice == "epsg":
-        epsg_text = st.text_input(t("EPSG 代码", "EPSG code"), placeholder="4547", key="import_epsg")
+        epsg_text = st.text_input(
+            t("EPSG 代码", "EPSG code"), placeholder=plan.metric_crs.split(":")[-1], key="import_epsg"
+        )
 
 upload = uploads.read_upload(uploaded)
 if upload is None:

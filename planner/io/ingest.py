@@ -245,7 +245,7 @@ def _preview(
         declared = CRS.from_user_input(declared)
     gdf = gpd.GeoDataFrame(gdf, geometry=shapely.force_2d(gdf.geometry.values), crs=None)
     try:
-        gdf, crs_used = _to_wgs84(gdf, declared, option, c)
+        gdf, crs_used = _to_wgs84(gdf, declared, option, c, example=plan.metric_crs)
         located = True
     except _CrsUnknown:  # go on: every field problem is still worth reporting now
         gdf, crs_used, located = gdf.set_crs(WGS84, allow_override=True), "", False
