@@ -12,12 +12,12 @@ import shapely
 from planner.core.access import User, check_change
 from planner.core.assign import NEAR_M, assign_districts, owner_district, park_districts
 from planner.core.editing import district_parks
-from planner.core.geo import METRIC, WGS84, in_shenzhen_bbox
+from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.core.register import Register, add_parks, conform_parks
 from planner.errors import AccessDenied
 from planner.io.ingest import preview_import
-from tests.conftest import inside, square
+from tests.conftest import METRIC, inside, square
 
 NANSHAN, FUTIAN, BAOAN = "440305", "440304", "440306"
 
@@ -27,7 +27,7 @@ def _parks(rows: list[dict], geoms: list) -> gpd.GeoDataFrame:
 
 
 def _outside(plan: Plan, code: str, metres: float) -> shapely.Point:
-    """A WGS84 point ``metres`` outside every district, nearest to ``code``, inside the city's box."""
+    """A WGS84 point ``metres`` outside every district, nearest to ``code``."""
     metric = plan.district_polygons.to_crs(METRIC)
     edge = shapely.union_all(metric.geometry.values).buffer(metres).boundary
     lines = shapely.get_parts(edge)
@@ -35,8 +35,7 @@ def _outside(plan: Plan, code: str, metres: float) -> shapely.Point:
     candidates = gpd.GeoSeries(points, crs=METRIC)
     own = metric.set_index("code").geometry[code]
     near = candidates[candidates.distance(own) < metres + 1]
-    wgs = near.to_crs(WGS84)
-    return wgs[in_shenzhen_bbox(wgs)].iloc[0]
+    return near.to_crs(WGS84).iloc[0]
 
 
 def test_a_point_takes_the_district_it_lies_in(plan):
@@ -85,11 +84,16 @@ def test_whose_park_the_one_rule():
 @pytest.fixture(scope="module")
 def edge_register(plan: Plan, seed_register: Register) -> Register:
     """The seed plus three parks declared in Nanshan: 300 m outside the polygons (an estimated
-    coordinate), 5 km outside, and without a location."""
+    coordinate, inside the plan's extent), a partner park 5 km outside, and one without a location."""
     new = _parks(
         [
             {"id": "near", "name_zh": "近界园", "district_code": NANSHAN},
-            {"id": "far", "name_zh": "远园", "district_code": NANSHAN},
+            {
+                "id": "far",
+                "name_zh": "远园",
+                "district_code": NANSHAN,
+                "district": "outside Shenzhen (partner)",
+            },
             {"id": "nowhere", "name_zh": "未定位园", "district_code": NANSHAN},
         ],
         [_outside(plan, NANSHAN, 300), _outside(plan, NANSHAN, 5_000), None],

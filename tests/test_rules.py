@@ -13,11 +13,11 @@ import shapely
 
 from planner.core import rules
 from planner.core.editing import apply_district_allocations, district_allocations
-from planner.core.geo import METRIC, WGS84
+from planner.core.geo import WGS84
 from planner.core.register import conform_parks, validate_allocations, validate_parks, validate_quotas
 from planner.errors import ValidationError
 from planner.io.ingest import preview_import
-from tests.conftest import inside, square
+from tests.conftest import METRIC, inside, square
 
 
 def _park(plan, **overrides) -> gpd.GeoDataFrame:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.core.geo import WGS84, in_shenzhen_bbox
+from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.core.schema import BASES, PARKS, STATUSES, area_columns
 from planner.errors import Problem
@@ -87,10 +87,10 @@ def allowed_type(geoms: Any) -> np.ndarray:
     return np.isin(shapely.get_type_id(np.asarray(geoms, dtype=object)), GEOMETRY_TYPE_IDS)
 
 
-def inside_city(geoms: gpd.GeoSeries, plan: Plan | None) -> np.ndarray:
-    """True where a WGS84 geometry lies inside the plan's city (its whole bounds): the one place
-    that asks the plan (today the city's box, :func:`planner.core.geo.in_shenzhen_bbox`)."""
-    return in_shenzhen_bbox(geoms)
+def inside_city(geoms: gpd.GeoSeries, plan: Plan) -> np.ndarray:
+    """True where a WGS84 geometry lies inside the plan's city: the one place that asks the plan
+    (:meth:`planner.core.plan.Plan.in_extent`, its district polygons widened)."""
+    return plan.in_extent(geoms)
 
 
 def land_use_classes(plan: Plan | None) -> list[str]:
@@ -233,8 +233,8 @@ def geometry_problems(parks: gpd.GeoDataFrame, plan: Plan, *, place: Callable[[i
     outside = present & ~inside_city(parks.geometry, plan) & ~partner
     bounds = parks.geometry.bounds.round(4).values.tolist()
     out += [
-        Problem(place(i), "geometry", f"坐标在深圳范围以外: {bounds[i]}",
-                f"coordinates outside Shenzhen: {bounds[i]}", "outside_shenzhen")
+        Problem(place(i), "geometry", f"坐标在{plan.city_zh}范围以外: {bounds[i]}",
+                f"coordinates outside {plan.city_en}: {bounds[i]}", "outside_shenzhen")
         for i in np.flatnonzero(outside)
     ]  # fmt: skip
     return out
