@@ -499,6 +499,7 @@ def propose(
 
     binding: list[Binding] = []
     names = district_names(plan)
+    names_en = district_names(plan, "en")
     for key, (want, room) in clamped.items():
         binding.append(
             Binding(
@@ -506,7 +507,7 @@ def propose(
                 want - room,
                 (key,),
                 f"{names.get(key, key)}: 指标下限还需 {fmt_m2(want)}, 截止年份前最多可提供 {fmt_m2(room)}",
-                f"{names.get(key, key)}: its minimum quota needs {fmt_m2(want)} more, its sites can deliver "
+                f"{names_en.get(key, key)}: its minimum quota needs {fmt_m2(want)} more, its sites can deliver "
                 f"at most {fmt_m2(room)} by the deadline",
             )
         )
@@ -606,7 +607,7 @@ def _diagnose(
                 and float(counted_by.get(k, 0.0)) + float(proposed[district_arr == k].sum()) >= q.max_m2 - TOL_M2
             ]  # fmt: skip
             label = "、".join(names.get(k, k) for k in full)
-            label_en = ", ".join(names.get(k, k) for k in full)
+            label_en = ", ".join(district_names(plan, "en").get(k, k) for k in full)
             out.append(
                 Binding(
                     "quota_max",
