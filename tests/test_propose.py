@@ -99,7 +99,7 @@ def test_site_capacity_uses_the_plans_table_and_overrides(plan, hand):
     parks.loc[parks["id"] == "A", ["plot_ratio", "land_use_class"]] = [np.nan, "M1"]
     reg = type(hand)(parks, hand.allocations, hand.quotas)
     t = site_capacity(plan, reg, as_of=AS_OF).set_index("site_id")
-    m1 = float(plan.plot_ratio.loc[plan.plot_ratio_default_zone, "M1"])
+    m1 = plan.plot_ratios[("M1", plan.plot_ratio_default_zone)]
     assert t.loc["A", "plot_ratio_allowed"] == m1
     assert t.loc["A", "capacity_m2"] == pytest.approx(max(100_000 * m1 - 150_000, 0))
     t2 = site_capacity(plan, reg, as_of=AS_OF, overrides={"A": 3.0}).set_index("site_id")

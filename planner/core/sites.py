@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from planner.core.assign import assign_districts
-from planner.core.plan import LAND_USE_CLASSES, Plan
+from planner.core.plan import Plan
 from planner.core.register import SECURED_STATUSES, Register
 
 SITE_COLUMNS = [
@@ -101,11 +101,13 @@ def proposal_settings(plan: Plan) -> ProposalSettings:
 
 
 def plot_ratio_table(plan: Plan) -> pd.DataFrame:
-    """The plan's allowed plot ratios: index density zone, one column per land-use class."""
-    table = getattr(plan, "plot_ratios", None)
-    if isinstance(table, pd.DataFrame) and not table.empty:
-        return table
-    return plan.plot_ratio
+    """The plan's allowed plot ratios (``plan.plot_ratios``, {(class, zone): ratio}) as a table:
+    index density zone, one column per land-use class (NaN where the plan sets none)."""
+    ratios = plan.plot_ratios
+    if not ratios:
+        return pd.DataFrame(index=pd.Index([plan.plot_ratio_default_zone], name="zone"), dtype=float)
+    series = pd.Series(ratios, dtype=float)
+    return series.unstack(level=0).rename_axis(index="zone", columns=None).sort_index()
 
 
 def default_as_of(plan: Plan, today: dt.date | None = None) -> int:
@@ -126,8 +128,10 @@ def _allowed_ratio(plan: Plan, parks: pd.DataFrame) -> tuple[np.ndarray, np.ndar
         zone = pd.Series(default_zone, index=parks.index)
     zone = zone.astype(int)
     by_zone = table.reindex(zone.to_numpy())
+    if by_zone.shape[1] == 0:  # no table: no limit
+        by_zone = pd.DataFrame({"": np.inf}, index=by_zone.index)
     classes = parks["land_use_class"].to_numpy()
-    known = [c for c in LAND_USE_CLASSES if c in table.columns]
+    known = [c for c in plan.land_use_keys() if c in table.columns]
     ratio = by_zone.max(axis=1).to_numpy(dtype=float, copy=True)  # unknown class: the higher one
     for cls in known:
         pick = classes == cls
