@@ -140,12 +140,26 @@ if submitted:
     except PlannerError as err:
         st.error(str(err))
 
+
+def draw_map(sites) -> None:
+    """The sites on the map: proposed (green), remaining capacity (blue), no data (grey)."""
+    st.subheader(t("地图", "Map"))
+    st_folium(
+        proposal_map(plan, sites, lang=lang),
+        key="proposal_map",
+        height=520,
+        use_container_width=True,
+        returned_objects=[],
+    )
+
+
 held = st.session_state.get(RESULT_KEY)
 if held is not None and held[:2] != (version.scenario, version.version):
     held = None  # the working register changed since: the result no longer applies
 if held is None:
     sites = site_capacity(plan, register, as_of=int(as_of))
     st.info(t("设定参数后点击「生成方案」。", "Set the parameters and press Generate proposal."))
+    draw_map(sites)
 else:
     result = held[2]
     sites = result.sites
@@ -161,9 +175,10 @@ else:
     )
     m4.metric(t("缺口", "Shortfall"), fmt_wan(result.shortfall_m2), help=fmt_m2(result.shortfall_m2))
     if result.feasible:
-        st.success(t("可以达标: ", "The target can be met: ") + result.summary(lang))
+        st.success(result.summary(lang))
     else:
-        st.warning(t("无法完全达标: ", "The target cannot be met in full: ") + result.summary(lang))
+        st.warning(result.summary(lang))
+    draw_map(sites)
     if result.binding:
         st.subheader(t("起约束作用的条件", "What binds"))
         st.dataframe(binding_frame(result, lang), hide_index=True, placeholder="—", key="proposal_binding")
@@ -197,15 +212,6 @@ else:
                 "Only city planners can save a proposal as a scenario (sign in).",
             )
         )
-
-st.subheader(t("地图", "Map"))
-st_folium(
-    proposal_map(plan, sites, lang=lang),
-    key="proposal_map",
-    height=520,
-    use_container_width=True,
-    returned_objects=[],
-)
 
 st.subheader(t("各场地剩余容量", "Remaining capacity of each site"))
 usable = sites[sites["usable"].astype(bool)]

@@ -44,7 +44,7 @@ def test_out_of_reach_shows_what_binds():
     at = app_as(None, PAGE)
     at.number_input(key="proposal_target").set_value(8000.0)  # 8000万㎡
     generate(at)
-    assert at.warning and "无法完全达标" in at.warning[0].value
+    assert at.warning and "无法达标" in at.warning[0].value
     assert "起约束作用的条件" in _texts(at)
     binding = next(d.value for d in at.dataframe if "约束" in d.value.columns)
     assert "场地容量" in binding["约束"].tolist() and "截止年份前的容量" in binding["约束"].tolist()
