@@ -26,7 +26,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.core.assign import assign_districts
-from planner.core.geo import METRIC, WGS84
+from planner.core.geo import WGS84
 from planner.core.plan import load_plan
 from planner.core.propose import Params, Quota, propose
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
@@ -36,7 +36,8 @@ def synthetic_sites(n: int, seed: int = 11) -> Register:
     """``n`` realistic sites inside the real districts, with allocations on a third of them."""
     plan = load_plan()
     rng = np.random.default_rng(seed)
-    districts = plan.district_polygons.to_crs(METRIC)
+    metric = plan.metric_crs
+    districts = plan.district_polygons.to_crs(metric)
     per = int(n / len(districts)) + 1
     points = districts.geometry.sample_points(size=per, rng=rng).explode().iloc[:n]
     xy = shapely.get_coordinates(points.values)
@@ -64,7 +65,7 @@ def synthetic_sites(n: int, seed: int = 11) -> Register:
             "spec_tag": rng.choice([s.key for s in plan.specialisations] + [""], len(xy)),
             "figures_conf": "verified",
         },
-        geometry=gpd.GeoSeries(squares, crs=METRIC).to_crs(WGS84).values,
+        geometry=gpd.GeoSeries(squares, crs=metric).to_crs(WGS84).values,
         crs=WGS84,
     )
     some = rng.random(len(xy)) < 0.33

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from planner.core.capacity import capacity_report
-from planner.core.geo import METRIC, WGS84
+from planner.core.geo import WGS84
 from planner.io.allocations import FOOTPRINT_NOTE, taken_columns
 from planner.io.ingest import ImportRefused, confirm_import, preview_import
-from tests.conftest import inside, square
+from tests.conftest import METRIC, inside, square
 
 
 def _csv(plan, tmp_path, rows: list[dict]) -> str:

@@ -13,7 +13,7 @@ imported). :func:`taken_columns` tells the Import page which of the file's colum
 as what.
 
 An imported polygon with no land area gets its land area measured from its footprint in the
-plan's metric CRS (EPSG:4547, never in degrees), and is marked so (``figures_conf`` says it, and a
+plan's metric CRS (``plan.metric_crs``, EPSG:4547 for Shenzhen; never in degrees), and is marked so (``figures_conf`` says it, and a
 warning lists the parks).
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.core.geo import M2_PER_WAN, area_m2
+from planner.core.geo import M2_PER_WAN
 from planner.core.plan import Plan
 from planner.core.register import ALLOCATION_COLUMNS, PARK_LABELS, conform_allocations
 from planner.io.headers import _label_lookup, _norm, _text
@@ -40,7 +40,7 @@ ALLOCATION_HEADERS: dict[str, tuple[str, ...]] = {
     ),
     "specialisation": ("专业方向", "分配专业方向", "specialisation", "specialization"),
 }  # fmt: skip
-FOOTPRINT_NOTE = "占地面积按图形量算 (EPSG:4547) / land area measured from the footprint"
+FOOTPRINT_NOTE = "占地面积按图形量算 / land area measured from the footprint"
 
 
 def _match(header: str) -> tuple[str, float | None]:
@@ -145,25 +145,26 @@ def build_allocations(
     return conform_allocations(rows)
 
 
-def fill_footprint_areas(parks: gpd.GeoDataFrame, place: Any, c: _Collector) -> gpd.GeoDataFrame:
-    """Polygons without a land area get it measured from their footprint (EPSG:4547), marked in
-    ``figures_conf``; a warning lists them. Points and invalid shapes are left as they are."""
+def fill_footprint_areas(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> gpd.GeoDataFrame:
+    """Polygons without a land area get it measured from their footprint in the plan's metric CRS,
+    marked in ``figures_conf``; a warning lists them. Points and invalid shapes are left as they are."""
     geoms = parks.geometry.values
     polygon = np.isin(shapely.get_type_id(geoms), [3, 6]) & shapely.is_valid(geoms)
     todo = polygon & parks["land_area_m2"].isna().to_numpy()
     if not todo.any():
         return parks
     out = parks.copy()
-    measured = area_m2(out.loc[todo, ["geometry"]]).round(1)
+    measured = plan.area_m2(out.loc[todo, ["geometry"]]).round(1)
     out.loc[todo, "land_area_m2"] = measured.to_numpy()
     conf = out.loc[todo, "figures_conf"]
-    out.loc[todo, "figures_conf"] = np.where(conf == "", FOOTPRINT_NOTE, conf + "; " + FOOTPRINT_NOTE)
+    note = f"{FOOTPRINT_NOTE} ({plan.metric_crs})"
+    out.loc[todo, "figures_conf"] = np.where(conf == "", note, conf + "; " + note)
     idx = np.flatnonzero(todo)
     shown = ", ".join(place(int(i), out["id"].iloc[i]) for i in idx[:5]) + (" …" if len(idx) > 5 else "")
     c.warn(
         "land_area_from_footprint", shown, "占地面积 land area",
-        f"{len(idx)} 个园区没有占地面积, 已按图形在 EPSG:4547 中量算 (已在数据可信度中注明)",
-        f"{len(idx)} park(s) had no land area: measured from the footprint in EPSG:4547 (noted in the "
+        f"{len(idx)} 个园区没有占地面积, 已按图形在 {plan.metric_crs} 中量算 (已在数据可信度中注明)",
+        f"{len(idx)} park(s) had no land area: measured from the footprint in {plan.metric_crs} (noted in the "
         "figures confidence)",
     )  # fmt: skip
     return out
