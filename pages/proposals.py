@@ -136,7 +136,7 @@ if submitted:
     try:
         with st.spinner(t("求解中…", "Solving…")):
             result = propose(plan, register, params)
-        st.session_state[RESULT_KEY] = (version.scenario, version.version, result)
+        st.session_state[RESULT_KEY] = (plan.id, version.scenario, version.version, result)
     except PlannerError as err:
         st.error(str(err))
 
@@ -154,14 +154,14 @@ def draw_map(sites) -> None:
 
 
 held = st.session_state.get(RESULT_KEY)
-if held is not None and held[:2] != (version.scenario, version.version):
-    held = None  # the working register changed since: the result no longer applies
+if held is not None and held[:3] != (plan.id, version.scenario, version.version):
+    held = None  # another plan, or the working register changed since: the result no longer applies
 if held is None:
     sites = site_capacity(plan, register, as_of=int(as_of))
     st.info(t("设定参数后点击「生成方案」。", "Set the parameters and press Generate proposal."))
     draw_map(sites)
 else:
-    result = held[2]
+    result = held[3]
     sites = result.sites
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(t("目标", "Target"), fmt_wan(result.target_m2), help=fmt_m2(result.target_m2))
