@@ -167,4 +167,4 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "unknown": ("未知", "Unknown"),
 }
 SECURED_STATUSES = ("delivered", "under_construction")
-BASES = ("baseline", "planner", "import")
+BASES = ("baseline", "planner", "import", "proposal")
