@@ -17,6 +17,7 @@ from planner.app.session import (
     current_user,
 )
 from planner.errors import PlannerError
+from planner.settings import max_upload_mb
 
 plan, register, lang = frame()
 
@@ -43,7 +44,10 @@ nonce = st.session_state.setdefault("import_nonce", 0)  # a new uploader after e
 left, right = st.columns([3, 2])
 with left:
     uploaded = st.file_uploader(
-        t("文件", "File"), type=list(uploads.UPLOAD_TYPES), key=f"import_file_{nonce}"
+        t("文件", "File"),
+        type=list(uploads.UPLOAD_TYPES),
+        key=f"import_file_{nonce}",
+        max_upload_size=max_upload_mb(),
     )
 with right:
     crs_choice = st.selectbox(

@@ -62,6 +62,7 @@ from planner.io.crs import _to_wgs84, parse_crs_option
 from planner.io.headers import _map_columns, match_header
 from planner.io.issues import ImportIssue, ImportRefused, _Collector, _CrsUnknown, _Refuse
 from planner.io.readers import (
+    ARCHIVE_SUFFIXES,
     SUPPORTED_SUFFIXES,
     TABLE_SUFFIXES,
     _materialise,
@@ -184,7 +185,7 @@ def preview_import(
     with tempfile.TemporaryDirectory(prefix="planner-import-") as tmpdir:
         tmp = Path(tmpdir)
         try:
-            path = _materialise(source, filename, tmp)
+            path = _materialise(source, filename, tmp, c)
             return _preview(path, tmp, c, plan, register, option, accept_repairs)
         except _Refuse:
             return ImportPreview(
@@ -212,7 +213,7 @@ def _preview(
             f"unsupported file type {suffix or '(no suffix)'}; use {', '.join(SUPPORTED_SUFFIXES)}",
         )  # fmt: skip
         raise _Refuse
-    if suffix == ".zip":
+    if suffix in ARCHIVE_SUFFIXES:  # .zip, .kmz: extracted within the import limits
         path = _unzip(path, tmp, c)
         suffix = path.suffix.lower()
     tabular = suffix in TABLE_SUFFIXES
