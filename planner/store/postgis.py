@@ -27,6 +27,7 @@ from planner.store.base import (
     FAILED_SIGN_INS_WHERE,
     Race,
     Version,
+    audit_row,
     guard_backend,
     pause_for_crash_test,
 )
@@ -257,6 +258,7 @@ class PostgisBackend:
                 raise Race(v.scenario) from None
 
     def audit(self, row: dict) -> None:
+        row = audit_row(row)
         with self.engine.begin() as con:
             con.execute(self.md.tables["audit"].insert(), row)
 
