@@ -70,7 +70,10 @@ def _geometry_from_table(
     if "_wkt" in cols:
         text = _text(frame[cols["_wkt"]])
         given = (text != "").to_numpy()
-        parsed = shapely.from_wkt(text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore")
+        with np.errstate(invalid="ignore"):  # "nan" in a WKT: a coordinate that is no number, checked later
+            parsed = shapely.from_wkt(
+                text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore"
+            )
         for i in np.flatnonzero(given & shapely.is_missing(parsed)):
             c.geometry_reported.add(int(i))
             c.error(
@@ -93,6 +96,22 @@ def _geometry_from_table(
         use = (x.notna() & y.notna()).to_numpy() & shapely.is_missing(geoms)
         geoms[use] = shapely.points(x.to_numpy()[use], y.to_numpy()[use])
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index))
+
+
+def _drop_non_finite(gdf: gpd.GeoDataFrame, c: _Collector) -> gpd.GeoDataFrame:
+    """The frame with every geometry that holds a NaN or infinite coordinate taken out (GEOS cannot
+    work on one); each is reported by the geometry check as a coordinate that is no number."""
+    geoms = gdf.geometry.values
+    coords, index = shapely.get_coordinates(np.asarray(geoms, dtype=object), return_index=True)
+    bad = np.unique(index[~np.isfinite(coords).all(axis=1)])
+    if not len(bad):
+        return gdf
+    for i in bad:
+        if int(i) not in c.geometry_reported:
+            c.not_numbers[int(i)] = "NaN/Infinity"
+    out = np.asarray(geoms, dtype=object).copy()
+    out[bad] = None
+    return gdf.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
 
 
 def _generated_ids(names: pd.Series, geoms: np.ndarray) -> pd.Series:

@@ -36,6 +36,7 @@ a file that declares none. Areas in m², 公顷, 亩, 万㎡ and km² are conver
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +58,15 @@ from planner.core.register import (
     conform_parks,
 )
 from planner.errors import Problem
-from planner.io.checks import _build_parks, _check_geometry, _check_register, _geometry_from_table, _locate
-from planner.io.crs import _to_wgs84, parse_crs_option
+from planner.io.checks import (
+    _build_parks,
+    _check_geometry,
+    _check_register,
+    _drop_non_finite,
+    _geometry_from_table,
+    _locate,
+)
+from planner.io.crs import _declared_crs, _to_wgs84, parse_crs_option
 from planner.io.headers import _map_columns, match_header
 from planner.io.issues import ImportIssue, ImportRefused, _Collector, _CrsUnknown, _Refuse
 from planner.io.readers import (
@@ -73,6 +81,8 @@ from planner.io.readers import (
     _unzip,
 )
 from planner.io.units import AREA_COLUMNS, parse_area
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -188,10 +198,19 @@ def preview_import(
             path = _materialise(source, filename, tmp, c)
             return _preview(path, tmp, c, plan, register, option, accept_repairs)
         except _Refuse:
-            return ImportPreview(
-                file=name, parks=conform_parks(gpd.GeoDataFrame(geometry=[], crs=WGS84)),
-                problems=c.problems, warnings=c.warnings,
+            pass
+        except Exception:  # a reader failing in a way not foreseen: a problem of the file, logged
+            _log.exception("import of %s failed while reading", name)
+            c.error(
+                "read_error", c.file, "",
+                "读取时出错: 文件可能已损坏或格式异常; 请检查或另存后重试 (详情见服务器日志)",
+                "the file could not be read: it may be damaged or malformed; check it or save it "
+                "again (details in the server log)",
             )  # fmt: skip
+        return ImportPreview(
+            file=name, parks=conform_parks(gpd.GeoDataFrame(geometry=[], crs=WGS84)),
+            problems=c.problems, warnings=c.warnings,
+        )  # fmt: skip
 
 
 def _preview(
@@ -242,11 +261,12 @@ def _preview(
         mapping, units = _map_columns(pd.DataFrame(gdf.drop(columns="geometry")), c)
         place = _place_fn(c.file, False)
     gdf = gdf.reset_index(drop=True)
-    if declared is not None:
-        declared = CRS.from_user_input(declared)
     gdf = gpd.GeoDataFrame(gdf, geometry=shapely.force_2d(gdf.geometry.values), crs=None)
+    gdf = _drop_non_finite(gdf, c)
     try:
+        declared = _declared_crs(declared, option, c)
         gdf, crs_used = _to_wgs84(gdf, declared, option, c)
+        gdf = _drop_non_finite(gdf, c)  # a projection can overflow: 1e300 m is no place
         located = True
     except _CrsUnknown:  # go on: every field problem is still worth reporting now
         gdf, crs_used, located = gdf.set_crs(WGS84, allow_override=True), "", False

@@ -227,6 +227,9 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
             c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
             raise _Refuse from exc
+        except RecursionError as exc:  # an attribute nested thousands deep (parsed as JSON)
+            c.error("unreadable", c.file, "", "属性嵌套层数过深", "an attribute is nested too deep to read")
+            raise _Refuse from exc
         except UnicodeDecodeError as exc:
             if "encoding" not in kwargs:
                 raise  # the shapefile reader retries with another encoding
@@ -242,6 +245,12 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     for w in caught:
         c.warn("read_warning", c.file, "", f"读取提示: {w.message}", f"reader says: {w.message}")
     return gdf
+
+
+def _note_prj(prj: Path | None, gdf: gpd.GeoDataFrame, c: _Collector) -> None:
+    """Remember the .prj as where the CRS is declared; one GDAL cannot read is never taken for WGS84."""
+    if prj is not None:
+        c.crs_source, c.crs_unreadable = prj.name, gdf.crs is None
 
 
 def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
@@ -263,10 +272,13 @@ def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
                 "encoding", c.file, "", "没有 .cpg 文件; 属性文字按 GB18030 (GBK) 读取 (自动检测)",
                 "no .cpg file; attribute text read as GB18030 (GBK), detected from the bytes",
             )  # fmt: skip
-    if _sidecar(shp, ".prj") is None:
+    prj = _sidecar(shp, ".prj")
+    if prj is None:
         c.warn("no_prj", c.file, "", "没有 .prj 文件, 坐标系未声明", "no .prj file: the CRS is not declared")
     try:
-        return _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
+        gdf = _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
+        _note_prj(prj, gdf, c)
+        return gdf
     except UnicodeDecodeError:
         if encoding == "gb18030" or dbf is None:
             c.error(
@@ -278,7 +290,9 @@ def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
             f"text did not decode as {encoding}; read as GB18030 instead",
         )  # fmt: skip
         kwargs_retry = {"encoding": "gb18030"}
-        return _read_vector(shp, c, **kwargs_retry)
+        gdf = _read_vector(shp, c, **kwargs_retry)
+        _note_prj(prj, gdf, c)
+        return gdf
 
 
 def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
@@ -296,6 +310,12 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
             f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}; the file may be truncated",
         )  # fmt: skip
         raise _Refuse from exc
+    except RecursionError as exc:  # [[[[...]]]] a thousand levels deep: no GeoJSON is like that
+        c.error(
+            "unreadable", c.file, "", "JSON 嵌套层数过深, 不是有效的 GeoJSON",
+            "the JSON is nested too deep to be GeoJSON",
+        )  # fmt: skip
+        raise _Refuse from exc
     if not isinstance(doc, dict) or doc.get("type") not in (
         "FeatureCollection", "Feature", "Point", "Polygon", "MultiPolygon", "LineString",
         "MultiLineString", "MultiPoint", "GeometryCollection",
@@ -310,6 +330,8 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
         raise _Refuse
     gdf = _read_vector(path, c)
     c.not_numbers = _non_numeric_coordinates(doc, gdf.geometry.values)
+    if "crs" in doc:  # a legacy crs member: unreadable when GDAL made nothing of it
+        c.crs_source, c.crs_unreadable = '"crs"', gdf.crs is None
     return gdf, "crs" in doc
 
 
@@ -338,15 +360,15 @@ def _non_numeric_coordinates(doc: dict, geoms: np.ndarray) -> dict[int, str]:
 
 
 def _first_non_number(value: Any, where: str) -> str | None:
-    """``"x" (coordinates[2])`` for the first value in nested lists that is not a number."""
-    if isinstance(value, list):
-        for k, v in enumerate(value):
-            found = _first_non_number(v, f"{where}[{k}]")
-            if found:
-                return found
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{json.dumps(value, ensure_ascii=False)[:60]} ({where})"
+    """``"x" (coordinates[2])`` for the first value in nested lists that is not a number
+    (walked with a stack: a deeply nested file cannot exhaust Python's recursion)."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, list):
+            stack.extend((v[k], f"{at}[{k}]") for k in range(len(v) - 1, -1, -1))
+        elif isinstance(v, bool) or not isinstance(v, int | float):
+            return f"{json.dumps(v, ensure_ascii=False)[:60]} ({at})"
     return None
 
 
