@@ -250,7 +250,7 @@ def _preview(
             gdf, has_crs = _read_geojson(path, c)
             declared = gdf.crs if has_crs else None
         elif suffix == ".shp":
-            gdf = _read_shapefile(path, c)
+            gdf = _read_shapefile(path, c, tmp)
             declared = gdf.crs
         else:
             gdf = _read_vector(path, c)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import shutil
 import warnings
 import zipfile
 import zlib
@@ -17,6 +18,8 @@ import pandas as pd
 import pyogrio
 import pyogrio.errors
 import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from planner.io.issues import _Collector, _Refuse
 from planner.settings import MB, import_limits
@@ -253,7 +256,26 @@ def _note_prj(prj: Path | None, gdf: gpd.GeoDataFrame, c: _Collector) -> None:
         c.crs_source, c.crs_unreadable = prj.name, gdf.crs is None
 
 
-def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
+def _readable_prj(prj: Path) -> bool:
+    """Whether PROJ can read the .prj's coordinate system."""
+    try:
+        CRS.from_user_input(prj.read_text(encoding="utf-8", errors="replace").strip())
+    except CRSError:
+        return False
+    return True
+
+
+def _without_prj(shp: Path, tmp: Path) -> Path:
+    """A copy of the shapefile's files without its .prj (in ``tmp``)."""
+    out = tmp / "without-prj"
+    out.mkdir(exist_ok=True)
+    for f in shp.parent.iterdir():
+        if f.stem == shp.stem and f.suffix.lower() != ".prj":
+            shutil.copyfile(f, out / f.name)
+    return out / shp.name
+
+
+def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
     dbf = _sidecar(shp, ".dbf")
     cpg = _sidecar(shp, ".cpg")
     encoding = None
@@ -275,6 +297,10 @@ def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
     prj = _sidecar(shp, ".prj")
     if prj is None:
         c.warn("no_prj", c.file, "", "没有 .prj 文件, 坐标系未声明", "no .prj file: the CRS is not declared")
+    elif not _readable_prj(prj):  # GDAL may fail on it outright: read the layer without it
+        c.crs_source, c.crs_unreadable = prj.name, True
+        shp = _without_prj(shp, tmp)
+        dbf, prj = _sidecar(shp, ".dbf"), None
     try:
         gdf = _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
         _note_prj(prj, gdf, c)
