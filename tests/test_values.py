@@ -284,3 +284,54 @@ def test_shown_text_escapes_what_a_log_cannot_hold() -> None:
 
 def test_the_seed_register_passes_the_value_rules(plan: Plan, seed_register: Register) -> None:
     assert validate_register(seed_register, plan) == []
+
+
+def test_an_account_name_with_a_control_character_is_refused() -> None:
+    with pytest.raises(PlannerError, match=r"account \[name\].*NUL"):
+        set_account("bad\x00name", "viewer", PASSWORD)
+    with pytest.raises(PlannerError, match=r"display_name"):
+        set_account("fine", "viewer", PASSWORD, display_name="王\x1b[31m")
+
+
+# ---------------------------------------------------------------- the app (AppTest)
+
+
+def _problems_shown(at) -> pd.DataFrame:
+    """The table of problems a refused save shows (place, field, problem)."""
+    return next(d.value for d in at.dataframe if "字段" in d.value.columns)
+
+
+def test_the_app_refuses_an_absurd_allocation_and_an_infinite_quota() -> None:
+    from tests.test_app import app_as
+    from tests.test_app_store import _edit_allocation
+
+    at = _edit_allocation(app_as(PLANNER), "440305", 0, 1e300)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("未通过校验" in e.value for e in at.error)
+    problems = _problems_shown(at)
+    assert list(problems["字段"]) == ["area_m2"] and "全市面积" in problems["问题"].iloc[0]
+    at.switch_page("pages/capacity.py").run()
+    codes = list(at.data_editor(key="quota_editor").value["district_code"])
+    at.session_state["quota_editor"] = {
+        "edited_rows": {codes.index("440306"): {"quota_m2": float("inf")}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="apply_quotas").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert list(_problems_shown(at)["字段"]) == ["quota_m2"]
+    assert at.session_state.store.history()["version"].tolist() == [1]
+
+
+def test_the_app_refuses_a_nul_in_a_comment_and_records_it() -> None:
+    from tests.test_app import app_as
+
+    at = app_as(PLANNER, "pages/scenario.py")
+    at.text_input(key="save_as_name_main").set_value("方案B")
+    at.text_input(key="save_as_comment_main").set_value("注释\x00").run()
+    at.button(key="save_as").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert list(_problems_shown(at)["字段"]) == ["comment"]
+    store = at.session_state.store
+    assert not store.exists("方案B")
+    assert store.audit_log(1)["outcome"].iloc[0] == "invalid"

@@ -32,7 +32,9 @@ from planner.errors import Problem
 MAX_PLAUSIBLE_PLOT_RATIO = 100.0
 
 # Identifiers are one line; every other text (names, notes, comments) may hold tab, newline and CR.
-ONE_LINE_FIELDS = frozenset({"id", "allocation_id", "park_id", "district_code", "author", "scenario"})
+ONE_LINE_FIELDS = frozenset(
+    {"id", "allocation_id", "park_id", "district_code", "author", "scenario", "name", "display_name", "email"}
+)
 
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
