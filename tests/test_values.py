@@ -335,3 +335,16 @@ def test_the_app_refuses_a_nul_in_a_comment_and_records_it() -> None:
     store = at.session_state.store
     assert not store.exists("方案B")
     assert store.audit_log(1)["outcome"].iloc[0] == "invalid"
+
+
+def test_a_geojson_property_with_an_escaped_nul_is_refused_not_cut(
+    plan: Plan, seed_register: Register
+) -> None:
+    doc = (
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"x\\u0000y",'
+        f'"name":"园","note":"line\\nbreak \\ud83d\\ude00"}},"geometry":{{"type":"Point","coordinates":[{NANSHAN[0]},{NANSHAN[1]}]}}}}]}}'
+    )
+    preview = preview_import(doc.encode(), "nul.geojson", plan, seed_register)
+    assert [(i.code, i.problem.place, i.problem.field) for i in preview.problems] == [
+        ("control_character", "nul.geojson feature 1", "id")
+    ]

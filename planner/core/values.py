@@ -38,6 +38,9 @@ ONE_LINE_FIELDS = frozenset(
 
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# The same for Arrow-backed text (valid UTF-8: no surrogates; its regex engine is much faster).
+_CONTROL_MULTILINE_UTF8 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_CONTROL_ONE_LINE_UTF8 = r"[\x00-\x1f\x7f-\x9f]"
 
 TRUE_WORDS = ("true", "1", "yes", "是")
 FALSE_WORDS = ("false", "0", "no", "否")
@@ -114,24 +117,15 @@ def number_problems(
 # ---- booleans -------------------------------------------------------------------------------------
 def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(the booleans, True where a value is no boolean). Blank cells are False and not bad;
-    real booleans and the numbers 1/0 are taken as they are."""
-
-    def one(v: object) -> tuple[bool, bool]:
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            return False, False
-        if isinstance(v, bool | np.bool_):
-            return bool(v), False
-        if isinstance(v, int | float | np.integer | np.floating):
-            return bool(v == 1), v not in (0, 1)
-        t = str(v).strip().lower()
-        if t == "":
-            return False, False
-        return t in TRUE_WORDS, t not in TRUE_WORDS and t not in FALSE_WORDS
-
-    pairs = [one(v) for v in values.astype(object)]
-    parsed = pd.Series([p[0] for p in pairs], index=values.index, dtype=bool)
-    bad = pd.Series([p[1] for p in pairs], index=values.index, dtype=bool)
-    return parsed, bad
+    real booleans and the numbers 1/0 are taken as they are (vectorised)."""
+    if values.dtype == bool:
+        return values.copy(), pd.Series(False, index=values.index)
+    obj = values.astype(object)
+    text = obj.where(obj.notna(), "").astype(str).str.strip().str.lower()
+    text = text.replace({"1.0": "1", "0.0": "0"})  # a number column read as float
+    true = text.isin(TRUE_WORDS)
+    bad = ~true & ~text.isin(FALSE_WORDS) & (text != "")
+    return true.astype(bool), bad.astype(bool)
 
 
 def bool_message(value: object) -> tuple[str, str]:
@@ -157,10 +151,13 @@ def bool_problems(frame: pd.DataFrame, column: str, *, place: str, key: str) -> 
 # ---- text -----------------------------------------------------------------------------------------
 def bad_text(values: pd.Series, *, multiline: bool = False) -> pd.Series:
     """True where a text holds a control character (tab/newline allowed when ``multiline``) or a
-    lone surrogate."""
-    pattern = _CONTROL_MULTILINE if multiline else _CONTROL_ONE_LINE
-    text = values.astype(object).where(values.notna(), "").astype(str)
-    return text.str.contains(pattern, regex=True)
+    lone surrogate (only a Python-object column can hold one: Arrow text is valid UTF-8)."""
+    if values.dtype == object:
+        pattern = _CONTROL_MULTILINE if multiline else _CONTROL_ONE_LINE
+        text = pd.Series(values.to_numpy(dtype=object), index=values.index, dtype=object)
+        return text.str.contains(pattern, regex=True).fillna(False).astype(bool)  # non-text: False
+    pattern = _CONTROL_MULTILINE_UTF8 if multiline else _CONTROL_ONE_LINE_UTF8
+    return values.astype(str).str.contains(pattern, regex=True).fillna(False).astype(bool)
 
 
 def text_message(value: object) -> tuple[str, str]:
@@ -175,14 +172,16 @@ def text_message(value: object) -> tuple[str, str]:
 def text_problems(frame: pd.DataFrame, columns: Iterable[str], *, place: str, key: str) -> list[Problem]:
     """Text cells of ``columns`` holding control characters, each with row and field."""
     out: list[Problem] = []
-    keys = shown_texts(frame[key]) if key in frame else None
+    keys = None
     for col in columns:
         if col not in frame:
             continue
         bad = bad_text(frame[col], multiline=col not in ONE_LINE_FIELDS)
-        for i in np.flatnonzero(bad.to_numpy()):
-            k = keys.iloc[i] if keys is not None else i + 1
-            out.append(Problem(_row(place, i, k), col, *text_message(frame[col].iloc[i])))
+        rows = np.flatnonzero(bad.to_numpy())
+        if len(rows) and keys is None:
+            keys = shown_texts(frame[key]) if key in frame else pd.Series(range(1, len(frame) + 1))
+        for i in rows:
+            out.append(Problem(_row(place, i, keys.iloc[i]), col, *text_message(frame[col].iloc[i])))
     return out
 
 
@@ -190,9 +189,8 @@ def field_problems(fields: Mapping[str, str | None], *, place: str) -> list[Prob
     """Single text fields (a comment, a scenario name, a user name) holding control characters."""
     out = []
     for name, value in fields.items():
-        if value is None:
-            continue
-        if bad_text(pd.Series([value]), multiline=name not in ONE_LINE_FIELDS).iloc[0]:
+        pattern = _CONTROL_ONE_LINE if name in ONE_LINE_FIELDS else _CONTROL_MULTILINE
+        if value is not None and pattern.search(str(value)):
             out.append(Problem(place, name, *text_message(value)))
     return out
 
