@@ -57,7 +57,7 @@ from planner.core.register import (
     add_parks,
     conform_parks,
 )
-from planner.errors import Problem
+from planner.errors import PlannerError, Problem
 from planner.io.checks import (
     _build_parks,
     _check_geometry,
@@ -188,6 +188,9 @@ def preview_import(
     suffix picks the reader). ``crs``: None (as the file declares; plain lon/lat is WGS84),
     ``"wgs84"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"`` (for files that declare nothing).
     ``accept_repairs``: use the repaired shape for invalid (self-intersecting) geometries.
+
+    Never raises for a file, however crafted: every reason it cannot be used is a problem with its
+    place (only a wrong ``PLANNER_MAX_*`` setting of the server raises :class:`PlannerError`).
     """
     option = crs if isinstance(crs, CRS) else parse_crs_option(crs)
     name = Path(filename).name if filename else Path(str(source)).name
@@ -199,6 +202,8 @@ def preview_import(
             return _preview(path, tmp, c, plan, register, option, accept_repairs)
         except _Refuse:
             pass
+        except PlannerError:  # the server's own settings are wrong (a PLANNER_MAX_* value): say so
+            raise
         except Exception:  # a reader failing in a way not foreseen: a problem of the file, logged
             _log.exception("import of %s failed while reading", name)
             c.error(
