@@ -69,7 +69,17 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLANNER_MAX_MEMBERS", "20")
 
 
-def test_the_limits_are_the_administrators_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def default_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No administrator's setting: the defaults of planner/settings.py."""
+    for name in ("UPLOAD", "EXPAND", "MEMBER"):
+        monkeypatch.delenv(f"PLANNER_MAX_{name}_MB", raising=False)
+    monkeypatch.delenv("PLANNER_MAX_MEMBERS", raising=False)
+
+
+def test_the_limits_are_the_administrators_variables(
+    default_limits: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     limits = import_limits()
     assert (limits.upload_bytes, limits.expand_bytes, limits.member_bytes, limits.members) == (
         50 * MB, 500 * MB, 500 * MB, 1000,
@@ -81,7 +91,7 @@ def test_the_limits_are_the_administrators_variables(monkeypatch: pytest.MonkeyP
         import_limits()
 
 
-def test_streamlit_caps_uploads_at_the_planners_limit() -> None:
+def test_streamlit_caps_uploads_at_the_planners_limit(default_limits: None) -> None:
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["server"]["maxUploadSize"] == max_upload_mb() == 50
 
