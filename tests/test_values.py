@@ -348,3 +348,17 @@ def test_a_geojson_property_with_an_escaped_nul_is_refused_not_cut(
     assert [(i.code, i.problem.place, i.problem.field) for i in preview.problems] == [
         ("control_character", "nul.geojson feature 1", "id")
     ]
+
+
+def test_save_from_files_refuses_an_escaped_nul_in_the_parks_file(
+    capsys, accounts, store_db: str, tmp_path: Path
+) -> None:
+    folder = register_folder(tmp_path, park={"name_zh": "软件\u0000基地"})
+    assert "\\u0000" in (folder / PARKS_FILE).read_text(encoding="utf-8")
+    rc, out = save_from_files(capsys, store_db, folder)
+    assert rc != 0
+    text = json.dumps(out, ensure_ascii=False)
+    assert "feature 1 [name_zh]" in text and "NUL" in text
+    store = open_store(store_db)
+    assert store.history()["version"].tolist() == [1]
+    store.close()

@@ -23,7 +23,13 @@ import shapely
 
 from planner.core.geo import WGS84, in_shenzhen_bbox
 from planner.core.plan import Plan
-from planner.core.values import bool_problems, number_problems, parse_bools, text_problems
+from planner.core.values import (
+    bool_problems,
+    geojson_text_problems,
+    number_problems,
+    parse_bools,
+    text_problems,
+)
 from planner.errors import InputError, Problem, ValidationError
 
 PARKS_FILE = "parks.geojson"
@@ -306,6 +312,9 @@ def load_register(plan: Plan, folder: str | Path | None = None, *, require_files
     )
     problems += not_numeric(quotas, ["quota_m2"], f"{base}/{QUOTAS_FILE}", "district_code")
     problems += bool_problems(parks, "figures_verified", place=f"{base}/{PARKS_FILE}", key="id")
+    if (base / PARKS_FILE).is_file():  # a NUL in a property, which GDAL cuts short without a word
+        raw = (base / PARKS_FILE).read_text(encoding="utf-8-sig", errors="replace")
+        problems += geojson_text_problems(raw, place=f"{base}/{PARKS_FILE}")
     register = Register(conform_parks(parks), conform_allocations(allocations), conform_quotas(quotas))
     problems += validate_register(register, plan, place=str(base))
     if problems:

@@ -18,6 +18,7 @@ The register's validation, the import and the store's save call these, so the ru
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 
@@ -209,3 +210,31 @@ def shown_text(text: str) -> str:
 def shown_texts(values: pd.Series) -> pd.Series:
     """:func:`shown_text` of each value."""
     return values.astype(object).where(values.notna(), "").astype(str).map(shown_text)
+
+
+# A JSON escape of a control character (not tab/newline/CR) or of a surrogate: a rare first pass.
+_ESCAPED_CONTROL = re.compile(
+    r"\\u(?:000[0-8bBcCeEfF]|001[0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|[dD][89a-fA-F]\w\w)"
+)
+
+
+def geojson_text_problems(text: str, *, place: str, doc: object = None) -> list[Problem]:
+    """Feature properties of a GeoJSON text holding an escaped control character (``\\u0000``),
+    each with its feature and property. GDAL would cut such a text short without a word, so it is
+    looked for in the JSON itself (parsed only when the text holds such an escape; ``doc`` when
+    already parsed)."""
+    if not _ESCAPED_CONTROL.search(text):
+        return []
+    if doc is None:
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError):
+            return []  # not JSON: the reader says so
+    feats = doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else [doc]
+    out: list[Problem] = []
+    for i, feat in enumerate(feats if isinstance(feats, list) else []):
+        props = feat.get("properties") if isinstance(feat, dict) else None
+        if isinstance(props, dict):
+            texts = {str(k): v for k, v in props.items() if isinstance(v, str)}
+            out += field_problems(texts, place=f"{place} feature {i + 1}")
+    return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import io
 import json
-import re
 import shutil
 import warnings
 import zipfile
@@ -22,7 +21,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from planner.core.values import field_problems
+from planner.core.values import geojson_text_problems
 from planner.io.issues import _Collector, _Refuse
 from planner.settings import MB, import_limits
 
@@ -356,31 +355,15 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
     if doc.get("type") == "FeatureCollection" and not doc.get("features"):
         c.error("empty", c.file, "features", "要素集合为空, 没有园区", "the feature collection is empty")
         raise _Refuse
-    if _ESCAPED_CONTROL.search(raw.decode("utf-8-sig")):  # GDAL would cut a text at its NUL: say so
-        _control_in_properties(doc, c)
+    for problem in geojson_text_problems(
+        raw.decode("utf-8-sig"), place=c.file, doc=doc
+    ):  # a NUL GDAL would cut
+        c.error("control_character", problem.place, problem.field, problem.message_zh, problem.message_en)
     gdf = _read_vector(path, c)
     c.not_numbers = _non_numeric_coordinates(doc, gdf.geometry.values)
     if "crs" in doc:  # a legacy crs member: unreadable when GDAL made nothing of it
         c.crs_source, c.crs_unreadable = '"crs"', gdf.crs is None
     return gdf, "crs" in doc
-
-
-# A JSON escape of a control character (not tab/newline/CR) or of a surrogate: a rare first pass.
-_ESCAPED_CONTROL = re.compile(
-    r"\\u(?:000[0-8bBcCeEfF]|001[0-9a-fA-F]|007[fF]|00[89][0-9a-fA-F]|[dD][89a-fA-F]\w\w)"
-)
-
-
-def _control_in_properties(doc: dict, c: _Collector) -> None:
-    """Each feature property whose text holds a control character (or a lone surrogate)."""
-    feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
-    for i, feat in enumerate(feats if isinstance(feats, list) else []):
-        props = feat.get("properties") if isinstance(feat, dict) else None
-        if not isinstance(props, dict):
-            continue
-        texts = {str(k): v for k, v in props.items() if isinstance(v, str)}
-        for problem in field_problems(texts, place=f"{c.file} feature {i + 1}"):
-            c.error("control_character", problem.place, problem.field, problem.message_zh, problem.message_en)
 
 
 def _non_numeric_coordinates(doc: dict, geoms: np.ndarray) -> dict[int, str]:
