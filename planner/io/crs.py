@@ -63,8 +63,11 @@ def _to_wgs84_transformer(crs: CRS) -> Transformer:
     return Transformer.from_crs(crs, WGS84, always_xy=True)
 
 
-def _declared_crs(declared: CRS | None, option: str | CRS | None, c: _Collector) -> CRS | None:
-    """The file's declared system, refused (``_CrsUnknown``) when it cannot be read or used.
+def _declared_crs(
+    declared: CRS | None, option: str | CRS | None, c: _Collector, *, example: str = "EPSG:4547"
+) -> CRS | None:
+    """The file's declared system, refused (``_CrsUnknown``) when it cannot be read or used
+    (``example``: the CRS the message suggests, the plan's own metric CRS).
 
     A declaration that cannot be read (a garbage ``.prj``) is never taken for WGS84: it is refused,
     unless the user chose the system (``--crs``), which is then used instead (with a warning).
@@ -89,8 +92,8 @@ def _declared_crs(declared: CRS | None, option: str | CRS | None, c: _Collector)
         return None
     c.error(
         "unusable_crs", place, "crs",
-        f"{what_zh}{unusable[0]}; {fix_zh}用 --crs 指定 (如 EPSG:4547)",
-        f"{what_en} {unusable[1]}; {fix_en}give --crs (e.g. EPSG:4547)",
+        f"{what_zh}{unusable[0]}; {fix_zh}用 --crs 指定 (如 {example})",
+        f"{what_en} {unusable[1]}; {fix_en}give --crs (e.g. {example})",
     )  # fmt: skip
     raise _CrsUnknown
 
@@ -109,9 +112,15 @@ def _looks_projected(geoms: np.ndarray) -> bool:
 
 
 def _to_wgs84(
-    gdf: gpd.GeoDataFrame, declared: CRS | None, option: str | CRS | None, c: _Collector
+    gdf: gpd.GeoDataFrame,
+    declared: CRS | None,
+    option: str | CRS | None,
+    c: _Collector,
+    *,
+    example: str = "EPSG:4547",
 ) -> tuple[gpd.GeoDataFrame, str]:
-    """Bring the frame's geometry to WGS84, honouring the file's declaration and the user's option."""
+    """Bring the frame's geometry to WGS84, honouring the file's declaration and the user's option
+    (``example``: the CRS a message suggests, the plan's own metric CRS)."""
     geoms = gdf.geometry.values
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     projected_numbers = bool(present.any()) and _looks_projected(geoms[present])
@@ -163,9 +172,9 @@ def _to_wgs84(
         c.error(
             "undeclared_projected", c.file, "crs",
             f"坐标看起来是投影坐标 ({sample}, 不是经纬度), 但文件没有声明坐标系; "
-            "请附上 .prj 或用 --crs 指定 (如 EPSG:4547)",
+            f"请附上 .prj 或用 --crs 指定 (如 {example})",
             f"coordinates look projected ({sample}, not longitude/latitude) but the file declares no "
-            "coordinate system; add a .prj or give --crs (e.g. EPSG:4547)",
+            f"coordinate system; add a .prj or give --crs (e.g. {example})",
         )  # fmt: skip
         raise _CrsUnknown
     if user_crs is not None and not user_crs.is_geographic:
