@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.cli.accounts import add_account_command
+from planner.cli.propose import add_propose_command
 from planner.cli.store import (
     add_scenario_command,
     add_store_arguments,
@@ -272,6 +273,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_import_command,
     add_scenario_command,
     add_account_command,
+    add_propose_command,
 ]
 
 
