@@ -121,7 +121,9 @@ def validate_indicators(raw: pd.DataFrame, plan: Plan, *, place: str = "indicato
     for field, bad, zh, en in checks:
         for i in np.flatnonzero(bad.fillna(False).to_numpy()):
             shown = text[field].iloc[i] if field in text else ""
-            problems.append(Problem(f"{place} 第 {i + 1} 行 row {i + 1}", field, f"{zh}: {shown!r}", f"{en}: {shown!r}"))
+            problems.append(
+                Problem(f"{place} 第 {i + 1} 行 row {i + 1}", field, f"{zh}: {shown!r}", f"{en}: {shown!r}")
+            )
     return sorted(problems, key=lambda p: (int(p.place.rsplit(" ", 1)[-1]), p.field))
 
 
@@ -133,7 +135,14 @@ def read_indicator_csv(data: bytes | str | Path, plan: Plan, *, name: str = "ind
         raw = pd.read_csv(io.BytesIO(raw_bytes), dtype=str, encoding="utf-8-sig", keep_default_na=False)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ValidationError(
-            [Problem(name, "", f"无法读取 CSV (应为 UTF-8): {exc}", f"cannot read the CSV (UTF-8 expected): {exc}")],
+            [
+                Problem(
+                    name,
+                    "",
+                    f"无法读取 CSV (应为 UTF-8): {exc}",
+                    f"cannot read the CSV (UTF-8 expected): {exc}",
+                )
+            ],
             what=name,
         ) from None
     problems = validate_indicators(raw, plan, place=name)
@@ -161,7 +170,9 @@ def _city_values(current: pd.DataFrame) -> pd.DataFrame:
         )
         .assign(note="各区合计 sum of districts")
     )
-    summed = summed[~summed.set_index(["indicator", "year"]).index.isin(city.set_index(["indicator", "year"]).index)]
+    summed = summed[
+        ~summed.set_index(["indicator", "year"]).index.isin(city.set_index(["indicator", "year"]).index)
+    ]
     return pd.concat([city[summed.columns.intersection(city.columns)], summed], ignore_index=True)
 
 

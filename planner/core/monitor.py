@@ -227,7 +227,9 @@ def monitor(
     d["expected_share"] = d["key"].map(shares).astype(float)
     d["expected_m2"] = d["quota_m2"] * d["expected_share"]
     d["behind_pace"] = pd.Series(
-        np.where(d["expected_m2"].isna(), None, d["secured_m2"] < d["expected_m2"]), index=d.index, dtype=object
+        np.where(d["expected_m2"].isna(), None, d["secured_m2"] < d["expected_m2"]),
+        index=d.index,
+        dtype=object,
     )
 
     years = pd.Index(plan.years, name="year")
@@ -373,8 +375,10 @@ def park_last_changed(history: Sequence[tuple[str, Register]], as_of: dt.date | 
     last = pd.Series(dtype="datetime64[ns]")
     end = pd.Timestamp(as_of) + pd.Timedelta(days=1) if as_of else None
     for created, register in history:
-        when = pd.Timestamp(created).tz_localize(None) if pd.Timestamp(created).tzinfo is None else (
-            pd.Timestamp(created).tz_convert("UTC").tz_localize(None)
+        when = (
+            pd.Timestamp(created).tz_localize(None)
+            if pd.Timestamp(created).tzinfo is None
+            else (pd.Timestamp(created).tz_convert("UTC").tz_localize(None))
         )
         if end is not None and when >= end:
             break
@@ -402,9 +406,7 @@ def trend(plan: Plan, history: Sequence[tuple[Any, Register]]) -> pd.DataFrame:
                 "delivered_m2": float(a.loc[a["counted"] & (a["status"] == "delivered"), "area_m2"].sum()),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["version", "created_at", "counted_m2", "secured_m2", "delivered_m2"]
-    )
+    return pd.DataFrame(rows, columns=["version", "created_at", "counted_m2", "secured_m2", "delivered_m2"])
 
 
 def warnings_frame(mon: Monitor) -> pd.DataFrame:

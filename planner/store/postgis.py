@@ -20,13 +20,13 @@ from geoalchemy2 import Geometry
 from sqlalchemy.engine import make_url
 
 from planner.core.geo import WGS84
+from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
 from planner.errors import InputError, PlannerError
-from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
 from planner.store.base import (
     COLUMNS,
-    INDICATOR_TABLE_COLUMNS,
     FAILED_SIGN_INS_WHERE,
+    INDICATOR_TABLE_COLUMNS,
     Race,
     Version,
     guard_backend,

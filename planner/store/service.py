@@ -29,10 +29,10 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.core.access import SYSTEM, User, check_change, check_planner_only
-from planner.core.indicators import INDICATOR_COLUMNS, conform_indicators, validate_indicators
 from planner.core.capacity import capacity_report
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import WGS84
+from planner.core.indicators import INDICATOR_COLUMNS, conform_indicators, validate_indicators
 from planner.core.plan import Plan, load_plan
 from planner.core.register import (
     ALLOCATION_COLUMNS,
@@ -45,6 +45,7 @@ from planner.core.register import (
     load_register,
     validate_register,
 )
+from planner.core.successor import lineage_ids
 from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
@@ -174,7 +175,7 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     owner = backend.get_meta("plan_id")
     if owner is None:
         backend.set_meta("plan_id", plan.id)
-    elif owner != plan.id:
+    elif owner != plan.id and owner not in lineage_ids(plan):  # a successor reads its predecessor's store
         backend.close()
         raise PlannerError(
             f"{backend.location} 属于规划 {owner}, 不是 {plan.id}; 请用 --db 另选库 / this store belongs to "
@@ -638,7 +639,9 @@ class Store:
         so nothing is stored then. Accepted and refused attempts are recorded in the audit log.
         Returns the number of rows stored."""
         try:
-            check_planner_only(user, "录入指标实际值", "record the targets' actual values", place="indicators")
+            check_planner_only(
+                user, "录入指标实际值", "record the targets' actual values", place="indicators"
+            )
         except AccessDenied as exc:
             self._deny(user, "indicators", "indicators", None, exc)
             raise
@@ -652,7 +655,9 @@ class Store:
         )
         self.backend.append_indicators(frame)
         keys = ", ".join(sorted(set(frame["indicator"])))
-        self._record(user, "indicators", "indicators", None, "ok", f"{comment} | {len(frame)} rows: {keys}".strip(" |"))
+        self._record(
+            user, "indicators", "indicators", None, "ok", f"{comment} | {len(frame)} rows: {keys}".strip(" |")
+        )
         return len(frame)
 
     def delete(self, scenario: str, *, user: User, confirm: str) -> None:
