@@ -62,7 +62,7 @@ def conform_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     """The stored columns and dtypes (text blank rather than missing)."""
     out = frame.reindex(columns=STORED_INDICATOR_COLUMNS).copy()
     for c in ("indicator", "district_code", "source", "confidence", "note", "recorded_by", "recorded_at"):
-        out[c] = out[c].fillna("").astype(str).str.strip()
+        out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str).str.strip()
     out["year"] = pd.to_numeric(out["year"], errors="coerce").astype("Int64")
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
     return out.reset_index(drop=True)
