@@ -171,6 +171,7 @@ st.dataframe(
     ),
     hide_index=True,
     placeholder="—",
+    height=35 * (len(targets) + 1) + 3,  # every target, no inner scrolling
 )
 st.caption(
     t(

@@ -85,7 +85,9 @@ trend_chart = pd.DataFrame(
     },
     index=pd.Index([f"v{v}" for v in history["version"]], name=t("版本", "Version")),
 )
-st.line_chart(trend_chart, x_label=t("版本", "Version"), y_label="万㎡")
+st.bar_chart(
+    trend_chart, stack=False, x_label=t("版本", "Version"), y_label="万㎡"
+)  # one bar group a version
 st.caption(
     t(
         f"场景的每个保存版本 ({len(history)} 个) 中计入、已落实和已交付的面积; 命令行: python -m planner check --trend --json。",

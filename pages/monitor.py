@@ -109,16 +109,22 @@ store = state_store(st.session_state)
 stored = store.indicators()
 labels = {tg.key: (tg.label_zh if lang == "zh" else tg.label_en) for tg in indicator_targets(plan)}
 shown = stored.assign(
-    indicator=stored["indicator"].map(lambda k: f"{labels.get(k, k)} ({k})"),
+    indicator=stored["indicator"].map(lambda k: labels.get(k, k)),
     confidence=stored["confidence"].map(lambda c: CONFIDENCE.get(c, (c, c))[0 if lang == "zh" else 1]),
 )
-st.dataframe(
-    shown,
-    hide_index=True,
-    placeholder="—",
-    column_config={c: INDICATOR_LABELS[c][0 if lang == "zh" else 1] for c in INDICATOR_COLUMNS}
-    | {"recorded_by": t("录入人", "Recorded by"), "recorded_at": t("录入时间 (UTC)", "Recorded at (UTC)")},
-)
+if shown.empty:
+    st.info(t("尚无录入的实际值。", "No actual values recorded yet."))
+else:
+    st.dataframe(
+        shown,
+        hide_index=True,
+        placeholder="—",
+        column_config={c: INDICATOR_LABELS[c][0 if lang == "zh" else 1] for c in INDICATOR_COLUMNS}
+        | {
+            "recorded_by": t("录入人", "Recorded by"),
+            "recorded_at": t("录入时间 (UTC)", "Recorded at (UTC)"),
+        },
+    )
 st.caption(
     t(
         "每条录入都保留 (谁、何时); 同一指标、年份、区的最新录入有效。只有“已核实”的数值是官方数值。",
@@ -129,7 +135,14 @@ st.caption(
 user = current_user(st.session_state)
 if "flash_indicators" in st.session_state:
     st.success(st.session_state.pop("flash_indicators"))
-if user is not None and user.role == "planner":
+if user is None or user.role != "planner":
+    st.caption(
+        t(
+            "市级规划人员登录后可录入实际值和新建后续规划。",
+            "A city planner, signed in, records actual values and starts the next plan here.",
+        )
+    )
+else:
     with st.expander(t("录入实际值 (市级规划人员)", "Record actual values (city planners)"), expanded=False):
         blank = pd.DataFrame(
             [{"indicator": "", "year": plan.deadline_year, "district_code": "", "value": None, "source": "",
