@@ -24,10 +24,9 @@ from planner.core.plan import DISTRICTS_FILE, PLAN_FILE, Plan, Target
 from planner.errors import InputError
 
 DRAFT_SOURCE = "draft"
-CARRIED = (
-    "sources", "roles", "specialisations", "districts", "functional_areas", "city", "fields",
-    "fields_source", "pilots", "namepark_levels", "park_types", "plot_ratio", "baseline",
-)  # fmt: skip
+# Everything of the predecessor's plan.toml carries over (roles, specialisations, districts, fields,
+# land-use classes, plot ratios, ...) except what the successor sets anew.
+NOT_CARRIED = ("plan", "targets", "new_space_target", "quota_milestones")
 _PERIOD = re.compile(r"^(\d{4})-(\d{4})$")
 
 
@@ -99,7 +98,7 @@ def successor_toml(
     for k in ("layout_source",):
         head.pop(k, None)
     out: dict[str, Any] = {"plan": head}
-    out.update({k: raw[k] for k in CARRIED if k in raw})
+    out.update({k: v for k, v in raw.items() if k not in NOT_CARRIED})
     sources = dict(out.get("sources", {}))
     if source_title:
         sources["successor"] = {"title_zh": source_title, "publisher": "", "file": ""}
