@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -263,7 +263,12 @@ def monitor(
         warnings=[],
     )
     warnings = _warnings(plan, register, a, mon, as_of, history, stale_months)
-    return Monitor(**{**mon.__dict__, "warnings": warnings})
+    return replace(mon, warnings=warnings)
+
+
+def _emit(severity: str, code: str, ids: pd.Series, zh: pd.Series, en: pd.Series) -> list[Finding]:
+    """Findings from aligned columns of ids and messages (built with vectorised string operations)."""
+    return [Finding(severity, str(i), code, z, e) for i, z, e in zip(ids, zh, en, strict=True)]
 
 
 def _warnings(
@@ -278,46 +283,63 @@ def _warnings(
     out: list[Finding] = []
     names = register.parks.set_index("id")["name_zh"]
     year = a["delivery_year"]
-    overdue = a[year.notna() & (year < as_of.year) & (a["status"] != "delivered")]
-    for r in overdue.to_dict("records"):
-        name = names.get(r["park_id"], r["park_id"])
-        yr = int(r["delivery_year"])
-        out.append(
-            Finding(
-                "warning",
-                r["allocation_id"],
-                "ALLOC_OVERDUE",
-                f"{name}: {fmt_m2(r['area_m2'])} 应于 {yr} 年交付, 截至 {as_of} 仍未交付 (状态 {r['status']})",
-                f"{name}: {r['area_m2']:,.0f} m² due in {yr}, not delivered by {as_of} (status {r['status']})",
-            )
-        )
-    at_risk = a[(year == as_of.year).fillna(False) & a["status"].isin(NOT_STARTED)]
-    for r in at_risk.to_dict("records"):
-        name = names.get(r["park_id"], r["park_id"])
-        out.append(
-            Finding(
-                "warning",
-                r["allocation_id"],
-                "ALLOC_AT_RISK",
-                f"{name}: {fmt_m2(r['area_m2'])} 应于今年 ({as_of.year}) 交付, 尚未开工",
-                f"{name}: {r['area_m2']:,.0f} m² due this year ({as_of.year}) and not yet under construction",
-            )
-        )
+
+    def park_name(ids: pd.Series) -> pd.Series:
+        return ids.map(names).fillna(ids).astype(str)
+
+    def wan(m2: pd.Series) -> pd.Series:
+        return m2.map(fmt_m2).astype(str)
+
+    def m2(values: pd.Series) -> pd.Series:
+        return values.map("{:,.0f}".format).astype(str)
+
+    o = a[year.notna() & (year < as_of.year) & (a["status"] != "delivered")]
+    yr = o["delivery_year"].astype(int).astype(str)
+    out += _emit(
+        "warning",
+        "ALLOC_OVERDUE",
+        o["allocation_id"],
+        park_name(o["park_id"])
+        + ": "
+        + wan(o["area_m2"])
+        + " 应于 "
+        + yr
+        + f" 年交付, 截至 {as_of} 仍未交付 (状态 "
+        + o["status"]
+        + ")",
+        park_name(o["park_id"])
+        + ": "
+        + m2(o["area_m2"])
+        + " m² due in "
+        + yr
+        + f", not delivered by {as_of} (status "
+        + o["status"]
+        + ")",
+    )
+    r = a[(year == as_of.year).fillna(False) & a["status"].isin(NOT_STARTED)]
+    out += _emit(
+        "warning",
+        "ALLOC_AT_RISK",
+        r["allocation_id"],
+        park_name(r["park_id"]) + ": " + wan(r["area_m2"]) + f" 应于今年 ({as_of.year}) 交付, 尚未开工",
+        park_name(r["park_id"])
+        + ": "
+        + m2(r["area_m2"])
+        + f" m² due this year ({as_of.year}), not yet under construction",
+    )
     if history:
         changed = park_last_changed(history, as_of)
         limit = pd.Timestamp(as_of) - pd.DateOffset(months=stale_months)
-        stale = changed[changed.notna() & (changed < limit)]
-        stale = stale[stale.index.isin(register.parks["id"])]
-        for pid, when in stale.items():
-            out.append(
-                Finding(
-                    "warning",
-                    str(pid),
-                    "PARK_STALE",
-                    f"{names.get(pid, pid)}: 数据自 {when.date()} 起未更新, 已超过 {stale_months} 个月",
-                    f"{pid}: figures not updated since {when.date()}, more than {stale_months} months",
-                )
-            )
+        stale = changed[changed.notna() & (changed < limit) & changed.index.isin(register.parks["id"])]
+        ids = pd.Series(stale.index.astype(str), index=stale.index)
+        since = pd.Series(stale.dt.strftime("%Y-%m-%d").to_numpy(), index=stale.index)
+        out += _emit(
+            "warning",
+            "PARK_STALE",
+            ids,
+            park_name(ids) + ": 数据自 " + since + f" 起未更新, 已超过 {stale_months} 个月",
+            ids + ": figures not updated since " + since + f", more than {stale_months} months",
+        )
     if mon.phase == "in_period":
         behind = mon.by_district[mon.by_district["behind_pace"] == True]  # noqa: E712
         for r in behind.to_dict("records"):
