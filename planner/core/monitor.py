@@ -44,7 +44,7 @@ from planner.core.capacity import allocation_table, capacity_report
 from planner.core.findings import Finding, findings_frame
 from planner.core.geo import fmt_m2
 from planner.core.plan import Plan
-from planner.core.register import PARK_COLUMNS, Register
+from planner.core.register import PARK_COLUMNS, STATUS_LABELS, Register
 
 PHASES = {
     "before": ("规划期尚未开始", "the plan period has not started"),
@@ -305,7 +305,7 @@ def _warnings(
         + " 应于 "
         + yr
         + f" 年交付, 截至 {as_of} 仍未交付 (状态 "
-        + o["status"]
+        + o["status"].map(lambda k: STATUS_LABELS.get(k, (k, k))[0])
         + ")",
         park_name(o["park_id"])
         + ": "
@@ -313,7 +313,7 @@ def _warnings(
         + " m² due in "
         + yr
         + f", not delivered by {as_of} (status "
-        + o["status"]
+        + o["status"].map(lambda k: STATUS_LABELS.get(k, (k, k))[1].lower())
         + ")",
     )
     r = a[(year == as_of.year).fillna(False) & a["status"].isin(NOT_STARTED)]
