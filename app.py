@@ -62,7 +62,7 @@ if mon.phase == "ended":  # after the deadline: the result, not progress
         t("逾期未交付", "Slipped (not delivered)"), fmt_wan(mon.slipped_m2), help=fmt_m2(mon.slipped_m2)
     )
     r3.metric(t("结果", "Result"), t("达成", "met") if mon.result_met else t("未达成", "not met"))
-    st.error(
+    st.warning(  # the plan's state, not an error of the app
         t(
             f"规划期已于 {plan.deadline} 结束 (截至 {as_of})。结果: 截止时已交付 {fmt_m2(result)}, 目标 "
             f"{fmt_m2(report.target_m2)}, {'已达成' if mon.result_met else '未达成'}; 规划期内应交付但未交付 "

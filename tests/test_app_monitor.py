@@ -27,7 +27,7 @@ VIEWER = User("vic", "viewer")
 def test_overview_after_the_deadline_shows_the_result_not_progress() -> None:
     at = app_as(None)
     at.date_input(key="as_of").set_value(dt.date(2026, 11, 29)).run()
-    text = _texts(at) + "\n".join(e.value for e in at.error)
+    text = _texts(at) + "\n".join(e.value for e in at.warning)
     assert "规划期已于 2025-12-31 结束" in text and "未达成" in text
     assert f"规划期内应交付但未交付 {fmt_m2(526_000)}" in text  # the seed's 2023 and 2024 allocations
     assert not at.get("progress")  # no "进度 17.5%" after the deadline
