@@ -255,9 +255,10 @@ else:
         else:
             st.success(
                 t(
-                    f"已新建 {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) 于 geodata/{folder}; 在侧栏切换规划, "
-                    f"或以 PLANNER_PLAN={folder} 启动。目标在注明来源前为草案。",
-                    f"Started {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) in geodata/{folder}; switch plans in "
-                    f"the sidebar or start with PLANNER_PLAN={folder}. Targets are drafts until a source is named.",
+                    f"已新建 {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) 于 geodata/{folder}; 可在侧栏的规划选择中切换"
+                    f" (命令行: --plan {folder})。目标在注明来源前为草案。",
+                    f"Started {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) in geodata/{folder}; switch plans with "
+                    f"the sidebar's plan choice (command line: --plan {folder}). Targets are drafts until a source "
+                    "is named.",
                 )
             )
