@@ -256,7 +256,9 @@ def monitor(
         elapsed_share=elapsed_share(plan, as_of),
         pace_rule=rule,
         result_delivered_m2=result,
-        result_met=None if result is None else result >= report.target_m2,
+        result_met=None
+        if result is None or report.target_m2 != report.target_m2
+        else result >= report.target_m2,
         slipped=slipped,
         by_district=d,
         delivered_by_year=delivered_by_year,
@@ -366,7 +368,7 @@ def _warnings(
                 f"deadline against {mon.target_m2:,.0f} m²; {mon.slipped_m2:,.0f} m² slipped",
             )
         )
-        if not mon.result_met:
+        if mon.result_met is False:  # a plan without a space target has no result to miss
             short = mon.target_m2 - (mon.result_delivered_m2 or 0.0)
             out.append(
                 Finding(

@@ -19,11 +19,12 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.core.capacity import CapacityReport, capacity_report
-from planner.core.geo import METRIC, WGS84, fmt_m2
+from planner.core.geo import WGS84, fmt_m2
 from planner.core.indicators import CONFIDENCE, met_text, target_status
 from planner.core.monitor import Monitor
 from planner.core.plan import Plan
 from planner.core.register import STATUS_LABELS, Register
+from planner.errors import PlannerError
 
 CJK_FAMILIES = (
     "Noto Sans CJK SC",
@@ -84,7 +85,7 @@ def _png(fig) -> io.BytesIO:
 def draw_map(plan: Plan, register: Register) -> io.BytesIO:
     """A static map of the districts (by role) and the parks (delivered / under construction / planned)."""
     plt, zh = _pyplot()
-    districts = plan.district_polygons.to_crs(METRIC)
+    districts = plan.to_metric(plan.district_polygons)  # drawn in the plan's metric CRS
     colors = {r.key: r.extra.get("color", "#999999") for r in plan.roles}
     fig, ax = plt.subplots(figsize=(8, 5))
     districts.plot(
@@ -95,7 +96,7 @@ def draw_map(plan: Plan, register: Register) -> io.BytesIO:
         ax.annotate(r.name_zh if zh else r.name_en, (pt.x, pt.y), ha="center", fontsize=7)
     parks = register.parks[register.parks.geometry.notna() & ~register.parks.geometry.is_empty]
     if len(parks):
-        pts = gpd.GeoSeries(parks.geometry.values, crs=WGS84).to_crs(METRIC).representative_point()
+        pts = plan.to_metric(gpd.GeoSeries(parks.geometry.values, crs=WGS84)).representative_point()
         status_colors = {"delivered": "#1e8449", "under_construction": "#d68910", "planned": "#2e86c1"}
         for status, color in status_colors.items():
             mask = (parks["status"] == status).to_numpy()
@@ -153,6 +154,11 @@ def build_report(
     from docx.oxml.ns import qn
     from docx.shared import Cm
 
+    if plan.new_space is None:
+        raise PlannerError(
+            f"规划 {plan.id} 未设新增空间目标, 评估报告以该目标为主线, 暂不支持 / plan {plan.id} sets no new-space "
+            "target; the evaluation report is built around it: not supported for this plan yet"
+        )
     report: CapacityReport = capacity_report(plan, register)
     kind_zh, _ = report_kind(mon)
     doc = Document()
