@@ -586,6 +586,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/export.py", "导出", "Export", ":material/download:"),
     ("pages/import.py", "导入", "Import", ":material/upload:"),
     ("pages/scenario.py", "方案与历史", "Scenarios & history", ":material/history:"),
+    ("pages/proposals.py", "方案生成", "Proposals", ":material/auto_awesome:"),
     ("pages/signin.py", "登录", "Sign in", ":material/login:"),
 )
 

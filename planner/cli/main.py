@@ -20,6 +20,7 @@ import pandas as pd
 
 from planner.cli.accounts import add_account_command
 from planner.cli.monitor import add_as_of_arguments, add_monitor_commands, monitor_json, print_monitor
+from planner.cli.propose import add_propose_command
 from planner.cli.store import (
     add_scenario_command,
     add_store_arguments,
@@ -276,6 +277,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_scenario_command,
     add_account_command,
     add_monitor_commands,
+    add_propose_command,
 ]
 
 

@@ -37,7 +37,7 @@ STATUS_LABELS = {
     "unknown": ("未知", "Unknown"),
 }
 SECURED_STATUSES = ("delivered", "under_construction")
-BASES = ("baseline", "planner", "import")
+BASES = ("baseline", "planner", "import", "proposal")
 
 TEXT_COLUMNS = [
     "id", "name_zh", "name_en", "district", "district_code", "functional_area", "park_type",
