@@ -14,6 +14,8 @@ variable               what                                                     
 ``PLANNER_MAX_MEMBERS``      how many members an archive may hold                  ``1000``
 =====================  ==========================================================  ===============================
 
+``PLANNER_STALE_MONTHS``: months without a change before a park's figures are stale (default 12).
+
 The app's uploader is also capped by Streamlit's own ``server.maxUploadSize`` (``.streamlit/config.toml``,
 or ``STREAMLIT_SERVER_MAX_UPLOAD_SIZE``); ``bash run.sh app`` sets it from ``PLANNER_MAX_UPLOAD_MB``.
 
@@ -43,6 +45,7 @@ PLAN_ENV = "PLANNER_PLAN"
 DB_ENV = "PLANNER_DB"
 ACCOUNTS_ENV = "PLANNER_ACCOUNTS"
 PASSWORD_ENV = "PLANNER_PASSWORD"
+STALE_MONTHS_ENV = "PLANNER_STALE_MONTHS"
 
 
 def plan_name() -> str:
@@ -145,3 +148,17 @@ def import_limits() -> ImportLimits:
 def max_upload_mb() -> int:
     """The largest upload the app's file uploader offers, in MB (``$PLANNER_MAX_UPLOAD_MB``)."""
     return _positive_int(MAX_UPLOAD_MB_ENV)
+
+
+def stale_months(months: int | None = None) -> int:
+    """Months after which a park's unchanged figures are stale: ``months``, else
+    ``$PLANNER_STALE_MONTHS``, else 12."""
+    if months is not None:
+        return int(months)
+    text = os.environ.get(STALE_MONTHS_ENV)
+    try:
+        return int(text) if text else 12
+    except ValueError:
+        raise ValueError(
+            f"{STALE_MONTHS_ENV} 应为整数月数 / {STALE_MONTHS_ENV} must be a whole number of months, got {text!r}"
+        ) from None
