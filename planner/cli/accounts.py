@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 
 from planner.core.access import ROLE_LABELS, ROLES
 from planner.core.accounts import accounts_path, disable_account, load_accounts, set_account
 from planner.core.plan import load_plan
 from planner.errors import PlannerError
+from planner.io import jsontext
 from planner.settings import PASSWORD_ENV, password_from_env
 
 
@@ -84,7 +84,7 @@ def cmd_account_list(args: argparse.Namespace) -> int:
         for a in accounts.values()
     ]
     if args.json:
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
+        jsontext.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
     if not rows:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m planner check|export|import|scenario|account ...``.
+"""Command line: ``python -m planner check|export|import|scenario|account|report|indicators|plan ...``.
 
 Every command reads the register from the store (``--db PATH_OR_URL``, else ``$PLANNER_DB``, else
 ``data/planner.gpkg``; ``--scenario``, default main). Exit codes: 0 when the command ran; 2 on bad
@@ -10,7 +10,6 @@ Subcommands of other modules register themselves through ``SUBCOMMANDS``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.cli.accounts import add_account_command
+from planner.cli.monitor import add_as_of_arguments, add_monitor_commands, monitor_json, print_monitor
 from planner.cli.propose import add_propose_command
 from planner.cli.store import (
     add_scenario_command,
@@ -34,6 +34,7 @@ from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
 from planner.core.register import STATUS_LABELS
 from planner.errors import NotFound, PlannerError, ValidationError
+from planner.io import jsontext
 from planner.io.export import (
     ANNEX_TITLE,
     FORMATS,
@@ -143,7 +144,7 @@ def _print_report(report: CapacityReport, findings: list[Finding], plan_title: s
 def cmd_check(args: argparse.Namespace) -> int:
     """The capacity report and the findings."""
     plan = load_plan(args.plan)
-    _, register, _ = stored_register(args, plan)
+    store, register, _ = stored_register(args, plan)
     report = capacity_report(plan, register)
     findings = run_checks(plan, register)
     if args.json:
@@ -154,11 +155,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             "district_areas_km2": areas.to_dict("records"),
             "findings": [f.to_dict() for f in findings],
         }
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
+        out |= monitor_json(args, plan, store, register)  # as of --as-of (today): phase, result, warnings
+        jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         _print_report(report, findings, plan.title_zh)
         _print_targets(target_table(plan, register, report))
+        print_monitor(args, plan, store, register)
         _print_areas(plan)
     return EXIT_OK
 
@@ -211,7 +214,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             "scenario": args.scenario,
             "version": saved.version if saved else None,
         }
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         _print_import(preview, plan, args.dry_run)
@@ -274,6 +277,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_import_command,
     add_scenario_command,
     add_account_command,
+    add_monitor_commands,
     add_propose_command,
 ]
 
@@ -288,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", parents=[common], help="capacity report and findings / 容量核算与检查")
     check.add_argument("--json", action="store_true", help="one JSON object")
+    add_as_of_arguments(check)
     check.set_defaults(func=cmd_check)
 
     export = sub.add_parser("export", parents=[common], help="export a layer / 导出图层")

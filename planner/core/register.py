@@ -11,6 +11,7 @@ change leaves the stored data exactly as it was.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ from planner.core.schema import (
 from planner.core.schema import BASES as BASES  # re-exported
 from planner.core.schema import SECURED_STATUSES as SECURED_STATUSES  # re-exported
 from planner.core.schema import STATUS_LABELS as STATUS_LABELS  # re-exported
+from planner.core.values import (
+    bool_problems,
+    geojson_text_problems,
+    number_problems,
+    parse_bools,
+    text_problems,
+)
 from planner.errors import InputError, Problem, ValidationError
 
 PARKS_FILE = "parks.geojson"
@@ -159,6 +167,7 @@ def conform_parks(parks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         conf = out["figures_conf"] if "figures_conf" in out else pd.Series("", index=out.index)
         out["figures_verified"] = conf.astype(object).where(conf.notna(), "").astype(str).str.lower()
         out["figures_verified"] = out["figures_verified"].str.startswith("verified")
+    out["figures_verified"] = parse_bools(out["figures_verified"])[0]  # "false" is False (values.py)
     if out.crs is None:
         out = out.set_crs(WGS84)
     frame = _conform(pd.DataFrame(out.drop(columns=out.geometry.name)), PARKS)
@@ -232,7 +241,9 @@ def load_register(plan: Plan, folder: str | Path | None = None, *, require_files
                 f"{', '.join(REGISTER_FILES)} (write one with `scenario export`); nothing was saved"
             )
     problems: list[Problem] = []
-    parks = _read(base / PARKS_FILE, gpd.read_file, problems, empty_parks)
+    with warnings.catch_warnings():  # a column of mixed values stays text: checked strictly below
+        warnings.filterwarnings("ignore", message="Could not parse column .* as JSON", category=UserWarning)
+        parks = _read(base / PARKS_FILE, gpd.read_file, problems, empty_parks)
     allocations = _read(
         base / ALLOCATIONS_FILE,
         lambda p: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]),
@@ -250,6 +261,10 @@ def load_register(plan: Plan, folder: str | Path | None = None, *, require_files
         allocations, ["area_m2", "delivery_year"], f"{base}/{ALLOCATIONS_FILE}", "allocation_id"
     )
     problems += not_numeric(quotas, ["quota_m2"], f"{base}/{QUOTAS_FILE}", "district_code")
+    problems += bool_problems(parks, "figures_verified", place=f"{base}/{PARKS_FILE}", key="id")
+    if (base / PARKS_FILE).is_file():  # a NUL in a property, which GDAL cuts short without a word
+        raw = (base / PARKS_FILE).read_text(encoding="utf-8-sig", errors="replace")
+        problems += geojson_text_problems(raw, place=f"{base}/{PARKS_FILE}")
     register = Register(conform_parks(parks), conform_allocations(allocations), conform_quotas(quotas))
     problems += validate_register(register, plan, place=str(base))
     if problems:
@@ -271,6 +286,8 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
         rules.apply(rules.PARK_RULES, parks, plan, place=rows)
         + rules.geometry_problems(parks, plan, place=rows)
         + rules.crs_problems(parks, place)
+        + number_problems(parks, plan, NUMBER_COLUMNS, place=place, key="id")
+        + text_problems(parks, TEXT_COLUMNS, place=place, key="id")
     )
 
 
@@ -281,6 +298,8 @@ def validate_allocations(
     rows = _rows(allocations, place, "allocation_id", "park_id")
     unknown = allocations["park_id"].isin(parks["id"])
     problems = rules.apply(rules.ALLOCATION_RULES, allocations, plan, place=rows)
+    problems += number_problems(allocations, plan, ["area_m2"], place=place, key="allocation_id")
+    problems += text_problems(allocations, ALLOCATIONS.of_kind("text"), place=place, key="allocation_id")
     return problems + [
         Problem(rows(i), "park_id", f"园区不存在: {v}", f"no park with id {v}", "unknown_park")
         for i, v in zip(np.flatnonzero(~unknown.to_numpy()), allocations["park_id"][~unknown], strict=True)
@@ -289,8 +308,12 @@ def validate_allocations(
 
 def validate_quotas(quotas: pd.DataFrame, plan: Plan, *, place: str = "quotas") -> list[Problem]:
     """Problems with a quotas frame: known districts, non-negative figures, one quota a district."""
-    return rules.apply(
-        rules.QUOTA_RULES, quotas, plan, place=_rows(quotas, place, "district_code", "district_code")
+    return (
+        rules.apply(
+            rules.QUOTA_RULES, quotas, plan, place=_rows(quotas, place, "district_code", "district_code")
+        )
+        + number_problems(quotas, plan, ["quota_m2"], place=place, key="district_code")
+        + text_problems(quotas, ["district_code"], place=place, key="district_code")
     )
 
 

@@ -28,6 +28,7 @@ import shapely
 from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.core.schema import BASES, PARKS, STATUSES, area_columns
+from planner.core.successor import register_years
 from planner.errors import Problem
 
 YEAR_MIN, YEAR_MAX = 1979, 2100  # a delivery year outside this range is a typo
@@ -164,7 +165,7 @@ ALLOCATION_RULES: tuple[Rule, ...] = (
          lambda a, _: (a["area_m2"] <= 0) | not_finite(a["area_m2"])),
     Rule("bad_year", "delivery_year", "交付年份须在规划期 {period} 内: {v}",
          "delivery year must be within the plan, {period}: {v}",
-         lambda a, plan: (a["delivery_year"].notna() & ~a["delivery_year"].isin(plan.years)).fillna(False)),
+         lambda a, plan: (a["delivery_year"].notna() & ~a["delivery_year"].isin(register_years(plan))).fillna(False)),
     Rule("unknown_value", "specialisation", "未知专业方向: {v}", "unknown specialisation {v}; use one of {allowed}",
          choices=_keys("specialisations", "")),
     Rule("unknown_value", "status", "未知状态: {v}", "unknown status {v}; use one of {allowed}", choices=_statuses),
@@ -189,6 +190,11 @@ def _broken(rule: Rule, frame: pd.DataFrame, plan: Plan | None) -> tuple[np.ndar
     return np.asarray(mask, dtype=bool), ", ".join(a for a in allowed if a)
 
 
+def _years_text(years: list[int]) -> str:
+    """'2022-2025' for a run of years, else the list."""
+    return f"{years[0]}-{years[-1]}" if years == list(range(years[0], years[-1] + 1)) else str(years)
+
+
 def apply(
     rules: Iterable[Rule],
     frame: pd.DataFrame,
@@ -200,7 +206,7 @@ def apply(
     """Every row of ``frame`` (conformed) that breaks one of ``rules``, as problems: ``place(i)``
     names row ``i``, ``field_name`` the field (an import names the file's own column)."""
     out: list[Problem] = []
-    period = f"{plan.period_start}-{plan.deadline_year}" if plan is not None else ""
+    period = _years_text(register_years(plan)) if plan is not None else ""
     for rule in rules:
         if rule.field not in frame:
             continue

@@ -16,8 +16,10 @@ from typing import Protocol
 import pandas as pd
 
 from planner.core.accounts import LOCKED_DETAIL
+from planner.core.indicators import STORED_INDICATOR_COLUMNS
 from planner.core.register import Register
 from planner.core.schema import TABLES
+from planner.core.values import shown_text
 from planner.errors import StoreUnavailable
 
 # Set ONLY by the crash test: seconds to sleep after a save's rows are written and before its
@@ -27,6 +29,10 @@ TEST_PAUSE_ENV = "PLANNER_STORE_TEST_PAUSE"
 # The columns each table stores, with their kind (text / real / int / bool), from the schema;
 # the backends map kinds to types.
 COLUMNS: dict[str, list[tuple[str, str]]] = {name: table.kinds() for name, table in TABLES.items()}
+# The other targets' recorded actual values (planner.core.indicators): one store-wide, append-only table.
+INDICATOR_TABLE_COLUMNS: list[tuple[str, str]] = [
+    (c, "int" if c == "year" else "real" if c == "value" else "text") for c in STORED_INDICATOR_COLUMNS
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class Backend(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
     def failed_sign_ins(self, user: str, since: str) -> list[str]: ...
+    def read_indicators(self) -> pd.DataFrame: ...
+    def append_indicators(self, rows: pd.DataFrame) -> None: ...
     def close(self) -> None: ...
 
 
@@ -104,6 +112,8 @@ _BACKEND_METHODS = (
     "set_meta",
     "audit_log",
     "failed_sign_ins",
+    "read_indicators",
+    "append_indicators",
 )
 # audit rows a backend's failed_sign_ins returns: denied sign-ins of one user, not lockout refusals
 FAILED_SIGN_INS_WHERE = (
@@ -136,3 +146,10 @@ def guard_backend(errors: tuple[type[BaseException], ...]):
         return cls
 
     return decorate
+
+
+def audit_row(row: dict) -> dict:
+    """An audit row safe for every backend: control characters in its text (a NUL in a refused
+    park id or comment, which PostgreSQL cannot store) are written escaped (``\\x00``), so a
+    refusal is always recorded."""
+    return {k: shown_text(v) if isinstance(v, str) else v for k, v in row.items()}
