@@ -107,10 +107,7 @@ def test_json_nested_deep_is_a_problem(plan: Plan, seed_register: Register, dept
         text = text.replace('"__X__"', '{"a": ' * depth + "1" + "}" * depth)
     preview = preview_import(text.encode(), "deep.geojson", plan, seed_register)
     assert preview.codes() == {"unreadable"}
-    assert (
-        "嵌套" in preview.problems[0].message_zh
-        and "nested" in preview.problems[0].message_en
-    )
+    assert "嵌套" in preview.problems[0].message_zh and "nested" in preview.problems[0].message_en
 
 
 def test_the_cli_prints_problems_not_tracebacks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -150,7 +147,7 @@ def test_a_prj_that_cannot_be_used_is_refused_naming_it_and_crs(
     data = shapefile_zip(tmp_path, prj)
     preview = preview_import(data, "parks.zip", plan, seed_register)
     assert preview.codes() == {"unusable_crs"}
-    problem = preview.problems[0].problem
+    problem = preview.problems[0]
     assert problem.place == "parks.zip (p.prj)" and problem.field == "crs"
     assert says in problem.message_en and "p.prj" in problem.message_en and "--crs" in problem.message_en
     chosen = preview_import(data, "parks.zip", plan, seed_register, crs="wgs84")

@@ -43,7 +43,7 @@ def _codes(problems) -> set[tuple[str, str]]:
         ({"id": ""}, "missing_id", "id"),
         ({"name_zh": " "}, "missing_name", "name_zh"),
         ({"gfa_m2": -1.0}, "negative_area", "gfa_m2"),
-        ({"new_gfa_m2": np.inf}, "bad_number", "new_gfa_m2"),
+        ({"new_gfa_m2": np.inf}, "implausible_number", "new_gfa_m2"),
         ({"plot_ratio": 0.0}, "bad_number", "plot_ratio"),
         ({"delivery_year": 1900}, "bad_year", "delivery_year"),
         ({"land_use_class": "M9"}, "unknown_value", "land_use_class"),
@@ -107,7 +107,7 @@ def test_the_messages_say_what_is_allowed(plan):
         ({"allocation_id": ""}, "missing_id", "allocation_id"),
         ({"area_m2": np.nan}, "missing_number", "area_m2"),
         ({"area_m2": 0.0}, "not_positive", "area_m2"),
-        ({"area_m2": np.inf}, "not_positive", "area_m2"),
+        ({"area_m2": np.inf}, "implausible_number", "area_m2"),
         ({"delivery_year": 2031}, "bad_year", "delivery_year"),
         ({"specialisation": "magic"}, "unknown_value", "specialisation"),
         ({"status": "done"}, "unknown_value", "status"),
@@ -142,7 +142,7 @@ def test_duplicate_allocation_id(plan, seed_register):
     [
         (["440399"], [1.0], {("unknown_value", "district_code")}),
         (["440305"], [-1.0], {("negative", "quota_m2")}),
-        (["440305"], [np.inf], {("negative", "quota_m2")}),
+        (["440305"], [np.inf], {("implausible_number", "quota_m2")}),
         (["440305", "440305"], [1.0, 2.0], {("duplicate_id", "district_code")}),
     ],
 )

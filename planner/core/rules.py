@@ -117,7 +117,7 @@ def _negative(column: str) -> Rule:
 
 
 def _finite(column: str) -> Rule:
-    return Rule("bad_number", column, "数值须为有限数: {v}", "must be a finite number: {v}",
+    return Rule("implausible_number", column, "数值须为有限数: {v}", "must be a finite number: {v}",
                 lambda f, _: not_finite(f[column]))  # fmt: skip
 
 
@@ -162,7 +162,8 @@ ALLOCATION_RULES: tuple[Rule, ...] = (
     Rule("missing_number", "area_m2", "面积缺失或不是数字", "area is missing or not a number",
          lambda a, _: a["area_m2"].isna()),
     Rule("not_positive", "area_m2", "面积必须为正数: {v}", "area must be positive: {v}",
-         lambda a, _: (a["area_m2"] <= 0) | not_finite(a["area_m2"])),
+         lambda a, _: a["area_m2"] <= 0),
+    _finite("area_m2"),
     Rule("bad_year", "delivery_year", "交付年份须在规划期 {period} 内: {v}",
          "delivery year must be within the plan, {period}: {v}",
          lambda a, plan: (a["delivery_year"].notna() & ~a["delivery_year"].isin(register_years(plan))).fillna(False)),
@@ -177,7 +178,8 @@ QUOTA_RULES: tuple[Rule, ...] = (
     Rule("unknown_value", "district_code", "未知区代码: {v}", "unknown district code: {v}; use one of {allowed}",
          choices=lambda plan: plan.district_codes()),
     Rule("negative", "quota_m2", "指标须为非负数: {v}", "quota must be a non-negative number: {v}",
-         lambda q, _: q["quota_m2"].isna() | (q["quota_m2"] < 0) | not_finite(q["quota_m2"])),
+         lambda q, _: q["quota_m2"].isna() | (q["quota_m2"] < 0)),
+    _finite("quota_m2"),
     Rule("duplicate_id", "district_code", "同一区重复设置指标", "more than one quota for this district",
          lambda q, _: duplicated(q["district_code"])),
 )  # fmt: skip

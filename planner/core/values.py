@@ -108,10 +108,11 @@ def number_problems(
     for col in columns:
         if col not in frame:
             continue
-        bad = implausible(frame[col], limits[col])
+        x = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        bad = implausible(frame[col], limits[col]) & np.isfinite(x)  # not finite: rules.py says so
         for i in np.flatnonzero(bad.to_numpy()):
             zh, en = implausible_message(frame[col].iloc[i], limits[col], col)
-            out.append(Problem(_row(place, i, frame[key].iloc[i]), col, zh, en))
+            out.append(Problem(_row(place, i, frame[key].iloc[i]), col, zh, en, "implausible_number"))
     return out
 
 
@@ -144,7 +145,7 @@ def bool_problems(frame: pd.DataFrame, column: str, *, place: str, key: str) -> 
     _, bad = parse_bools(frame[column])
     keys = frame[key] if key in frame else pd.Series(range(1, len(frame) + 1), index=frame.index)
     return [
-        Problem(_row(place, i, keys.iloc[i]), column, *bool_message(frame[column].iloc[i]))
+        Problem(_row(place, i, keys.iloc[i]), column, *bool_message(frame[column].iloc[i]), "bad_value")
         for i in np.flatnonzero(bad.to_numpy())
     ]
 
@@ -182,7 +183,11 @@ def text_problems(frame: pd.DataFrame, columns: Iterable[str], *, place: str, ke
         if len(rows) and keys is None:
             keys = shown_texts(frame[key]) if key in frame else pd.Series(range(1, len(frame) + 1))
         for i in rows:
-            out.append(Problem(_row(place, i, keys.iloc[i]), col, *text_message(frame[col].iloc[i])))
+            out.append(
+                Problem(
+                    _row(place, i, keys.iloc[i]), col, *text_message(frame[col].iloc[i]), "control_character"
+                )
+            )
     return out
 
 
@@ -192,7 +197,7 @@ def field_problems(fields: Mapping[str, str | None], *, place: str) -> list[Prob
     for name, value in fields.items():
         pattern = _CONTROL_ONE_LINE if name in ONE_LINE_FIELDS else _CONTROL_MULTILINE
         if value is not None and pattern.search(str(value)):
-            out.append(Problem(place, name, *text_message(value)))
+            out.append(Problem(place, name, *text_message(value), "control_character"))
     return out
 
 

@@ -158,7 +158,7 @@ def _build_parks(
                 f"not a number, or a unit the planner does not know: {raw.iloc[i]}",
             )  # fmt: skip
         limit = number_limits(plan)[col]
-        for i in np.flatnonzero(implausible(values, limit).to_numpy()):
+        for i in np.flatnonzero((implausible(values, limit) & np.isfinite(values)).to_numpy()):  # inf: rules
             zh, en = implausible_message(raw.iloc[i], limit, col)
             c.error("implausible_number", place(i, ident.iloc[i]), cols[col], zh, en)
         out[col] = values  # negative or zero values: the register's rules (rules.PARK_FIELD_RULES)
