@@ -24,12 +24,17 @@ import pandas as pd
 
 from planner.core.access import ANONYMOUS, ROLE_LABELS, User
 from planner.core.accounts import (
+    LOCKED_DETAIL,
     SignInFailed,
+    SignInLocked,
     accounts_path,
     authenticate,
+    issue_token,
     load_accounts,
     refuse_if_locked,
+    revoke_tokens,
     user_for_identity,
+    user_for_token,
 )
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import m2_to_wan
@@ -299,21 +304,54 @@ def accounts_file() -> str:
 def sign_in(
     state: MutableMapping[str, Any], name: str, password: str, *, now: datetime | None = None
 ) -> User:
-    """Check name and password against the accounts file; on success the session's user.
+    """Check name and password against the accounts file; on success the session's user, and
+    ``state["token"]`` the signed sign-in token the page keeps in a cookie (``SESSION_COOKIE``).
 
-    Raises SignInFailed (one message for unknown, wrong and disabled); the failure is recorded.
-    After too many failures for the name (``planner.core.accounts.lockout_minutes``) raises
-    SignInLocked without checking the password, recorded too. ``now``: for tests.
+    Raises SignInFailed (one message for unknown, wrong and disabled); after too many failures
+    for the name (``planner.core.accounts.authenticate``: counted and checked in one locked step
+    beside the accounts file) SignInLocked without checking the password. Every failure is
+    recorded in the store's audit log. ``now``: for tests.
     """
-    refuse_if_locked(state_store(state), name.strip(), now=now)
+    name = name.strip()
     try:
-        user = authenticate(name.strip(), password)
+        user = authenticate(name, password, now=now)
+    except SignInLocked as exc:
+        _sign_in_event(state, name, "", False, f"{LOCKED_DETAIL}: {exc}")
+        raise
     except SignInFailed:
-        _sign_in_event(state, name.strip(), "", False, "用户名或密码错误 wrong user name or password")
+        _sign_in_event(state, name, "", False, "用户名或密码错误 wrong user name or password")
         raise
     _refuse_unknown_district(state, user, "password")
     state["user"] = user
+    state["token"] = issue_token(user)
     _sign_in_event(state, user.name, user.role, True, "password")
+    return user
+
+
+SESSION_COOKIE = "planner_sign_in"
+
+
+def sign_in_from_token(state: MutableMapping[str, Any], token: str | None) -> User | None:
+    """After a page reload: the user a sign-in cookie stands for (``user_for_token``: signed,
+    not expired, not revoked by a sign-out, the account neither disabled nor locked), checked
+    once per session; None (and nobody signed in) otherwise."""
+    if current_user(state) is not None or state.get("token_seen") or not token:
+        return current_user(state)
+    state["token_seen"] = True
+    user = user_for_token(token)
+    if user is None:
+        state["token_refused"] = True  # the page drops the cookie
+        return None
+    plan: Plan | None = state.get("plan")
+    if (
+        user.district_code is not None
+        and plan is not None
+        and user.district_code not in plan.district_codes()
+    ):
+        return None
+    state["user"] = user
+    state["token"] = token
+    _sign_in_event(state, user.name, user.role, True, "cookie")
     return user
 
 
@@ -335,14 +373,21 @@ def _refuse_unknown_district(state: MutableMapping[str, Any], user: User, how: s
 
 def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User | None:
     """After an identity provider's sign-in (OIDC, ``st.login``): the account with this e-mail
-    becomes the session's user; None (and nobody signed in) when no account has it."""
+    becomes the session's user; None (and nobody signed in) when no account has it. An account
+    locked by failed password sign-ins is refused (SignInLocked, recorded) while the lock lasts."""
     user = user_for_identity(email) if email else None
     if user is None:
         if email:
             _sign_in_event(state, "", "", False, f"oidc {email}: 没有对应的账户 no account")
         return None
+    try:
+        refuse_if_locked(user.name)
+    except SignInLocked as exc:
+        _sign_in_event(state, user.name, user.role, False, f"{LOCKED_DETAIL} oidc {email}: {exc}")
+        raise
     _refuse_unknown_district(state, user, f"oidc {email}")
     state["user"] = user
+    state["token"] = issue_token(user)
     _sign_in_event(state, user.name, user.role, True, f"oidc {email}")
     return user
 
@@ -358,8 +403,11 @@ def identity_sign_in_once(state: MutableMapping[str, Any], email: str | None) ->
 
 
 def sign_out(state: MutableMapping[str, Any]) -> None:
-    """Forget the session's user (the app becomes read-only); the working register stays."""
-    state.pop("user", None)
+    """Forget the session's user (the app becomes read-only; the working register stays) and
+    revoke the account's sign-in cookies, so a reload does not sign it in again."""
+    user = state.pop("user", None)
+    if state.pop("token", None) is not None and isinstance(user, User):
+        revoke_tokens(user.name)
 
 
 def user_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:

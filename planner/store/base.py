@@ -15,7 +15,6 @@ from typing import Protocol
 
 import pandas as pd
 
-from planner.core.accounts import LOCKED_DETAIL
 from planner.core.register import (
     ALLOCATION_COLUMNS,
     NUMBER_COLUMNS,
@@ -86,7 +85,6 @@ class Backend(Protocol):
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
-    def failed_sign_ins(self, user: str, since: str) -> list[str]: ...
     def close(self) -> None: ...
 
 
@@ -122,12 +120,6 @@ _BACKEND_METHODS = (
     "get_meta",
     "set_meta",
     "audit_log",
-    "failed_sign_ins",
-)
-# audit rows a backend's failed_sign_ins returns: denied sign-ins of one user, not lockout refusals
-FAILED_SIGN_INS_WHERE = (
-    "action = 'sign_in' AND outcome = 'denied' AND \"user\" = {user} AND \"time\" >= {since} "
-    f"AND detail NOT LIKE '{LOCKED_DETAIL}%'"
 )
 
 

@@ -27,7 +27,6 @@ from planner.core.register import Register, conform_allocations, conform_parks, 
 from planner.errors import InputError, PlannerError
 from planner.store.base import (
     COLUMNS,
-    FAILED_SIGN_INS_WHERE,
     Race,
     Version,
     guard_backend,
@@ -297,11 +296,6 @@ class GeoPackageBackend:
             frame = pd.read_sql_query(sql + (f" LIMIT {int(limit)}" if limit else ""), con)
         frame["version"] = frame["version"].astype("Int64")
         return frame
-
-    def failed_sign_ins(self, user: str, since: str) -> list[str]:
-        sql = 'SELECT "time" FROM audit WHERE ' + FAILED_SIGN_INS_WHERE.format(user="?", since="?")
-        with self._connect() as con:
-            return [row[0] for row in con.execute(sql, (user, since)).fetchall()]
 
     # ---- writing -------------------------------------------------------------------------
     @staticmethod

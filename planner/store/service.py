@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -371,12 +370,6 @@ class Store:
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         """Every write attempt, newest first: time, user, role, action, scenario, version, outcome, detail."""
         return self.backend.audit_log(limit)
-
-    def failed_sign_ins(self, name: str, since: datetime) -> list[datetime]:
-        """Times of the failed sign-ins (wrong name or password; not lockout refusals) recorded for
-        account ``name`` since ``since`` (for ``planner.core.accounts.refuse_if_locked``)."""
-        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds")
-        return [datetime.fromisoformat(t) for t in self.backend.failed_sign_ins(name, since_text)]
 
     def record_event(
         self,
