@@ -16,6 +16,7 @@ from planner.app.session import (
     fmt_wan,
     read_only_note,
 )
+from planner.app.text import md
 from planner.core.capacity import capacity_report
 from planner.core.editing import (
     apply_district_allocations,
@@ -63,7 +64,7 @@ st.markdown(
 )
 
 if "flash_district" in st.session_state:
-    st.success(st.session_state.pop("flash_district"))
+    st.success(md(st.session_state.pop("flash_district")))
 
 # the district's figures and quota progress, as the capacity report has them (one rule, not two)
 row = capacity_report(plan, register).by_district.set_index("key").loc[code]

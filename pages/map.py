@@ -23,6 +23,7 @@ from planner.app.session import (
     current_user,
     read_only_note,
 )
+from planner.app.text import md
 from planner.core.editing import add_drawn_park, new_park_id
 from planner.core.geo import fmt_m2
 from planner.core.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
@@ -72,7 +73,7 @@ def _park_details(park_id: str) -> None:
     if hit.empty:
         return
     park = hit.iloc[0]
-    st.subheader(f"{park['name_zh']} / {park['name_en'] or '—'}")
+    st.subheader(f"{md(park['name_zh'])} / {md(park['name_en'] or '—')}")
     if not park["figures_verified"]:
         st.warning(t("该园区数据未核实, 仅供参考。", "This park's figures are unconfirmed: indicative only."))
     cols = [
@@ -174,7 +175,7 @@ def map_fragment() -> None:
     try:
         m = build_map(plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=can_draw)
     except ValueError as err:
-        st.warning(str(err))
+        st.warning(md(err))
         m = build_map(plan, register, lang=lang, draw=can_draw)
     # the map's latest value is in session state (st_folium's on_change ran before this rerun):
     # take a new click first, so the outline below already shows the park just clicked
@@ -215,5 +216,5 @@ user = current_user(st.session_state)
 note = read_only_note(user, plan, lang)
 can_draw = user is not None and user.can_write  # district staff may draw; the write path checks where
 if "flash" in st.session_state:
-    st.success(st.session_state.pop("flash"))
+    st.success(md(st.session_state.pop("flash")))
 map_fragment()

@@ -18,6 +18,7 @@ from planner.app.session import (
     sign_in_identity,
     sign_out,
 )
+from planner.app.text import md
 from planner.errors import PlannerError
 
 plan, register, lang = frame()
@@ -44,15 +45,15 @@ except PlannerError as err:  # the accounts file is broken: say where, sign-in i
             f"The accounts file is broken, so nobody can sign in; an administrator must fix {accounts_file()} "
             "(or recreate the account with python -m planner account add):",
         )
-        + f"\n\n{err}"
+        + f"\n\n{md(err)}"
     )
     st.stop()
 
 st.title(t("登录", "Sign in"))
 user = current_user(st.session_state)
 if user is not None:
-    st.success(t(f"已登录: {user.label('zh')}", f"Signed in: {user.label('en')}"))
-    st.markdown(rights_text(user, plan, lang))
+    st.success(t(f"已登录: {md(user.label('zh'))}", f"Signed in: {md(user.label('en'))}"))
+    st.markdown(md(rights_text(user, plan, lang)))
     if st.button(t("退出登录", "Sign out"), key="sign_out_main"):
         sign_out(st.session_state)
         if idp_email:
@@ -76,7 +77,7 @@ if any_account:
         try:
             sign_in(st.session_state, name, password)
         except PlannerError as err:  # wrong password, or a misconfigured account
-            st.error(str(err))
+            st.error(md(err))
         else:
             st.rerun()
 else:
@@ -95,15 +96,15 @@ if oidc:
     if idp_email:  # signed in at the identity provider, but no account has this e-mail
         st.warning(
             t(
-                f"{idp_email} 没有对应的账户; 请联系市级规划人员用 --email 创建账户。",
-                f"No account has the e-mail {idp_email}; ask a city planner to create one with --email.",
+                f"{md(idp_email)} 没有对应的账户; 请联系市级规划人员用 --email 创建账户。",
+                f"No account has the e-mail {md(idp_email)}; ask a city planner to create one with --email.",
             )
         )
         if st.button(t("重试", "Try again"), key="oidc_retry"):
             try:
                 sign_in_identity(st.session_state, idp_email)
             except PlannerError as err:
-                st.error(str(err))
+                st.error(md(err))
             else:
                 st.rerun()
     else:
