@@ -123,6 +123,23 @@ _BACKEND_METHODS = (
 )
 
 
+SQLITE_FULL = 13  # sqlite3's result code for "database or disk is full"
+PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a database error means the disk is full (SQLite's SQLITE_FULL, PostgreSQL's
+    disk_full, or the operating system's ENOSPC)."""
+    orig = getattr(exc, "orig", None) or exc
+    if (
+        getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+        or getattr(orig, "pgcode", None) == PG_DISK_FULL
+    ):
+        return True
+    text = str(orig)
+    return "database or disk is full" in text or "No space left on device" in text
+
+
 def guard_backend(errors: tuple[type[BaseException], ...]):
     """Class decorator for a backend: its database errors (``errors``) surface as a bilingual
     :class:`StoreUnavailable` naming the store, never as the driver's traceback."""
@@ -134,6 +151,12 @@ def guard_backend(errors: tuple[type[BaseException], ...]):
                 return method(self, *args, **kwargs)
             except errors as exc:
                 detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                if disk_full(exc):
+                    raise StoreUnavailable(
+                        f"磁盘已满, 未写入任何内容; 请腾出 {self.location} 所在磁盘的空间后重试 / the disk of "
+                        f"the store {self.location} is full; nothing was written: free some space and try "
+                        f"again ({detail[0] if detail else type(exc).__name__})"
+                    ) from None
                 raise StoreUnavailable(
                     f"数据库出错, 未写入任何内容 / the store {self.location} failed; nothing was written: "
                     f"{detail[0] if detail else type(exc).__name__}"

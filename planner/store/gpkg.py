@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import geopandas as gpd
@@ -200,10 +200,15 @@ class GeoPackageBackend:
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
+                con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does): a second ROLLBACK would
+                # raise "no transaction is active" and hide the cause. Closing the connection
+                # rolls back whatever is left, so a failing ROLLBACK changes nothing either.
+                if con.in_transaction:
+                    with suppress(sqlite3.Error):
+                        con.execute("ROLLBACK")
                 raise
-            con.execute("COMMIT")
 
     def _create(self, con: sqlite3.Connection) -> None:
         tables = con.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
