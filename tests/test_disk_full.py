@@ -140,7 +140,9 @@ def test_a_full_disk_says_so_on_postgis(tmp_path: Path, plan, pg_schema_url: str
     space = f"full_{uuid.uuid4().hex[:8]}"
     mount_point = Path(tempfile.mkdtemp(prefix="planner-pgfull-"))  # the server must reach it
     mount_point.chmod(0o755)
-    with tmpfs(mount_point, owner="postgres") as disk:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(mount_point.rmdir)
+        disk = cleanup.enter_context(tmpfs(mount_point, owner="postgres"))
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as con:
             con.execute(sa.text(f"CREATE TABLESPACE {space} LOCATION '{disk}'"))
         try:
@@ -161,4 +163,3 @@ def test_a_full_disk_says_so_on_postgis(tmp_path: Path, plan, pg_schema_url: str
                 con.execute(sa.text(f"CREATE SCHEMA {schema}"))  # the fixture drops it again
                 con.execute(sa.text(f"DROP TABLESPACE IF EXISTS {space}"))
             admin.dispose()
-    mount_point.rmdir()
