@@ -126,14 +126,16 @@ if view == "list":
         note = n2.text_input(t("说明", "Comment"), key=f"save_as_comment_{scenario}")
         if st.button(t("另存为", "Save as"), key="save_as", disabled=not new_name):
             try:
-                store.copy(scenario, new_name, user=acting_user(st.session_state, "copy"), comment=note)
-                v = load_scenario(st.session_state, new_name)
+                copied = store.copy(
+                    scenario, new_name, user=acting_user(st.session_state, "copy"), comment=note
+                )
+                v = load_scenario(st.session_state, copied.scenario)  # the name as stored (NFKC)
             except PlannerError as err:
                 show_refusal(err, lang, key="save_as")
             else:
                 st.session_state.flash_scenario = t(
-                    f"已另存为方案 {new_name} (v{v.version}) 并打开。",
-                    f"Saved as scenario {new_name} (v{v.version}) and opened it.",
+                    f"已另存为方案 {v.scenario} (v{v.version}) 并打开。",
+                    f"Saved as scenario {v.scenario} (v{v.version}) and opened it.",
                 )
                 st.rerun()
 

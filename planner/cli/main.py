@@ -10,7 +10,9 @@ Subcommands of other modules register themselves through ``SUBCOMMANDS``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -269,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush into a closed pipe says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is not a file (tests capture it)
+        return
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
@@ -276,7 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import" and not args.dry_run and not args.user:
         parser.error("import needs --user NAME (or --dry-run) / 导入需要 --user")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that stopped early (| head) shows here, inside the handler
+        return code
+    except BrokenPipeError:  # the reader has what it wanted: exit quietly, as cat and grep do
+        _silence_stdout()
+        return EXIT_OK
     except PlannerError as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return EXIT_USAGE

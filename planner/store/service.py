@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from confusable_homoglyphs import categories, confusables
 
 from planner.core.access import SYSTEM, User, check_change
 from planner.core.capacity import capacity_report
@@ -128,6 +130,46 @@ def check_scenario_name(name: str) -> None:
             f"场景名无效: {name!r}; 不能为空, 首尾不能有空格, 不能含 / 或 @ / invalid scenario name "
             f"{name!r}: it must not be empty, start or end with a space, or contain '/' or '@'"
         )
+
+
+def normalise_scenario_name(name: str) -> str:
+    """A new scenario's name as stored: Unicode NFKC (full-width ``ｍａｉｎ`` is ``main``)."""
+    return unicodedata.normalize("NFKC", name)
+
+
+# scripts whose letters a scenario name is compared in: a letter of another script that looks like
+# one of theirs (Cyrillic а, Greek ο) is taken as that letter
+_HOME_SCRIPTS = ["LATIN", "COMMON", "HAN"]
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like: NFKC, every look-alike letter of another script replaced by the
+    Latin/common/Han letter it imitates (Unicode's confusables, ``confusable_homoglyphs``)."""
+    text = normalise_scenario_name(name)
+    found = confusables.is_confusable(text, greedy=True, preferred_aliases=_HOME_SCRIPTS) or []
+    swap = {
+        hit["character"]: next(
+            (h["c"] for h in hit["homoglyphs"] if categories.alias(h["c"]) in _HOME_SCRIPTS), hit["character"]
+        )
+        for hit in found
+    }
+    return "".join(swap.get(c, c) for c in text)
+
+
+def confusable_with(name: str, existing: list[str]) -> str | None:
+    """The existing scenario name that ``name`` looks like but is not (``mаin`` with a Cyrillic а
+    and ``main``), or None."""
+    skeleton = name_skeleton(name)
+    return next((e for e in existing if e != name and name_skeleton(e) == skeleton), None)
+
+
+def _look_alikes(name: str, other: str) -> str:
+    """The characters of ``name`` that differ from ``other``'s, with their Unicode names."""
+    return ", ".join(
+        f"{c!r} U+{ord(c):04X} {unicodedata.name(c, '?')}"
+        for c, o in zip(name, other, strict=False)
+        if c != o
+    )
 
 
 def empty_register() -> Register:
@@ -434,6 +476,20 @@ class Store:
             self._deny(user, action, scenario, None, exc)
             raise exc
 
+    def _refuse_confusable(self, scenario: str, user: User, action: str) -> None:
+        """InputError (recorded) when a new scenario's name looks like an existing one's."""
+        names = sorted({v.scenario for v in self.backend.versions(None)})
+        twin = confusable_with(scenario, names)
+        if twin is None:
+            return
+        message = (
+            f"场景名 {scenario!r} 与已有场景 {twin!r} 字形相同但字符不同 ({_look_alikes(scenario, twin)}); "
+            f"请换一个名字 / scenario name {scenario!r} looks like the existing {twin!r} but is made of other "
+            "characters: choose another name"
+        )
+        self._record(user, action, scenario, None, "invalid", message)
+        raise InputError(message)
+
     def _conflict(self, scenario: str, expected: int | None, user: User, action: str) -> ConflictError:
         versions = self._versions(scenario)
         latest = versions[-1] if versions else None
@@ -529,6 +585,9 @@ class Store:
         restored_from: int | None = None,
     ) -> Version:
         check_scenario_name(scenario)
+        if not self.exists(scenario) and not self._versions(scenario):  # a new name
+            scenario = normalise_scenario_name(scenario)
+            self._refuse_confusable(scenario, user, action)
         register = conform(register)
         problems = validate_register(register, self.plan, place=f"scenario {scenario}")
         if problems:
@@ -604,6 +663,7 @@ class Store:
     def copy(self, source: str, target: str, *, user: User, comment: str = "") -> Version:
         """Copy a scenario's latest version into a new scenario ``target`` (city planner only)."""
         self._require_planner(user, "copy", target)
+        target = normalise_scenario_name(target)
         register, v = self.load(source)
         if self.exists(target):
             raise PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
