@@ -3,12 +3,14 @@ specialisation; the findings, filterable, each leading to its park."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 from pages import frame, show_refusal
 from planner.app.session import (
-    commit_register,
+    commit_edit,
     current_user,
     fmt_wan,
     quota_table,
@@ -118,9 +120,9 @@ if user is not None and user.can_set_quotas:
         )
         if st.button(t("保存指标", "Save quotas"), key="apply_quotas", type="primary"):
             try:
-                commit_register(
+                commit_edit(
                     st.session_state,
-                    set_quotas(register, quotas_from_table(quotas), plan),
+                    partial(set_quotas, register, quotas_from_table(quotas), plan),
                     comment="各区指标 district quotas",
                 )
             except PlannerError as err:  # rights, a conflict, validation: the message every page gives

@@ -2,7 +2,7 @@
 
 The file is read and validated by planner.io.ingest (held in session state by planner.app.uploads, so a
 rerun does not read it again); nothing reaches the working register unless the preview has no
-problem and the user confirms, and then only through planner.app.session.commit_register.
+problem and the user confirms, and then only through planner.app.session.commit_edit.
 """
 
 from __future__ import annotations

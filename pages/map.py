@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -19,7 +20,7 @@ from planner.app.mapview import (
     selection_layer,
 )
 from planner.app.session import (
-    commit_register,
+    commit_edit,
     current_user,
     read_only_note,
 )
@@ -143,9 +144,11 @@ def _drawing_form(drawing: dict, marker: str) -> None:
             "coord_conf": "drawn",
         }
         try:
-            commit_register(
+            commit_edit(
                 st.session_state,
-                add_drawn_park(register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)),
+                partial(
+                    add_drawn_park, register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)
+                ),
                 comment=f"绘制园区 drawn park {attrs['id']}",
             )
         except PlannerError as err:  # rights, a conflict, validation: the message every page gives

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -191,6 +191,30 @@ def commit_register(
     state["register"] = new_register
     state["version"] = version
     return changes
+
+
+def commit_edit(
+    state: MutableMapping[str, Any], edit: Callable[[], Register], *, comment: str = "", action: str = "save"
+) -> RegisterChanges:
+    """The app's one write path for an edit: ``edit()`` builds the new register with the library's
+    editing or validation functions (``apply_district_allocations``, ``add_drawn_park``,
+    ``set_quotas``, ``confirm_import``), which raise when they refuse it; then
+    :func:`commit_register` saves it. A refusal raised by ``edit`` (ValidationError,
+    AccessDenied) is recorded in the store's audit log like the store's own refusals (user,
+    action, every refused row with its reason), and the working register stays as it was."""
+    try:
+        new_register = edit()
+    except (ValidationError, AccessDenied) as err:
+        version: Version | None = state.get("version")
+        state_store(state).record_refusal(
+            err,
+            user=current_user(state) or ANONYMOUS,
+            action=action,
+            scenario=state.get("scenario", MAIN),
+            expected_version=version.version if version is not None else None,
+        )
+        raise
+    return commit_register(state, new_register, comment=comment)
 
 
 def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> Version:

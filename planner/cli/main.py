@@ -45,6 +45,7 @@ from planner.io.export import (
 from planner.io.ingest import (
     ImportIssue,
     ImportPreview,
+    ImportRefused,
     confirm_import,
     parse_crs_option,
     preview_import,
@@ -167,6 +168,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             preview = replace(preview, problems=[ImportIssue("register_rule", p) for p in exc.problems])
             new_register = register
     saved = None
+    if not preview.ok and not args.dry_run:  # refused before the store: recorded all the same
+        store.record_refusal(
+            ImportRefused(preview.problems, what=f"import {preview.file}"),
+            user=user,
+            action="import",
+            scenario=args.scenario,
+            expected_version=loaded.version,
+        )
     if preview.ok and not args.dry_run:
         comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
         saved = store.save(

@@ -438,6 +438,23 @@ class Store:
             }
         )
 
+    def record_refusal(
+        self,
+        err: PlannerError,
+        *,
+        user: User,
+        action: str,
+        scenario: str = MAIN,
+        expected_version: int | None = None,
+    ) -> None:
+        """Record a write refused before it reached :meth:`save` (an edit the library's editing or
+        validation functions refused, an import with problems): user, action, every refused row
+        with its reason. Outcome ``denied`` for a refusal of rights, else ``invalid``."""
+        problems = getattr(err, "problems", None)
+        detail = "\n".join(map(str, problems)) if problems else str(err)
+        outcome = "denied" if isinstance(err, AccessDenied) else "invalid"
+        self._record(user, action, scenario, expected_version, outcome, detail)
+
     # ---- writing -------------------------------------------------------------------------
     def _record(
         self, user: User, action: str, scenario: str, version: int | None, outcome: str, detail: str
