@@ -18,6 +18,8 @@ from planner.app.session import (
     LANGS,
     LOAD_LATEST,
     PAGES,
+    SESSION_COOKIE,
+    cookie_script,
     current_user,
     ensure_state,
     identity_sign_in_once,
@@ -27,6 +29,7 @@ from planner.app.session import (
     scenario_line,
     shared_store,
     shown_location,
+    sign_in_from_token,
     sign_out,
     user_line,
 )
@@ -67,6 +70,19 @@ def _identity_return() -> None:
             st.error(md(err))
 
 
+def _keep_sign_in() -> None:
+    """A reload keeps the sign-in: a new session signs in from the browser's signed, expiring
+    cookie (``sign_in_from_token``); the cookie is set after a sign-in and deleted after a
+    sign-out by ``cookie_script``."""
+    try:
+        sign_in_from_token(st.session_state, st.context.cookies.get(SESSION_COOKIE))
+    except PlannerError as err:  # a broken accounts file: stay signed out, say why
+        st.error(md(err))
+    script = cookie_script(st.session_state)
+    if script:
+        st.html(script, unsafe_allow_javascript=True)
+
+
 def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:
     """Set up the page and draw the shared sidebar; the session's plan, working register, language."""
     st.set_page_config(page_title=APP_TITLE, layout="wide")
@@ -79,6 +95,7 @@ def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:
     except PlannerError as err:
         store_unavailable(shown_location(), err)
     _identity_return()
+    _keep_sign_in()
     if "notice" in st.session_state:  # e.g. load_latest fell back to main: the scenario was deleted
         st.warning(md(st.session_state.pop("notice")))
     with st.sidebar:

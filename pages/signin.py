@@ -19,6 +19,7 @@ from planner.app.session import (
     sign_out,
 )
 from planner.app.text import md
+from planner.core.accounts import TOKEN_HOURS
 from planner.errors import PlannerError
 
 plan, register, lang = frame()
@@ -63,9 +64,10 @@ if user is not None:
 
 st.caption(
     t(
-        "未登录时只能查看 (只读); 登录后按账户角色编辑。刷新浏览器页面需重新登录。",
-        "Without signing in the app is read-only; sign in to edit as your role allows. "
-        "Reloading the browser page signs you out.",
+        f"未登录时只能查看 (只读); 登录后按账户角色编辑。登录在本浏览器保持 {TOKEN_HOURS} 小时 (刷新页面不会退出), "
+        "点击「退出登录」即失效。",
+        "Without signing in the app is read-only; sign in to edit as your role allows. The sign-in lasts "
+        f"{TOKEN_HOURS} hours in this browser (a reload keeps it) until you sign out.",
     )
 )
 if any_account:

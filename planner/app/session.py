@@ -13,6 +13,7 @@ store's audit log is the one trail of changes, refusals, conflicts and sign-ins.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -25,6 +26,7 @@ import pandas as pd
 from planner.core.access import ANONYMOUS, ROLE_LABELS, User
 from planner.core.accounts import (
     LOCKED_DETAIL,
+    TOKEN_HOURS,
     SignInFailed,
     SignInLocked,
     accounts_path,
@@ -374,9 +376,28 @@ def sign_in_from_token(state: MutableMapping[str, Any], token: str | None) -> Us
     ):
         return None
     state["user"] = user
-    state["token"] = token
+    state["token"] = state["cookie_set"] = token  # the browser has it already
     _sign_in_event(state, user.name, user.role, True, "cookie")
     return user
+
+
+def cookie_script(state: MutableMapping[str, Any]) -> str | None:
+    """The script the page runs to keep the browser's sign-in cookie in step with the session:
+    set it after a sign-in (the token of :func:`sign_in`, for ``TOKEN_HOURS``, this site only),
+    delete it after a sign-out or when the cookie was refused; None when nothing changes.
+    Streamlit reads cookies (``st.context.cookies``) but sets none, hence a script."""
+    token = state.get("token") if current_user(state) is not None else None
+    if token and state.get("cookie_set") != token:
+        state["cookie_set"] = token
+        value, age = token, TOKEN_HOURS * 3600
+    elif not token and (state.pop("cookie_set", None) or state.pop("token_refused", None)):
+        value, age = "", 0
+    else:
+        return None
+    return (
+        f"<script>document.cookie = {json.dumps(f'{SESSION_COOKIE}={value}; Path=/; Max-Age={age}; SameSite=Strict')}"
+        ' + (location.protocol === "https:" ? "; Secure" : "");</script>'
+    )
 
 
 def _refuse_unknown_district(state: MutableMapping[str, Any], user: User, how: str) -> None:

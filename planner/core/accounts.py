@@ -369,15 +369,17 @@ def issue_token(user: User, path: str | Path | None = None) -> str:
 def user_for_token(token: str, path: str | Path | None = None, *, now: datetime | None = None) -> User | None:
     """The account a sign-in token stands for, as it is now; None when the token is forged,
     expired, revoked, or its account is gone, disabled or locked."""
+    now = now or datetime.now(UTC)
     try:
-        data = _serializer(path).loads(token, max_age=TOKEN_HOURS * 3600)
+        data, signed_at = _serializer(path).loads(token, return_timestamp=True)
         name, generation = str(data["u"]), int(data["g"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
+    if not timedelta(0) <= now - signed_at <= timedelta(hours=TOKEN_HOURS):
+        return None  # expired (or signed in the future)
     acc = load_accounts(path).get(name)
     if acc is None or acc.disabled:
         return None
-    now = now or datetime.now(UTC)
     with accounts_lock(path):
         names = _read_state(path)
     if _generation(names, name) != generation or lockout_minutes(_failures(names, name), now):
