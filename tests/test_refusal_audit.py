@@ -87,3 +87,18 @@ def test_an_import_reusing_another_districts_park_id_is_recorded(
     )
     assert "szsib" in row["detail"] and "reuse.geojson" in row["detail"]
     assert open_store(db).version("main") == before
+
+
+def test_refused_scenario_commands_are_recorded(db: str, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_account("alice", "planner", PASSWORD)
+    monkeypatch.setenv("PLANNER_PASSWORD", PASSWORD)
+    assert main(["scenario", "copy", "main", "a/b", "--user", "alice", "--db", db]) != 0
+    assert main(["scenario", "copy", "main", "main", "--user", "alice", "--db", db]) == 1
+    assert main(["scenario", "delete", "main", "--yes-delete", "main", "--user", "alice", "--db", db]) == 1
+    rows = _refusals(db)
+    assert list(rows["action"])[::-1] == ["copy", "copy", "delete"]
+    assert set(rows["user"]) == {"alice"} and set(rows["outcome"]) == {"invalid"}
+    assert (
+        rows["detail"].str.contains("already exists").any()
+        and rows["detail"].str.contains("cannot be deleted").any()
+    )

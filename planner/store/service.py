@@ -601,7 +601,11 @@ class Store:
         action: str,
         restored_from: int | None = None,
     ) -> Version:
-        check_scenario_name(scenario)
+        try:
+            check_scenario_name(scenario)
+        except InputError as exc:
+            self._record(user, action, scenario, expected_version, "invalid", str(exc))
+            raise
         if not self.exists(scenario) and not self._versions(scenario):  # a new name
             scenario = normalise_scenario_name(scenario)
             self._refuse_confusable(scenario, user, action)
@@ -683,7 +687,9 @@ class Store:
         target = normalise_scenario_name(target)
         register, v = self.load(source)
         if self.exists(target):
-            raise PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
+            exc = PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
+            self._record(user, "copy", target, None, "invalid", str(exc))
+            raise exc
         note = comment or f"复制自 {source} v{v.version} / copied from {source} v{v.version}"
         return self._save(register, user, note, target, None, action="copy")
 
@@ -691,12 +697,16 @@ class Store:
         """Delete a scenario (city planner only; ``confirm`` must repeat its name; ``main`` cannot be
         deleted). A tombstone version is written: every earlier version stays viewable (留痕)."""
         self._require_planner(user, "delete", scenario)
+        refusal = None
         if scenario == MAIN:
-            raise PlannerError(f"主场景 {MAIN} 不能删除 / the {MAIN!r} scenario cannot be deleted")
-        if confirm != scenario:
-            raise PlannerError(
+            refusal = PlannerError(f"主场景 {MAIN} 不能删除 / the {MAIN!r} scenario cannot be deleted")
+        elif confirm != scenario:
+            refusal = PlannerError(
                 f"请输入场景名 {scenario} 以确认删除 / to delete, confirm by repeating its name {scenario!r}"
             )
+        if refusal is not None:
+            self._record(user, "delete", scenario, None, "invalid", str(refusal))
+            raise refusal
         latest = self.version(scenario)
         try:
             self._commit(scenario, None, user, f"删除 deleted {scenario}", latest.version, action="delete")
