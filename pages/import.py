@@ -60,7 +60,9 @@ with right:
     )
     epsg_text = ""
     if crs_choice == "epsg":
-        epsg_text = st.text_input(t("EPSG 代码", "EPSG code"), placeholder="4547", key="import_epsg")
+        epsg_text = st.text_input(
+            t("EPSG 代码", "EPSG code"), placeholder=plan.metric_crs.split(":")[-1], key="import_epsg"
+        )
 
 upload = uploads.read_upload(uploaded)
 if upload is None:
@@ -112,7 +114,7 @@ if len(issues):
 else:
     st.caption(t("没有问题。", "No problems."))
 
-repairs = uploads.repairs_table(preview, lang=lang)
+repairs = uploads.repairs_table(preview, plan, lang=lang)
 if len(repairs):
     st.subheader(t("修复后的形状", "Repaired shapes offered"))
     st.caption(

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from planner.cli import main as cli
-from planner.core.geo import SHENZHEN_BBOX, shift_from_wgs84, shift_to_wgs84
+from planner.core.geo import shift_from_wgs84, shift_to_wgs84
 from planner.core.plan import load_plan
 from planner.core.register import (
     PARK_COLUMNS,
@@ -180,7 +180,20 @@ def test_seed_register_round_trip(plan, register, fmt, tmp_path):
 
 
 CJK = "深圳南山福田宝安龙岗罗湖坪山光明盐田科技软件产业园区数字经济云谷智造湾"
-x0, y0, x1, y1 = SHENZHEN_BBOX
+x0, y0, x1, y1 = (float(v) for v in load_plan().district_polygons.total_bounds)
+
+
+def _land_grid() -> list[tuple[float, float]]:
+    """Corners (0.01° apart) of 0.012° boxes lying wholly on the districts' land: where drawn parks go."""
+    land = shapely.union_all(load_plan().district_polygons.geometry.values)
+    shapely.prepare(land)
+    xs, ys = np.meshgrid(np.arange(x0, x1, 0.01), np.arange(y0, y1, 0.01))
+    boxes = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + 0.012, ys.ravel() + 0.012)
+    keep = shapely.contains_properly(land, boxes)
+    return [(round(x, 4), round(y, 4)) for x, y in zip(xs.ravel()[keep], ys.ravel()[keep], strict=True)]
+
+
+LAND_GRID = _land_grid()
 
 
 @st.composite
@@ -214,9 +227,9 @@ def parks_frames(draw, plan):
                 "figures_conf": draw(st.sampled_from(["", "verified", "LOW"])),
             }
         )
-        lon = draw(st.integers(0, 10**5)) / 10**5 * (x1 - x0 - 0.02) + x0
-        lat = draw(st.integers(0, 10**5)) / 10**5 * (y1 - y0 - 0.02) + y0
-        lon, lat = round(lon, 6), round(lat, 6)
+        gx, gy = draw(st.sampled_from(LAND_GRID))  # inside the plan's districts: the import takes it
+        lon = round(gx + draw(st.integers(0, 100)) / 10**5, 6)
+        lat = round(gy + draw(st.integers(0, 100)) / 10**5, 6)
         if draw(st.booleans()):
             geoms.append(shapely.Point(lon, lat))
         else:

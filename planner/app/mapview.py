@@ -52,7 +52,6 @@ STATUS_COLOURS = {
 DEFAULT_ROLE_COLOUR = "#7f8c8d"
 SELECTED_COLOUR = "#000000"
 RADIUS_MIN, RADIUS_MAX = 5.0, 22.0  # px: circles for parks known only as a point
-SHENZHEN_CENTRE = (22.62, 114.12)  # lat, lon
 # District outlines are simplified for display only (about 10 m): a quarter of the vertices, same look.
 DISPLAY_SIMPLIFY_DEG = 0.0001
 
@@ -131,7 +130,7 @@ def district_layer_frame(plan: Plan, *, lang: str = "zh") -> gpd.GeoDataFrame:
         + _esc(specs)
         + "<br>"
         + _t(lang, "面积(官方/计算): ", "Land (official/computed): ")
-        + d["official_land_km2"].map("{:,.2f}".format)
+        + d["official_land_km2"].map(lambda v: f"{v:,.2f}" if pd.notna(v) else "—")  # a plan may give none
         + " / "
         + d["computed_land_km2"].map("{:,.2f}".format)
         + " km²"
@@ -358,8 +357,8 @@ def build_map(
         parks = shift_gdf(parks, to=datum)
 
     m = folium.Map(
-        location=SHENZHEN_CENTRE,
-        zoom_start=10,
+        location=plan.map_centre,
+        zoom_start=plan.map_zoom,
         tiles=None,
         control_scale=True,
         height=height,

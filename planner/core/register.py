@@ -20,7 +20,7 @@ import pandas as pd
 import pyogrio.errors
 import shapely
 
-from planner.core.geo import WGS84, in_shenzhen_bbox
+from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.errors import InputError, Problem, ValidationError
 
@@ -427,7 +427,7 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
         _r=[shapely.is_valid_reason(g) if bad else "" for g, bad in zip(geoms, invalid, strict=True)]
     )
     p += _bad_rows(invalid, reasons, place, "id", "_r", "几何无效: {v}", "invalid geometry: {v}")
-    outside = present & ~in_shenzhen_bbox(parks.geometry)
+    outside = present & ~plan.in_extent(parks.geometry)
     if parks.crs is not None and not parks.crs.equals(WGS84):
         p.append(
             Problem(
@@ -443,8 +443,8 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
         place,
         "id",
         "_b",
-        "坐标在深圳范围以外: {v}",
-        "coordinates outside Shenzhen: {v}",
+        f"坐标在{plan.city_zh}范围以外: {{v}}",
+        f"coordinates outside {plan.city_en}: {{v}}",
     )
     return p
 

@@ -245,12 +245,12 @@ def _preview(
         declared = CRS.from_user_input(declared)
     gdf = gpd.GeoDataFrame(gdf, geometry=shapely.force_2d(gdf.geometry.values), crs=None)
     try:
-        gdf, crs_used = _to_wgs84(gdf, declared, option, c)
+        gdf, crs_used = _to_wgs84(gdf, declared, option, c, example=plan.metric_crs)
         located = True
     except _CrsUnknown:  # go on: every field problem is still worth reporting now
         gdf, crs_used, located = gdf.set_crs(WGS84, allow_override=True), "", False
     parks = _build_parks(gdf, mapping, units, place, c, plan)
-    repairs = _check_geometry(parks, place, c, accept_repairs, tabular, mapping, located=located)
+    repairs = _check_geometry(parks, plan, place, c, accept_repairs, tabular, mapping, located=located)
     if accept_repairs and repairs is not None:
         parks = parks.set_geometry(
             gpd.GeoSeries(
@@ -259,7 +259,7 @@ def _preview(
         )
     if located:
         _locate(parks, plan, place, c)
-    _check_register(parks, register, place, c, located=located)
+    _check_register(parks, plan, register, place, c, located=located)
     return ImportPreview(
         file=c.file, parks=parks, problems=c.problems, warnings=c.warnings,
         repairs=repairs, crs_used=crs_used, columns=mapping,
