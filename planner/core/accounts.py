@@ -291,8 +291,9 @@ def authenticate(
     store a command opens, and also for names that have no account (nothing to tell them apart).
     ``now``: for tests.
     """
-    now = now or datetime.now(UTC)
     with accounts_lock(path):
+        # the time is taken inside the lock: later than every failure recorded before it
+        now = now or datetime.now(UTC)
         names = _read_state(path)
         minutes = lockout_minutes(_failures(names, name), now)
         if minutes:
@@ -327,9 +328,8 @@ def _check_password(name: str, password: str, path: str | Path | None) -> User:
 def refuse_if_locked(name: str, path: str | Path | None = None, *, now: datetime | None = None) -> None:
     """SignInLocked when ``name`` is locked by failed password sign-ins: a sign-in that checks no
     password (the identity provider, a sign-in cookie) is refused too while the lock lasts."""
-    now = now or datetime.now(UTC)
     with accounts_lock(path):
-        minutes = lockout_minutes(_failures(_read_state(path), name), now)
+        minutes = lockout_minutes(_failures(_read_state(path), name), now or datetime.now(UTC))
     if minutes:
         raise SignInLocked(locked_message(minutes))
 
