@@ -17,7 +17,10 @@ from planner.app.session import (
     current_user,
 )
 from planner.app.text import md
+from planner.core.geo import fmt_m2
 from planner.errors import PlannerError
+from planner.io.allocations import allocations_table as alloc_display
+from planner.io.allocations import taken_columns
 
 plan, register, lang = frame()
 
@@ -101,6 +104,27 @@ st.subheader(t(f"将导入的园区 ({n})", f"Parks to import ({n})"))
 st.dataframe(
     uploads.summary_table(preview, plan, lang=lang), hide_index=True, placeholder="—", key="import_parks"
 )
+
+alloc = preview.allocations
+if len(alloc) or preview.allocation_columns:
+    st.subheader(
+        t(
+            f"将导入的分配 ({len(alloc)} 条, 合计 {fmt_m2(float(alloc['area_m2'].sum()))}, 计入目标)",
+            f"Allocations to import ({len(alloc)}, {fmt_m2(float(alloc['area_m2'].sum()))}, counted towards the target)",
+        )
+    )
+    st.dataframe(alloc_display(alloc, plan, lang), hide_index=True, placeholder="—", key="import_allocations")
+with st.expander(t("文件中的列: 导入了什么", "The file's columns: what was taken")):
+    st.dataframe(
+        taken_columns(preview.columns, preview.allocation_columns, lang), hide_index=True, key="import_taken"
+    )
+    st.caption(
+        t(
+            "未导入的列和未导入的分配 (如交付年份不在规划期内) 见下方的提示。",
+            "Columns not taken, and allocations not taken (e.g. a delivery year outside the plan), are listed "
+            "in the warnings below.",
+        )
+    )
 
 issues = uploads.issues_table(preview, lang=lang)
 st.subheader(

@@ -38,20 +38,24 @@ PAGES = {
     "overview": "",
     "map": "map",
     "capacity": "capacity",
+    "monitor": "monitor",
     "district": "district",
     "export": "export",
     "import": "import",
     "scenario": "scenario",
+    "proposals": "proposals",
 }
 # the last thing each page draws: once it is there, the script has run to its end
 LAST = {
     "overview": "主要问题",
     "map": "点击园区查看其数据与分配",
     "capacity": "检查结果",
+    "monitor": "市级规划人员登录后可录入实际值和新建后续规划",
     "district": "下载本区数据",
     "export": "分配 (",
     "import": "请选择要导入的文件",
     "scenario": "只有市级规划人员可以另存为新方案或删除方案",
+    "proposals": "下载场地容量 GeoJSON",
 }
 N_DISTRICTS = 9
 
@@ -191,7 +195,7 @@ def test_every_page_renders_offline(browser_page) -> None:
     page, base, blocked, errors = browser_page
     for name in PAGES:
         _open(page, base, name)
-        if name in ("overview", "map"):
+        if name in ("overview", "map", "proposals"):
             frame = _map_frame(page)
             assert frame.locator("path.leaflet-interactive").count() >= N_DISTRICTS
             assert frame.locator(".planner-legend").count() == 1

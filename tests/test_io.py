@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from planner.cli import main as cli
-from planner.core.geo import shift_from_wgs84, shift_to_wgs84
+from planner.core.geo import WGS84, shift_from_wgs84, shift_to_wgs84
 from planner.core.plan import load_plan
 from planner.core.register import (
     PARK_COLUMNS,
@@ -30,6 +30,7 @@ from planner.core.register import (
     empty_parks,
     load_register,
 )
+from planner.io.allocations import FOOTPRINT_NOTE
 from planner.io.export import (
     ANNEX_COLUMNS,
     annex_table,
@@ -255,6 +256,15 @@ def test_round_trip_property(plan, register, data):
     no_district = expected["district_code"] == ""
     expected.loc[no_district, "district_code"] = preview.parks.loc[no_district, "district_code"]
     expected["geometry"] = shapely.orient_polygons(expected.geometry.values)
+    # A polygon without land area gets it measured from its footprint in EPSG:4547, and says so.
+    measured = expected["land_area_m2"].isna().to_numpy() & expected.geom_type.isin(
+        ["Polygon", "MultiPolygon"]
+    )
+    got = preview.parks.loc[measured]
+    want = plan.area_m2(gpd.GeoSeries(expected.geometry[measured], crs=WGS84)).round(1)
+    assert np.allclose(got["land_area_m2"].to_numpy(dtype=float), want.to_numpy(), atol=0.11)
+    assert got["figures_conf"].str.contains(FOOTPRINT_NOTE, regex=False).all()
+    expected.loc[measured, ["land_area_m2", "figures_conf"]] = got[["land_area_m2", "figures_conf"]]
     assert_same_parks(expected, confirm_import(preview, empty, plan).parks)
 
 

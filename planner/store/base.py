@@ -15,6 +15,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from planner.core.indicators import STORED_INDICATOR_COLUMNS
 from planner.core.register import (
     ALLOCATION_COLUMNS,
     NUMBER_COLUMNS,
@@ -41,6 +42,10 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "quotas": [(c, "real" if c == "quota_m2" else "text") for c in QUOTA_COLUMNS],
 }
 COLUMNS["parks"][PARK_COLUMNS.index("figures_verified")] = ("figures_verified", "bool")
+# The other targets' recorded actual values (planner.core.indicators): one store-wide, append-only table.
+INDICATOR_TABLE_COLUMNS: list[tuple[str, str]] = [
+    (c, "int" if c == "year" else "real" if c == "value" else "text") for c in STORED_INDICATOR_COLUMNS
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class Backend(Protocol):
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
+    def read_indicators(self) -> pd.DataFrame: ...
+    def append_indicators(self, rows: pd.DataFrame) -> None: ...
     def close(self) -> None: ...
 
 
@@ -120,6 +127,8 @@ _BACKEND_METHODS = (
     "get_meta",
     "set_meta",
     "audit_log",
+    "read_indicators",
+    "append_indicators",
 )
 
 
