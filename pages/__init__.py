@@ -19,8 +19,10 @@ from planner.app.session import (
     LANGS,
     LOAD_LATEST,
     PAGES,
+    SESSION_COOKIE,
     app_title,
     choose_plan,
+    cookie_script,
     current_user,
     ensure_state,
     identity_sign_in_once,
@@ -32,9 +34,11 @@ from planner.app.session import (
     session_plan_name,
     shared_store,
     shown_location,
+    sign_in_from_token,
     sign_out,
     user_line,
 )
+from planner.app.text import md
 from planner.core.plan import Plan, load_plan
 from planner.core.register import Register
 from planner.errors import PlannerError, ValidationError
@@ -50,10 +54,10 @@ def cached_plan(name: str) -> Plan:
 def store_unavailable(location: str, err: PlannerError) -> None:
     """The store cannot be opened: say where, why and what to do, and stop the page."""
     st.error(
-        f"无法打开数据存储 {location}: 请检查环境变量 PLANNER_DB (或命令行 --db) 是否指向可写的 "
+        f"无法打开数据存储 {md(location)}: 请检查环境变量 PLANNER_DB (或命令行 --db) 是否指向可写的 "
         f"GeoPackage 文件或可连接的 PostGIS 数据库, 然后刷新页面。\n\n"
-        f"Cannot open the store {location}: check that PLANNER_DB (or --db) names a writable "
-        f"GeoPackage file or a reachable PostGIS database, then reload the page.\n\n{err}"
+        f"Cannot open the store {md(location)}: check that PLANNER_DB (or --db) names a writable "
+        f"GeoPackage file or a reachable PostGIS database, then reload the page.\n\n{md(err)}"
     )
     st.stop()
 
@@ -68,7 +72,20 @@ def _identity_return() -> None:
         try:
             identity_sign_in_once(st.session_state, st.user.get("email"))
         except PlannerError as err:  # a broken accounts file or account: the app stays read-only
-            st.error(str(err))
+            st.error(md(err))
+
+
+def _keep_sign_in() -> None:
+    """A reload keeps the sign-in: a new session signs in from the browser's signed, expiring
+    cookie (``sign_in_from_token``); the cookie is set after a sign-in and deleted after a
+    sign-out by ``cookie_script``."""
+    try:
+        sign_in_from_token(st.session_state, st.context.cookies.get(SESSION_COOKIE))
+    except PlannerError as err:  # a broken accounts file: stay signed out, say why
+        st.error(md(err))
+    script = cookie_script(st.session_state)
+    if script:
+        st.html(script, unsafe_allow_javascript=True)
 
 
 def _plan_chosen() -> None:
@@ -110,8 +127,9 @@ def frame() -> tuple[Plan, Register, str]:
     except PlannerError as err:
         store_unavailable(shown_location(plan=name), err)
     _identity_return()
+    _keep_sign_in()
     if "notice" in st.session_state:  # e.g. load_latest fell back to main: the scenario was deleted
-        st.warning(st.session_state.pop("notice"))
+        st.warning(md(st.session_state.pop("notice")))
     with st.sidebar:
         lang = st.session_state.lang = st.radio(
             "语言 / Language",
@@ -123,8 +141,8 @@ def frame() -> tuple[Plan, Register, str]:
         _plan_picker(lang)
         for path, title_zh, title_en, icon in PAGES:
             st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
-        st.caption(f":material/person: {user_line(st.session_state, lang)}")
-        st.caption(f":material/history: {scenario_line(st.session_state, lang)}")
+        st.caption(f":material/person: {md(user_line(st.session_state, lang))}")
+        st.caption(f":material/history: {md(scenario_line(st.session_state, lang))}")
         if current_user(st.session_state):
             st.button(
                 "退出登录" if lang == "zh" else "Sign out",
@@ -140,7 +158,7 @@ def show_refusal(err: PlannerError, lang: str, *, key: str, forget: Sequence[str
     rights naming every item, an invalid register), the problems table for an invalid one, and
     after a conflict the button that loads the latest version (dropping ``forget``: the page's
     unsaved editor state, which the message says is lost)."""
-    st.error(refusal_message(err, lang))
+    st.error(md(refusal_message(err, lang)))
     if isinstance(err, ValidationError):
         st.dataframe(
             problems_frame(err.problems, lang), hide_index=True, placeholder="—", key=f"{key}_problems"

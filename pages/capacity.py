@@ -3,18 +3,21 @@ specialisation; the findings, filterable, each leading to its park."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
 from pages import as_of_picker, frame, show_refusal
 from planner.app.monitoring import session_monitor, session_trend
 from planner.app.session import (
-    commit_register,
+    commit_edit,
     current_user,
     fmt_wan,
     quota_table,
     quotas_from_table,
 )
+from planner.app.text import md
 from planner.core.capacity import capacity_report
 from planner.core.editing import park_of_item
 from planner.core.findings import SEVERITIES, findings_frame, run_checks
@@ -125,7 +128,7 @@ st.dataframe(
 
 user = current_user(st.session_state)
 if "flash_quotas" in st.session_state:
-    st.success(st.session_state.pop("flash_quotas"))
+    st.success(md(st.session_state.pop("flash_quotas")))
 if user is not None and user.can_set_quotas:
     with st.expander(t("设定各区指标 (市级规划人员)", "Set district quotas (city planners)"), expanded=False):
         st.caption(t("单位 m²; 留空表示不设指标。", "In m²; leave blank for no quota."))
@@ -145,9 +148,9 @@ if user is not None and user.can_set_quotas:
         )
         if st.button(t("保存指标", "Save quotas"), key="apply_quotas", type="primary"):
             try:
-                commit_register(
+                commit_edit(
                     st.session_state,
-                    set_quotas(register, quotas_from_table(quotas), plan),
+                    partial(set_quotas, register, quotas_from_table(quotas), plan),
                     comment="各区指标 district quotas",
                 )
             except PlannerError as err:  # rights, a conflict, validation: the message every page gives
@@ -230,7 +233,7 @@ if rows:
     park_id = park_of_item(register, shown["id"].iloc[rows[0]])
     if park_id is not None:
         park = register.parks[register.parks["id"] == park_id].iloc[0]
-        st.markdown(f"**{park['name_zh']}** / {park['name_en']} ({park_id})")
+        st.markdown(f"**{md(park['name_zh'])}** / {md(park['name_en'])} ({md(park_id)})")
         if st.button(t("在地图上查看该园区", "Show this park on the map"), key="goto_park"):
             st.session_state.selected_park = park_id
             st.switch_page("pages/map.py")

@@ -11,11 +11,12 @@ import streamlit as st
 from pages import frame, show_refusal
 from planner.app import downloads
 from planner.app.session import (
-    commit_register,
+    commit_edit,
     current_user,
     fmt_wan,
     read_only_note,
 )
+from planner.app.text import md
 from planner.core.capacity import capacity_report
 from planner.core.editing import (
     apply_district_allocations,
@@ -63,7 +64,7 @@ st.markdown(
 )
 
 if "flash_district" in st.session_state:
-    st.success(st.session_state.pop("flash_district"))
+    st.success(md(st.session_state.pop("flash_district")))
 
 # the district's figures and quota progress, as the capacity report has them (one rule, not two)
 row = capacity_report(plan, register).by_district.set_index("key").loc[code]
@@ -159,9 +160,9 @@ else:
     )
     if st.button(t("校验并应用修改", "Validate and apply"), key="apply_allocations", type="primary"):
         try:
-            commit_register(
+            commit_edit(
                 st.session_state,
-                apply_district_allocations(register, edited, code, plan),
+                partial(apply_district_allocations, register, edited, code, plan),
                 comment=f"分配表 allocations {code}",
             )
         except PlannerError as err:  # rights, a conflict, validation: the message every page gives
@@ -179,16 +180,21 @@ d0.download_button(
     file_name=downloads.file_name(plan.id, f"{code}_annex", "xlsx"),
     mime=downloads.MIME["xlsx"],
     key="dl_annex",
+    on_click="ignore",  # no rerun: the other buttons' files stay valid for quick clicks
 )
 d1.download_button(
     t("园区 GeoJSON", "Parks GeoJSON"),
     partial(downloads.layer_bytes, parks_layer(plan, part), "geojson", layer="parks"),
     file_name=downloads.file_name(plan.id, f"{code}_parks", "geojson"),
     mime=downloads.MIME["geojson"],
+    key="dl_parks",
+    on_click="ignore",
 )
 d2.download_button(
     t("分配 GeoJSON", "Allocations GeoJSON"),
     partial(downloads.layer_bytes, allocations_layer(plan, part), "geojson", layer="allocations"),
     file_name=downloads.file_name(plan.id, f"{code}_allocations", "geojson"),
     mime=downloads.MIME["geojson"],
+    key="dl_allocations",
+    on_click="ignore",
 )

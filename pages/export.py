@@ -52,6 +52,7 @@ for layer in LAYERS:
             file_name=downloads.file_name(plan.id, layer, fmt),
             mime=downloads.MIME.get(fmt, "application/octet-stream"),
             key=f"dl_{layer}_{fmt}",
+            on_click="ignore",  # no rerun: the other buttons' files stay valid for quick clicks
         )
 
 st.subheader(t("规划附表: 数字经济产业园区规划布局一览表", "The plan's annex table (one row a park)"))
@@ -61,4 +62,5 @@ st.download_button(
     file_name=downloads.file_name(plan.id, "annex", "xlsx"),
     mime=downloads.MIME["xlsx"],
     key="dl_annex",
+    on_click="ignore",
 )

@@ -2,7 +2,7 @@
 
 The file is read and validated by planner.io.ingest (held in session state by planner.app.uploads, so a
 rerun does not read it again); nothing reaches the working register unless the preview has no
-problem and the user confirms, and then only through planner.app.session.commit_register.
+problem and the user confirms, and then only through planner.app.session.commit_edit.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from planner.app.mapview import import_map
 from planner.app.session import (
     current_user,
 )
+from planner.app.text import md
 from planner.core.geo import fmt_m2
 from planner.errors import PlannerError
 from planner.io.allocations import allocations_table as alloc_display
@@ -41,7 +42,7 @@ st.caption(
     )
 )
 if "import_flash" in st.session_state:
-    st.success(st.session_state.pop("import_flash"))
+    st.success(md(st.session_state.pop("import_flash")))
 
 nonce = st.session_state.setdefault("import_nonce", 0)  # a new uploader after each import
 left, right = st.columns([3, 2])
@@ -78,7 +79,7 @@ if upload is None:
 try:
     crs = uploads.crs_option(crs_choice, epsg_text)
 except PlannerError as err:
-    st.error(str(err))
+    st.error(md(err))
     st.stop()
 
 accept_repairs = bool(st.session_state.get("import_accept_repairs", False))
@@ -91,15 +92,15 @@ n = len(preview.parks)
 if preview.ok:
     st.success(
         t(
-            f"{upload.name}: {n} 个园区可以导入 (坐标系 {preview.crs_used or '—'})。请检查后确认。",
-            f"{upload.name}: {n} park(s) can be imported (CRS {preview.crs_used or '—'}). Check, then confirm.",
+            f"{md(upload.name)}: {n} 个园区可以导入 (坐标系 {md(preview.crs_used or '—')})。请检查后确认。",
+            f"{md(upload.name)}: {n} park(s) can be imported (CRS {md(preview.crs_used or '—')}). Check, then confirm.",
         )
     )
 else:
     st.error(
         t(
-            f"{upload.name}: 发现 {len(preview.problems)} 个问题, 不能导入; 登记册未改变。",
-            f"{upload.name}: {len(preview.problems)} problem(s); it cannot be imported. The register is unchanged.",
+            f"{md(upload.name)}: 发现 {len(preview.problems)} 个问题, 不能导入; 登记册未改变。",
+            f"{md(upload.name)}: {len(preview.problems)} problem(s); it cannot be imported. The register is unchanged.",
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -19,10 +20,11 @@ from planner.app.mapview import (
     selection_layer,
 )
 from planner.app.session import (
-    commit_register,
+    commit_edit,
     current_user,
     read_only_note,
 )
+from planner.app.text import md
 from planner.core.editing import add_drawn_park, new_park_id
 from planner.core.geo import fmt_m2
 from planner.core.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
@@ -72,7 +74,7 @@ def _park_details(park_id: str) -> None:
     if hit.empty:
         return
     park = hit.iloc[0]
-    st.subheader(f"{park['name_zh']} / {park['name_en'] or '—'}")
+    st.subheader(f"{md(park['name_zh'])} / {md(park['name_en'] or '—')}")
     if not park["figures_verified"]:
         st.warning(t("该园区数据未核实, 仅供参考。", "This park's figures are unconfirmed: indicative only."))
     cols = [
@@ -142,9 +144,11 @@ def _drawing_form(drawing: dict, marker: str) -> None:
             "coord_conf": "drawn",
         }
         try:
-            commit_register(
+            commit_edit(
                 st.session_state,
-                add_drawn_park(register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)),
+                partial(
+                    add_drawn_park, register, drawing["geometry"], attrs, plan, datum=basemap_datum(basemap)
+                ),
                 comment=f"绘制园区 drawn park {attrs['id']}",
             )
         except PlannerError as err:  # rights, a conflict, validation: the message every page gives
@@ -174,7 +178,7 @@ def map_fragment() -> None:
     try:
         m = build_map(plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=can_draw)
     except ValueError as err:
-        st.warning(str(err))
+        st.warning(md(err))
         m = build_map(plan, register, lang=lang, draw=can_draw)
     # the map's latest value is in session state (st_folium's on_change ran before this rerun):
     # take a new click first, so the outline below already shows the park just clicked
@@ -215,5 +219,5 @@ user = current_user(st.session_state)
 note = read_only_note(user, plan, lang)
 can_draw = user is not None and user.can_write  # district staff may draw; the write path checks where
 if "flash" in st.session_state:
-    st.success(st.session_state.pop("flash"))
+    st.success(md(st.session_state.pop("flash")))
 map_fragment()

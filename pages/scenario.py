@@ -21,6 +21,7 @@ from planner.app.session import (
     load_scenario,
     state_store,
 )
+from planner.app.text import md
 from planner.core.access import ROLE_LABELS, may
 from planner.core.capacity import capacity_report
 from planner.core.changes import register_changes
@@ -51,15 +52,15 @@ can_write = may(user, "restore")
 st.title(t("方案与历史", "Scenarios and history"))
 st.markdown(
     t(
-        f"**当前方案**: {scenario} · v{version.version} · {version.author} · {when(version.created_at)} UTC"
-        f" · {version.comment or '—'}",
-        f"**Current scenario**: {scenario} · v{version.version} · {version.author} · "
-        f"{when(version.created_at)} UTC · {version.comment or '—'}",
+        f"**当前方案**: {md(scenario)} · v{version.version} · {md(version.author)} · "
+        f"{when(version.created_at)} UTC · {md(version.comment or '—')}",
+        f"**Current scenario**: {md(scenario)} · v{version.version} · {md(version.author)} · "
+        f"{when(version.created_at)} UTC · {md(version.comment or '—')}",
     )
 )
-st.caption(t(f"存储: {store.location}", f"Store: {store.location}"))
+st.caption(t(f"存储: {md(store.location)}", f"Store: {md(store.location)}"))
 if "flash_scenario" in st.session_state:
-    st.success(st.session_state.pop("flash_scenario"))
+    st.success(md(st.session_state.pop("flash_scenario")))
 
 scenarios = store.scenarios()
 names = list(scenarios["scenario"])
@@ -114,8 +115,8 @@ if view == "list":
         st.subheader(t("另存为新方案", "Save as a new scenario"))
         st.caption(
             t(
-                f"复制方案 {scenario} 的最新版本为新方案 (新方案的第 1 版), 然后打开它。",
-                f"Copies the latest version of {scenario} into a new scenario (its version 1) and opens it.",
+                f"复制方案 {md(scenario)} 的最新版本为新方案 (新方案的第 1 版), 然后打开它。",
+                f"Copies the latest version of {md(scenario)} into a new scenario (its version 1) and opens it.",
             )
         )
         n1, n2 = st.columns(2)
@@ -125,14 +126,16 @@ if view == "list":
         note = n2.text_input(t("说明", "Comment"), key=f"save_as_comment_{scenario}")
         if st.button(t("另存为", "Save as"), key="save_as", disabled=not new_name):
             try:
-                store.copy(scenario, new_name, user=acting_user(st.session_state, "copy"), comment=note)
-                v = load_scenario(st.session_state, new_name)
+                copied = store.copy(
+                    scenario, new_name, user=acting_user(st.session_state, "copy"), comment=note
+                )
+                v = load_scenario(st.session_state, copied.scenario)  # the name as stored (NFKC)
             except PlannerError as err:
                 show_refusal(err, lang, key="save_as")
             else:
                 st.session_state.flash_scenario = t(
-                    f"已另存为方案 {new_name} (v{v.version}) 并打开。",
-                    f"Saved as scenario {new_name} (v{v.version}) and opened it.",
+                    f"已另存为方案 {v.scenario} (v{v.version}) 并打开。",
+                    f"Saved as scenario {v.scenario} (v{v.version}) and opened it.",
                 )
                 st.rerun()
 
@@ -149,7 +152,7 @@ if view == "list":
             d1, d2 = st.columns(2)
             doomed = d1.selectbox(t("要删除的方案", "Scenario to delete"), others, key="delete_pick")
             confirm = d2.text_input(
-                t(f"请输入方案名 {doomed} 以确认", f"Type its name {doomed} to confirm"),
+                t(f"请输入方案名 {md(doomed)} 以确认", f"Type its name {md(doomed)} to confirm"),
                 key=f"delete_confirm_{doomed}",
             )
             st.caption(
@@ -250,7 +253,7 @@ if view == "compare":
     a = pick_version("A", "cmp_a", scenario if scenario in names else names[0])
     b = pick_version("B", "cmp_b", other)
     cmp = comparison(a, b)
-    st.markdown(f"**A** = {a[0]} v{a[1]} · **B** = {b[0]} v{b[1]}")
+    st.markdown(f"**A** = {md(a[0])} v{a[1]} · **B** = {md(b[0])} v{b[1]}")
     ab = {"a": f"A {a[0]} v{a[1]}", "b": f"B {b[0]} v{b[1]}", "delta": "Δ"}
     M2_FORMAT = {f"{h} (m²)": st.column_config.NumberColumn(format="localized") for h in ab.values()}
     totals = cmp.totals.assign(label=cmp.totals["label_zh" if lang == "zh" else "label_en"])
@@ -295,10 +298,10 @@ if view == "compare":
             if ch:
                 st.markdown(
                     t(
-                        f"**{zh}**: 新增 {', '.join(ch.added) or '—'}; 删除 {', '.join(ch.removed) or '—'}; "
-                        f"修改 {', '.join(ch.changed) or '—'}",
-                        f"**{en}**: added {', '.join(ch.added) or '—'}; removed {', '.join(ch.removed) or '—'}; "
-                        f"changed {', '.join(ch.changed) or '—'}",
+                        f"**{zh}**: 新增 {md(', '.join(ch.added) or '—')}; 删除 {md(', '.join(ch.removed) or '—')}; "
+                        f"修改 {md(', '.join(ch.changed) or '—')}",
+                        f"**{en}**: added {md(', '.join(ch.added) or '—')}; "
+                        f"removed {md(', '.join(ch.removed) or '—')}; changed {md(', '.join(ch.changed) or '—')}",
                     )
                 )
     st.subheader(
@@ -324,8 +327,8 @@ if view == "history":
     history = store.history(scenario)
     st.caption(
         t(
-            f"方案 {scenario} 的每次修改都是一个新版本 (作者、时间、说明), 不覆盖旧版本 (全过程留痕)。",
-            f"Every change to {scenario} is a new version (author, time, comment); nothing is overwritten.",
+            f"方案 {md(scenario)} 的每次修改都是一个新版本 (作者、时间、说明), 不覆盖旧版本 (全过程留痕)。",
+            f"Every change to {md(scenario)} is a new version (author, time, comment); nothing is overwritten.",
         )
     )
     st.dataframe(
@@ -366,9 +369,9 @@ if view == "history":
     h4.metric(t("园区 / 分配", "Parks / allocations"), f"{len(old.parks)} / {len(old.allocations)}")
     st.caption(
         t(
-            f"v{seen}: {old_v.author} · {when(old_v.created_at)} UTC · {old_v.comment or '—'}。"
+            f"v{seen}: {md(old_v.author)} · {when(old_v.created_at)} UTC · {md(old_v.comment or '—')}。"
             f"与当前工作版本 v{version.version} 相比: {register_changes(old, register).summary()}",
-            f"v{seen}: {old_v.author} · {when(old_v.created_at)} UTC · {old_v.comment or '—'}. "
+            f"v{seen}: {md(old_v.author)} · {when(old_v.created_at)} UTC · {md(old_v.comment or '—')}. "
             f"Against the working version v{version.version}: {register_changes(old, register).summary()}",
         )
     )

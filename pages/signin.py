@@ -18,6 +18,8 @@ from planner.app.session import (
     sign_in_identity,
     sign_out,
 )
+from planner.app.text import md
+from planner.core.accounts import TOKEN_HOURS
 from planner.errors import PlannerError
 
 plan, register, lang = frame()
@@ -44,15 +46,15 @@ except PlannerError as err:  # the accounts file is broken: say where, sign-in i
             f"The accounts file is broken, so nobody can sign in; an administrator must fix {accounts_file()} "
             "(or recreate the account with python -m planner account add):",
         )
-        + f"\n\n{err}"
+        + f"\n\n{md(err)}"
     )
     st.stop()
 
 st.title(t("登录", "Sign in"))
 user = current_user(st.session_state)
 if user is not None:
-    st.success(t(f"已登录: {user.label('zh')}", f"Signed in: {user.label('en')}"))
-    st.markdown(rights_text(user, plan, lang))
+    st.success(t(f"已登录: {md(user.label('zh'))}", f"Signed in: {md(user.label('en'))}"))
+    st.markdown(md(rights_text(user, plan, lang)))
     if st.button(t("退出登录", "Sign out"), key="sign_out_main"):
         sign_out(st.session_state)
         if idp_email:
@@ -62,9 +64,10 @@ if user is not None:
 
 st.caption(
     t(
-        "未登录时只能查看 (只读); 登录后按账户角色编辑。刷新浏览器页面需重新登录。",
-        "Without signing in the app is read-only; sign in to edit as your role allows. "
-        "Reloading the browser page signs you out.",
+        f"未登录时只能查看 (只读); 登录后按账户角色编辑。登录在本浏览器保持 {TOKEN_HOURS} 小时 (刷新页面不会退出), "
+        "点击「退出登录」即失效。",
+        "Without signing in the app is read-only; sign in to edit as your role allows. The sign-in lasts "
+        f"{TOKEN_HOURS} hours in this browser (a reload keeps it) until you sign out.",
     )
 )
 if any_account:
@@ -76,7 +79,7 @@ if any_account:
         try:
             sign_in(st.session_state, name, password)
         except PlannerError as err:  # wrong password, or a misconfigured account
-            st.error(str(err))
+            st.error(md(err))
         else:
             st.rerun()
 else:
@@ -95,15 +98,15 @@ if oidc:
     if idp_email:  # signed in at the identity provider, but no account has this e-mail
         st.warning(
             t(
-                f"{idp_email} 没有对应的账户; 请联系市级规划人员用 --email 创建账户。",
-                f"No account has the e-mail {idp_email}; ask a city planner to create one with --email.",
+                f"{md(idp_email)} 没有对应的账户; 请联系市级规划人员用 --email 创建账户。",
+                f"No account has the e-mail {md(idp_email)}; ask a city planner to create one with --email.",
             )
         )
         if st.button(t("重试", "Try again"), key="oidc_retry"):
             try:
                 sign_in_identity(st.session_state, idp_email)
             except PlannerError as err:
-                st.error(str(err))
+                st.error(md(err))
             else:
                 st.rerun()
     else:

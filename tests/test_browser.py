@@ -263,7 +263,9 @@ def test_panning_reruns_nothing_and_a_click_reruns_only_the_map(browser_page) ->
 
 
 def _sign_in(page, base: str, password: str) -> None:
-    """Sign in through the form on the sign-in page (a fresh session: page.goto starts one)."""
+    """Sign in through the form on the sign-in page (a fresh session: page.goto starts one; the
+    browser's sign-in cookie is dropped first, else the new session is signed in already)."""
+    page.context.clear_cookies()
     page.goto(f"{base}/signin")
     page.get_by_label("用户名", exact=True).fill(ACCOUNT)
     page.get_by_label("密码", exact=True).fill(password)
@@ -282,6 +284,55 @@ def test_sign_in_through_the_form(browser_page) -> None:
     _assert_no_error(page, "signed in")
     _settled(page)
     page.screenshot(path=SHOTS / "signin.png", full_page=True)
+    assert blocked == [] and errors == []
+
+
+def test_a_reload_keeps_the_sign_in_until_sign_out(browser_page) -> None:
+    page, base, blocked, errors = browser_page
+    _sign_in(page, base, PASSWORD)
+    page.get_by_text("已登录").wait_for()
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("浏览器测试 · 市级规划人员").wait_for()
+    page.wait_for_function("() => document.cookie.includes('planner_sign_in=')")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "planner_sign_in")
+    assert cookie["sameSite"] == "Strict" and cookie["expires"] > time.time() + 3600
+    page.reload()  # F5: a new session
+    sidebar.get_by_text("浏览器测试 · 市级规划人员").wait_for()
+    _settled(page)
+    page.goto(f"{base}/district")  # a typed address: a new session too
+    sidebar.get_by_text("浏览器测试 · 市级规划人员").wait_for()
+    sidebar.get_by_role("button", name="退出登录").click()
+    sidebar.get_by_text("未登录 · 只读").wait_for()
+    page.wait_for_function("() => !document.cookie.includes('planner_sign_in=')")
+    page.reload()
+    sidebar.get_by_text("未登录 · 只读").wait_for()
+    _settled(page)
+    assert not [c for c in page.context.cookies() if c["name"] == "planner_sign_in"]
+    assert blocked == [] and errors == []
+
+
+def test_quick_clicks_on_every_download_button_each_give_a_file(browser_page) -> None:
+    page, base, blocked, errors = browser_page
+    _open(page, base, "export")
+    buttons = page.locator('[data-testid="stDownloadButton"] button')
+    n = buttons.count()
+    assert n == 16  # 3 layers x 5 formats, and the annex
+    got: list = []
+
+    def keep(download) -> None:
+        got.append(download)
+
+    page.on("download", keep)
+    for i in range(n):  # one after the other, without waiting for the previous file
+        buttons.nth(i).click()
+    deadline = time.monotonic() + 120
+    while len(got) < n and time.monotonic() < deadline:
+        page.wait_for_timeout(100)  # polling interval, not a wait for the app
+    names = sorted(d.suggested_filename for d in got)
+    assert len(names) == n and len(set(names)) == n, names
+    for d in got:
+        assert d.failure() is None and Path(d.path()).stat().st_size > 0, d.suggested_filename
+    page.remove_listener("download", keep)
     assert blocked == [] and errors == []
 
 

@@ -505,7 +505,9 @@ def test_refused_or_interrupted_import_leaves_the_scenario_as_it_was(
     after, v_after = open_store(db, plan).load()
     assert v_after == v_before and open_store(db, plan).history()["version"].tolist() == [1]
     assert_same(after, before)
-    assert len(open_store(db, plan).audit_log()) == log_before  # no save was recorded as done
+    log = open_store(db, plan).audit_log()
+    new = log.iloc[: len(log) - log_before]  # newest first
+    assert list(new["outcome"]) == ["invalid"]  # the refused import is recorded; no save recorded as done
 
 
 def test_cli_gcj02_dry_run_converts_and_leaves_register(plan_dir, tmp_path, capsys):

@@ -13,10 +13,11 @@ store's audit log is the one trail of changes, refusals, conflicts and sign-ins.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -24,12 +25,18 @@ import pandas as pd
 
 from planner.core.access import ANONYMOUS, ROLE_LABELS, User, may, may_edit_district, rows
 from planner.core.accounts import (
+    LOCKED_DETAIL,
+    TOKEN_HOURS,
     SignInFailed,
+    SignInLocked,
     accounts_path,
     authenticate,
+    issue_token,
     load_accounts,
     refuse_if_locked,
+    revoke_tokens,
     user_for_identity,
+    user_for_token,
 )
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import m2_to_wan
@@ -217,6 +224,30 @@ def commit_register(
     return changes
 
 
+def commit_edit(
+    state: MutableMapping[str, Any], edit: Callable[[], Register], *, comment: str = "", action: str = "save"
+) -> RegisterChanges:
+    """The app's one write path for an edit: ``edit()`` builds the new register with the library's
+    editing or validation functions (``apply_district_allocations``, ``add_drawn_park``,
+    ``set_quotas``, ``confirm_import``), which raise when they refuse it; then
+    :func:`commit_register` saves it. A refusal raised by ``edit`` (ValidationError,
+    AccessDenied) is recorded in the store's audit log like the store's own refusals (user,
+    action, every refused row with its reason), and the working register stays as it was."""
+    try:
+        new_register = edit()
+    except (ValidationError, AccessDenied) as err:
+        version: Version | None = state.get("version")
+        state_store(state).record_refusal(
+            err,
+            user=current_user(state) or ANONYMOUS,
+            action=action,
+            scenario=state.get("scenario", MAIN),
+            expected_version=version.version if version is not None else None,
+        )
+        raise
+    return commit_register(state, new_register, comment=comment)
+
+
 def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> Version:
     """After a conflict: load the scenario's latest version (the session's unsaved edits are
     dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget).
@@ -328,22 +359,74 @@ def accounts_file() -> str:
 def sign_in(
     state: MutableMapping[str, Any], name: str, password: str, *, now: datetime | None = None
 ) -> User:
-    """Check name and password against the accounts file; on success the session's user.
+    """Check name and password against the accounts file; on success the session's user, and
+    ``state["token"]`` the signed sign-in token the page keeps in a cookie (``SESSION_COOKIE``).
 
-    Raises SignInFailed (one message for unknown, wrong and disabled); the failure is recorded.
-    After too many failures for the name (``planner.core.accounts.lockout_minutes``) raises
-    SignInLocked without checking the password, recorded too. ``now``: for tests.
+    Raises SignInFailed (one message for unknown, wrong and disabled); after too many failures
+    for the name (``planner.core.accounts.authenticate``: counted and checked in one locked step
+    beside the accounts file) SignInLocked without checking the password. Every failure is
+    recorded in the store's audit log. ``now``: for tests.
     """
-    refuse_if_locked(state_store(state), name.strip(), now=now)
+    name = name.strip()
     try:
-        user = authenticate(name.strip(), password)
+        user = authenticate(name, password, now=now)
+    except SignInLocked as exc:
+        _sign_in_event(state, name, "", False, f"{LOCKED_DETAIL}: {exc}")
+        raise
     except SignInFailed:
-        _sign_in_event(state, name.strip(), "", False, "用户名或密码错误 wrong user name or password")
+        _sign_in_event(state, name, "", False, "用户名或密码错误 wrong user name or password")
         raise
     _refuse_unknown_district(state, user, "password")
     state["user"] = user
+    state["token"] = issue_token(user)
     _sign_in_event(state, user.name, user.role, True, "password")
     return user
+
+
+SESSION_COOKIE = "planner_sign_in"
+
+
+def sign_in_from_token(state: MutableMapping[str, Any], token: str | None) -> User | None:
+    """After a page reload: the user a sign-in cookie stands for (``user_for_token``: signed,
+    not expired, not revoked by a sign-out, the account neither disabled nor locked), checked
+    once per session; None (and nobody signed in) otherwise."""
+    if current_user(state) is not None or state.get("token_seen") or not token:
+        return current_user(state)
+    state["token_seen"] = True
+    user = user_for_token(token)
+    if user is None:
+        state["token_refused"] = True  # the page drops the cookie
+        return None
+    plan: Plan | None = state.get("plan")
+    if (
+        user.district_code is not None
+        and plan is not None
+        and user.district_code not in plan.district_codes()
+    ):
+        return None
+    state["user"] = user
+    state["token"] = state["cookie_set"] = token  # the browser has it already
+    _sign_in_event(state, user.name, user.role, True, "cookie")
+    return user
+
+
+def cookie_script(state: MutableMapping[str, Any]) -> str | None:
+    """The script the page runs to keep the browser's sign-in cookie in step with the session:
+    set it after a sign-in (the token of :func:`sign_in`, for ``TOKEN_HOURS``, this site only),
+    delete it after a sign-out or when the cookie was refused; None when nothing changes.
+    Streamlit reads cookies (``st.context.cookies``) but sets none, hence a script."""
+    token = state.get("token") if current_user(state) is not None else None
+    if token and state.get("cookie_set") != token:
+        state["cookie_set"] = token
+        value, age = token, TOKEN_HOURS * 3600
+    elif not token and (state.pop("cookie_set", None) or state.pop("token_refused", None)):
+        value, age = "", 0
+    else:
+        return None
+    return (
+        f"<script>document.cookie = {json.dumps(f'{SESSION_COOKIE}={value}; Path=/; Max-Age={age}; SameSite=Strict')}"
+        ' + (location.protocol === "https:" ? "; Secure" : "");</script>'
+    )
 
 
 def _refuse_unknown_district(state: MutableMapping[str, Any], user: User, how: str) -> None:
@@ -364,14 +447,21 @@ def _refuse_unknown_district(state: MutableMapping[str, Any], user: User, how: s
 
 def sign_in_identity(state: MutableMapping[str, Any], email: str | None) -> User | None:
     """After an identity provider's sign-in (OIDC, ``st.login``): the account with this e-mail
-    becomes the session's user; None (and nobody signed in) when no account has it."""
+    becomes the session's user; None (and nobody signed in) when no account has it. An account
+    locked by failed password sign-ins is refused (SignInLocked, recorded) while the lock lasts."""
     user = user_for_identity(email) if email else None
     if user is None:
         if email:
             _sign_in_event(state, "", "", False, f"oidc {email}: 没有对应的账户 no account")
         return None
+    try:
+        refuse_if_locked(user.name)
+    except SignInLocked as exc:
+        _sign_in_event(state, user.name, user.role, False, f"{LOCKED_DETAIL} oidc {email}: {exc}")
+        raise
     _refuse_unknown_district(state, user, f"oidc {email}")
     state["user"] = user
+    state["token"] = issue_token(user)
     _sign_in_event(state, user.name, user.role, True, f"oidc {email}")
     return user
 
@@ -387,8 +477,11 @@ def identity_sign_in_once(state: MutableMapping[str, Any], email: str | None) ->
 
 
 def sign_out(state: MutableMapping[str, Any]) -> None:
-    """Forget the session's user (the app becomes read-only); the working register stays."""
-    state.pop("user", None)
+    """Forget the session's user (the app becomes read-only; the working register stays) and
+    revoke the account's sign-in cookies, so a reload does not sign it in again."""
+    user = state.pop("user", None)
+    if state.pop("token", None) is not None and isinstance(user, User):
+        revoke_tokens(user.name)
 
 
 def user_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:

@@ -11,7 +11,7 @@ unit-tested without a browser:
   name, size, digest, the CRS and the repair choice, so a rerun does not read the file again;
 - :func:`summary_table`, :func:`issues_table`, :func:`repairs_table`: what the page shows;
 - :func:`confirm_upload`: the confirmed preview through the app's one write path
-  (:func:`planner.app.session.commit_register`); a refused import leaves the register as it was.
+  (:func:`planner.app.session.commit_edit`); a refused import leaves the register as it was.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ import hashlib
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from planner.app.session import commit_register
+from planner.app.session import commit_edit
 from planner.core.changes import RegisterChanges
 from planner.core.geo import M2_PER_WAN, area_m2
 from planner.core.plan import Plan
@@ -266,14 +267,19 @@ def repairs_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd
 def confirm_upload(
     state: MutableMapping[str, Any], preview: ImportPreview, *, comment: str = ""
 ) -> RegisterChanges:
-    """Add a previewed import to the session's working register, through ``commit_register``.
+    """Add a previewed import to the session's working register, through ``commit_edit`` (a
+    refused import is recorded in the store's audit log).
 
     Raises :class:`planner.io.ingest.ImportRefused` if the preview has problems (or no parks),
     :class:`planner.errors.AccessDenied` if the signed-in user may not make the change, and
     ``ValidationError`` if the register refuses the parks; in each case ``state["register"]`` is
     left exactly as it was. On success the held preview is dropped.
     """
-    new_register = confirm_import(preview, state["register"], state["plan"])
-    changes = commit_register(state, new_register, comment=comment or f"import {preview.file}")
+    changes = commit_edit(
+        state,
+        partial(confirm_import, preview, state["register"], state["plan"]),
+        comment=comment or f"import {preview.file}",
+        action="import",
+    )
     forget_preview(state)
     return changes

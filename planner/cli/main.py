@@ -10,6 +10,8 @@ Subcommands of other modules register themselves through ``SUBCOMMANDS``.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -46,6 +48,7 @@ from planner.io.export import (
 )
 from planner.io.ingest import (
     ImportPreview,
+    ImportRefused,
     confirm_import,
     parse_crs_option,
     preview_import,
@@ -201,6 +204,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
             new_register = register
     saved = None
+    if not preview.ok and not args.dry_run:  # refused before the store: recorded all the same
+        store.record_refusal(
+            ImportRefused(preview.problems, what=f"import {preview.file}"),
+            user=user,
+            action="import",
+            scenario=args.scenario,
+            expected_version=loaded.version,
+        )
     if preview.ok and not args.dry_run:
         comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
         saved = store.save(
@@ -308,6 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush into a closed pipe says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is not a file (tests capture it)
+        return
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = build_parser()
@@ -315,10 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import" and not args.dry_run and not args.user:
         parser.error("import needs --user NAME (or --dry-run) / 导入需要 --user")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that stopped early (| head) shows here, inside the handler
+        return code
     except NotFound as exc:
         print(f"找不到 / not found: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader has what it wanted: exit quietly, as cat and grep do
+        _silence_stdout()
+        return EXIT_OK
     except PlannerError as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from planner.core.access import User
-from planner.core.accounts import SignInFailed, authenticate, refuse_if_locked
+from planner.core.accounts import LOCKED_DETAIL, SignInFailed, SignInLocked, authenticate
 from planner.core.capacity import capacity_report
 from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
@@ -81,18 +81,19 @@ def signed_in(args: argparse.Namespace, store: Store | None = None) -> User:
                 "or run in a terminal"
             )
         password = getpass.getpass(f"{args.user} 的密码 password: ")
-    if store is not None:
-        refuse_if_locked(store, args.user, via="命令行 / command line")
     try:
         return authenticate(args.user, password)
-    except SignInFailed:
+    except SignInFailed as exc:
         if store is not None:
+            locked = isinstance(exc, SignInLocked)
             store.record_event(
                 user=args.user,
                 role="",
                 action="sign_in",
                 outcome="denied",
-                detail="命令行: 用户名或密码错误 / command line: wrong user name or password",
+                detail=f"{LOCKED_DETAIL} 命令行 / command line: {exc}"
+                if locked
+                else "命令行: 用户名或密码错误 / command line: wrong user name or password",
             )
         raise
 

@@ -8,19 +8,22 @@ the app unless ``PLANNER_ACCOUNTS`` names another. Where an organisation has an 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import secrets
 import tempfile
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from planner.core.access import ROLES, User
 from planner.core.values import field_problems
@@ -31,7 +34,9 @@ MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
 MAX_FAILED_SIGN_INS = 5  # failed sign-ins for one account name within LOCKOUT_MINUTES lock it
 LOCKOUT_MINUTES = 15  # the window counted, and how long the lock lasts after the last failure
-LOCKED_DETAIL = "locked"  # audit detail prefix of a lockout refusal (not counted as a failure)
+LOCKED_DETAIL = "locked"  # audit detail prefix of a lockout refusal
+TOKEN_HOURS = 12  # a sign-in cookie (``issue_token``) is good for this long, unless revoked before
+_TOKEN_SALT = "planner-sign-in"
 
 
 class SignInFailed(PlannerError):
@@ -40,14 +45,6 @@ class SignInFailed(PlannerError):
 
 class SignInLocked(SignInFailed):
     """Too many failed sign-ins for this account name lately: refused without checking the password."""
-
-
-class SignInLog(Protocol):
-    """Where sign-ins are recorded: the store (``planner.store.service.Store``)."""
-
-    def failed_sign_ins(self, name: str, since: datetime) -> list[datetime]: ...
-
-    def record_event(self, *, user: str, role: str, action: str, outcome: str, detail: str = "") -> None: ...
 
 
 def lockout_minutes(failures: Iterable[datetime], now: datetime) -> int:
@@ -69,17 +66,86 @@ def locked_message(minutes: int) -> str:
     return f"尝试次数过多, 请 {minutes} 分钟后再试 / too many failed attempts, try again in {minutes} minutes"
 
 
-def refuse_if_locked(log: SignInLog, name: str, *, now: datetime | None = None, via: str = "") -> None:
-    """Raise SignInLocked (recorded in ``log``: sign_in, denied, detail ``locked ...``) when ``name``
-    has too many recent failed sign-ins; called before the password is checked."""
-    now = now or datetime.now(UTC)
-    failures = log.failed_sign_ins(name, now - 2 * timedelta(minutes=LOCKOUT_MINUTES))
-    minutes = lockout_minutes(failures, now)
-    if minutes:
-        message = locked_message(minutes)
-        detail = f"{LOCKED_DETAIL}{' ' + via if via else ''}: {message}"
-        log.record_event(user=name, role="", action="sign_in", outcome="denied", detail=detail)
-        raise SignInLocked(message)
+# ---- the accounts folder: the file, its lock, the sign-in state, the token secret ----------------
+def sign_in_state_path(path: str | Path | None = None) -> Path:
+    """Failed sign-ins and token generations per account name: ``accounts.signins.json`` beside
+    the accounts file (mode 600), so every store and every process consults the same place."""
+    return accounts_path(path).with_suffix(".signins.json")
+
+
+def secret_path(path: str | Path | None = None) -> Path:
+    """The installation's secret that signs sign-in cookies: ``accounts.secret`` (mode 600)."""
+    return accounts_path(path).with_suffix(".secret")
+
+
+@contextmanager
+def accounts_lock(path: str | Path | None = None) -> Iterator[None]:
+    """An exclusive lock (``fcntl.flock`` on ``accounts.lock``) around one read-check-write step
+    of the accounts file or the sign-in state: processes and threads take turns."""
+    lock = accounts_path(path).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _write_private(file: Path, text: str) -> None:
+    """Write ``text`` atomically (a crash leaves the old file whole) with mode 600."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-", suffix=file.suffix)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, file)
+
+
+def _read_state(path: str | Path | None) -> dict[str, dict]:
+    """The sign-in state by account name ({} when none yet; an unreadable file is an error)."""
+    file = sign_in_state_path(path)
+    if not file.exists():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        names = data["names"]
+        if not isinstance(names, dict):
+            raise TypeError("names must be an object")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PlannerError(
+            f"{file}: 登录状态文件无法读取, 请删除后重试 (会清除锁定) / sign-in state unreadable "
+            f"({exc}); delete it to reset lockouts"
+        ) from exc
+    return names
+
+
+def _write_state(names: dict[str, dict], now: datetime, path: str | Path | None) -> None:
+    """Write the state, dropping failures older than the window and empty entries."""
+    horizon = (now - timedelta(minutes=LOCKOUT_MINUTES)).isoformat()
+    kept: dict[str, dict] = {}
+    for name, entry in names.items():
+        failures = [t for t in entry.get("failures", []) if t >= horizon]
+        gen = int(entry.get("generation", 0))
+        if failures or gen:
+            kept[name] = {"failures": failures, "generation": gen}
+    _write_private(sign_in_state_path(path), json.dumps({"names": kept}, ensure_ascii=False, indent=1))
+
+
+def _failures(names: dict[str, dict], name: str) -> list[datetime]:
+    return [datetime.fromisoformat(t) for t in names.get(name, {}).get("failures", [])]
+
+
+def _generation(names: dict[str, dict], name: str) -> int:
+    return int(names.get(name, {}).get("generation", 0))
+
+
+def _bump_generation(name: str, now: datetime, path: str | Path | None) -> None:
+    """Revoke every sign-in cookie of ``name`` (call under ``accounts_lock``)."""
+    names = _read_state(path)
+    entry = names.setdefault(name, {})
+    entry["generation"] = _generation(names, name) + 1
+    _write_state(names, now, path)
 
 
 @dataclass(frozen=True)
@@ -166,11 +232,7 @@ def save_accounts(accounts: dict[str, Account], path: str | Path | None = None) 
             f"password_hash = {_toml_str(acc.password_hash)}",
             "",
         ]
-    fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".accounts-", suffix=".toml")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write("\n".join(lines))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, file)
+    _write_private(file, "\n".join(lines))
     return file
 
 
@@ -184,7 +246,8 @@ def set_account(
     email: str = "",
     path: str | Path | None = None,
 ) -> Account:
-    """Create or replace an account (password hashed with argon2id; at least 10 characters)."""
+    """Create or replace an account (password hashed with argon2id; at least 10 characters).
+    Replacing one revokes its sign-in cookies."""
     if role not in ROLES:
         raise PlannerError(f"未知角色 unknown role {role!r}; roles: {', '.join(ROLES)}")
     if len(password) < MIN_PASSWORD:
@@ -199,23 +262,59 @@ def set_account(
         acc.user()
     except ValueError as exc:
         raise PlannerError(str(exc)) from exc
-    accounts = load_accounts(path)
-    accounts[name] = acc
-    save_accounts(accounts, path)
+    with accounts_lock(path):
+        accounts = load_accounts(path)
+        existed = name in accounts
+        accounts[name] = acc
+        save_accounts(accounts, path)
+        if existed:
+            _bump_generation(name, datetime.now(UTC), path)
     return acc
 
 
 def disable_account(name: str, path: str | Path | None = None) -> None:
-    """Disable an account (kept for the audit trail, can no longer sign in)."""
-    accounts = load_accounts(path)
-    if name not in accounts:
-        raise PlannerError(f"没有账户 no account {name!r}")
-    accounts[name] = replace(accounts[name], disabled=True)
-    save_accounts(accounts, path)
+    """Disable an account (kept for the audit trail, can no longer sign in; its cookies are revoked)."""
+    with accounts_lock(path):
+        accounts = load_accounts(path)
+        if name not in accounts:
+            raise PlannerError(f"没有账户 no account {name!r}")
+        accounts[name] = replace(accounts[name], disabled=True)
+        save_accounts(accounts, path)
+        _bump_generation(name, datetime.now(UTC), path)
 
 
-def authenticate(name: str, password: str, path: str | Path | None = None) -> User:
-    """The User for a correct name and password; SignInFailed otherwise (same message for all)."""
+def authenticate(
+    name: str, password: str, path: str | Path | None = None, *, now: datetime | None = None
+) -> User:
+    """The User for a correct name and password; SignInFailed otherwise (same message for all).
+
+    The lockout and the check are one atomic step under ``accounts_lock``: the name's recent
+    failures are read, a locked name is refused with SignInLocked without checking the password,
+    else the password is checked and a failure is counted before the lock is released; a success
+    clears the count. The count lives beside the accounts file (``sign_in_state_path``), whatever
+    store a command opens, and also for names that have no account (nothing to tell them apart).
+    ``now``: for tests.
+    """
+    with accounts_lock(path):
+        # the time is taken inside the lock: later than every failure recorded before it
+        now = now or datetime.now(UTC)
+        names = _read_state(path)
+        minutes = lockout_minutes(_failures(names, name), now)
+        if minutes:
+            raise SignInLocked(locked_message(minutes))
+        try:
+            user = _check_password(name, password, path)
+        except SignInFailed:
+            names.setdefault(name, {}).setdefault("failures", []).append(now.isoformat())
+            _write_state(names, now, path)
+            raise
+        if names.get(name, {}).get("failures"):
+            names[name]["failures"] = []
+            _write_state(names, now, path)
+        return user
+
+
+def _check_password(name: str, password: str, path: str | Path | None) -> User:
     acc = load_accounts(path).get(name)
     failed = SignInFailed("用户名或密码错误 / wrong user name or password")
     if acc is None:
@@ -230,6 +329,15 @@ def authenticate(name: str, password: str, path: str | Path | None = None) -> Us
     return acc.user()
 
 
+def refuse_if_locked(name: str, path: str | Path | None = None, *, now: datetime | None = None) -> None:
+    """SignInLocked when ``name`` is locked by failed password sign-ins: a sign-in that checks no
+    password (the identity provider, a sign-in cookie) is refused too while the lock lasts."""
+    with accounts_lock(path):
+        minutes = lockout_minutes(_failures(_read_state(path), name), now or datetime.now(UTC))
+    if minutes:
+        raise SignInLocked(locked_message(minutes))
+
+
 def user_for_identity(email: str, path: str | Path | None = None) -> User | None:
     """The account whose ``email`` matches an identity provider's (OIDC), or None."""
     wanted = email.strip().lower()
@@ -237,3 +345,53 @@ def user_for_identity(email: str, path: str | Path | None = None) -> User | None
         if acc.email and acc.email.lower() == wanted and not acc.disabled:
             return acc.user()
     return None
+
+
+# ---- sign-in cookies: signed (itsdangerous), expiring, revocable per account -------------------
+def _secret(path: str | Path | None) -> str:
+    """The installation's signing secret, created on first use (mode 600) beside the accounts file."""
+    file = secret_path(path)
+    if not file.exists():
+        with accounts_lock(path):
+            if not file.exists():
+                _write_private(file, secrets.token_urlsafe(48))
+    return file.read_text(encoding="utf-8").strip()
+
+
+def _serializer(path: str | Path | None) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_secret(path), salt=_TOKEN_SALT)
+
+
+def issue_token(user: User, path: str | Path | None = None) -> str:
+    """A signed sign-in token for ``user`` (the cookie's value), good for TOKEN_HOURS unless the
+    account's cookies are revoked (sign-out, disabled, replaced) before."""
+    with accounts_lock(path):
+        generation = _generation(_read_state(path), user.name)
+    return _serializer(path).dumps({"u": user.name, "g": generation})
+
+
+def user_for_token(token: str, path: str | Path | None = None, *, now: datetime | None = None) -> User | None:
+    """The account a sign-in token stands for, as it is now; None when the token is forged,
+    expired, revoked, or its account is gone, disabled or locked."""
+    now = now or datetime.now(UTC)
+    try:
+        data, signed_at = _serializer(path).loads(token, return_timestamp=True)
+        name, generation = str(data["u"]), int(data["g"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if not timedelta(0) <= now - signed_at <= timedelta(hours=TOKEN_HOURS):
+        return None  # expired (or signed in the future)
+    acc = load_accounts(path).get(name)
+    if acc is None or acc.disabled:
+        return None
+    with accounts_lock(path):
+        names = _read_state(path)
+    if _generation(names, name) != generation or lockout_minutes(_failures(names, name), now):
+        return None
+    return acc.user()
+
+
+def revoke_tokens(name: str, path: str | Path | None = None) -> None:
+    """Revoke every sign-in cookie of account ``name`` (at sign-out)."""
+    with accounts_lock(path):
+        _bump_generation(name, datetime.now(UTC), path)

@@ -72,6 +72,20 @@ def to_geojson_dict(gdf: gpd.GeoDataFrame, *, precision: int = PRECISION) -> dic
     return {"type": "FeatureCollection", "features": features}
 
 
+def _umask() -> int:
+    """The process's umask: from /proc on Linux (no change to the process), else read by setting
+    it and putting it back at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same folder (``write(tmp_path)``), flush it to disk,
     then rename over ``path``: an interrupted write leaves the old file (or none) and no temp file."""
@@ -83,6 +97,7 @@ def _atomic_write(path: Path, write) -> None:
         write(Path(tmp))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 600: give the file the user's usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -155,11 +170,54 @@ def write_layer(
         _atomic_write(path, lambda p: (p.unlink(), _write_kml(gdf, p, layer)))
     elif fmt == "xlsx":
         table = _flat_table(gdf, excel=True)
-        _atomic_write(path, lambda p: table.to_excel(p, index=False, sheet_name=layer[:31]))
+        _atomic_write(path, lambda p: _write_excel(p, {layer[:31]: table}))
     else:
-        table = _flat_table(gdf)
+        table = csv_safe(_flat_table(gdf))
         _atomic_write(path, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
     return path
+
+
+# A text cell starting with one of these is a formula to a spreadsheet program (=, +, -, @; a tab
+# or carriage return first hides one): "CSV injection", OWASP.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(table: pd.DataFrame) -> pd.DataFrame:
+    """Which cells are text a spreadsheet program would take for a formula (True), per column;
+    numbers are never flagged (a negative area is a number, not text)."""
+    flags = pd.DataFrame(False, index=table.index, columns=table.columns)
+    for col in table.columns:
+        s = table[col]
+        if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+            flags[col] = s.str.startswith(FORMULA_PREFIXES, na=False).astype(bool).to_numpy()
+    return flags
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` for CSV: text cells that start like a formula get a leading ``'``, as spreadsheet
+    programs expect, so they open as text (the other cells are unchanged)."""
+    flags = formula_like(table)
+    if not flags.to_numpy().any():
+        return table
+    out = table.copy()
+    for col in flags.columns[flags.any().to_numpy()]:
+        out[col] = out[col].astype(object).where(~flags[col], "'" + out[col].astype(str))
+    return out
+
+
+def _write_excel(path: Path, sheets: dict[str, pd.DataFrame]) -> None:
+    """Write each table to its sheet; a text cell that starts like a formula is stored as text
+    (openpyxl ``data_type "s"`` with Excel's quote prefix), never as a live formula."""
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for name, table in sheets.items():
+            table.to_excel(xl, index=False, sheet_name=name)
+            flags = formula_like(table).to_numpy()
+            sheet = xl.sheets[name]
+            for row, col in zip(*flags.nonzero(), strict=True):  # only the flagged cells
+                cell = sheet.cell(row=int(row) + 2, column=int(col) + 1)  # row 1 is the header
+                cell.value = str(table.iat[int(row), int(col)])
+                cell.data_type = "s"
+                cell.quotePrefix = True
 
 
 def _flat_table(gdf: gpd.GeoDataFrame | pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
@@ -311,11 +369,5 @@ def write_annex_excel(plan: Plan, register: Register, path: str | Path) -> Path:
         }
     )
     path = Path(path)
-
-    def write(p: Path) -> None:
-        with pd.ExcelWriter(p, engine="openpyxl") as xl:
-            table.to_excel(xl, index=False, sheet_name="一览表")
-            notes.to_excel(xl, index=False, sheet_name="说明")
-
-    _atomic_write(path, write)
+    _atomic_write(path, lambda p: _write_excel(p, {"一览表": table, "说明": notes}))
     return path

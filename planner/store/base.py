@@ -15,7 +15,6 @@ from typing import Protocol
 
 import pandas as pd
 
-from planner.core.accounts import LOCKED_DETAIL
 from planner.core.indicators import STORED_INDICATOR_COLUMNS
 from planner.core.register import Register
 from planner.core.schema import TABLES
@@ -77,7 +76,6 @@ class Backend(Protocol):
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
-    def failed_sign_ins(self, user: str, since: str) -> list[str]: ...
     def read_indicators(self) -> pd.DataFrame: ...
     def append_indicators(self, rows: pd.DataFrame) -> None: ...
     def close(self) -> None: ...
@@ -111,15 +109,26 @@ _BACKEND_METHODS = (
     "get_meta",
     "set_meta",
     "audit_log",
-    "failed_sign_ins",
     "read_indicators",
     "append_indicators",
 )
-# audit rows a backend's failed_sign_ins returns: denied sign-ins of one user, not lockout refusals
-FAILED_SIGN_INS_WHERE = (
-    "action = 'sign_in' AND outcome = 'denied' AND \"user\" = {user} AND \"time\" >= {since} "
-    f"AND detail NOT LIKE '{LOCKED_DETAIL}%'"
-)
+
+
+SQLITE_FULL = 13  # sqlite3's result code for "database or disk is full"
+PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether a database error means the disk is full (SQLite's SQLITE_FULL, PostgreSQL's
+    disk_full, or the operating system's ENOSPC)."""
+    orig = getattr(exc, "orig", None) or exc
+    if (
+        getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
+        or getattr(orig, "pgcode", None) == PG_DISK_FULL
+    ):
+        return True
+    text = str(orig)
+    return "database or disk is full" in text or "No space left on device" in text
 
 
 def guard_backend(errors: tuple[type[BaseException], ...]):
@@ -133,6 +142,12 @@ def guard_backend(errors: tuple[type[BaseException], ...]):
                 return method(self, *args, **kwargs)
             except errors as exc:
                 detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                if disk_full(exc):
+                    raise StoreUnavailable(
+                        f"磁盘已满, 未写入任何内容; 请腾出 {self.location} 所在磁盘的空间后重试 / the disk of "
+                        f"the store {self.location} is full; nothing was written: free some space and try "
+                        f"again ({detail[0] if detail else type(exc).__name__})"
+                    ) from None
                 raise StoreUnavailable(
                     f"数据库出错, 未写入任何内容 / the store {self.location} failed; nothing was written: "
                     f"{detail[0] if detail else type(exc).__name__}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,7 +28,6 @@ from planner.core.register import Register, conform_allocations, conform_parks, 
 from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
-    FAILED_SIGN_INS_WHERE,
     INDICATOR_TABLE_COLUMNS,
     Race,
     Version,
@@ -204,10 +203,15 @@ class GeoPackageBackend:
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
+                con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk does): a second ROLLBACK would
+                # raise "no transaction is active" and hide the cause. Closing the connection
+                # rolls back whatever is left, so a failing ROLLBACK changes nothing either.
+                if con.in_transaction:
+                    with suppress(sqlite3.Error):
+                        con.execute("ROLLBACK")
                 raise
-            con.execute("COMMIT")
 
     def _create(self, con: sqlite3.Connection) -> None:
         tables = con.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
@@ -300,11 +304,6 @@ class GeoPackageBackend:
             frame = pd.read_sql_query(sql + (f" LIMIT {int(limit)}" if limit else ""), con)
         frame["version"] = frame["version"].astype("Int64")
         return frame
-
-    def failed_sign_ins(self, user: str, since: str) -> list[str]:
-        sql = 'SELECT "time" FROM audit WHERE ' + FAILED_SIGN_INS_WHERE.format(user="?", since="?")
-        with self._connect() as con:
-            return [row[0] for row in con.execute(sql, (user, since)).fetchall()]
 
     # ---- writing -------------------------------------------------------------------------
     @staticmethod

@@ -25,7 +25,6 @@ from planner.core.register import Register, conform_allocations, conform_parks, 
 from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
-    FAILED_SIGN_INS_WHERE,
     INDICATOR_TABLE_COLUMNS,
     Race,
     Version,
@@ -217,11 +216,6 @@ class PostgisBackend:
             frame = pd.read_sql(sa.text(sql + (f" LIMIT {int(limit)}" if limit else "")), con)
         frame["version"] = frame["version"].astype("Int64")
         return frame
-
-    def failed_sign_ins(self, user: str, since: str) -> list[str]:
-        sql = 'SELECT "time" FROM audit WHERE ' + FAILED_SIGN_INS_WHERE.format(user=":u", since=":s")
-        with self.engine.connect() as con:
-            return list(con.execute(sa.text(sql), {"u": user, "s": since}).scalars())
 
     # ---- writing -------------------------------------------------------------------------
     @staticmethod

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from confusable_homoglyphs import categories, confusables
 
 from planner.core.access import SYSTEM, User, check_change, check_planner_only, require
 from planner.core.capacity import capacity_report
@@ -46,7 +47,7 @@ from planner.core.register import (
     validate_register,
 )
 from planner.core.successor import lineage_ids
-from planner.core.values import field_problems, shown_text
+from planner.core.values import field_problems
 from planner.errors import AccessDenied, InputError, NotFound, PlannerError, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
@@ -132,6 +133,46 @@ def check_scenario_name(name: str) -> None:
             f"场景名无效: {name!r}; 不能为空, 首尾不能有空格, 不能含 / 或 @ / invalid scenario name "
             f"{name!r}: it must not be empty, start or end with a space, or contain '/' or '@'"
         )
+
+
+def normalise_scenario_name(name: str) -> str:
+    """A new scenario's name as stored: Unicode NFKC (full-width ``ｍａｉｎ`` is ``main``)."""
+    return unicodedata.normalize("NFKC", name)
+
+
+# scripts whose letters a scenario name is compared in: a letter of another script that looks like
+# one of theirs (Cyrillic а, Greek ο) is taken as that letter
+_HOME_SCRIPTS = ["LATIN", "COMMON", "HAN"]
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like: NFKC, every look-alike letter of another script replaced by the
+    Latin/common/Han letter it imitates (Unicode's confusables, ``confusable_homoglyphs``)."""
+    text = normalise_scenario_name(name)
+    found = confusables.is_confusable(text, greedy=True, preferred_aliases=_HOME_SCRIPTS) or []
+    swap = {
+        hit["character"]: next(
+            (h["c"] for h in hit["homoglyphs"] if categories.alias(h["c"]) in _HOME_SCRIPTS), hit["character"]
+        )
+        for hit in found
+    }
+    return "".join(swap.get(c, c) for c in text)
+
+
+def confusable_with(name: str, existing: list[str]) -> str | None:
+    """The existing scenario name that ``name`` looks like but is not (``mаin`` with a Cyrillic а
+    and ``main``), or None."""
+    skeleton = name_skeleton(name)
+    return next((e for e in existing if e != name and name_skeleton(e) == skeleton), None)
+
+
+def _look_alikes(name: str, other: str) -> str:
+    """The characters of ``name`` that differ from ``other``'s, with their Unicode names."""
+    return ", ".join(
+        f"{c!r} U+{ord(c):04X} {unicodedata.name(c, '?')}"
+        for c, o in zip(name, other, strict=False)
+        if c != o
+    )
 
 
 def empty_register() -> Register:
@@ -380,13 +421,6 @@ class Store:
         """Every write attempt, newest first: time, user, role, action, scenario, version, outcome, detail."""
         return self.backend.audit_log(limit)
 
-    def failed_sign_ins(self, name: str, since: datetime) -> list[datetime]:
-        """Times of the failed sign-ins (wrong name or password; not lockout refusals) recorded for
-        account ``name`` since ``since`` (for ``planner.core.accounts.refuse_if_locked``)."""
-        since_text = since.astimezone(UTC).isoformat(timespec="milliseconds")
-        name = shown_text(name)  # as the audit log stores it (control characters escaped)
-        return [datetime.fromisoformat(t) for t in self.backend.failed_sign_ins(name, since_text)]
-
     def record_event(
         self,
         *,
@@ -411,6 +445,23 @@ class Store:
                 "detail": detail,
             }
         )
+
+    def record_refusal(
+        self,
+        err: PlannerError,
+        *,
+        user: User,
+        action: str,
+        scenario: str = MAIN,
+        expected_version: int | None = None,
+    ) -> None:
+        """Record a write refused before it reached :meth:`save` (an edit the library's editing or
+        validation functions refused, an import with problems): user, action, every refused row
+        with its reason. Outcome ``denied`` for a refusal of rights, else ``invalid``."""
+        problems = getattr(err, "problems", None)
+        detail = "\n".join(map(str, problems)) if problems else str(err)
+        outcome = "denied" if isinstance(err, AccessDenied) else "invalid"
+        self._record(user, action, scenario, expected_version, outcome, detail)
 
     # ---- writing -------------------------------------------------------------------------
     def _record(
@@ -440,6 +491,20 @@ class Store:
         except AccessDenied as exc:
             self._deny(user, action, scenario, None, exc)
             raise
+
+    def _refuse_confusable(self, scenario: str, user: User, action: str) -> None:
+        """InputError (recorded) when a new scenario's name looks like an existing one's."""
+        names = sorted({v.scenario for v in self.backend.versions(None)})
+        twin = confusable_with(scenario, names)
+        if twin is None:
+            return
+        message = (
+            f"场景名 {scenario!r} 与已有场景 {twin!r} 字形相同但字符不同 ({_look_alikes(scenario, twin)}); "
+            f"请换一个名字 / scenario name {scenario!r} looks like the existing {twin!r} but is made of other "
+            "characters: choose another name"
+        )
+        self._record(user, action, scenario, None, "invalid", message)
+        raise InputError(message)
 
     def _conflict(self, scenario: str, expected: int | None, user: User, action: str) -> ConflictError:
         versions = self._versions(scenario)
@@ -535,7 +600,14 @@ class Store:
         action: str,
         restored_from: int | None = None,
     ) -> Version:
-        check_scenario_name(scenario)
+        try:
+            check_scenario_name(scenario)
+        except InputError as exc:
+            self._record(user, action, scenario, expected_version, "invalid", str(exc))
+            raise
+        if not self.exists(scenario) and not self._versions(scenario):  # a new name
+            scenario = normalise_scenario_name(scenario)
+            self._refuse_confusable(scenario, user, action)
         register = conform(register)
         problems = field_problems({"comment": comment, "author": user.name}, place=f"scenario {scenario}")
         problems += validate_register(register, self.plan, place=f"scenario {scenario}")
@@ -609,9 +681,12 @@ class Store:
     def copy(self, source: str, target: str, *, user: User, comment: str = "") -> Version:
         """Copy a scenario's latest version into a new scenario ``target`` (city planner only)."""
         self._require(user, "copy", target)
+        target = normalise_scenario_name(target)
         register, v = self.load(source)
         if self.exists(target):
-            raise PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
+            exc = PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
+            self._record(user, "copy", target, None, "invalid", str(exc))
+            raise exc
         note = comment or f"复制自 {source} v{v.version} / copied from {source} v{v.version}"
         return self._save(register, user, note, target, None, action="copy")
 
@@ -651,12 +726,16 @@ class Store:
         """Delete a scenario (city planner only; ``confirm`` must repeat its name; ``main`` cannot be
         deleted). A tombstone version is written: every earlier version stays viewable (留痕)."""
         self._require(user, "delete", scenario)
+        refusal = None
         if scenario == MAIN:
-            raise PlannerError(f"主场景 {MAIN} 不能删除 / the {MAIN!r} scenario cannot be deleted")
-        if confirm != scenario:
-            raise PlannerError(
+            refusal = PlannerError(f"主场景 {MAIN} 不能删除 / the {MAIN!r} scenario cannot be deleted")
+        elif confirm != scenario:
+            refusal = PlannerError(
                 f"请输入场景名 {scenario} 以确认删除 / to delete, confirm by repeating its name {scenario!r}"
             )
+        if refusal is not None:
+            self._record(user, "delete", scenario, None, "invalid", str(refusal))
+            raise refusal
         latest = self.version(scenario)
         try:
             self._commit(scenario, None, user, f"删除 deleted {scenario}", latest.version, action="delete")
