@@ -12,19 +12,16 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import frame
+from planner.app.labels import counted_source, findings_table
 from planner.app.mapview import build_map
 from planner.app.session import fmt_wan
 from planner.core.capacity import capacity_report
 from planner.core.findings import findings_frame, run_checks
 from planner.core.geo import fmt_m2
+from planner.i18n import translator
 
 plan, register, lang = frame()
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 # Overview: the plan at a glance: progress toward the target, a small map, the most serious findings.
 report = capacity_report(plan, register)
@@ -54,6 +51,7 @@ st.progress(
         f"Progress {report.progress:.1%} (counted = delivery year within {plan.period_start}-{plan.deadline_year})",
     ),
 )
+st.caption(counted_source(plan, report, lang))
 if report.counted_unconfirmed_m2 > 0:
     st.warning(
         t(
@@ -83,18 +81,7 @@ with right:
     st.subheader(t("主要问题", "Most serious findings"))
     findings = findings_frame(run_checks(plan, register))
     serious = findings[findings["severity"].isin(["error", "warning"])].head(8)
-    msg = "message_zh" if lang == "zh" else "message_en"
-    st.dataframe(
-        serious[["severity", "id", "code", msg]],
-        hide_index=True,
-        placeholder="—",
-        column_config={
-            "severity": t("级别", "Severity"),
-            "id": t("对象", "Item"),
-            "code": t("代码", "Code"),
-            msg: t("说明", "Message"),
-        },
-    )
+    st.dataframe(findings_table(plan, register, serious, lang), hide_index=True, placeholder="—")
     counts = findings["severity"].value_counts()
     st.caption(
         t(

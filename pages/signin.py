@@ -17,16 +17,13 @@ from planner.app.session import (
     sign_in,
     sign_in_identity,
     sign_out,
+    user_line,
 )
 from planner.errors import PlannerError
+from planner.i18n import translator
 
 plan, register, lang = frame()
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 try:
     oidc = "auth" in st.secrets  # an identity provider is configured
@@ -51,7 +48,7 @@ except PlannerError as err:  # the accounts file is broken: say where, sign-in i
 st.title(t("登录", "Sign in"))
 user = current_user(st.session_state)
 if user is not None:
-    st.success(t(f"已登录: {user.label('zh')}", f"Signed in: {user.label('en')}"))
+    st.success(t("已登录: ", "Signed in: ") + user_line(st.session_state, lang))
     st.markdown(rights_text(user, plan, lang))
     if st.button(t("退出登录", "Sign out"), key="sign_out_main"):
         sign_out(st.session_state)

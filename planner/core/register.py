@@ -23,18 +23,13 @@ import shapely
 from planner.core.geo import WGS84, in_shenzhen_bbox
 from planner.core.plan import Plan
 from planner.errors import InputError, Problem, ValidationError
+from planner.i18n import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS  # noqa: F401 (labels live in i18n)
 
 PARKS_FILE = "parks.geojson"
 ALLOCATIONS_FILE = "allocations.csv"
 QUOTAS_FILE = "quotas.csv"
 
 STATUSES = ("planned", "under_construction", "delivered", "unknown")
-STATUS_LABELS = {
-    "planned": ("规划", "Planned"),
-    "under_construction": ("在建", "Under construction"),
-    "delivered": ("已交付", "Delivered"),
-    "unknown": ("未知", "Unknown"),
-}
 SECURED_STATUSES = ("delivered", "under_construction")
 BASES = ("baseline", "planner", "import")
 
@@ -57,42 +52,6 @@ ALLOCATION_COLUMNS = [
 ]
 QUOTA_COLUMNS = ["district_code", "quota_m2"]
 
-PARK_LABELS: dict[str, tuple[str, str]] = {
-    "id": ("编号", "ID"),
-    "name_zh": ("名称", "Name (zh)"),
-    "name_en": ("英文名称", "Name (en)"),
-    "district": ("所在区(来源)", "District (as sourced)"),
-    "district_code": ("区代码", "District code"),
-    "functional_area": ("功能区", "Functional area"),
-    "park_type": ("园区类型", "Park type"),
-    "namepark_level": ("软件名园级别", "Name-park level"),
-    "namepark_note": ("名园备注", "Name-park note"),
-    "land_use_class": ("用地类别", "Land-use class"),
-    "land_area_m2": ("占地面积(m²)", "Land area (m²)"),
-    "plot_ratio": ("容积率", "Plot ratio"),
-    "gfa_m2": ("总建筑面积(m²)", "Total floor area (m²)"),
-    "new_gfa_m2": ("新增建筑面积(m²)", "New floor area (m²)"),
-    "delivery_year": ("交付年份", "Delivery year"),
-    "status": ("状态", "Status"),
-    "status_src": ("状态(来源原文)", "Status (source text)"),
-    "year_src": ("年份(来源原文)", "Year (source text)"),
-    "fields": ("重点领域", "Fields"),
-    "spec_tag": ("专业方向标签(来源)", "Specialisation tag (source)"),
-    "source": ("来源", "Source"),
-    "figures_conf": ("数据可信度", "Figures confidence"),
-    "coord_conf": ("坐标可信度", "Coordinate confidence"),
-    "figures_verified": ("数据已核实", "Figures verified"),
-}
-ALLOCATION_LABELS: dict[str, tuple[str, str]] = {
-    "allocation_id": ("分配编号", "Allocation ID"),
-    "park_id": ("园区编号", "Park ID"),
-    "specialisation": ("专业方向", "Specialisation"),
-    "area_m2": ("分配面积(m²)", "Allocated area (m²)"),
-    "delivery_year": ("交付年份", "Delivery year"),
-    "status": ("状态", "Status"),
-    "basis": ("依据", "Basis"),
-    "note": ("备注", "Note"),
-}
 
 YEAR_MIN, YEAR_MAX = 1979, 2100
 

@@ -1,0 +1,53 @@
+"""Charts for the pages, as Vega-Lite (altair) specifications: data in, chart out (no streamlit)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from planner.core.capacity import CapacityReport
+from planner.core.geo import M2_PER_WAN
+from planner.i18n import t
+
+# (column of report.by_year, zh, en, colour, dash pattern, line width), drawn in this order: the
+# counted line last, on top, solid and wide with round markers, so where it equals the secured
+# line (dashed, below it) both stay visible.
+CUMULATIVE_SERIES = (
+    ("target_m2", "目标", "Target", "#7f7f7f", [2, 3], 1.5),
+    ("secured_cumulative_m2", "累计已落实", "Secured, cumulative", "#1a9850", [8, 4], 2.0),
+    ("cumulative_m2", "累计计入", "Counted, cumulative", "#2c7fb8", [1, 0], 3.5),
+)
+
+
+def cumulative_chart(report: CapacityReport, lang: str = "zh") -> alt.LayerChart:
+    """Counted and secured space by year, cumulative, against the target line, in 万㎡."""
+    year = t(lang, "年份", "Year")
+    series = t(lang, "系列", "Series")
+    names = [t(lang, zh, en) for _, zh, en, *_ in CUMULATIVE_SERIES]
+    rows = [
+        pd.DataFrame(
+            {
+                year: report.by_year["year"].astype(str),
+                series: name,
+                "万㎡": (report.by_year[col] / M2_PER_WAN).round(2),
+            }
+        )
+        for (col, *_), name in zip(CUMULATIVE_SERIES, names, strict=True)
+    ]
+    data = pd.concat(rows, ignore_index=True)
+    colours = [c for *_, c, _, _ in CUMULATIVE_SERIES]
+    dashes = [d for *_, d, _ in CUMULATIVE_SERIES]
+    base = alt.Chart(data).encode(
+        x=alt.X(f"{year}:O", title=year),
+        y=alt.Y("万㎡:Q", title="万㎡"),
+        color=alt.Color(f"{series}:N", scale=alt.Scale(domain=names, range=colours), title=None),
+        strokeDash=alt.StrokeDash(f"{series}:N", scale=alt.Scale(domain=names, range=dashes), title=None),
+        tooltip=[f"{series}:N", f"{year}:O", alt.Tooltip("万㎡:Q", format=",.1f")],
+    )
+    layers = [
+        base.transform_filter(alt.datum[series] == name).mark_line(
+            strokeWidth=width, point=alt.OverlayMarkDef(size=30 + 20 * width, filled=True)
+        )
+        for (*_, width), name in zip(CUMULATIVE_SERIES, names, strict=True)
+    ]
+    return alt.layer(*layers)
