@@ -59,7 +59,7 @@ st.caption(
 st.caption(counted_source(plan, report, lang))
 
 st.subheader(t("逐年累计 (万㎡)", "Cumulative by year (万㎡)"))
-st.altair_chart(cumulative_chart(report, lang), use_container_width=True)
+st.altair_chart(cumulative_chart(report, lang), width="stretch")
 
 st.subheader(t("各区", "By district"))
 d = report.by_district

@@ -201,9 +201,10 @@ _BILINGUAL = ("语言 / Language", "中文", "万㎡")  # the switch itself, and
 
 
 def _data_names(text: str, plan: Plan, register) -> bool:
-    """Whether the Chinese in ``text`` is only names the data holds (a park's, a district's),
-    the language switch or the unit 万㎡."""
+    """Whether the Chinese in ``text`` is only names the data holds (a park's, a district's, a
+    person's), the language switch or the unit 万㎡."""
     names = [*_BILINGUAL, *(d.name_zh for d in plan.districts), *register.parks["name_zh"]]
+    names += [u.display_name for u in USERS.values() if u is not None]
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, "")
     return not _CJK.search(text)

@@ -9,13 +9,14 @@ from planner.core.capacity import CapacityReport
 from planner.core.geo import M2_PER_WAN
 from planner.i18n import t
 
-# (column of report.by_year, zh, en, colour, dash pattern, line width), drawn in this order: the
-# counted line last, on top, solid and wide with round markers, so where it equals the secured
-# line (dashed, below it) both stay visible.
+# (column of report.by_year, zh, en, colour, dash pattern, line width, opacity), drawn in this
+# order: the counted line wide, pale and solid with large markers, the secured line over it thin
+# and dashed with small markers, so where the two are equal both stay visible (the counted line
+# shows as a band around the secured one).
 CUMULATIVE_SERIES = (
-    ("target_m2", "目标", "Target", "#7f7f7f", [2, 3], 1.5),
-    ("secured_cumulative_m2", "累计已落实", "Secured, cumulative", "#1a9850", [8, 4], 2.0),
-    ("cumulative_m2", "累计计入", "Counted, cumulative", "#2c7fb8", [1, 0], 3.5),
+    ("target_m2", "目标", "Target", "#7f7f7f", [2, 3], 1.5, 1.0),
+    ("cumulative_m2", "累计计入", "Counted, cumulative", "#2c7fb8", [1, 0], 7.0, 0.45),
+    ("secured_cumulative_m2", "累计已落实", "Secured, cumulative", "#1a9850", [6, 4], 2.0, 1.0),
 )
 
 
@@ -35,8 +36,8 @@ def cumulative_chart(report: CapacityReport, lang: str = "zh") -> alt.LayerChart
         for (col, *_), name in zip(CUMULATIVE_SERIES, names, strict=True)
     ]
     data = pd.concat(rows, ignore_index=True)
-    colours = [c for *_, c, _, _ in CUMULATIVE_SERIES]
-    dashes = [d for *_, d, _ in CUMULATIVE_SERIES]
+    colours = [c for *_, c, _, _, _ in CUMULATIVE_SERIES]
+    dashes = [d for *_, d, _, _ in CUMULATIVE_SERIES]
     base = alt.Chart(data).encode(
         x=alt.X(f"{year}:O", title=year),
         y=alt.Y("万㎡:Q", title="万㎡"),
@@ -46,8 +47,10 @@ def cumulative_chart(report: CapacityReport, lang: str = "zh") -> alt.LayerChart
     )
     layers = [
         base.transform_filter(alt.datum[series] == name).mark_line(
-            strokeWidth=width, point=alt.OverlayMarkDef(size=30 + 20 * width, filled=True)
+            strokeWidth=width,
+            opacity=opacity,
+            point=alt.OverlayMarkDef(size=20 * width, filled=True, opacity=opacity),
         )
-        for (*_, width), name in zip(CUMULATIVE_SERIES, names, strict=True)
+        for (*_, width, opacity), name in zip(CUMULATIVE_SERIES, names, strict=True)
     ]
     return alt.layer(*layers)
