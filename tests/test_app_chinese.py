@@ -15,9 +15,12 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from unittest import mock
 
 import pandas as pd
 import pytest
+import shapely
+import shapely.geometry
 from streamlit.testing.v1 import AppTest
 
 from planner.app.session import PAGES
@@ -27,6 +30,7 @@ from planner.core.plan import Plan
 from planner.core.register import ALLOCATION_COLUMNS, BASES, PARK_COLUMNS, QUOTA_COLUMNS, STATUSES
 from planner.i18n import FINDING_LABELS
 from tests.conftest import as_account
+from tests.test_app import _fake_st_folium
 from tests.test_uploads import broken_geojson, good_geojson
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -53,6 +57,7 @@ _NOT_TEXT = {
     "datasets",
 }
 # a file path or a URL, and a plan file's [section], are shown as they are (a source to check)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _PATH = re.compile(r"\S*[/\\]\S*|\[[\w.]+\]")
 
 
@@ -185,6 +190,8 @@ def test_every_page_in_chinese_shows_no_internal_code(page: str | None, who: str
     for view, shown in _views(at, page):
         assert not shown.exception, [e.message for e in shown.exception]
         assert codes_shown(shown, plan) == [], f"{page or 'app.py'} {view} as {who}"
+        # a multiselect says in Chinese what to choose (Streamlit's own is "Choose an option")
+        assert all(_CJK.search(m.proto.placeholder) for m in shown.multiselect), page
 
 
 def test_the_walk_finds_a_code_when_one_is_shown(plan: Plan) -> None:
@@ -196,7 +203,6 @@ def test_the_walk_finds_a_code_when_one_is_shown(plan: Plan) -> None:
     assert {"under_construction", "new_gfa_m2", "None"} <= found
 
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _BILINGUAL = ("语言 / Language", "中文", "万㎡")  # the switch itself, and the unit shown in both
 
 
@@ -224,3 +230,17 @@ def test_the_english_switch_shows_english(page: str | None, plan: Plan) -> None:
     labels += [m.label for m in at.metric]
     chinese = [x for x in labels if _CJK.search(x) and not _data_names(x, plan, at.session_state.register)]
     assert chinese == [], page
+
+
+def test_the_drawing_form_in_chinese_shows_no_internal_code(plan: Plan) -> None:
+    """The form a drawing opens (st_folium faked as in test_app): labels, choices and placeholders."""
+    square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
+    drawing = {"type": "Feature", "properties": {}, "geometry": square}
+    with mock.patch("streamlit_folium.st_folium", _fake_st_folium(drawing)):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.session_state["user"] = as_account(PLANNER)
+        at.switch_page("pages/map.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert any("测得占地面积" in m.value for m in at.markdown)  # the form is there
+        assert codes_shown(at, plan) == []
+        assert all(m.proto.placeholder and "Choose" not in m.proto.placeholder for m in at.multiselect)
