@@ -84,9 +84,29 @@ def test_official_land_areas_come_from_district_facts(plan):
 
 def test_plot_ratio_limits_are_marked_unconfirmed(plan):
     assert plan.plot_ratio_confirmed is False
+    assert plan.plot_ratio_confidence == "low"
     assert plan.max_plot_ratio("M0", 1) == 4.0
     assert plan.max_plot_ratio("M1", 5) == 1.5
     assert plan.max_plot_ratio(None, 3) == 3.5
+
+
+def test_plot_ratio_table_is_keyed_by_land_use_class_and_density_zone(plan):
+    """The table equals the one in shared/data/README.md, cell by cell, for the plan's own classes."""
+    text = shared_file("data", "README.md").read_text(encoding="utf-8")
+    zones = {"一区": 1, "二区": 2, "三区": 3, "四区": 4, "五区": 5}
+    rows = re.findall(r"^\| (.区) \| ([\d.]+) \| ([\d.]+) \|$", text, flags=re.M)
+    expected = {}
+    for zone, m0, m1 in rows:
+        expected[("M0", zones[zone])] = float(m0)
+        expected[("M1", zones[zone])] = float(m1)
+    assert len(expected) == 10 and plan.plot_ratios == expected
+    assert plan.land_use_keys() == ("M0", "M1")
+    assert plan.label("land_use_classes", "M0") == "新型产业用地 (M0)"
+
+
+def test_a_plan_without_a_plot_ratio_table_sets_no_limit():
+    zj = load_plan(DATA / "zhejiang")
+    assert zj.plot_ratios == {} and zj.max_plot_ratio("M0", 1) == float("inf")
 
 
 def test_resolve_district_accepts_the_usual_spellings(plan):
@@ -162,3 +182,64 @@ def test_a_second_plan_loads_from_another_folder():
         assert _figure(target.quote, target.unit) == target.value
     hangzhou = zj.district_polygons.set_index("code").loc["330100", "computed_land_km2"]
     assert 16_000 < hangzhou < 17_500  # Hangzhou covers about 16,850 km²
+
+
+@pytest.mark.parametrize(
+    ("table", "number", "anchor", "copy_of"),
+    [
+        ("fields", 2, '[[fields]]\nkey = "ai"', '[[fields]]\nkey = "high_end_software"'),
+        (
+            "namepark_levels",
+            2,
+            '[[namepark_levels]]\nkey = "provincial"',
+            '[[namepark_levels]]\nkey = "national"',
+        ),
+        ("park_types", 2, '[[park_types]]\nkey = "digital_park"', '[[park_types]]\nkey = "industrial_park"'),
+        ("roles", 2, '[[roles]]\nkey = "centre"', '[[roles]]\nkey = "core"'),
+        (
+            "specialisations",
+            2,
+            '[[specialisations]]\nkey = "fintech"',
+            '[[specialisations]]\nkey = "core_cluster"',
+        ),
+        ("land_use_classes", 2, '[[land_use_classes]]\nkey = "M1"', '[[land_use_classes]]\nkey = "M0"'),
+        (
+            "functional_areas",
+            2,
+            '[[functional_areas]]\nkey = "shenshan"',
+            '[[functional_areas]]\nkey = "dapeng"',
+        ),
+        ("targets", 3, 'key = "new_employees"', 'key = "value_added"'),
+        ("districts", 2, 'code = "440304"', 'code = "440305"'),
+    ],
+)
+def test_a_duplicate_key_in_any_table_is_refused_with_its_place(plan_copy, table, number, anchor, copy_of):
+    """Two entries with the same key: the second is named by table and position, the plan is not loaded.
+
+    (Entries that referred to the lost key are reported too, e.g. districts whose role is now unknown.)
+    """
+    _edit(plan_copy, anchor, copy_of)
+    with pytest.raises(PlanError, match=r"duplicate") as info:
+        load_plan(plan_copy)
+    duplicates = [p for p in info.value.problems if "duplicate" in p.message_en]
+    assert len(duplicates) == 1
+    assert (
+        duplicates[0].place.endswith(f"[[{table}]] #{number}")
+        or f"[[{table}]] #{number} (" in duplicates[0].place
+    )
+    assert "重复" in duplicates[0].message_zh
+
+
+def test_a_duplicate_target_key_names_the_target(plan_copy):
+    _edit(plan_copy, 'key = "new_employees"', 'key = "value_added"')
+    with pytest.raises(PlanError, match=r"\[\[targets\]\] #3.*duplicate target key 'value_added'"):
+        load_plan(plan_copy)
+
+
+def test_a_duplicate_density_zone_or_unknown_class_in_the_plot_ratio_table_is_refused(plan_copy):
+    _edit(plan_copy, "zone = 2\n", "zone = 1\n")
+    _edit(plan_copy, "M1 = 2.5", "M9 = 2.5")
+    with pytest.raises(PlanError) as info:
+        load_plan(plan_copy)
+    problems = {(p.place.split("plan.toml ")[-1], p.field) for p in info.value.problems}
+    assert problems == {("[[plot_ratio.limits]] #2", "zone"), ("[[plot_ratio.limits]] #4", "M9")}

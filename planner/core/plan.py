@@ -13,6 +13,7 @@ A plan is a folder, so a second city is a second folder, not a code change::
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,7 +32,7 @@ from planner.settings import GEODATA_DIR as GEODATA
 PLAN_FILE = "plan.toml"
 DISTRICTS_FILE = "districts.geojson"
 COMPARISONS = (">=", ">", "=", "<=", "<")
-LAND_USE_CLASSES = ("M0", "M1")
+CONFIDENCES = ("high", "medium", "low")
 
 
 def available_plans() -> list[str]:
@@ -142,9 +143,11 @@ class Plan:
     pilots: tuple[dict[str, Any], ...]
     namepark_levels: tuple[Labelled, ...]
     park_types: tuple[Labelled, ...]
-    plot_ratio: pd.DataFrame  # index zone, columns M0/M1
+    land_use_classes: tuple[Labelled, ...]  # [[land_use_classes]]: the classes a park may declare
+    plot_ratio: pd.DataFrame  # index density zone, one column per land-use class
     plot_ratio_confirmed: bool
     plot_ratio_default_zone: int
+    plot_ratio_confidence: str  # high / medium / low ("low": the tool's assumption, not a sourced table)
     baseline_share: float
     sources: dict[str, dict[str, str]]
     raw: dict[str, Any]
@@ -183,12 +186,33 @@ class Plan:
         """District polygons with role, specialisations, official and computed areas (WGS84)."""
         return self.district_polygons
 
+    def land_use_keys(self) -> tuple[str, ...]:
+        """The land-use class keys the plan knows (``("M0", "M1")`` for Shenzhen)."""
+        return tuple(c.key for c in self.land_use_classes)
+
+    @property
+    def plot_ratios(self) -> dict[tuple[str, int], float]:
+        """The plot-ratio table as ``{(land_use_class, density_zone): allowed plot ratio}``.
+
+        >>> from planner.core.plan import load_plan
+        >>> load_plan("shenzhen").plot_ratios[("M0", 1)]
+        4.0
+        """
+        table = self.plot_ratio
+        return {
+            (str(cls), int(zone)): float(table.at[zone, cls])
+            for zone in table.index
+            for cls in table.columns
+            if pd.notna(table.at[zone, cls]) and math.isfinite(table.at[zone, cls])
+        }
+
     def max_plot_ratio(self, land_use_class: str | None = None, zone: int | None = None) -> float:
-        """The allowed plot ratio for a class and zone; unknown class -> the higher of M0/M1."""
+        """The allowed plot ratio for a class and zone (the plan's default zone when the zone is unknown);
+        an unknown or missing class gets the highest ratio of the zone; no table: no limit (inf)."""
         row = self.plot_ratio.loc[zone if zone in self.plot_ratio.index else self.plot_ratio_default_zone]
-        if land_use_class in LAND_USE_CLASSES:
+        if land_use_class in row.index and pd.notna(row[land_use_class]):
             return float(row[land_use_class])
-        return float(row.max())
+        return float(row.max()) if row.notna().any() else float("inf")
 
     def resolve_district(self, name: str) -> tuple[str, str]:
         """Map a district name as people write it ('南山', '南山区', 'Nanshan', '440305', '大鹏')
@@ -277,6 +301,63 @@ def _labelled(items: list[dict], kind: str, file: str, problems: list[Problem]) 
         extra = {k: v for k, v in item.items() if k not in ("key", "label_zh", "label_en")}
         out.append(Labelled(key, item.get("label_zh", key), item.get("label_en", key), extra))
     return tuple(out)
+
+
+def _plot_ratio_table(
+    plot: dict[str, Any], classes: set[str], file: str, problems: list[Problem]
+) -> tuple[pd.DataFrame, str]:
+    """``[plot_ratio]``: one row a density zone, one column a land-use class of the plan; and its confidence.
+
+    No table: no limit (an empty row of ``inf`` for the default zone).
+    """
+    place = f"{file} [plot_ratio]"
+    confidence = plot.get("confidence", "low")
+    if confidence not in CONFIDENCES:
+        problems.append(
+            Problem(
+                place, "confidence", f"未知可信度 {confidence!r}", f"confidence must be one of {CONFIDENCES}"
+            )
+        )
+    rows = plot.get("limits", [])
+    if not rows:
+        inf = {c: [float("inf")] for c in sorted(classes)} or {"": [float("inf")]}
+        return pd.DataFrame(inf, index=pd.Index([int(plot.get("default_zone", 1))], name="zone")), confidence
+    seen: set[Any] = set()
+    for i, row in enumerate(rows, 1):
+        where = f"{file} [[plot_ratio.limits]] #{i}"
+        zone = _get(row, "zone", where, problems, int)
+        if zone is not None and zone in seen:
+            problems.append(
+                Problem(where, "zone", f"重复的密度分区 {zone}", f"duplicate density zone {zone}")
+            )
+        seen.add(zone)
+        for cls, val in row.items():
+            if cls == "zone":
+                continue
+            if cls not in classes:
+                problems.append(
+                    Problem(
+                        where,
+                        cls,
+                        f"未知用地类别 {cls!r}, 请先在 [[land_use_classes]] 中列出",
+                        f"unknown land-use class {cls!r}; list it in [[land_use_classes]] first",
+                    )
+                )
+            elif isinstance(val, bool) or not isinstance(val, int | float) or not val > 0:
+                problems.append(
+                    Problem(
+                        where,
+                        cls,
+                        f"容积率必须为正数: {val!r}",
+                        f"plot ratio must be a positive number: {val!r}",
+                    )
+                )
+    limits = pd.DataFrame([r for r in rows if isinstance(r.get("zone"), int)])
+    if limits.empty:
+        return pd.DataFrame({"": [float("inf")]}, index=pd.Index([1], name="zone")), confidence
+    limits = limits.drop_duplicates("zone").set_index("zone")
+    limits = limits[[c for c in limits.columns if c in classes]]
+    return limits.apply(pd.to_numeric, errors="coerce").astype(float), confidence
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -369,9 +450,20 @@ def _load_plan_uncached(folder: Path) -> Plan:
     if "new_space_target" in raw:  # optional: a plan may set other targets only
         new_space = _target(raw["new_space_target"], f"{file} [new_space_target]", sources, problems)
     targets = []
+    target_keys = {new_space.key} if new_space else set()
     for i, t in enumerate(raw.get("targets", []), 1):
         tgt = _target(t, f"{file} [[targets]] #{i}", sources, problems)
-        if tgt:
+        if tgt and tgt.key in target_keys:
+            problems.append(
+                Problem(
+                    f"{file} [[targets]] #{i}",
+                    "key",
+                    f"重复的指标键 {tgt.key!r}",
+                    f"duplicate target key {tgt.key!r}",
+                )
+            )
+        elif tgt:
+            target_keys.add(tgt.key)
             targets.append(tgt)
 
     roles = _labelled(raw.get("roles", []), "roles", file, problems)
@@ -437,8 +529,12 @@ def _load_plan_uncached(folder: Path) -> Plan:
         problems.append(Problem(file, "districts", "规划中没有区", "the plan names no districts"))
 
     areas = []
+    area_keys: set[str] = set()
     for i, a in enumerate(raw.get("functional_areas", []), 1):
         place = f"{file} [[functional_areas]] #{i}"
+        if a.get("key", "") in area_keys:
+            problems.append(Problem(place, "key", f"重复的键 {a['key']!r}", f"duplicate key {a['key']!r}"))
+        area_keys.add(a.get("key", ""))
         parent = str(a.get("parent", ""))
         if parent and parent not in seen_codes:
             problems.append(
@@ -458,23 +554,9 @@ def _load_plan_uncached(folder: Path) -> Plan:
             )
         )
 
+    land_use = _labelled(raw.get("land_use_classes", []), "land_use_classes", file, problems)
     plot = raw.get("plot_ratio", {})
-    limits = pd.DataFrame(plot.get("limits", []))
-    if not limits.empty:
-        limits = limits.set_index("zone").astype(float)
-        for zone, row in limits.iterrows():
-            for cls, val in row.items():
-                if not val > 0:
-                    problems.append(
-                        Problem(
-                            f"{file} [[plot_ratio.limits]] zone {zone}",
-                            str(cls),
-                            f"容积率必须为正: {val}",
-                            f"plot ratio must be positive: {val}",
-                        )
-                    )
-    else:
-        limits = pd.DataFrame({"M0": [float("inf")], "M1": [float("inf")]}, index=pd.Index([1], name="zone"))
+    limits, confidence = _plot_ratio_table(plot, {c.key for c in land_use}, file, problems)
 
     share = raw.get("baseline", {}).get("software_share", 0.0)
     if not isinstance(share, int | float) or not 0 <= share <= 1:
@@ -488,6 +570,9 @@ def _load_plan_uncached(folder: Path) -> Plan:
         )
         share = 0.0
 
+    fields = _labelled(raw.get("fields", []), "fields", file, problems)
+    levels = _labelled(raw.get("namepark_levels", []), "namepark_levels", file, problems)
+    park_types = _labelled(raw.get("park_types", []), "park_types", file, problems)
     districts_t = tuple(districts)
     polygons = _load_polygons(folder, districts_t, seen_codes, problems)
     if problems:
@@ -507,13 +592,15 @@ def _load_plan_uncached(folder: Path) -> Plan:
         specialisations=specs,
         districts=districts_t,
         functional_areas=tuple(areas),
-        fields=_labelled(raw.get("fields", []), "fields", file, problems),
+        fields=fields,
         pilots=tuple(raw.get("pilots", [])),
-        namepark_levels=_labelled(raw.get("namepark_levels", []), "namepark_levels", file, problems),
-        park_types=_labelled(raw.get("park_types", []), "park_types", file, problems),
+        namepark_levels=levels,
+        park_types=park_types,
+        land_use_classes=land_use,
         plot_ratio=limits,
         plot_ratio_confirmed=bool(plot.get("confirmed", False)),
         plot_ratio_default_zone=int(plot.get("default_zone", limits.index[0])),
+        plot_ratio_confidence=confidence,
         baseline_share=float(share),
         sources=sources,
         raw=raw,

@@ -337,15 +337,15 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
         "未知园区类型: {v}",
         f"unknown park type {{v}}; use one of {sorted(types - {''})}",
     )
-    classes = {"", "M0", "M1"}
+    classes = {"", *plan.land_use_keys()}
     p += _bad_rows(
         ~parks["land_use_class"].isin(classes),
         parks,
         place,
         "id",
         "land_use_class",
-        "用地类别须为 M0/M1: {v}",
-        "land-use class must be M0 or M1: {v}",
+        f"用地类别须为 {'/'.join(plan.land_use_keys()) or '空 (本规划未设用地类别)'}: {{v}}",
+        f"land-use class must be one of {list(plan.land_use_keys())}: {{v}}",
     )
     field_keys = {f.key for f in plan.fields}
     bad_fields = parks["fields"].map(lambda s: any(k and k not in field_keys for k in s.split(";")))

@@ -190,12 +190,12 @@ def _build_parks(
         out[col] = mapped
     if "land_use_class" in out:
         out["land_use_class"] = out["land_use_class"].str.upper()
-        bad = ~out["land_use_class"].isin(["", "M0", "M1"])
+        bad = ~out["land_use_class"].isin(["", *plan.land_use_keys()])
         for i in np.flatnonzero(bad.to_numpy()):
             c.error(
                 "unknown_value", place(i, ident.iloc[i]), cols["land_use_class"],
-                f"用地类别须为 M0/M1: {out['land_use_class'].iloc[i]}",
-                f"land-use class must be M0 or M1: {out['land_use_class'].iloc[i]}",
+                f"用地类别须为 {'/'.join(plan.land_use_keys())}: {out['land_use_class'].iloc[i]}",
+                f"land-use class must be one of {list(plan.land_use_keys())}: {out['land_use_class'].iloc[i]}",
             )  # fmt: skip
 
     # Ids: given, else generated from name + geometry (stable: a re-import finds the same park).
