@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from planner.core.assign import assign_districts
 from planner.core.capacity import capacity_report
 from planner.core.findings import run_checks
-from planner.core.geo import METRIC, WGS84
+from planner.core.geo import WGS84
 from planner.core.plan import load_plan
 from planner.core.register import Register, conform_allocations, conform_parks
 
@@ -31,7 +31,7 @@ from planner.core.register import Register, conform_allocations, conform_parks
 def synthetic(n: int, seed: int = 7) -> Register:
     plan = load_plan()
     rng = np.random.default_rng(seed)
-    districts = plan.district_polygons.to_crs(METRIC)
+    districts = plan.district_polygons.to_crs(plan.metric_crs)
     points = districts.geometry.sample_points(size=int(n / len(districts)) + 1, rng=rng).explode().iloc[:n]
     xy = shapely.get_coordinates(points.values)
     half = rng.uniform(30, 100, len(xy))
@@ -50,7 +50,7 @@ def synthetic(n: int, seed: int = 7) -> Register:
             "new_gfa_m2": land * rng.uniform(0.5, 3, len(xy)),
             "figures_conf": "verified",
         },
-        geometry=gpd.GeoSeries(squares, crs=METRIC).to_crs(WGS84).values,
+        geometry=gpd.GeoSeries(squares, crs=plan.metric_crs).to_crs(WGS84).values,
         crs=WGS84,
     )
     allocs = pd.DataFrame(

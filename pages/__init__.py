@@ -14,23 +14,26 @@ from collections.abc import Sequence
 import streamlit as st
 
 from planner.app.session import (
-    APP_TITLE,
     LANGS,
     LOAD_LATEST,
     PAGES,
+    app_title,
+    choose_plan,
     current_user,
     ensure_state,
     identity_sign_in_once,
     load_latest,
+    plan_choices,
     problems_frame,
     refusal_message,
     scenario_line,
+    session_plan_name,
     shared_store,
     shown_location,
     sign_out,
     user_line,
 )
-from planner.core.plan import DEFAULT_PLAN, Plan, load_plan
+from planner.core.plan import Plan, load_plan
 from planner.core.register import Register
 from planner.errors import PlannerError, ValidationError
 from planner.store import ConflictError
@@ -66,17 +69,44 @@ def _identity_return() -> None:
             st.error(str(err))
 
 
-def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:
-    """Set up the page and draw the shared sidebar; the session's plan, working register, language."""
-    st.set_page_config(page_title=APP_TITLE, layout="wide")
+def _plan_chosen() -> None:
+    """The sidebar's plan choice changed: the session switches plan (its own store, register)."""
+    choose_plan(st.session_state, st.session_state.plan_choice)
+
+
+def _plan_picker(lang: str) -> None:
+    """A choice of plan in the sidebar when several are offered (bundled, or ``$PLANNER_PLAN``)."""
+    choices = plan_choices()
+    if len(choices) < 2:
+        return
+    current = session_plan_name(st.session_state)
+    st.session_state.plan_choice = current
+    st.selectbox(
+        "规划 / Plan",
+        choices,
+        format_func=lambda name: (lambda p: f"{p.city_zh} · {p.title_zh if lang == 'zh' else p.title_en}")(
+            cached_plan(name)
+        ),
+        key="plan_choice",
+        on_change=_plan_chosen,
+    )
+
+
+def frame() -> tuple[Plan, Register, str]:
+    """Set up the page and draw the shared sidebar; the session's plan, working register, language.
+
+    The plan is the sidebar's choice, else ``$PLANNER_PLAN`` (a bundled name or a folder), else shenzhen.
+    """
+    name = session_plan_name(st.session_state)
     if "plan" not in st.session_state:
-        st.session_state.plan = cached_plan(plan_name)
+        st.session_state.plan = cached_plan(name)
+    st.set_page_config(page_title=app_title(st.session_state.plan), layout="wide")
     try:
         if "store" not in st.session_state:
             st.session_state.store = shared_store(st.session_state.plan)
         plan, register, lang = ensure_state(st.session_state)
     except PlannerError as err:
-        store_unavailable(shown_location(), err)
+        store_unavailable(shown_location(plan=name), err)
     _identity_return()
     if "notice" in st.session_state:  # e.g. load_latest fell back to main: the scenario was deleted
         st.warning(st.session_state.pop("notice"))
@@ -88,6 +118,7 @@ def frame(plan_name: str = DEFAULT_PLAN) -> tuple[Plan, Register, str]:
             format_func=lambda k: "中文" if k == "zh" else "English",
             horizontal=True,
         )
+        _plan_picker(lang)
         for path, title_zh, title_en, icon in PAGES:
             st.page_link(path, label=title_zh if lang == "zh" else title_en, icon=icon)
         st.caption(f":material/person: {user_line(st.session_state, lang)}")

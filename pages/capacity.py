@@ -37,7 +37,7 @@ c1.metric(t("目标", "Target"), fmt_wan(report.target_m2), help=fmt_m2(report.t
 c2.metric(
     t("已计入", "Counted"),
     fmt_wan(report.counted_m2),
-    f"{report.progress:.1%}",
+    f"{report.progress:.1%}" if report.has_target else None,  # a plan may set no new-space target
     delta_color="off",
     help=fmt_m2(report.counted_m2),
 )

@@ -16,8 +16,11 @@ from planner.app.mapview import import_map
 from planner.app.session import (
     current_user,
 )
+from planner.core.geo import fmt_m2
 from planner.errors import PlannerError
 from planner.i18n import translator
+from planner.io.allocations import allocations_table as alloc_display
+from planner.io.allocations import taken_columns
 
 plan, register, lang = frame()
 t = translator(lang)  # the one translator (planner.i18n)
@@ -55,7 +58,9 @@ with right:
     )
     epsg_text = ""
     if crs_choice == "epsg":
-        epsg_text = st.text_input(t("EPSG 代码", "EPSG code"), placeholder="4547", key="import_epsg")
+        epsg_text = st.text_input(
+            t("EPSG 代码", "EPSG code"), placeholder=plan.metric_crs.split(":")[-1], key="import_epsg"
+        )
 
 upload = uploads.read_upload(uploaded)
 if upload is None:
@@ -106,6 +111,27 @@ st.dataframe(
     uploads.summary_table(preview, plan, lang=lang), hide_index=True, placeholder="—", key="import_parks"
 )
 
+alloc = preview.allocations
+if len(alloc) or preview.allocation_columns:
+    st.subheader(
+        t(
+            f"将导入的分配 ({len(alloc)} 条, 合计 {fmt_m2(float(alloc['area_m2'].sum()))}, 计入目标)",
+            f"Allocations to import ({len(alloc)}, {fmt_m2(float(alloc['area_m2'].sum()))}, counted towards the target)",
+        )
+    )
+    st.dataframe(alloc_display(alloc, plan, lang), hide_index=True, placeholder="—", key="import_allocations")
+with st.expander(t("文件中的列: 导入了什么", "The file's columns: what was taken")):
+    st.dataframe(
+        taken_columns(preview.columns, preview.allocation_columns, lang), hide_index=True, key="import_taken"
+    )
+    st.caption(
+        t(
+            "未导入的列和未导入的分配 (如交付年份不在规划期内) 见下方的提示。",
+            "Columns not taken, and allocations not taken (e.g. a delivery year outside the plan), are listed "
+            "in the warnings below.",
+        )
+    )
+
 issues = uploads.issues_table(preview, lang=lang)
 st.subheader(
     t(
@@ -119,7 +145,7 @@ if len(issues):
 else:
     st.caption(t("没有问题。", "No problems."))
 
-repairs = uploads.repairs_table(preview, lang=lang)
+repairs = uploads.repairs_table(preview, plan, lang=lang)
 if len(repairs):
     st.subheader(t("修复后的形状", "Repaired shapes offered"))
     st.caption(

@@ -4,7 +4,8 @@
 variable               what                                                        default
 =====================  ==========================================================  ===============================
 ``PLANNER_PLAN``       the plan: a bundled name (``shenzhen``) or a plan folder    ``shenzhen``
-``PLANNER_DB``         the store: a GeoPackage path or a ``postgresql://`` URL     ``data/planner.gpkg``
+``PLANNER_DB``         the store: a GeoPackage path or a ``postgresql://`` URL;    ``data/planner.gpkg`` (shenzhen),
+                       ``{plan}`` in it is replaced by the plan's name             ``data/planner-<plan>.gpkg``
 ``PLANNER_ACCOUNTS``   the accounts file (argon2id hashes)                         ``data/accounts.toml``
 ``PLANNER_PASSWORD``   a password for scripted CLI use (else a prompt)             —
 =====================  ==========================================================  ===============================
@@ -39,9 +40,21 @@ def plan_name() -> str:
     return os.environ.get(PLAN_ENV) or DEFAULT_PLAN
 
 
-def db_location(db: str | Path | None = None) -> str:
-    """The store to use: ``db``, else ``$PLANNER_DB``, else ``data/planner.gpkg``."""
-    return str(db or os.environ.get(DB_ENV) or DEFAULT_DB)
+def db_location(db: str | Path | None = None, plan: str | None = None) -> str:
+    """The store to use: ``db``, else ``$PLANNER_DB``, else the default file of the plan named ``plan``.
+
+    A store belongs to one plan. ``{plan}`` in either is replaced by the plan's name (its folder's
+    name), so one setting gives each plan its own store; the default is ``data/planner.gpkg`` for
+    the default plan (shenzhen) and ``data/planner-<plan>.gpkg`` for any other.
+
+    >>> db_location("x/{plan}.gpkg", "zhejiang")
+    'x/zhejiang.gpkg'
+    """
+    name = plan or DEFAULT_PLAN
+    given = db or os.environ.get(DB_ENV)
+    if given:
+        return str(given).replace("{plan}", name)
+    return str(DEFAULT_DB if name == DEFAULT_PLAN else DATA_DIR / f"planner-{name}.gpkg")
 
 
 def accounts_path(path: str | Path | None = None) -> Path:

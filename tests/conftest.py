@@ -13,13 +13,14 @@ import shapely
 
 from planner.core.access import User
 from planner.core.accounts import Account, load_accounts, save_accounts
-from planner.core.geo import METRIC, WGS84
+from planner.core.geo import WGS84
 from planner.core.plan import Plan, load_plan
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas, load_register
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DATA = Path(__file__).resolve().parent / "data"
+METRIC = load_plan().metric_crs  # the bundled Shenzhen plan's metric CRS (EPSG:4547)
 
 
 def shared_file(*parts: str) -> Path:

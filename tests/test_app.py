@@ -225,7 +225,8 @@ def test_a_drawing_becomes_a_park() -> None:
         n = len(at.session_state.register.parks)
         assert at.text_input[0].value == "drawn-001"
         area = next(m.value for m in at.markdown if "测得占地面积" in m.value)  # shown before saving
-        measured = area_m2(gpd.GeoSeries([shapely.geometry.shape(square)], crs=WGS84)).iloc[0]
+        metric = at.session_state.plan.metric_crs  # EPSG:4547 for Shenzhen
+        measured = area_m2(gpd.GeoSeries([shapely.geometry.shape(square)], crs=WGS84), metric).iloc[0]
         assert fmt_m2(measured) in area and "亩" in area
         name = next(w for w in at.text_input if w.label == "名称")
         name.set_value("绘制的园区")

@@ -12,9 +12,9 @@ from streamlit.testing.v1.errors import AppTestError
 
 from planner.app.uploads import PREVIEW_STATE
 from planner.core.access import User
-from planner.core.geo import METRIC, WGS84
+from planner.core.geo import WGS84
 from planner.core.plan import Plan
-from tests.conftest import as_account, inside, square
+from tests.conftest import METRIC, as_account, inside, square
 from tests.test_uploads import LONGGANG, LUOHU, broken_geojson, fc_bytes, feature, good_geojson
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

@@ -42,6 +42,7 @@ PAGES = {
     "export": "export",
     "import": "import",
     "scenario": "scenario",
+    "proposals": "proposals",
 }
 # the last thing each page draws: once it is there, the script has run to its end
 LAST = {
@@ -52,6 +53,7 @@ LAST = {
     "export": "分配 (",
     "import": "请选择要导入的文件",
     "scenario": "只有市级规划人员可以另存为新方案或删除方案",
+    "proposals": "下载场地容量 GeoJSON",
 }
 N_DISTRICTS = 9
 
@@ -191,7 +193,7 @@ def test_every_page_renders_offline(browser_page) -> None:
     page, base, blocked, errors = browser_page
     for name in PAGES:
         _open(page, base, name)
-        if name in ("overview", "map"):
+        if name in ("overview", "map", "proposals"):
             frame = _map_frame(page)
             assert frame.locator("path.leaflet-interactive").count() >= N_DISTRICTS
             assert frame.locator(".planner-legend").count() == 1

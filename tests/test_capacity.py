@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from planner.core.capacity import capacity_report
+from planner.core.capacity import capacity_report, target_table
 from planner.core.plan import load_plan
-from planner.errors import PlanError
+from planner.core.register import load_register
 from tests.conftest import DATA, inside, make_register, square
 
 
@@ -124,7 +126,33 @@ def test_seed_register_real_picture(plan, seed_register):
     assert r.gap_m2 == 3_000_000 - r.counted_m2
 
 
-def test_a_plan_without_a_space_target_cannot_be_counted():
+def test_a_plan_without_a_space_target_still_counts_its_register():
+    """Zhejiang sets no new-space target: the figures are there, target, gap and progress are NaN."""
     zj = load_plan(DATA / "zhejiang")
-    with pytest.raises(PlanError, match="no new-space target"):
-        capacity_report(zj, make_register([]))
+    r = capacity_report(zj, load_register(zj))
+    assert not r.has_target and math.isnan(r.target_m2) and math.isnan(r.gap_m2) and math.isnan(r.progress)
+    assert r.counted_m2 == 0 and set(r.by_district["key"]) >= set(zj.district_codes())
+    assert r.to_dict()["target_m2"] is None  # JSON has no NaN
+
+
+def test_the_target_table_counts_parks_of_a_targets_type():
+    """Zhejiang's town and enclave targets count the register's parks of that type; the pilot-zone
+    target names no park type, so the register cannot tell."""
+    zj = load_plan(DATA / "zhejiang")
+    register = load_register(zj)
+    table = target_table(zj, register).set_index("key")
+    assert list(table.index) == ["pilot_zones", "digital_towns", "enclaves"]
+    types = register.parks["park_type"]
+    assert table.loc["digital_towns", "counted"] == (types == "digital_town").sum() == 4
+    assert table.loc["enclaves", "counted"] == (types == "enclave").sum() == 1
+    assert table.loc["digital_towns", "met"] is False  # 4 of ">= 40"
+    assert math.isnan(table.loc["pilot_zones", "counted"]) and table.loc["pilot_zones", "met"] is None
+
+
+def test_the_target_table_puts_the_new_space_target_first(plan, seed_register):
+    table = target_table(plan, seed_register)
+    first = table.iloc[0]
+    assert first["key"] == "new_space" and first["value"] == 3_000_000
+    assert first["counted"] == capacity_report(plan, seed_register).counted_m2
+    assert first["counted"] < 3_000_000 and first["met"] is False  # the seed register falls short
+    assert len(table) == 1 + len(plan.targets)

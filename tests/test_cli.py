@@ -54,6 +54,39 @@ def test_check_text_report_shows_units_and_chinese_labels(capsys):
     assert "深汕特别合作区" in text and "no boundary here" in text
 
 
+def test_a_plan_without_a_new_space_target_checks_and_exits_0():
+    """`check --plan tests/data/zhejiang`: its other targets are reported, with the register's counts."""
+    proc = run_cli("check", "--plan", "tests/data/zhejiang")
+    assert proc.returncode == 0, proc.stderr
+    assert "本规划未设新增空间目标" in proc.stdout and "this plan sets no new-space target" in proc.stdout
+    assert (
+        "省级数字经济特色小镇 Provincial digital-economy towns (2020): >= 40 个; 登记册 register 4"
+        in proc.stdout
+    )
+    assert (
+        "数字经济“飞地”平台 Digital-economy enclave platforms (2020): >= 30 个; 登记册 register 1"
+        in proc.stdout
+    )
+    assert "杭州市 Hangzhou" in proc.stdout and "official       —  computed 16869.83" in proc.stdout
+
+
+def test_check_json_of_a_plan_without_a_new_space_target(tmp_path):
+    proc = run_cli("check", "--plan", "tests/data/zhejiang", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)  # strict JSON: no NaN
+    assert out["target_m2"] is None and out["gap_m2"] is None
+    assert [t["key"] for t in out["targets"]] == ["pilot_zones", "digital_towns", "enclaves"]
+    assert [t["counted"] for t in out["targets"]] == [None, 4, 1]
+    assert [f["code"] for f in out["findings"] if f["code"] == "PARK_OUTSIDE_CITY"] == []
+
+
+def test_planner_plan_chooses_the_plan_on_the_command_line(monkeypatch):
+    monkeypatch.setenv("PLANNER_PLAN", "tests/data/zhejiang")
+    proc = run_cli("check")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("浙江省推进数字经济发展2020年工作要点")
+
+
 @pytest.mark.parametrize("layer", ["districts", "parks", "allocations"])
 def test_export_geojson_is_rfc7946(tmp_path, layer):
     out = tmp_path / f"{layer}.geojson"

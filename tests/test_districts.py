@@ -8,7 +8,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from planner.core.geo import METRIC, WGS84
+from planner.core.geo import WGS84
+from tests.conftest import METRIC
 
 NINE = {"440303", "440304", "440305", "440306", "440307", "440308", "440309", "440310", "440311"}
 # Districts whose polygon (land, from the map source) carries no sea or reclaimed land of note.

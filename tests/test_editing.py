@@ -72,7 +72,7 @@ def test_drawn_park_area_and_district_from_geometry(plan: Plan, seed_register: R
     out = editing.add_drawn_park(seed_register, geom, attrs, plan)
     park = out.parks.iloc[-1]
     assert park["id"] == "drawn-001" and park["district_code"] == NANSHAN
-    expected = area_m2(out.parks.iloc[[-1]]).iloc[0]
+    expected = area_m2(out.parks.iloc[[-1]], plan.metric_crs).iloc[0]
     assert park["land_area_m2"] == pytest.approx(expected, rel=1e-6)
     assert 250_000 < park["land_area_m2"] < 300_000  # ~0.005° x 0.005° at 22.5°N, measured in EPSG:4547
 

@@ -7,8 +7,8 @@ import pytest
 import shapely
 
 from planner.core.findings import findings_frame, run_checks
-from planner.core.geo import METRIC, WGS84
-from tests.conftest import inside, make_register, square
+from planner.core.geo import WGS84
+from tests.conftest import METRIC, inside, make_register, square
 
 CLEAN = {
     "id": "clean", "name_zh": "合规园", "district_code": "440305", "status": "planned", "land_area_m2": 100_000.0,

@@ -19,7 +19,7 @@ from pyproj import Transformer
 
 from planner.cli import main as cli
 from planner.core.accounts import set_account
-from planner.core.geo import M2_PER_MU, METRIC, WGS84, shift_from_wgs84
+from planner.core.geo import M2_PER_MU, WGS84, shift_from_wgs84
 from planner.core.plan import GEODATA, load_plan
 from planner.core.register import ALLOCATIONS_FILE, PARKS_FILE, load_register
 from planner.io.ingest import (
@@ -30,6 +30,7 @@ from planner.io.ingest import (
     preview_import,
 )
 from planner.store import open_store
+from tests.conftest import METRIC
 
 # Places in Shenzhen away from every seed park (the seed coordinates have 3 decimals).
 NANSHAN = (113.9517, 22.5412)
@@ -621,3 +622,32 @@ def test_csv_coordinate_not_a_number_is_one_problem(plan, register, tmp_path):
         "wkt.csv row 2",
         "wkt",
     )
+
+
+def test_a_parcel_on_nanshans_southern_edge_is_inside_the_city(plan, register, tmp_path):
+    """内伶仃岛 reaches below 22.40°N (the old fixed box's edge): a parcel there, inside Nanshan's
+    polygon, imports into Nanshan; a point 3 km beyond the district, in the sea, is still refused."""
+    from tests.test_geo import _southern_tip
+
+    tip = _southern_tip(plan)
+    assert tip.y < 22.40
+    far = gpd.GeoSeries([tip], crs=WGS84).to_crs(plan.metric_crs).translate(0, -3000).to_crs(WGS84).iloc[0]
+    ok = preview_import(
+        write_fc(
+            tmp_path / "edge.geojson", [feature({"id": "edge", "名称": "内伶仃岛地块"}, point(tip.x, tip.y))]
+        ),
+        None,
+        plan,
+        register,
+    )
+    assert ok.ok, ok.problems
+    assert ok.parks.set_index("id").at["edge", "district_code"] == "440305"
+    sea = preview_import(
+        write_fc(tmp_path / "sea.geojson", [feature({"id": "sea", "名称": "海上"}, point(far.x, far.y))]),
+        None,
+        plan,
+        register,
+    )
+    assert sea.codes() == {"outside_shenzhen"}
+    message = sea.problems[0].problem.message_zh
+    assert "深圳市范围以外" in message and "1,000 米" in message

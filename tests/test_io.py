@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from planner.cli import main as cli
-from planner.core.geo import SHENZHEN_BBOX, shift_from_wgs84, shift_to_wgs84
+from planner.core.geo import WGS84, shift_from_wgs84, shift_to_wgs84
 from planner.core.plan import load_plan
 from planner.core.register import (
     PARK_COLUMNS,
@@ -30,6 +30,7 @@ from planner.core.register import (
     empty_parks,
     load_register,
 )
+from planner.io.allocations import FOOTPRINT_NOTE
 from planner.io.export import (
     ANNEX_COLUMNS,
     annex_table,
@@ -180,7 +181,20 @@ def test_seed_register_round_trip(plan, register, fmt, tmp_path):
 
 
 CJK = "深圳南山福田宝安龙岗罗湖坪山光明盐田科技软件产业园区数字经济云谷智造湾"
-x0, y0, x1, y1 = SHENZHEN_BBOX
+x0, y0, x1, y1 = (float(v) for v in load_plan().district_polygons.total_bounds)
+
+
+def _land_grid() -> list[tuple[float, float]]:
+    """Corners (0.01° apart) of 0.012° boxes lying wholly on the districts' land: where drawn parks go."""
+    land = shapely.union_all(load_plan().district_polygons.geometry.values)
+    shapely.prepare(land)
+    xs, ys = np.meshgrid(np.arange(x0, x1, 0.01), np.arange(y0, y1, 0.01))
+    boxes = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + 0.012, ys.ravel() + 0.012)
+    keep = shapely.contains_properly(land, boxes)
+    return [(round(x, 4), round(y, 4)) for x, y in zip(xs.ravel()[keep], ys.ravel()[keep], strict=True)]
+
+
+LAND_GRID = _land_grid()
 
 
 @st.composite
@@ -214,9 +228,9 @@ def parks_frames(draw, plan):
                 "figures_conf": draw(st.sampled_from(["", "verified", "LOW"])),
             }
         )
-        lon = draw(st.integers(0, 10**5)) / 10**5 * (x1 - x0 - 0.02) + x0
-        lat = draw(st.integers(0, 10**5)) / 10**5 * (y1 - y0 - 0.02) + y0
-        lon, lat = round(lon, 6), round(lat, 6)
+        gx, gy = draw(st.sampled_from(LAND_GRID))  # inside the plan's districts: the import takes it
+        lon = round(gx + draw(st.integers(0, 100)) / 10**5, 6)
+        lat = round(gy + draw(st.integers(0, 100)) / 10**5, 6)
         if draw(st.booleans()):
             geoms.append(shapely.Point(lon, lat))
         else:
@@ -242,6 +256,15 @@ def test_round_trip_property(plan, register, data):
     no_district = expected["district_code"] == ""
     expected.loc[no_district, "district_code"] = preview.parks.loc[no_district, "district_code"]
     expected["geometry"] = shapely.orient_polygons(expected.geometry.values)
+    # A polygon without land area gets it measured from its footprint in EPSG:4547, and says so.
+    measured = expected["land_area_m2"].isna().to_numpy() & expected.geom_type.isin(
+        ["Polygon", "MultiPolygon"]
+    )
+    got = preview.parks.loc[measured]
+    want = plan.area_m2(gpd.GeoSeries(expected.geometry[measured], crs=WGS84)).round(1)
+    assert np.allclose(got["land_area_m2"].to_numpy(dtype=float), want.to_numpy(), atol=0.11)
+    assert got["figures_conf"].str.contains(FOOTPRINT_NOTE, regex=False).all()
+    expected.loc[measured, ["land_area_m2", "figures_conf"]] = got[["land_area_m2", "figures_conf"]]
     assert_same_parks(expected, confirm_import(preview, empty, plan).parks)
 
 

@@ -243,3 +243,46 @@ def test_a_duplicate_density_zone_or_unknown_class_in_the_plot_ratio_table_is_re
         load_plan(plan_copy)
     problems = {(p.place.split("plan.toml ")[-1], p.field) for p in info.value.problems}
     assert problems == {("[[plot_ratio.limits]] #2", "zone"), ("[[plot_ratio.limits]] #4", "M9")}
+
+
+@pytest.mark.parametrize(
+    ("new", "field", "message"),
+    [
+        ("", "metric_crs", "metric CRS missing"),
+        ('metric_crs = "EPSG:4326"', "metric_crs", "not a projected CRS in metres"),
+        ('metric_crs = "EPSG:99999"', "metric_crs", "unknown CRS"),
+    ],
+)
+def test_the_metric_crs_must_be_a_projected_crs_in_metres(plan_copy, new, field, message):
+    _edit(plan_copy, 'metric_crs = "EPSG:4547"', new)
+    with pytest.raises(PlanError, match=message) as info:
+        load_plan(plan_copy)
+    assert [(p.place.split("plan.toml ")[-1], p.field) for p in info.value.problems] == [("[plan]", field)]
+    assert "EPSG:4547" in info.value.problems[0].message_zh  # the fix names the usual choice
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "place", "field"),
+    [
+        ("buffer_m = 1000", "buffer_m = -5", "[extent]", "buffer_m"),
+        ("centre = [22.62, 114.12]", "centre = [114.12]", "[map]", "centre"),
+        ("zoom = 10", "zoom = 30", "[map]", "zoom"),
+        (
+            "bbox = [114.85, 22.65, 115.45, 23.05]",
+            "bbox = [115.45, 22.65, 114.85, 23.05]",
+            "[[functional_areas]] #2",
+            "bbox",
+        ),
+    ],
+)
+def test_a_bad_extent_or_map_view_is_refused_with_its_place(plan_copy, old, new, place, field):
+    _edit(plan_copy, old, new)
+    with pytest.raises(PlanError) as info:
+        load_plan(plan_copy)
+    assert [(p.place.split("plan.toml ")[-1], p.field) for p in info.value.problems] == [(place, field)]
+
+
+def test_the_city_facts_come_from_the_plan_file(plan):
+    assert plan.metric_crs == "EPSG:4547" and plan.extent_buffer_m == 1000
+    assert plan.map_centre == (22.62, 114.12) and plan.map_zoom == 10
+    assert plan.name == "shenzhen" and plan.city == "深圳市 Shenzhen"

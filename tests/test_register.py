@@ -10,6 +10,7 @@ import pytest
 import shapely
 
 from planner.core.geo import WGS84
+from planner.core.plan import load_plan
 from planner.core.register import (
     STATUSES,
     add_parks,
@@ -21,7 +22,7 @@ from planner.core.register import (
     validate_parks,
 )
 from planner.errors import ValidationError
-from tests.conftest import inside, shared_file, square
+from tests.conftest import DATA, inside, make_register, shared_file, square
 
 
 def test_seed_register_keeps_every_seed_row_source_and_confidence(plan, seed_register):
@@ -185,3 +186,20 @@ def test_broken_register_files_are_refused_with_their_place(plan, register_copy)
     assert any(p.place.endswith("parks.geojson") and "cannot read" in p.message_en for p in problems)
     (bad,) = [p for p in problems if p.field == "area_m2" and "four hundred" in p.message_en]
     assert "allocations.csv row 2 (tencent_penguin-a1)" in bad.place and "not a number" in bad.message_en
+
+
+def test_a_park_on_nanshans_southern_edge_is_valid_and_one_in_another_province_is_not(plan):
+    """The extent is the plan's districts (with their tolerance), not a fixed box that stopped at 22.40°N."""
+    from tests.test_geo import _southern_tip
+
+    tip = _southern_tip(plan)
+    edge = make_register(
+        [{"id": "edge", "name_zh": "内伶仃岛地块", "district_code": "440305", "geometry": tip}]
+    )
+    assert validate_parks(edge.parks, plan) == []
+    zj_point = shapely.Point(120.098, 30.135)  # 云栖小镇, Hangzhou: inside Zhejiang's plan, not Shenzhen's
+    far = make_register([{"id": "hz", "name_zh": "云栖小镇", "geometry": zj_point}])
+    assert [p.message_en for p in validate_parks(far.parks, plan)] == [
+        "coordinates outside Shenzhen: [120.098, 30.135, 120.098, 30.135]"
+    ]
+    assert validate_parks(far.parks, load_plan(DATA / "zhejiang")) == []

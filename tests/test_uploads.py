@@ -14,12 +14,12 @@ import shapely
 
 from planner.app import uploads
 from planner.core.access import User
-from planner.core.geo import METRIC, WGS84, shift_from_wgs84
+from planner.core.geo import WGS84, shift_from_wgs84
 from planner.core.plan import Plan
 from planner.core.register import Register
 from planner.errors import AccessDenied, PlannerError
 from planner.io.ingest import ImportRefused
-from tests.conftest import as_account, inside, square
+from tests.conftest import METRIC, as_account, inside, square
 
 NANSHAN, LONGGANG, LUOHU = "440305", "440307", "440303"
 BEIJING = shapely.Point(116.3975, 39.9087)
@@ -206,14 +206,14 @@ def test_issues_table_lists_every_problem_with_place_and_field(plan: Plan, seed_
 
 def test_repairs_table_offers_the_repaired_bowtie_as_wkt(plan: Plan, seed_register: Register) -> None:
     preview = uploads.preview_import(broken_geojson(plan), "broken.geojson", plan, seed_register)
-    table = uploads.repairs_table(preview, lang="en")
+    table = uploads.repairs_table(preview, plan, lang="en")
     assert list(table["ID"]) == ["b1"]
     shape = shapely.from_wkt(table["WKT"].iloc[0])
     assert shape.is_valid and shape.geom_type == "MultiPolygon"
     assert 85_000 < table["Area (m²)"].iloc[0] < 95_000  # two triangles: half a 0.004° box (410 x 445 m)
     assert preview.parks.set_index("id").geometry["b1"].is_valid is False  # offered, not applied
     good = uploads.preview_import(good_geojson(plan), "good.geojson", plan, seed_register)
-    assert uploads.repairs_table(good).empty
+    assert uploads.repairs_table(good, plan).empty
 
 
 # ------------------------------------------------------------------ confirm

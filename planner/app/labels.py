@@ -164,5 +164,5 @@ def drawn_area_text(geometry: dict[str, Any], plan: Plan, *, datum: str = "wgs84
     """The land area of a drawn shape, measured as the register will measure it (in the metric
     CRS, after a GCJ-02 drawing is shifted back to WGS84), for the form before saving."""
     geom = drawn_geometry(geometry, datum=datum)
-    m2 = float(area_m2(gpd.GeoSeries([geom], crs=WGS84)).iloc[0])
+    m2 = float(area_m2(gpd.GeoSeries([geom], crs=WGS84), plan.metric_crs).iloc[0])
     return t(lang, "**测得占地面积**: ", "**Measured land area**: ") + land_area_text(m2, lang)

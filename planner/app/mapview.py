@@ -55,7 +55,6 @@ STATUS_COLOURS = {
 DEFAULT_ROLE_COLOUR = "#7f8c8d"
 SELECTED_COLOUR = "#000000"
 RADIUS_MIN, RADIUS_MAX = 5.0, 22.0  # px: circles for parks known only as a point
-SHENZHEN_CENTRE = (22.62, 114.12)  # lat, lon
 # District outlines are simplified for display only (about 10 m): a quarter of the vertices, same look.
 DISPLAY_SIMPLIFY_DEG = 0.0001
 
@@ -134,7 +133,7 @@ def district_layer_frame(plan: Plan, *, lang: str = "zh") -> gpd.GeoDataFrame:
         + _esc(specs)
         + "<br>"
         + _t(lang, "面积(官方/计算): ", "Land (official/computed): ")
-        + d["official_land_km2"].map("{:,.2f}".format)
+        + d["official_land_km2"].map(lambda v: f"{v:,.2f}" if pd.notna(v) else "—")  # a plan may give none
         + " / "
         + d["computed_land_km2"].map("{:,.2f}".format)
         + " km²"
@@ -390,8 +389,8 @@ def build_map(
         parks = shift_gdf(parks, to=datum)
 
     m = folium.Map(
-        location=SHENZHEN_CENTRE,
-        zoom_start=10,
+        location=plan.map_centre,
+        zoom_start=plan.map_zoom,
         tiles=None,
         control_scale=True,
         height=height,
@@ -747,3 +746,112 @@ def compare_map(plan: Plan, comparison: Any, *, lang: str = "zh", height: int | 
         )
     extra = f"<b>{_t(lang, '方案对比 A → B', 'Comparison A → B')}</b><br>" + "<br>".join(rows)
     return build_map(plan, empty_register(), lang=lang, height=height, overlays=overlays, legend_extra=extra)
+
+
+PROPOSAL_COLOURS = {"proposed": "#2e7d32", "capacity": "#1565c0", "unusable": "#9e9e9e"}
+
+
+def proposal_layer_frames(
+    sites: gpd.GeoDataFrame, *, lang: str = "zh", max_features: int = MAX_PREVIEW_FEATURES
+) -> dict[str, gpd.GeoDataFrame]:
+    """The proposal map's three layers as point frames with ``_tip`` and ``_radius``: sites with a
+    proposed allocation, the other sites with remaining capacity, sites not usable (with the reason).
+
+    ``sites`` is :func:`planner.core.sites.site_capacity` (with ``proposed_m2`` once proposed).
+    Each layer keeps its ``max_features`` largest sites (a browser cannot draw 100,000 circles).
+    """
+    s = sites[~(sites.geometry.isna() | sites.geometry.is_empty)]
+    proposed = s["proposed_m2"].fillna(0.0) if "proposed_m2" in s else pd.Series(0.0, index=s.index)
+    cap = s["capacity_m2"].fillna(0.0)
+    name = _esc(s["name_zh"]) + " (" + _esc(s["site_id"]) + ") · " + _esc(s["district_name"])
+    year = s["earliest_year"].astype(str)
+    tips = {
+        "proposed": name
+        + _t(lang, "<br>建议分配 ", "<br>proposed ")
+        + proposed.map(fmt_m2)
+        + _t(lang, ", 交付 ", ", delivered ")
+        + year
+        + _t(lang, "<br>剩余容量 ", "<br>capacity ")
+        + cap.map(fmt_m2),
+        "capacity": name
+        + _t(lang, "<br>剩余容量 ", "<br>capacity ")
+        + cap.map(fmt_m2)
+        + _t(lang, ", 最早 ", ", earliest ")
+        + year,
+        "unusable": name + "<br>" + _esc(s["reason_zh" if lang == "zh" else "reason_en"]),
+    }
+    masks = {
+        "proposed": proposed > 0,
+        "capacity": (proposed <= 0) & s["usable"] & (cap > 0),
+        "unusable": ~s["usable"].astype(bool),
+    }
+    sizes = {"proposed": proposed, "capacity": cap, "unusable": pd.Series(0.0, index=s.index)}
+    out = {}
+    for kind, mask in masks.items():
+        size = sizes[kind][mask]
+        part = s[mask].assign(_tip=tips[kind][mask], _size=size)
+        part = part.sort_values("_size", ascending=False).iloc[:max_features]
+        radius = RADIUS_MIN + 10 * np.sqrt(part["_size"] / max(float(part["_size"].max()), 1.0))
+        points = part.geometry.representative_point()
+        out[kind] = gpd.GeoDataFrame(
+            {"id": part["site_id"].to_numpy(), "_tip": part["_tip"].to_numpy(), "_radius": radius.to_numpy()},
+            geometry=points.values,
+            crs=sites.crs,
+        )
+    return out
+
+
+def proposal_map(
+    plan: Plan,
+    sites: gpd.GeoDataFrame,
+    *,
+    lang: str = "zh",
+    basemap: str = "none",
+    height: int | str = "100%",
+) -> folium.Map:
+    """Districts with the sites: proposed allocations (green, sized by m²), remaining capacity
+    (blue, sized by m²) and sites without usable data (grey); offline unless a basemap is chosen."""
+    from planner.store import empty_register  # the store imports nothing of the map
+
+    datum = basemap_datum(basemap)
+    frames = proposal_layer_frames(sites, lang=lang)
+    names = {
+        "proposed": _t(lang, "建议分配", "Proposed allocations"),
+        "capacity": _t(lang, "剩余容量", "Remaining capacity"),
+        "unusable": _t(lang, "数据不足 (未计算)", "Not usable (no data)"),
+    }
+    overlays = []
+    for kind in ("unusable", "capacity", "proposed"):
+        frame = frames[kind]
+        if datum != "wgs84":
+            frame = shift_gdf(frame, to=datum)
+        group = folium.FeatureGroup(name=f"{names[kind]} ({len(frame)})")
+        colour = PROPOSAL_COLOURS[kind]
+        if len(frame):
+            folium.GeoJson(
+                frame,
+                marker=folium.CircleMarker(radius=RADIUS_MIN, fill=True),
+                style_function=lambda f, colour=colour, kind=kind: {
+                    "color": colour,
+                    "fillColor": colour,
+                    "fillOpacity": 0.0 if kind == "unusable" else 0.55,
+                    "weight": 2,
+                    "radius": f["properties"]["_radius"],
+                },
+                tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+            ).add_to(group)
+        overlays.append(group)
+    sw = '<span style="display:inline-block;width:12px;height:12px;border-radius:6px;margin-right:4px;background:{}"></span>'
+    extra = f"<b>{_t(lang, '方案生成', 'Proposal')}</b><br>" + "<br>".join(
+        f"{sw.format(PROPOSAL_COLOURS[k])}{html.escape(names[k])}"
+        for k in ("proposed", "capacity", "unusable")
+    )
+    return build_map(
+        plan,
+        empty_register(),
+        lang=lang,
+        basemap=basemap,
+        height=height,
+        overlays=overlays,
+        legend_extra=extra,
+    )

@@ -33,10 +33,11 @@ from planner.core.accounts import (
 )
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import m2_to_wan
-from planner.core.plan import DEFAULT_PLAN, Plan, load_plan
+from planner.core.plan import Plan, available_plans, load_plan
 from planner.core.register import Register
 from planner.errors import AccessDenied, PlannerError, Problem, ValidationError
 from planner.i18n import LANGS, ROLE_LABELS, field_label, place_label
+from planner.settings import plan_name as env_plan_name
 from planner.store import MAIN, ConflictError, Store, Version, db_location, open_store
 
 _STORES: dict[tuple[str, str], Store] = {}
@@ -49,7 +50,7 @@ def shared_store(plan: Plan, db: str | None = None) -> Store:
     shares the store; each call of a backend opens its own connection or takes one from its
     pool, so sessions in threads are safe). A store that cannot be opened raises PlannerError
     naming its location (nothing is cached; the next call tries again)."""
-    key = (db_location(db), plan.id)
+    key = (db_location(db, plan.name), plan.id)
     with _STORES_LOCK:
         if key not in _STORES:
             try:
@@ -61,16 +62,45 @@ def shared_store(plan: Plan, db: str | None = None) -> Store:
         return _STORES[key]
 
 
-def shown_location(db: str | None = None) -> str:
-    """The store's location as shown to users (a database URL without its password)."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", db_location(db))
+def shown_location(db: str | None = None, plan: str | None = None) -> str:
+    """The store's location (of the plan named ``plan``) as shown to users (a URL without its password)."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", db_location(db, plan))
+
+
+# What stays in a session when it switches to another plan: the language, who is signed in.
+KEPT_ON_PLAN_CHANGE = ("lang", "user", "identity_seen", "plan_name", "plan_choice")
+
+
+def plan_choices() -> list[str]:
+    """The plans the app offers: the bundled ones, and ``$PLANNER_PLAN`` when it names another folder."""
+    names = available_plans()
+    chosen = env_plan_name()
+    return names if chosen in names else [chosen, *names]
+
+
+def session_plan_name(state: MutableMapping[str, Any]) -> str:
+    """The session's plan: the one chosen in the sidebar, else ``$PLANNER_PLAN``, else shenzhen."""
+    return str(state.get("plan_name") or env_plan_name())
+
+
+def choose_plan(state: MutableMapping[str, Any], name: str) -> bool:
+    """Switch the session to the plan ``name`` (True when it changed): everything of the old plan
+    (its store, working register, version, scenario, page state) is dropped, the language and the
+    signed-in user stay. Each plan keeps its own store (``settings.db_location``)."""
+    if name == session_plan_name(state) and "plan" in state:
+        return False
+    load_plan(name)  # a broken plan folder raises here, leaving the session as it was
+    for key in [k for k in list(state.keys()) if k not in KEPT_ON_PLAN_CHANGE]:
+        del state[key]
+    state["plan_name"] = name
+    return True
 
 
 def state_store(state: MutableMapping[str, Any]) -> Store:
     """The session's store (``state["store"]``), the process's shared one when none was set."""
     if "store" not in state:
         if "plan" not in state:
-            state["plan"] = load_plan(DEFAULT_PLAN)
+            state["plan"] = load_plan(session_plan_name(state))
         state["store"] = shared_store(state["plan"])
     return state["store"]
 
@@ -89,17 +119,16 @@ def load_scenario(
     return v
 
 
-def ensure_state(
-    state: MutableMapping[str, Any], plan_name: str = DEFAULT_PLAN
-) -> tuple[Plan, Register, str]:
+def ensure_state(state: MutableMapping[str, Any], plan_name: str | None = None) -> tuple[Plan, Register, str]:
     """The session's plan, working register and language, loading what is missing.
 
     The working register is the session's scenario (``main`` at first) as stored, at the
     version it was loaded; edits are saved as new versions by :func:`commit_register`. A
-    scenario someone deleted since falls back to ``main``.
+    scenario someone deleted since falls back to ``main``. The plan is ``plan_name``, else the
+    session's choice (:func:`session_plan_name`: the sidebar's, else ``$PLANNER_PLAN``).
     """
     if "plan" not in state:
-        state["plan"] = load_plan(plan_name)
+        state["plan"] = load_plan(plan_name or session_plan_name(state))
     state_store(state)
     if "register" not in state or "version" not in state:
         try:
@@ -556,9 +585,44 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/export.py", "导出", "Export", ":material/download:"),
     ("pages/import.py", "导入", "Import", ":material/upload:"),
     ("pages/scenario.py", "方案与历史", "Scenarios & history", ":material/history:"),
+    ("pages/proposals.py", "方案生成", "Proposals", ":material/auto_awesome:"),
     ("pages/signin.py", "登录", "Sign in", ":material/login:"),
 )
-APP_TITLE = "深圳软件园区规划 Shenzhen Park Planner"
+
+
+def targets_frame(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """The plan's targets (``capacity.target_table``) as the app shows them: label, target with unit,
+    year, what the register shows and whether it is met, and the source, in the chosen language."""
+    zh = lang == "zh"
+    counted = table["counted"].map(lambda v: "—" if pd.isna(v) else f"{v:,.0f}")
+    met = table["met"].map(
+        lambda m: (
+            ("达标" if zh else "met")
+            if m is True
+            else ("未达标" if zh else "not met")
+            if m is False
+            else ("登记册无法核算" if zh else "not counted from the register")
+        )
+    )
+    return pd.DataFrame(
+        {
+            ("指标" if zh else "Target"): table["label_zh" if zh else "label_en"],
+            ("目标值" if zh else "Value"): table["comparison"]
+            + " "
+            + table["value"].map("{:,.0f}".format)
+            + " "
+            + table["unit"].replace("m2", "m²"),
+            ("年份" if zh else "Year"): table["year"].map(lambda y: "—" if pd.isna(y) else str(int(y))),
+            ("登记册" if zh else "Register"): counted,
+            ("是否达标" if zh else "Met"): met,
+            ("来源" if zh else "Source"): table["source"] + " " + table["section"],
+        }
+    )
+
+
+def app_title(plan: Plan) -> str:
+    """The browser tab's title, from the plan's city: '深圳市产业园区规划 Shenzhen Park Planner'."""
+    return f"{plan.city_zh}产业园区规划 {plan.city_en} Park Planner"
 
 
 def fmt_wan(value: float | None) -> str:

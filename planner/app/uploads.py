@@ -184,7 +184,7 @@ def summary_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd
 
     Columns: id, name, district (by name; the location decides when the file names none), status,
     delivery year, land/total/new floor area in m² and in 万㎡ as the file gives them, and the
-    footprint measured from the shape (m², in EPSG:4547; empty for a point).
+    footprint measured from the shape (m², in the plan's metric CRS; empty for a point).
     """
     s = preview.summary_frame(plan)
     zh = lang == "zh"
@@ -212,7 +212,7 @@ def summary_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd
     polygonal &= geoms.is_valid  # an invalid shape has no meaningful area (see repairs_table)
     footprint = pd.Series(float("nan"), index=s.index)
     if polygonal.any():
-        footprint[polygonal] = area_m2(geoms[polygonal]).round(0)
+        footprint[polygonal] = area_m2(geoms[polygonal], plan.metric_crs).round(0)
     out["形状面积 (m²)" if zh else "Footprint (from shape, m²)"] = footprint
     return out.reset_index(drop=True)
 
@@ -240,7 +240,7 @@ def issues_table(preview: ImportPreview, *, lang: str = "zh") -> pd.DataFrame:
     )
 
 
-def repairs_table(preview: ImportPreview, *, lang: str = "zh") -> pd.DataFrame:
+def repairs_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd.DataFrame:
     """The repaired shapes offered for invalid geometries: park id, name, area (m²) and WKT."""
     zh = lang == "zh"
     cols = [_label("id", lang), _label("name_zh", lang), "面积 (m²)" if zh else "Area (m²)", "WKT"]
@@ -253,7 +253,7 @@ def repairs_table(preview: ImportPreview, *, lang: str = "zh") -> pd.DataFrame:
         {
             cols[0]: parks["id"].to_numpy(),
             cols[1]: parks["name_zh"].to_numpy(),
-            cols[2]: area_m2(offered).round(0).to_numpy(),
+            cols[2]: area_m2(offered, plan.metric_crs).round(0).to_numpy(),
             cols[3]: [wkt[i] for i in parks["id"]],
         }
     )

@@ -16,7 +16,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from planner.cli.accounts import add_account_command
+from planner.cli.propose import add_propose_command
 from planner.cli.store import (
     add_scenario_command,
     add_store_arguments,
@@ -25,7 +28,7 @@ from planner.cli.store import (
     signed_in,
     stored_register,
 )
-from planner.core.capacity import CapacityReport, capacity_report
+from planner.core.capacity import CapacityReport, capacity_report, target_table
 from planner.core.findings import Finding, run_checks
 from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
@@ -64,19 +67,45 @@ def _print_areas(plan: Plan) -> None:
     for r in districts_layer(plan).to_dict("records"):
         note = f"  {r['note']}" if r["note"] else ""
         print(
-            f"  {r['name_zh']} {r['name_en']:<10} {r['role_zh']:<8} official {r['official_land_km2']:>7.2f}"
+            f"  {r['name_zh']} {r['name_en']:<10} {r['role_zh']:<8} official {_km2(r['official_land_km2'])}"
             f"  computed {r['computed_land_km2']:>7.2f}{note}"
         )
     for a in plan.functional_areas:
         print(f"  {a.name_zh} {a.name_en}: official {a.official_land_km2} km²; {a.note_zh} / {a.note_en}")
 
 
+def _km2(value: float | None) -> str:
+    """'  187.53' or '      —' (the plan gives no official area)."""
+    return "      —" if value is None or value != value else f"{value:>7.2f}"
+
+
+def _print_targets(targets: pd.DataFrame) -> None:
+    """The plan's targets, each with what the register shows (a count of parks) where it can tell."""
+    print("\n规划指标 Targets:")
+    for r in targets.to_dict("records"):
+        shown = "—" if r["counted"] != r["counted"] else f"{r['counted']:,.0f}"
+        met = {True: "达标 met", False: "未达标 not met"}.get(
+            r["met"], "登记册无法核算 not counted from the register"
+        )
+        year = f" ({r['year']})" if r["year"] else ""
+        print(
+            f"  {r['label_zh']} {r['label_en']}{year}: {r['comparison']} {r['value']:,.0f} {r['unit']};"
+            f" 登记册 register {shown}: {met}  [{r['source']} {r['section']}]"
+        )
+
+
 def _print_report(report: CapacityReport, findings: list[Finding], plan_title: str) -> None:
     print(f"{plan_title}")
-    print(
-        f"目标 Target: 新增产业空间 ≥ {fmt_m2(report.target_m2)}, 截止 deadline {report.deadline.isoformat()}"
-    )
-    print(f"  计入 Counted:  {fmt_m2(report.counted_m2)}  ({report.progress:.1%})")
+    if not report.has_target:
+        print(
+            "目标 Target: 本规划未设新增空间目标 / this plan sets no new-space target (see the targets below)"
+        )
+    else:
+        print(
+            f"目标 Target: 新增产业空间 ≥ {fmt_m2(report.target_m2)}, 截止 deadline {report.deadline.isoformat()}"
+        )
+    progress = f"  ({report.progress:.1%})" if report.has_target else ""
+    print(f"  计入 Counted:  {fmt_m2(report.counted_m2)}{progress}")
     print(f"  已落实 Secured (delivered + under construction): {fmt_m2(report.secured_m2)}")
     print(f"  仅规划 Planned only: {fmt_m2(report.planned_m2)}")
     print(f"  缺口 Gap: {fmt_m2(report.gap_m2)}")
@@ -120,7 +149,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     findings = run_checks(plan, register)
     if args.json:
         areas = districts_layer(plan)[["code", "name_zh", "official_land_km2", "computed_land_km2", "note"]]
+        targets = target_table(plan, register, report).astype(object)
         out = report.to_dict() | {
+            "targets": targets.where(targets.notna(), None).to_dict("records"),
             "district_areas_km2": areas.to_dict("records"),
             "findings": [f.to_dict() for f in findings],
         }
@@ -128,6 +159,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print()
     else:
         _print_report(report, findings, plan.title_zh)
+        _print_targets(target_table(plan, register, report))
         _print_areas(plan)
     return EXIT_OK
 
@@ -241,6 +273,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_import_command,
     add_scenario_command,
     add_account_command,
+    add_propose_command,
 ]
 
 

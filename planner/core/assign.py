@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.core.geo import METRIC
 from planner.core.plan import Plan
 
 NEAR_M = 1000.0  # outside but this close: probably an estimated coordinate near a boundary
@@ -45,8 +44,8 @@ def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
     located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     out["located"] = located
     if located.any():
-        metric = parks.loc[located, ["geometry"]].to_crs(METRIC)
-        districts = plan.district_polygons[["code", "geometry"]].to_crs(METRIC)
+        metric = parks.loc[located, ["geometry"]].to_crs(plan.metric_crs)
+        districts = plan.district_polygons[["code", "geometry"]].to_crs(plan.metric_crs)
         pairs = gpd.sjoin(metric, districts, how="inner", predicate="intersects")
         if len(pairs):
             left = metric.geometry.loc[pairs.index].values

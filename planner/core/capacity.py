@@ -18,7 +18,6 @@ import pandas as pd
 from planner.core.assign import assign_districts
 from planner.core.plan import Plan
 from planner.core.register import SECURED_STATUSES, STATUS_LABELS, STATUSES, Register
-from planner.errors import PlanError, Problem
 
 UNASSIGNED = "unassigned"
 
@@ -45,6 +44,11 @@ class CapacityReport:
     namepark_counts: pd.DataFrame
 
     @property
+    def has_target(self) -> bool:
+        """False for a plan that sets no new-space target (target, gap and progress are then NaN)."""
+        return not np.isnan(self.target_m2)
+
+    @property
     def progress(self) -> float:
         """Counted space as a share of the target (0-1+)."""
         return self.counted_m2 / self.target_m2 if self.target_m2 else float("nan")
@@ -64,13 +68,13 @@ class CapacityReport:
 
         return {
             "plan": self.plan_id,
-            "target_m2": self.target_m2,
+            "target_m2": num(self.target_m2),
             "deadline": self.deadline.isoformat(),
             "period_start": self.period_start,
             "counted_m2": self.counted_m2,
             "secured_m2": self.secured_m2,
             "planned_m2": self.planned_m2,
-            "gap_m2": self.gap_m2,
+            "gap_m2": num(self.gap_m2),
             "not_counted_m2": self.not_counted_m2,
             "counted_unconfirmed_m2": self.counted_unconfirmed_m2,
             "counted_by_basis": self.counted_by_basis,
@@ -176,23 +180,13 @@ def _area_rows(plan: Plan) -> pd.DataFrame:
 def capacity_report(plan: Plan, register: Register, *, where: pd.DataFrame | None = None) -> CapacityReport:
     """Count the register's allocations against the plan's new-space target.
 
+    A plan that sets no new-space target still gets its figures (counted, secured, by district,
+    year, status); its target, gap and progress are NaN (``report.has_target`` is False).
     ``where`` is ``assign_districts(register.parks, plan)`` when the caller has it already.
     """
-    if plan.new_space is None:
-        raise PlanError(
-            [
-                Problem(
-                    str(plan.folder),
-                    "new_space_target",
-                    "该规划未设新增空间目标",
-                    "this plan sets no new-space target",
-                )
-            ],
-            what=f"plan {plan.id}",
-        )
     a = allocation_table(plan, register, where)
     counted = a[a["counted"]]
-    target = plan.new_space.value
+    target = plan.new_space.value if plan.new_space is not None else float("nan")
     counted_m2 = float(counted["area_m2"].sum())
     secured_m2 = float(counted.loc[counted["secured"], "area_m2"].sum())
 
@@ -292,7 +286,7 @@ def capacity_report(plan: Plan, register: Register, *, where: pd.DataFrame | Non
         counted_m2=counted_m2,
         secured_m2=secured_m2,
         planned_m2=counted_m2 - secured_m2,
-        gap_m2=max(target - counted_m2, 0.0),
+        gap_m2=max(target - counted_m2, 0.0) if plan.new_space is not None else float("nan"),
         not_counted_m2=float(a.loc[~a["counted"], "area_m2"].sum()),
         counted_unconfirmed_m2=float(counted.loc[~counted["figures_verified"], "area_m2"].sum()),
         counted_by_basis={k: float(v) for k, v in counted.groupby("basis")["area_m2"].sum().items()},
@@ -301,4 +295,61 @@ def capacity_report(plan: Plan, register: Register, *, where: pd.DataFrame | Non
         by_status=by_status,
         by_specialisation=by_specialisation,
         namepark_counts=namepark_counts,
+    )
+
+
+def target_table(plan: Plan, register: Register, report: CapacityReport | None = None) -> pd.DataFrame:
+    """Every target of the plan (the new-space target first, if any), with what the register shows.
+
+    Columns: key, label_zh, label_en, comparison, value, unit, year, source (the document's title),
+    section, quote, ``counted`` (the counted new space for the new-space target; the number of the
+    register's parks of the target's ``park_type`` for a count of parks; NaN when the register
+    cannot tell) and ``met`` (True/False, None when not counted).
+    """
+    targets = ([plan.new_space] if plan.new_space is not None else []) + list(plan.targets)
+    types = register.parks["park_type"].value_counts()
+    rows = []
+    for t in targets:
+        if plan.new_space is not None and t is plan.new_space:
+            counted = (report or capacity_report(plan, register)).counted_m2
+        elif t.park_type:
+            counted = float(types.get(t.park_type, 0))
+        else:
+            counted = float("nan")
+        met = None if np.isnan(counted) else _meets(counted, t.comparison, t.value)
+        rows.append(
+            {
+                "key": t.key,
+                "label_zh": t.label_zh,
+                "label_en": t.label_en,
+                "comparison": t.comparison,
+                "value": t.value,
+                "unit": t.unit,
+                "year": t.year if t.year is not None else (t.deadline.year if t.deadline else None),
+                "source": plan.sources.get(t.source, {}).get("title_zh", t.source),
+                "section": t.section,
+                "quote": t.quote,
+                "counted": counted,
+                "met": met,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*TARGET_COLUMNS])
+
+
+TARGET_COLUMNS = (
+    "key", "label_zh", "label_en", "comparison", "value", "unit", "year", "source", "section", "quote",
+    "counted", "met",
+)  # fmt: skip
+
+
+def _meets(counted: float, comparison: str, value: float) -> bool:
+    """Whether ``counted`` satisfies ``comparison value`` (>=, >, =, <=, <)."""
+    return bool(
+        {
+            ">=": counted >= value,
+            ">": counted > value,
+            "=": counted == value,
+            "<=": counted <= value,
+            "<": counted < value,
+        }[comparison]
     )

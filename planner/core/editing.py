@@ -157,7 +157,7 @@ def drawn_park(
 ) -> gpd.GeoDataFrame:
     """One new park (a one-row GeoDataFrame, WGS84) from a polygon drawn on the map and a form.
 
-    Its land area is measured in EPSG:4547 and its district assigned from the geometry; both
+    Its land area is measured in the plan's metric CRS and its district assigned from the geometry; both
     override whatever ``attrs`` says. A polygon outside every district is refused here; all other
     rules are those of ``add_parks``.
     """
@@ -168,7 +168,7 @@ def drawn_park(
             what="drawing",
         )
     park = gpd.GeoDataFrame({k: [v] for k, v in attrs.items()}, geometry=[geom], crs=WGS84)
-    park["land_area_m2"] = area_m2(park).round(1).to_numpy()
+    park["land_area_m2"] = area_m2(park, plan.metric_crs).round(1).to_numpy()
     where = assign_districts(park, plan)
     code = where["geo_district_code"].iloc[0]
     if not code:

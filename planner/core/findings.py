@@ -38,7 +38,7 @@ import shapely
 
 from planner.core.assign import NEAR_M, assign_districts
 from planner.core.capacity import allocation_table, capacity_report
-from planner.core.geo import METRIC, fmt_m2
+from planner.core.geo import fmt_m2
 from planner.core.plan import Plan
 from planner.core.register import Register
 
@@ -130,8 +130,12 @@ def _location_findings(plan: Plan, parks: gpd.GeoDataFrame, where: pd.DataFrame)
         "warning",
         "PARK_OUTSIDE_CITY",
         ids[far],
-        "位于深圳各区以外, 距最近的" + nearest[far] + " " + (dist[far] / 1000).round(1).astype(str) + " 公里",
-        "outside Shenzhen's districts, "
+        f"位于{plan.city_zh}各区以外, 距最近的"
+        + nearest[far]
+        + " "
+        + (dist[far] / 1000).round(1).astype(str)
+        + " 公里",
+        f"outside {plan.city_en}'s districts, "
         + (dist[far] / 1000).round(1).astype(str)
         + " km from the nearest ("
         + nearest[far]
@@ -262,9 +266,9 @@ def _area_findings(plan: Plan, parks: gpd.GeoDataFrame) -> list[Finding]:
     return out
 
 
-def _overlap_findings(parks: gpd.GeoDataFrame) -> list[Finding]:
+def _overlap_findings(plan: Plan, parks: gpd.GeoDataFrame) -> list[Finding]:
     kinds = parks.geom_type.isin(["Polygon", "MultiPolygon"])
-    polys = parks.loc[kinds, ["id", "geometry"]].to_crs(METRIC)
+    polys = parks.loc[kinds, ["id", "geometry"]].to_crs(plan.metric_crs)
     if len(polys) < 2:
         return []
     pairs = gpd.sjoin(polys, polys, how="inner", predicate="intersects")
@@ -385,7 +389,9 @@ def run_checks(plan: Plan, register: Register) -> list[Finding]:
     parks = register.parks
     where = assign_districts(parks, plan)
     a = allocation_table(plan, register, where)
-    findings = _location_findings(plan, parks, where) + _area_findings(plan, parks) + _overlap_findings(parks)
+    findings = (
+        _location_findings(plan, parks, where) + _area_findings(plan, parks) + _overlap_findings(plan, parks)
+    )
     findings += _allocation_findings(plan, register, a)
     if plan.new_space is not None:
         findings += _capacity_findings(plan, register, where)

@@ -1,7 +1,9 @@
 """Coordinate systems, area measurement and the Chinese map-datum shifts.
 
-Geometry is stored in WGS84 (EPSG:4326). Areas and distances are measured in CGCS2000 /
-3-degree Gauss-Kruger CM 114E (EPSG:4547). Amap/Gaode and Tencent maps use GCJ-02, Baidu BD-09;
+Geometry is stored in WGS84 (EPSG:4326). Areas and distances are measured in the plan's metric CRS
+(``Plan.metric_crs``: for Shenzhen CGCS2000 / 3-degree Gauss-Kruger CM 114E, EPSG:4547; a plan elsewhere
+names its own), never in degrees. What counts as "inside the city" is the plan's extent
+(``Plan.extent``, built by :func:`extent_of` from its district polygons). Amap/Gaode and Tencent maps use GCJ-02, Baidu BD-09;
 both are about 500 m off WGS84 in Shenzhen. The shifts are computed by ``prcoords`` (CC0/GPL),
 applied to every vertex of a geometry array at once through ``shapely.transform``.
 """
@@ -18,11 +20,6 @@ import prcoords
 import shapely
 
 WGS84 = "EPSG:4326"
-METRIC = "EPSG:4547"  # CGCS2000 / 3-degree Gauss-Kruger CM 114E
-
-# Rough box around the city's land (with a margin), WGS84 lon/lat. The Shenzhen-Shanwei
-# cooperation zone lies to the east, in Shanwei; it is included so its parks are not "outside".
-SHENZHEN_BBOX = (113.70, 22.40, 115.45, 23.05)
 
 Datum = Literal["wgs84", "gcj02", "bd09"]
 DATUMS: tuple[str, ...] = ("wgs84", "gcj02", "bd09")
@@ -33,17 +30,56 @@ M2_PER_HECTARE = 10_000.0
 M2_PER_MU = 10_000.0 / 15.0  # 1 亩 = 666.67 m²
 
 
-def to_metric(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame | gpd.GeoSeries:
-    """Project to EPSG:4547 for measurement; refuses data with no CRS."""
+def to_metric(gdf: gpd.GeoDataFrame | gpd.GeoSeries, crs: str) -> gpd.GeoDataFrame | gpd.GeoSeries:
+    """Project to the plan's metric CRS (``plan.metric_crs``) for measurement; refuses data with no CRS."""
     if gdf.crs is None:
         raise ValueError("geometry has no CRS; set it before measuring / 几何数据未声明坐标系")
-    return gdf.to_crs(METRIC)
+    return gdf.to_crs(crs)
 
 
-def area_m2(geoms: gpd.GeoDataFrame | gpd.GeoSeries) -> pd.Series:
-    """Area of each geometry in m², measured in EPSG:4547 (never in degrees)."""
+def area_m2(geoms: gpd.GeoDataFrame | gpd.GeoSeries, crs: str) -> pd.Series:
+    """Area of each geometry in m², measured in the metric CRS ``crs`` (never in degrees)."""
     series = geoms.geometry if isinstance(geoms, gpd.GeoDataFrame) else geoms
-    return to_metric(series).area
+    return to_metric(series, crs).area
+
+
+def extent_of(
+    polygons: gpd.GeoSeries,
+    crs: str,
+    *,
+    buffer_m: float,
+    boxes: tuple[tuple[float, float, float, float], ...] = (),
+) -> shapely.Geometry:
+    """The area that counts as "inside" a plan: its district polygons' union widened by ``buffer_m``
+    metres (measured in ``crs``), plus ``boxes`` (lon0, lat0, lon1, lat1) for areas with no polygon.
+
+    Returned in WGS84 and prepared, for :func:`in_extent`. The union is simplified to a tenth of the
+    buffer before widening, so the test stays fast for 100,000 parcels and never shrinks the districts.
+    """
+    metric = polygons.to_crs(crs)
+    union = shapely.union_all(shapely.simplify(metric.values, buffer_m / 10))
+    widened = shapely.buffer(union, buffer_m) if buffer_m > 0 else union
+    wgs = gpd.GeoSeries([widened], crs=crs).to_crs(WGS84).iloc[0]
+    extent = shapely.union_all([wgs, *(shapely.box(*b) for b in boxes)])
+    shapely.prepare(extent)
+    return extent
+
+
+def in_extent(geoms: gpd.GeoSeries, extent: shapely.Geometry) -> np.ndarray:
+    """True where a WGS84 geometry lies wholly inside ``extent`` (missing or empty: False).
+
+    >>> import shapely, geopandas as gpd
+    >>> in_extent(gpd.GeoSeries([shapely.Point(1, 1), shapely.Point(3, 1), None]), shapely.box(0, 0, 2, 2))
+    array([ True, False, False])
+    """
+    values = np.asarray(geoms.values, dtype=object)
+    out = np.zeros(len(values), dtype=bool)
+    b = geoms.bounds.to_numpy()
+    x0, y0, x1, y1 = extent.bounds
+    near = ~np.isnan(b).any(axis=1) & (b[:, 0] >= x0) & (b[:, 1] >= y0) & (b[:, 2] <= x1) & (b[:, 3] <= y1)
+    if near.any():
+        out[near] = shapely.covers(extent, values[near])  # the prepared extent first: fast
+    return out
 
 
 def _shift_array(coords: np.ndarray, fn: Callable[..., prcoords.Coords]) -> np.ndarray:
@@ -97,14 +133,6 @@ def shift_gdf(gdf: gpd.GeoDataFrame, *, to: str) -> gpd.GeoDataFrame:
     out = gdf.copy()
     out.geometry = gpd.GeoSeries(shift_from_wgs84(gdf.geometry, to), index=gdf.index, crs=gdf.crs)
     return out
-
-
-def in_shenzhen_bbox(geoms: gpd.GeoSeries) -> np.ndarray:
-    """True where a WGS84 geometry's bounds lie inside the city's box."""
-    b = geoms.bounds.to_numpy()
-    x0, y0, x1, y1 = SHENZHEN_BBOX
-    ok = (b[:, 0] >= x0) & (b[:, 1] >= y0) & (b[:, 2] <= x1) & (b[:, 3] <= y1)
-    return ok & ~np.isnan(b).any(axis=1)
 
 
 def m2_to_wan(value: float) -> float:

@@ -21,18 +21,24 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio.errors
+import pyproj
+import shapely
 
-from planner.core.geo import M2_PER_KM2, WGS84, area_m2
+from planner.core.geo import M2_PER_KM2, WGS84, area_m2, extent_of, in_extent, to_metric
 from planner.errors import PlanError, Problem
-from planner.settings import DEFAULT_PLAN
+from planner.settings import DEFAULT_PLAN as DEFAULT_PLAN  # re-exported
 from planner.settings import GEODATA_DIR as GEODATA
+from planner.settings import plan_name
 
 PLAN_FILE = "plan.toml"
 DISTRICTS_FILE = "districts.geojson"
 COMPARISONS = (">=", ">", "=", "<=", "<")
 CONFIDENCES = ("high", "medium", "low")
+DEFAULT_EXTENT_BUFFER_M = 1000.0  # how far beyond its district polygons a park still counts as inside
+DEFAULT_MAP_ZOOM = 10
 
 
 def available_plans() -> list[str]:
@@ -41,9 +47,10 @@ def available_plans() -> list[str]:
 
 
 def plan_path(plan: str | Path | None = None) -> Path:
-    """Resolve a plan name (``"shenzhen"``) or folder path; lists the valid names on a typo."""
+    """Resolve a plan name (``"shenzhen"``) or folder path (None: ``$PLANNER_PLAN``, else shenzhen);
+    lists the valid names on a typo."""
     if plan is None:
-        plan = DEFAULT_PLAN
+        plan = plan_name()
     candidate = Path(plan)
     if candidate.is_dir():
         return candidate.resolve()
@@ -78,6 +85,7 @@ class Target:
     quote: str = ""
     year: int | None = None
     deadline: dt.date | None = None
+    park_type: str = ""  # a count of the register's parks of this type (e.g. digital_town)
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class FunctionalArea:
     official_land_km2: float | None
     note_zh: str
     note_en: str
+    bbox: tuple[float, float, float, float] | None = None  # lon0, lat0, lon1, lat1: counts as inside
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,43 @@ class Plan:
     sources: dict[str, dict[str, str]]
     raw: dict[str, Any]
     district_polygons: gpd.GeoDataFrame
+    metric_crs: str  # [plan] metric_crs: where areas and distances are measured (EPSG:4547 for Shenzhen)
+    extent: shapely.Geometry  # WGS84: the districts widened by [extent] buffer_m, plus functional-area boxes
+    extent_buffer_m: float
+    map_centre: tuple[float, float]  # lat, lon ([map] centre; default: the districts' centre)
+    map_zoom: int
+
+    @property
+    def name(self) -> str:
+        """The plan's name: its folder's name (``shenzhen``), as ``PLANNER_PLAN`` and ``--plan`` take it."""
+        return self.folder.name
+
+    @property
+    def city(self) -> str:
+        """The city (or province) name, Chinese first: '深圳市 Shenzhen'."""
+        return f"{self.city_zh} {self.city_en}"
+
+    def in_extent(self, geoms: gpd.GeoSeries) -> np.ndarray:
+        """True where a WGS84 geometry lies inside the plan's extent (its districts, with a tolerance)."""
+        return in_extent(geoms, self.extent)
+
+    def to_metric(self, gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoDataFrame | gpd.GeoSeries:
+        """Project to the plan's metric CRS for measurement."""
+        return to_metric(gdf, self.metric_crs)
+
+    def area_m2(self, geoms: gpd.GeoDataFrame | gpd.GeoSeries) -> pd.Series:
+        """Area of each geometry in m², measured in the plan's metric CRS."""
+        return area_m2(geoms, self.metric_crs)
+
+    def extent_text(self) -> tuple[str, str]:
+        """How the extent is described in a message (zh, en)."""
+        b = self.district_polygons.total_bounds.round(2) if len(self.district_polygons) else [0, 0, 0, 0]
+        zh = f"{self.city_zh}各区边界外 {self.extent_buffer_m:,.0f} 米以内 (约经度 {b[0]}-{b[2]}, 纬度 {b[1]}-{b[3]})"
+        en = (
+            f"within {self.extent_buffer_m:,.0f} m of {self.city_en}'s district boundaries "
+            f"(about lon {b[0]}-{b[2]}, lat {b[1]}-{b[3]})"
+        )
+        return zh, en
 
     @property
     def deadline_year(self) -> int:
@@ -284,6 +330,7 @@ def _target(t: dict, place: str, sources: dict, problems: list[Problem]) -> Targ
         quote=t.get("quote", ""),
         year=t.get("year"),
         deadline=deadline,
+        park_type=str(t.get("park_type", "")),
     )
 
 
@@ -360,6 +407,103 @@ def _plot_ratio_table(
     return limits.apply(pd.to_numeric, errors="coerce").astype(float), confidence
 
 
+def _metric_crs(head: dict[str, Any], file: str, problems: list[Problem]) -> str:
+    """``[plan] metric_crs``: a projected CRS in metres, where areas and distances are measured."""
+    place = f"{file} [plan]"
+    fix_zh = (
+        "请写入本地的投影坐标系, 如 EPSG:4547 (CGCS2000 3度带 中央经线114°E); 其他经线: EPSG:4534+(经线-75)/3"
+    )
+    fix_en = "name the local projected CRS, e.g. EPSG:4547 (CGCS2000 3-degree GK, CM 114E); CM c: EPSG:4534+(c-75)/3"
+    value = head.get("metric_crs")
+    if not isinstance(value, str) or not value.strip():
+        problems.append(
+            Problem(place, "metric_crs", f"缺少量算坐标系; {fix_zh}", f"metric CRS missing; {fix_en}")
+        )
+        return ""
+    try:
+        crs = pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError:
+        problems.append(
+            Problem(
+                place,
+                "metric_crs",
+                f"无法识别的坐标系 {value!r}; {fix_zh}",
+                f"unknown CRS {value!r}; {fix_en}",
+            )
+        )
+        return ""
+    if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
+        problems.append(
+            Problem(
+                place,
+                "metric_crs",
+                f"{value} 不是以米为单位的投影坐标系 (不能用经纬度量算面积); {fix_zh}",
+                f"{value} is not a projected CRS in metres (areas are never measured in degrees); {fix_en}",
+            )
+        )
+        return ""
+    return value
+
+
+def _box(value: Any, place: str, problems: list[Problem]) -> tuple[float, float, float, float] | None:
+    """A ``bbox = [lon0, lat0, lon1, lat1]`` of a functional area with no polygon of its own."""
+    if value is None:
+        return None
+    ok = isinstance(value, list) and len(value) == 4 and all(isinstance(v, int | float) for v in value)
+    if ok and -180 <= value[0] < value[2] <= 180 and -90 <= value[1] < value[3] <= 90:
+        return (float(value[0]), float(value[1]), float(value[2]), float(value[3]))
+    problems.append(
+        Problem(
+            place,
+            "bbox",
+            f"范围须为 [最小经度, 最小纬度, 最大经度, 最大纬度]: {value!r}",
+            f"bbox must be [lon0, lat0, lon1, lat1] with lon0 < lon1, lat0 < lat1: {value!r}",
+        )
+    )
+    return None
+
+
+def _map_view(
+    raw: dict[str, Any], polygons: gpd.GeoDataFrame, file: str, problems: list[Problem]
+) -> tuple[tuple[float, float], int]:
+    """``[map]`` centre = [lat, lon] and zoom; by default the districts' centre and zoom 10."""
+    view = raw.get("map", {})
+    centre = view.get("centre")
+    zoom = view.get("zoom", DEFAULT_MAP_ZOOM)
+    if not isinstance(zoom, int) or isinstance(zoom, bool) or not 1 <= zoom <= 18:
+        problems.append(
+            Problem(
+                f"{file} [map]",
+                "zoom",
+                f"缩放级别须为 1-18 的整数: {zoom!r}",
+                f"zoom must be an integer 1-18: {zoom!r}",
+            )
+        )
+        zoom = DEFAULT_MAP_ZOOM
+    if centre is None:
+        if len(polygons) == 0:
+            return (0.0, 0.0), zoom
+        x0, y0, x1, y1 = polygons.total_bounds
+        return (round((y0 + y1) / 2, 4), round((x0 + x1) / 2, 4)), zoom
+    if (
+        isinstance(centre, list)
+        and len(centre) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in centre)
+        and -90 <= centre[0] <= 90
+        and -180 <= centre[1] <= 180
+    ):
+        return (float(centre[0]), float(centre[1])), zoom
+    problems.append(
+        Problem(
+            f"{file} [map]",
+            "centre",
+            f"中心须为 [纬度, 经度]: {centre!r}",
+            f"centre must be [lat, lon]: {centre!r}",
+        )
+    )
+    return (0.0, 0.0), zoom
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
@@ -375,7 +519,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _load_polygons(
-    folder: Path, districts: tuple[District, ...], declared_codes: set[str], problems: list[Problem]
+    folder: Path,
+    districts: tuple[District, ...],
+    declared_codes: set[str],
+    metric_crs: str,
+    problems: list[Problem],
 ) -> gpd.GeoDataFrame:
     path = folder / DISTRICTS_FILE
     columns = [
@@ -423,7 +571,7 @@ def _load_polygons(
         }
     )
     merged = polys[["code", "geometry"]].merge(meta, on="code", how="inner")
-    merged["computed_land_km2"] = (area_m2(merged) / M2_PER_KM2).round(2)
+    merged["computed_land_km2"] = (area_m2(merged, metric_crs) / M2_PER_KM2).round(2)
     return gpd.GeoDataFrame(merged[[*columns, "geometry"]], geometry="geometry", crs=WGS84)
 
 
@@ -436,6 +584,7 @@ def _load_plan_uncached(folder: Path) -> Plan:
         if key not in head:
             problems.append(Problem(f"{file} [plan]", key, "缺少必填项", "required key missing"))
     sources = raw.get("sources", {})
+    metric_crs = _metric_crs(head, file, problems)
     deadline = dt.date(2025, 12, 31)
     try:
         deadline = dt.date.fromisoformat(str(head.get("deadline", "")))
@@ -551,6 +700,7 @@ def _load_plan_uncached(folder: Path) -> Plan:
                 official_land_km2=a.get("official_land_km2"),
                 note_zh=a.get("note_zh", ""),
                 note_en=a.get("note_en", ""),
+                bbox=_box(a.get("bbox"), place, problems),
             )
         )
 
@@ -573,8 +723,33 @@ def _load_plan_uncached(folder: Path) -> Plan:
     fields = _labelled(raw.get("fields", []), "fields", file, problems)
     levels = _labelled(raw.get("namepark_levels", []), "namepark_levels", file, problems)
     park_types = _labelled(raw.get("park_types", []), "park_types", file, problems)
+    type_keys = {t.key for t in park_types}
+    for i, t in enumerate(targets, 1):
+        if t.park_type and t.park_type not in type_keys:
+            problems.append(
+                Problem(
+                    f"{file} [[targets]] #{i}",
+                    "park_type",
+                    f"未知园区类型 {t.park_type!r}",
+                    f"unknown park type {t.park_type!r}; known: {sorted(type_keys)}",
+                )
+            )
     districts_t = tuple(districts)
-    polygons = _load_polygons(folder, districts_t, seen_codes, problems)
+    buffer_m = raw.get("extent", {}).get("buffer_m", DEFAULT_EXTENT_BUFFER_M)
+    if isinstance(buffer_m, bool) or not isinstance(buffer_m, int | float) or not 0 <= buffer_m <= 50_000:
+        problems.append(
+            Problem(
+                f"{file} [extent]",
+                "buffer_m",
+                f"容差须为 0-50000 米: {buffer_m!r}",
+                f"buffer_m must be 0-50,000 metres: {buffer_m!r}",
+            )
+        )
+        buffer_m = DEFAULT_EXTENT_BUFFER_M
+    polygons = gpd.GeoDataFrame(geometry=[], crs=WGS84)
+    if metric_crs:
+        polygons = _load_polygons(folder, districts_t, seen_codes, metric_crs, problems)
+    centre, zoom = _map_view(raw, polygons, file, problems)
     if problems:
         raise PlanError(problems, what=f"plan {folder}")
     return Plan(
@@ -605,6 +780,16 @@ def _load_plan_uncached(folder: Path) -> Plan:
         sources=sources,
         raw=raw,
         district_polygons=polygons,
+        metric_crs=metric_crs,
+        extent=extent_of(
+            polygons.geometry,
+            metric_crs,
+            buffer_m=float(buffer_m),
+            boxes=tuple(a.bbox for a in areas if a.bbox is not None),
+        ),
+        extent_buffer_m=float(buffer_m),
+        map_centre=centre,
+        map_zoom=zoom,
     )
 
 

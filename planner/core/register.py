@@ -20,7 +20,7 @@ import pandas as pd
 import pyogrio.errors
 import shapely
 
-from planner.core.geo import WGS84, in_shenzhen_bbox
+from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.errors import InputError, Problem, ValidationError
 from planner.i18n import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS  # noqa: F401 (labels live in i18n)
@@ -31,7 +31,7 @@ QUOTAS_FILE = "quotas.csv"
 
 STATUSES = ("planned", "under_construction", "delivered", "unknown")
 SECURED_STATUSES = ("delivered", "under_construction")
-BASES = ("baseline", "planner", "import")
+BASES = ("baseline", "planner", "import", "proposal")
 
 TEXT_COLUMNS = [
     "id", "name_zh", "name_en", "district", "district_code", "functional_area", "park_type",
@@ -386,7 +386,7 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
         _r=[shapely.is_valid_reason(g) if bad else "" for g, bad in zip(geoms, invalid, strict=True)]
     )
     p += _bad_rows(invalid, reasons, place, "id", "_r", "几何无效: {v}", "invalid geometry: {v}")
-    outside = present & ~in_shenzhen_bbox(parks.geometry)
+    outside = present & ~plan.in_extent(parks.geometry)
     if parks.crs is not None and not parks.crs.equals(WGS84):
         p.append(
             Problem(
@@ -402,8 +402,8 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
         place,
         "id",
         "_b",
-        "坐标在深圳范围以外: {v}",
-        "coordinates outside Shenzhen: {v}",
+        f"坐标在{plan.city_zh}范围以外: {{v}}",
+        f"coordinates outside {plan.city_en}: {{v}}",
     )
     return p
 

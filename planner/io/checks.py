@@ -12,11 +12,8 @@ import shapely
 
 from planner.core.assign import assign_districts
 from planner.core.geo import (
-    METRIC,
-    SHENZHEN_BBOX,
     WGS84,
     area_m2,
-    in_shenzhen_bbox,
 )
 from planner.core.plan import Plan
 from planner.core.register import (
@@ -247,6 +244,7 @@ def _build_parks(
 
 def _check_geometry(
     parks: gpd.GeoDataFrame,
+    plan: Plan,
     place: Any,
     c: _Collector,
     accept_repairs: bool,
@@ -294,7 +292,7 @@ def _check_geometry(
         repairs = gpd.GeoSeries(fixed, index=parks.index, crs=WGS84)
         for i in idx:
             reason = shapely.is_valid_reason(geoms[i])
-            area = float(area_m2(gpd.GeoSeries([fixed[i]], crs=WGS84)).iloc[0])
+            area = float(area_m2(gpd.GeoSeries([fixed[i]], crs=WGS84), plan.metric_crs).iloc[0])
             zh = f"几何无效 ({reason}); 修复后的形状: {'多面' if shapely.get_type_id(fixed[i]) == 6 else '面'}, 面积 {area:,.0f} m²"
             en = f"invalid geometry ({reason}); repaired shape offered: {fixed[i].geom_type}, area {area:,.0f} m²"
             if accept_repairs:
@@ -314,10 +312,10 @@ def _check_geometry(
     if not located:  # the CRS is unknown: where the shapes lie cannot be checked
         return repairs
     located = ~missing & allowed
-    inside = in_shenzhen_bbox(parks.geometry)
+    inside = plan.in_extent(parks.geometry)
     swapped_geoms = shapely.transform(geoms[located], lambda xy: xy[:, ::-1])
     swapped_inside = np.zeros(len(geoms), dtype=bool)
-    swapped_inside[located] = in_shenzhen_bbox(gpd.GeoSeries(swapped_geoms))
+    swapped_inside[located] = plan.in_extent(gpd.GeoSeries(swapped_geoms))
     cols = {v: k for k, v in mapping.items()}
     for i in np.flatnonzero(located & ~inside & swapped_inside):
         x, y = shapely.get_coordinates(geoms[i])[0]
@@ -327,14 +325,14 @@ def _check_geometry(
             f"经纬度似乎互换了 ({x:.4f}, {y:.4f} 看起来是 纬度, 经度); 请交换 {what} 两列/坐标顺序",
             f"latitude and longitude look swapped ({x:.4f}, {y:.4f} reads as lat, lon); swap {what}",
         )  # fmt: skip
-    x0, y0, x1, y1 = SHENZHEN_BBOX
+    extent_zh, extent_en = plan.extent_text()
     for i in np.flatnonzero(located & ~inside & ~swapped_inside):
         pt = shapely.point_on_surface(geoms[i]) if not shapely.is_empty(geoms[i]) else None
         where = f"{pt.x:.4f}, {pt.y:.4f}" if pt is not None else "?"
         c.error(
             "outside_shenzhen", place(i, ids.iloc[i]), "geometry",
-            f"坐标在深圳范围以外 (经度 {x0}-{x1}, 纬度 {y0}-{y1}): {where}",
-            f"coordinates outside Shenzhen (lon {x0}-{x1}, lat {y0}-{y1}): {where}",
+            f"坐标在{plan.city_zh}范围以外 ({extent_zh}): {where}",
+            f"coordinates outside {plan.city_en} ({extent_en}): {where}",
         )  # fmt: skip
     return repairs
 
@@ -347,7 +345,7 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
     """
     geoms = parks.geometry.values
     usable = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) & shapely.is_valid(geoms)
-    usable &= np.isin(shapely.get_type_id(geoms), [0, 3, 6]) & in_shenzhen_bbox(parks.geometry)
+    usable &= np.isin(shapely.get_type_id(geoms), [0, 3, 6]) & plan.in_extent(parks.geometry)
     if not usable.any():
         return
     geo = pd.Series("", index=parks.index[usable], dtype=object)
@@ -377,7 +375,13 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
 
 
 def _check_register(
-    parks: gpd.GeoDataFrame, register: Register, place: Any, c: _Collector, *, located: bool = True
+    parks: gpd.GeoDataFrame,
+    plan: Plan,
+    register: Register,
+    place: Any,
+    c: _Collector,
+    *,
+    located: bool = True,
 ) -> None:
     """Parks already in the register: same id, or a near-identical footprint."""
     ids = parks["id"]
@@ -394,10 +398,12 @@ def _check_register(
     ok_theirs = ~(shapely.is_missing(theirs) | shapely.is_empty(theirs)) & shapely.is_valid(theirs)
     if not ok_mine.any() or not ok_theirs.any():
         return
-    a = gpd.GeoDataFrame({"i": np.flatnonzero(ok_mine)}, geometry=mine[ok_mine], crs=WGS84).to_crs(METRIC)
+    a = gpd.GeoDataFrame({"i": np.flatnonzero(ok_mine)}, geometry=mine[ok_mine], crs=WGS84).to_crs(
+        plan.metric_crs
+    )
     b = gpd.GeoDataFrame(
         {"rid": register.parks["id"].to_numpy()[ok_theirs]}, geometry=theirs[ok_theirs], crs=WGS84
-    ).to_crs(METRIC)
+    ).to_crs(plan.metric_crs)
     pairs = gpd.sjoin(a, b.set_geometry(b.buffer(DUPLICATE_POINT_M)), predicate="intersects")
     if pairs.empty:
         return

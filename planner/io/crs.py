@@ -53,9 +53,15 @@ def _looks_projected(geoms: np.ndarray) -> bool:
 
 
 def _to_wgs84(
-    gdf: gpd.GeoDataFrame, declared: CRS | None, option: str | CRS | None, c: _Collector
+    gdf: gpd.GeoDataFrame,
+    declared: CRS | None,
+    option: str | CRS | None,
+    c: _Collector,
+    *,
+    example: str = "EPSG:4547",
 ) -> tuple[gpd.GeoDataFrame, str]:
-    """Bring the frame's geometry to WGS84, honouring the file's declaration and the user's option."""
+    """Bring the frame's geometry to WGS84, honouring the file's declaration and the user's option
+    (``example``: the CRS a message suggests, the plan's own metric CRS)."""
     geoms = gdf.geometry.values
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     projected_numbers = bool(present.any()) and _looks_projected(geoms[present])
@@ -100,9 +106,9 @@ def _to_wgs84(
         c.error(
             "undeclared_projected", c.file, "crs",
             f"坐标看起来是投影坐标 ({sample}, 不是经纬度), 但文件没有声明坐标系; "
-            "请附上 .prj 或用 --crs 指定 (如 EPSG:4547)",
+            f"请附上 .prj 或用 --crs 指定 (如 {example})",
             f"coordinates look projected ({sample}, not longitude/latitude) but the file declares no "
-            "coordinate system; add a .prj or give --crs (e.g. EPSG:4547)",
+            f"coordinate system; add a .prj or give --crs (e.g. {example})",
         )  # fmt: skip
         raise _CrsUnknown
     if user_crs is not None and not user_crs.is_geographic:

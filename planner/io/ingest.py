@@ -52,11 +52,15 @@ from planner.core.geo import (
 )
 from planner.core.plan import Plan
 from planner.core.register import (
+    ALLOCATION_COLUMNS,
     Register,
     add_parks,
+    conform_allocations,
     conform_parks,
+    replace_allocations,
 )
 from planner.errors import Problem
+from planner.io.allocations import allocation_columns, build_allocations, fill_footprint_areas
 from planner.io.checks import _build_parks, _check_geometry, _check_register, _geometry_from_table, _locate
 from planner.io.crs import _to_wgs84, parse_crs_option
 from planner.io.headers import _map_columns, match_header
@@ -101,6 +105,9 @@ class ImportPreview:
     repairs: gpd.GeoSeries | None = None
     crs_used: str = ""
     columns: dict[str, str] = field(default_factory=dict)  # file header -> register column
+    # allocations the file carries (分配面积 ...), one per park row with an area; see planner.io.allocations
+    allocations: pd.DataFrame = field(default_factory=lambda: conform_allocations(pd.DataFrame()))
+    allocation_columns: dict[str, tuple[str, float | None]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -135,6 +142,11 @@ class ImportPreview:
             "crs": self.crs_used,
             "n_parks": len(self.parks),
             "parks": parks.to_dict("records"),
+            "n_allocations": len(self.allocations),
+            "allocated_m2": float(self.allocations["area_m2"].sum()),
+            "allocations": self.allocations.astype(object)
+            .where(self.allocations.notna(), None)
+            .to_dict("records"),
             "problems": [i.to_dict() for i in self.problems],
             "warnings": [i.to_dict() for i in self.warnings],
             "repairs": self.repairs_wkt(),
@@ -222,7 +234,9 @@ def _preview(
         if frame.empty:
             c.error("empty", c.file, "", "表格中没有数据行", "the table has no data rows")
             raise _Refuse
-        mapping, units = _map_columns(frame, c)
+        alloc_cols = allocation_columns(frame.columns)
+        mapping, units = _map_columns(frame.drop(columns=[h for h, _ in alloc_cols.values()]), c)
+        attrs = frame.reset_index(drop=True)
         place = _place_fn(c.file, True)
         gdf = _geometry_from_table(frame, mapping, place, c)
     else:
@@ -238,19 +252,21 @@ def _preview(
         if gdf.empty:
             c.error("empty", c.file, "", "图层为空, 没有园区", "the layer is empty: no parks")
             raise _Refuse
-        mapping, units = _map_columns(pd.DataFrame(gdf.drop(columns="geometry")), c)
+        attrs = pd.DataFrame(gdf.drop(columns="geometry")).reset_index(drop=True)
+        alloc_cols = allocation_columns(attrs.columns)
+        mapping, units = _map_columns(attrs.drop(columns=[h for h, _ in alloc_cols.values()]), c)
         place = _place_fn(c.file, False)
     gdf = gdf.reset_index(drop=True)
     if declared is not None:
         declared = CRS.from_user_input(declared)
     gdf = gpd.GeoDataFrame(gdf, geometry=shapely.force_2d(gdf.geometry.values), crs=None)
     try:
-        gdf, crs_used = _to_wgs84(gdf, declared, option, c)
+        gdf, crs_used = _to_wgs84(gdf, declared, option, c, example=plan.metric_crs)
         located = True
     except _CrsUnknown:  # go on: every field problem is still worth reporting now
         gdf, crs_used, located = gdf.set_crs(WGS84, allow_override=True), "", False
     parks = _build_parks(gdf, mapping, units, place, c, plan)
-    repairs = _check_geometry(parks, place, c, accept_repairs, tabular, mapping, located=located)
+    repairs = _check_geometry(parks, plan, place, c, accept_repairs, tabular, mapping, located=located)
     if accept_repairs and repairs is not None:
         parks = parks.set_geometry(
             gpd.GeoSeries(
@@ -259,10 +275,13 @@ def _preview(
         )
     if located:
         _locate(parks, plan, place, c)
-    _check_register(parks, register, place, c, located=located)
+        parks = fill_footprint_areas(parks, plan, place, c)
+    _check_register(parks, plan, register, place, c, located=located)
+    allocations = build_allocations(attrs, parks, alloc_cols, place, c, plan)
     return ImportPreview(
         file=c.file, parks=parks, problems=c.problems, warnings=c.warnings,
         repairs=repairs, crs_used=crs_used, columns=mapping,
+        allocations=allocations, allocation_columns=alloc_cols,
     )  # fmt: skip
 
 
@@ -279,4 +298,12 @@ def confirm_import(preview: ImportPreview, register: Register, plan: Plan) -> Re
             [ImportIssue("empty", Problem(preview.file, "", "没有可导入的园区", "no parks to import"))],
             what=f"import {preview.file}",
         )
-    return add_parks(register, preview.parks, plan, place=f"import {preview.file}")
+    added = add_parks(register, preview.parks, plan, place=f"import {preview.file}")
+    if preview.allocations.empty:
+        return added
+    incoming = preview.allocations.copy()
+    taken = set(register.allocations["allocation_id"])
+    clash = incoming["allocation_id"].isin(taken)
+    incoming.loc[clash, "allocation_id"] = incoming.loc[clash, "park_id"] + "-i1"
+    combined = pd.concat([register.allocations, incoming[ALLOCATION_COLUMNS]], ignore_index=True)
+    return replace_allocations(added, combined, plan, place=f"import {preview.file}")

@@ -155,9 +155,9 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
 
     A new store gets scenario ``main`` version 1: the plan's seed register, author ``system``.
     """
-    location = db_location(db)
-    check_location(location)
     plan = plan if plan is not None else load_plan()
+    location = db_location(db, plan.name)
+    check_location(location)
     backend: Backend
     if is_url(location):
         from planner.store.postgis import PostgisBackend
@@ -167,7 +167,9 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
         from planner.store.gpkg import GeoPackageBackend
 
         path = Path(location)
-        if path == DEFAULT_DB:  # the default file's folder is the app's own; any other must exist
+        if (
+            path.parent == DEFAULT_DB.parent
+        ):  # the default files' folder is the app's own; any other must exist
             path.parent.mkdir(parents=True, exist_ok=True)
         backend = GeoPackageBackend(path)
     owner = backend.get_meta("plan_id")
@@ -176,8 +178,9 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     elif owner != plan.id:
         backend.close()
         raise PlannerError(
-            f"{backend.location} 属于规划 {owner}, 不是 {plan.id}; 请用 --db 另选库 / this store belongs to "
-            f"plan {owner!r}, not {plan.id!r}: choose another store with --db or PLANNER_DB"
+            f"{backend.location} 属于规划 {owner}, 不是 {plan.id}; 请用 --db 另选库 (PLANNER_DB 中的 {{plan}} 会替换为规划名) / this store belongs to "
+            f"plan {owner!r}, not {plan.id!r}: choose another store with --db or PLANNER_DB "
+            "({plan} in it is replaced by the plan's name: one store per plan)"
         )
     store = Store(backend, plan)
     if backend.is_empty():
