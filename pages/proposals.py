@@ -115,6 +115,7 @@ with st.form("proposal_params"):
             hide_index=True,
             disabled=["key", t("区", "District")],
             column_config={"key": None},
+            placeholder=t("不限", "none"),
             key="proposal_quotas",
         )
     submitted = st.form_submit_button(t("生成方案", "Generate proposal"), type="primary")
@@ -220,7 +221,7 @@ st.caption(
         f"{len(sites) - len(usable)} lack data: listed, not guessed.",
     )
 )
-st.dataframe(sites_frame(sites, lang), hide_index=True, placeholder="—", key="proposal_sites")
+st.dataframe(sites_frame(sites, lang, plan), hide_index=True, placeholder="—", key="proposal_sites")
 d1, d2 = st.columns(2)
 d1.download_button(
     t("下载场地容量 CSV", "Download site capacity (CSV)"),
