@@ -45,6 +45,7 @@ BASIS_LABELS: dict[str, tuple[str, str]] = {
     "baseline": ("基线估算 (非官方)", "Baseline estimate (not official)"),
     "planner": ("规划人员设定", "Set by a planner"),
     "import": ("导入", "Imported"),
+    "proposal": ("方案生成", "Proposal"),
 }
 SEVERITY_LABELS: dict[str, tuple[str, str]] = {
     "error": ("错误", "Error"),

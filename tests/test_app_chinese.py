@@ -58,6 +58,8 @@ _NOT_TEXT = {
 }
 # a file path or a URL, and a plan file's [section], are shown as they are (a source to check)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# a column that quotes the user's own file as it is (its headers), not the planner's words
+QUOTED = {"文件列"}
 _PATH = re.compile(r"\S*[/\\]\S*|\[[\w.]+\]")
 
 
@@ -83,7 +85,7 @@ def _frame_texts(node) -> Iterator[str]:
         config = {}
     for col in value.columns:
         conf = config.get(str(col), {})
-        if conf.get("hidden"):
+        if conf.get("hidden") or col in QUOTED:
             continue
         yield str(conf.get("label") or col)
         shown = value[col]
