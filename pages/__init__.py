@@ -9,10 +9,12 @@ included, starts with ``plan, register, lang = frame()`` and so works on its own
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import streamlit as st
 
+from planner.app.monitoring import AS_OF
 from planner.app.session import (
     LANGS,
     LOAD_LATEST,
@@ -149,4 +151,17 @@ def show_refusal(err: PlannerError, lang: str, *, key: str, forget: Sequence[str
             key="load_latest",
             on_click=load_latest,
             args=(st.session_state, list(forget)),
+        )
+
+
+def as_of_picker(lang: str) -> dt.date:
+    """The sidebar's as-of date (基准日): every monitoring figure is computed as of it; today by default."""
+    with st.sidebar:
+        return st.date_input(
+            "基准日 (截至)" if lang == "zh" else "As of (date)",
+            value=st.session_state.get(AS_OF, dt.date.today()),
+            min_value=dt.date(2000, 1, 1),
+            max_value=dt.date(2100, 12, 31),
+            key=AS_OF,
+            help="所有监测数字按此日期计算 / every monitoring figure is computed as of this date",
         )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import frame, show_refusal
+from pages import as_of_picker, frame, show_refusal
 from planner.app.charts import cumulative_chart
 from planner.app.labels import counted_source, findings_table
+from planner.app.monitoring import session_monitor, session_trend
 from planner.app.session import (
     commit_register,
     current_user,
@@ -25,6 +26,7 @@ from planner.errors import PlannerError
 from planner.i18n import label, options, translator
 
 plan, register, lang = frame()
+as_of = as_of_picker(lang)
 name_col = "name_zh" if lang == "zh" else "name_en"
 label_col = "label_zh" if lang == "zh" else "label_en"
 
@@ -59,7 +61,30 @@ st.caption(
 st.caption(counted_source(plan, report, lang))
 
 st.subheader(t("逐年累计 (万㎡)", "Cumulative by year (万㎡)"))
-st.altair_chart(cumulative_chart(report, lang), width="stretch")
+mon = session_monitor(st.session_state, plan, register)  # as of the sidebar's date
+delivered = mon.delivered_by_year.set_index("year")["delivered_cumulative_m2"]
+st.altair_chart(cumulative_chart(report, lang, delivered=delivered), width="stretch")
+
+st.subheader(t("变化趋势: 各保存版本 (万㎡)", "Trend over the saved versions (万㎡)"))
+history = session_trend(st.session_state, plan)
+trend_chart = pd.DataFrame(
+    {
+        t("计入", "Counted"): history["counted_m2"].to_numpy() / M2_PER_WAN,
+        t("已落实", "Secured"): history["secured_m2"].to_numpy() / M2_PER_WAN,
+        t("已交付", "Delivered"): history["delivered_m2"].to_numpy() / M2_PER_WAN,
+    },
+    index=pd.Index([f"v{v}" for v in history["version"]], name=t("版本", "Version")),
+)
+st.bar_chart(
+    trend_chart, stack=False, x_label=t("版本", "Version"), y_label="万㎡"
+)  # one bar group a version
+st.caption(
+    t(
+        f"场景的每个保存版本 ({len(history)} 个) 中计入、已落实和已交付的面积; 命令行: python -m planner check --trend --json。",
+        f"Counted, secured and delivered space in each saved version of the scenario ({len(history)}); "
+        "command line: python -m planner check --trend --json.",
+    )
+)
 
 st.subheader(t("各区", "By district"))
 d = report.by_district
@@ -155,7 +180,9 @@ with right:
     )
 
 st.subheader(t("检查结果", "Findings"))
-findings = findings_frame(run_checks(plan, register))
+findings = pd.concat(  # the early warnings as of the date, then the register's findings
+    [findings_frame(mon.warnings), findings_frame(run_checks(plan, register))], ignore_index=True
+)
 f1, f2, f3 = st.columns([1, 2, 2])
 severities = f1.multiselect(
     t("级别", "Severity"),

@@ -10,6 +10,8 @@ variable               what                                                     
 ``PLANNER_PASSWORD``   a password for scripted CLI use (else a prompt)             —
 =====================  ==========================================================  ===============================
 
+``PLANNER_STALE_MONTHS``: months without a change before a park's figures are stale (default 12).
+
 The bundled data (plans under ``geodata/``, the map assets under ``static/``) are found from the
 package's own location, so a clone works from any working directory.
 """
@@ -33,6 +35,7 @@ PLAN_ENV = "PLANNER_PLAN"
 DB_ENV = "PLANNER_DB"
 ACCOUNTS_ENV = "PLANNER_ACCOUNTS"
 PASSWORD_ENV = "PLANNER_PASSWORD"
+STALE_MONTHS_ENV = "PLANNER_STALE_MONTHS"
 
 
 def plan_name() -> str:
@@ -65,3 +68,17 @@ def accounts_path(path: str | Path | None = None) -> Path:
 def password_from_env() -> str | None:
     """The password in ``$PLANNER_PASSWORD``, if set (scripted CLI use)."""
     return os.environ.get(PASSWORD_ENV)
+
+
+def stale_months(months: int | None = None) -> int:
+    """Months after which a park's unchanged figures are stale: ``months``, else
+    ``$PLANNER_STALE_MONTHS``, else 12."""
+    if months is not None:
+        return int(months)
+    text = os.environ.get(STALE_MONTHS_ENV)
+    try:
+        return int(text) if text else 12
+    except ValueError:
+        raise ValueError(
+            f"{STALE_MONTHS_ENV} 应为整数月数 / {STALE_MONTHS_ENV} must be a whole number of months, got {text!r}"
+        ) from None

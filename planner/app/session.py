@@ -581,6 +581,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("app.py", "概览", "Overview", ":material/home:"),
     ("pages/map.py", "地图", "Map", ":material/map:"),
     ("pages/capacity.py", "容量", "Capacity", ":material/bar_chart:"),
+    ("pages/monitor.py", "监测评估", "Monitoring & evaluation", ":material/monitoring:"),
     ("pages/district.py", "区级分配", "District allocations", ":material/apartment:"),
     ("pages/export.py", "导出", "Export", ":material/download:"),
     ("pages/import.py", "导入", "Import", ":material/upload:"),

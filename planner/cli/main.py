@@ -1,4 +1,4 @@
-"""Command line: ``python -m planner check|export|import|scenario|account ...``.
+"""Command line: ``python -m planner check|export|import|scenario|account|report|indicators|plan ...``.
 
 Every command reads the register from the store (``--db PATH_OR_URL``, else ``$PLANNER_DB``, else
 ``data/planner.gpkg``; ``--scenario``, default main). Exit codes: 0 when the command ran; 2 on bad
@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.cli.accounts import add_account_command
+from planner.cli.monitor import add_as_of_arguments, add_monitor_commands, monitor_json, print_monitor
 from planner.cli.propose import add_propose_command
 from planner.cli.store import (
     add_scenario_command,
@@ -144,7 +145,7 @@ def _print_report(report: CapacityReport, findings: list[Finding], plan_title: s
 def cmd_check(args: argparse.Namespace) -> int:
     """The capacity report and the findings."""
     plan = load_plan(args.plan)
-    _, register, _ = stored_register(args, plan)
+    store, register, _ = stored_register(args, plan)
     report = capacity_report(plan, register)
     findings = run_checks(plan, register)
     if args.json:
@@ -155,11 +156,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             "district_areas_km2": areas.to_dict("records"),
             "findings": [f.to_dict() for f in findings],
         }
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=1)
+        out |= monitor_json(args, plan, store, register)  # as of --as-of (today): phase, result, warnings
+        json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         _print_report(report, findings, plan.title_zh)
         _print_targets(target_table(plan, register, report))
+        print_monitor(args, plan, store, register)
         _print_areas(plan)
     return EXIT_OK
 
@@ -273,6 +276,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_import_command,
     add_scenario_command,
     add_account_command,
+    add_monitor_commands,
     add_propose_command,
 ]
 
@@ -287,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", parents=[common], help="capacity report and findings / 容量核算与检查")
     check.add_argument("--json", action="store_true", help="one JSON object")
+    add_as_of_arguments(check)
     check.set_defaults(func=cmd_check)
 
     export = sub.add_parser("export", parents=[common], help="export a layer / 导出图层")

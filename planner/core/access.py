@@ -165,3 +165,20 @@ def check_change(
     if problems:
         raise AccessDenied(problems, user=user)
     return changes
+
+
+def check_planner_only(user: User, what_zh: str, what_en: str, *, place: str = "") -> None:
+    """Raise AccessDenied unless the user is a city planner (recording the other targets' actual
+    values, starting a successor plan)."""
+    if user.role != "planner":
+        raise AccessDenied(
+            [
+                Problem(
+                    place or what_en,
+                    "",
+                    f"只有市级规划人员可以{what_zh}",
+                    f"only a city planner may {what_en} ({user.label('en')})",
+                )
+            ],
+            user=user,
+        )

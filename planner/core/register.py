@@ -22,6 +22,7 @@ import shapely
 
 from planner.core.geo import WGS84
 from planner.core.plan import Plan
+from planner.core.successor import register_years
 from planner.errors import InputError, Problem, ValidationError
 from planner.i18n import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS  # noqa: F401 (labels live in i18n)
 
@@ -455,11 +456,15 @@ def validate_allocations(
         "area must be positive: {v}",
     )
     years = a["delivery_year"]
-    bad_year = years.notna() & ~years.isin(plan.years)
+    allowed = register_years(plan)  # the plan's period, and its predecessor's / successor's
+    span = (
+        f"{allowed[0]}-{allowed[-1]}" if allowed == list(range(allowed[0], allowed[-1] + 1)) else str(allowed)
+    )
+    bad_year = years.notna() & ~years.isin(allowed)
     p += _bad_rows(
         bad_year.fillna(False), a, place, "allocation_id", "delivery_year",
-        f"交付年份须在规划期 {plan.period_start}-{plan.deadline_year} 内: {{v}}",
-        f"delivery year must be within the plan, {plan.period_start}-{plan.deadline_year}: {{v}}",
+        f"交付年份须在规划期 {span} 内: {{v}}",
+        f"delivery year must be within the plan, {span}: {{v}}",
     )  # fmt: skip
     specs = {s.key for s in plan.specialisations} | {""}
     p += _bad_rows(

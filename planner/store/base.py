@@ -16,6 +16,7 @@ from typing import Protocol
 import pandas as pd
 
 from planner.core.accounts import LOCKED_DETAIL
+from planner.core.indicators import STORED_INDICATOR_COLUMNS
 from planner.core.register import (
     ALLOCATION_COLUMNS,
     NUMBER_COLUMNS,
@@ -42,6 +43,10 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "quotas": [(c, "real" if c == "quota_m2" else "text") for c in QUOTA_COLUMNS],
 }
 COLUMNS["parks"][PARK_COLUMNS.index("figures_verified")] = ("figures_verified", "bool")
+# The other targets' recorded actual values (planner.core.indicators): one store-wide, append-only table.
+INDICATOR_TABLE_COLUMNS: list[tuple[str, str]] = [
+    (c, "int" if c == "year" else "real" if c == "value" else "text") for c in STORED_INDICATOR_COLUMNS
+]
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class Backend(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
     def failed_sign_ins(self, user: str, since: str) -> list[str]: ...
+    def read_indicators(self) -> pd.DataFrame: ...
+    def append_indicators(self, rows: pd.DataFrame) -> None: ...
     def close(self) -> None: ...
 
 
@@ -123,6 +130,8 @@ _BACKEND_METHODS = (
     "set_meta",
     "audit_log",
     "failed_sign_ins",
+    "read_indicators",
+    "append_indicators",
 )
 # audit rows a backend's failed_sign_ins returns: denied sign-ins of one user, not lockout refusals
 FAILED_SIGN_INS_WHERE = (

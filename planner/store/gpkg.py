@@ -23,11 +23,13 @@ import shapely
 from pyproj import CRS
 
 from planner.core.geo import WGS84
+from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
 from planner.errors import InputError, PlannerError
 from planner.store.base import (
     COLUMNS,
     FAILED_SIGN_INS_WHERE,
+    INDICATOR_TABLE_COLUMNS,
     Race,
     Version,
     guard_backend,
@@ -383,6 +385,37 @@ class GeoPackageBackend:
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as con:
             con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", (key, value))
+
+    # ---- the other targets' actual values (append-only; the table is made on first use) ----
+    @staticmethod
+    def _indicator_table(con: sqlite3.Connection) -> None:
+        if con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'indicators'").fetchone()[0]:
+            return
+        cols = ", ".join(f"{_q(c)} {_SQL_TYPES[k]}" for c, k in INDICATOR_TABLE_COLUMNS)
+        con.execute(f"CREATE TABLE indicators (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {cols})")
+        con.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) VALUES "
+            "('indicators', 'attributes', 'indicators', '其他目标的实际值 / recorded values of the other targets')"
+        )
+
+    def read_indicators(self) -> pd.DataFrame:
+        with self._connect() as con:
+            if not con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'indicators'").fetchone()[0]:
+                return conform_indicators(pd.DataFrame(columns=STORED_INDICATOR_COLUMNS))
+            frame = pd.read_sql_query(
+                f"SELECT {', '.join(map(_q, STORED_INDICATOR_COLUMNS))} FROM indicators ORDER BY fid", con
+            )
+        return conform_indicators(frame)
+
+    def append_indicators(self, rows: pd.DataFrame) -> None:
+        values = conform_indicators(rows).astype(object).where(lambda f: f.notna(), None)
+        with self._tx() as con:
+            self._indicator_table(con)
+            con.executemany(
+                f"INSERT INTO indicators ({', '.join(map(_q, STORED_INDICATOR_COLUMNS))}) "
+                f"VALUES ({', '.join('?' * len(STORED_INDICATOR_COLUMNS))})",
+                values[STORED_INDICATOR_COLUMNS].values.tolist(),
+            )
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes its own connection."""

@@ -20,11 +20,13 @@ from geoalchemy2 import Geometry
 from sqlalchemy.engine import make_url
 
 from planner.core.geo import WGS84
+from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
 from planner.errors import InputError, PlannerError
 from planner.store.base import (
     COLUMNS,
     FAILED_SIGN_INS_WHERE,
+    INDICATOR_TABLE_COLUMNS,
     Race,
     Version,
     guard_backend,
@@ -83,10 +85,16 @@ def _metadata() -> sa.MetaData:
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
         *(sa.Column(c, sa.Integer if c == "version" else sa.Text) for c in AUDIT_COLUMNS),
     )
+    sa.Table(
+        "indicators",
+        md,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        *(sa.Column(c, _SA_TYPES[k]) for c, k in INDICATOR_TABLE_COLUMNS),
+    )
     return md
 
 
-TABLES = ("parks", "allocations", "quotas", "versions", "store_meta", "audit")
+TABLES = ("parks", "allocations", "quotas", "versions", "store_meta", "audit", "indicators")
 
 
 @guard_backend((sa.exc.SQLAlchemyError, psycopg2.Error, pd.errors.DatabaseError))
@@ -259,6 +267,18 @@ class PostgisBackend:
     def audit(self, row: dict) -> None:
         with self.engine.begin() as con:
             con.execute(self.md.tables["audit"].insert(), row)
+
+    def read_indicators(self) -> pd.DataFrame:
+        sql = f"SELECT {_cols(STORED_INDICATOR_COLUMNS)} FROM indicators ORDER BY id"
+        with self.engine.connect() as con:
+            return conform_indicators(pd.read_sql(sa.text(sql), con))
+
+    def append_indicators(self, rows: pd.DataFrame) -> None:
+        values = conform_indicators(rows).astype(object).where(lambda f: f.notna(), None)
+        with self.engine.begin() as con:
+            con.execute(
+                self.md.tables["indicators"].insert(), values[STORED_INDICATOR_COLUMNS].to_dict("records")
+            )
 
     def get_meta(self, key: str) -> str | None:
         with self.engine.connect() as con:

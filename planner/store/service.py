@@ -28,10 +28,11 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from planner.core.access import SYSTEM, User, check_change
+from planner.core.access import SYSTEM, User, check_change, check_planner_only
 from planner.core.capacity import capacity_report
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import WGS84
+from planner.core.indicators import INDICATOR_COLUMNS, conform_indicators, validate_indicators
 from planner.core.plan import Plan, load_plan
 from planner.core.register import (
     ALLOCATION_COLUMNS,
@@ -44,6 +45,7 @@ from planner.core.register import (
     load_register,
     validate_register,
 )
+from planner.core.successor import lineage_ids
 from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
@@ -175,7 +177,7 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     owner = backend.get_meta("plan_id")
     if owner is None:
         backend.set_meta("plan_id", plan.id)
-    elif owner != plan.id:
+    elif owner != plan.id and owner not in lineage_ids(plan):  # a successor reads its predecessor's store
         backend.close()
         raise PlannerError(
             f"{backend.location} 属于规划 {owner}, 不是 {plan.id}; 请用 --db 另选库 (PLANNER_DB 中的 {{plan}} 会替换为规划名) / this store belongs to "
@@ -370,6 +372,15 @@ class Store:
         frame = pd.DataFrame([{c: getattr(v, c) for c in cols} for v in reversed(versions)], columns=cols)
         frame["restored_from"] = frame["restored_from"].astype("Int64")
         return frame
+
+    def history_registers(self, scenario: str = MAIN) -> list[tuple[Version, Register]]:
+        """Every saved version of the scenario with its register, oldest first (deletes left out):
+        the monitor's trend and staleness read the history from here."""
+        return [
+            (v, self.backend.read(scenario, v.version))
+            for v in self._versions(scenario)
+            if v.action != "delete"
+        ]
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         """Every write attempt, newest first: time, user, role, action, scenario, version, outcome, detail."""
@@ -619,6 +630,38 @@ class Store:
             raise PlannerError(f"场景 {target} 已存在 / scenario {target!r} already exists")
         note = comment or f"复制自 {source} v{v.version} / copied from {source} v{v.version}"
         return self._save(register, user, note, target, None, action="copy")
+
+    # ---- the other targets' actual values ----------------------------------------------------
+    def indicators(self) -> pd.DataFrame:
+        """Every recorded value of the plan's other targets, oldest first (who and when included)."""
+        return self.backend.read_indicators()
+
+    def record_indicators(self, rows: pd.DataFrame, *, user: User, comment: str = "") -> int:
+        """Append recorded values (columns ``INDICATOR_COLUMNS``; city planners only). Every row is
+        checked first: one bad row refuses them all (ValidationError naming each row and field),
+        so nothing is stored then. Accepted and refused attempts are recorded in the audit log.
+        Returns the number of rows stored."""
+        try:
+            check_planner_only(
+                user, "录入指标实际值", "record the targets' actual values", place="indicators"
+            )
+        except AccessDenied as exc:
+            self._deny(user, "indicators", "indicators", None, exc)
+            raise
+        problems = validate_indicators(rows, self.plan, place=comment or "indicators")
+        if problems:
+            exc = ValidationError(problems, what="indicators")
+            self._record(user, "indicators", "indicators", None, "invalid", str(exc))
+            raise exc
+        frame = conform_indicators(rows.reindex(columns=INDICATOR_COLUMNS)).assign(
+            recorded_by=user.name, recorded_at=now_utc()
+        )
+        self.backend.append_indicators(frame)
+        keys = ", ".join(sorted(set(frame["indicator"])))
+        self._record(
+            user, "indicators", "indicators", None, "ok", f"{comment} | {len(frame)} rows: {keys}".strip(" |")
+        )
+        return len(frame)
 
     def delete(self, scenario: str, *, user: User, confirm: str) -> None:
         """Delete a scenario (city planner only; ``confirm`` must repeat its name; ``main`` cannot be

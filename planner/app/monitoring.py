@@ -1,0 +1,125 @@
+"""Streamlit-free helpers for the monitoring pages: the session's as-of date, the monitor of the
+working register with its saved history, the report download, recording indicator values and
+starting a successor plan as the signed-in user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.app.session import acting_user, state_store
+from planner.core import plan as plan_module
+from planner.core.access import check_planner_only
+from planner.core.indicators import INDICATOR_COLUMNS, read_indicator_csv, target_status
+from planner.core.monitor import Monitor, monitor, today, trend
+from planner.core.plan import Plan, load_plan
+from planner.core.successor import TargetInput, successor_toml, write_successor
+from planner.errors import AccessDenied
+from planner.io.export import register_file_bytes
+from planner.io.report import report_bytes, report_file_name
+from planner.settings import stale_months
+from planner.store import MAIN
+
+AS_OF = "as_of"
+
+
+def as_of(state: MutableMapping[str, Any]) -> dt.date:
+    """The session's as-of date (today until the user picks another)."""
+    value = state.get(AS_OF)
+    return value if isinstance(value, dt.date) else today()
+
+
+def session_history(state: MutableMapping[str, Any]) -> list:
+    """The session scenario's saved versions with their registers, oldest first."""
+    return state_store(state).history_registers(state.get("scenario", MAIN))
+
+
+def session_monitor(state: MutableMapping[str, Any], plan: Plan, register) -> Monitor:
+    """The working register's monitor as of the session's date, staleness from the history."""
+    history = session_history(state)
+    return monitor(
+        plan,
+        register,
+        as_of(state),
+        history=[(v.created_at, r) for v, r in history],
+        stale_months=stale_months(),
+    )
+
+
+def session_trend(state: MutableMapping[str, Any], plan: Plan) -> pd.DataFrame:
+    """Counted, secured and delivered at each saved version of the session's scenario."""
+    return trend(plan, session_history(state))
+
+
+def session_targets(state: MutableMapping[str, Any], plan: Plan, register) -> pd.DataFrame:
+    """Every target with its latest recorded value (``planner.core.indicators.target_status``)."""
+    return target_status(plan, state_store(state).indicators(), register, as_of(state))
+
+
+def session_report(state: MutableMapping[str, Any], plan: Plan, register) -> tuple[str, bytes]:
+    """The evaluation report of the working register as of the session's date: (file name, bytes)."""
+    mon = session_monitor(state, plan, register)
+    v = state.get("version")
+    line = f"数据: 场景 {state.get('scenario', MAIN)} v{v.version}。" if v is not None else ""
+    data = report_bytes(plan, register, mon, state_store(state).indicators(), scenario_line=line)
+    return report_file_name(plan, mon.as_of, mon), data
+
+
+def record_indicator_file(state: MutableMapping[str, Any], plan: Plan, data: bytes, name: str) -> int:
+    """Store the values of an uploaded CSV as the signed-in user (ValidationError names each bad
+    row and field; AccessDenied unless a city planner; both recorded, nothing stored)."""
+    rows = read_indicator_csv(data, plan, name=name)
+    return state_store(state).record_indicators(rows, user=acting_user(state, "indicators"), comment=name)
+
+
+def record_indicator_rows(state: MutableMapping[str, Any], rows: pd.DataFrame) -> int:
+    """Store values entered on the page (columns ``INDICATOR_COLUMNS``) as the signed-in user."""
+    frame = rows.reindex(columns=INDICATOR_COLUMNS)
+    frame = frame[frame["indicator"].notna() & (frame["indicator"].astype(str) != "")]
+    return state_store(state).record_indicators(
+        frame, user=acting_user(state, "indicators"), comment="页面录入 page"
+    )
+
+
+def start_successor(
+    state: MutableMapping[str, Any],
+    plan: Plan,
+    register,
+    *,
+    folder_name: str,
+    period: tuple[int, int],
+    plan_id: str,
+    title_zh: str,
+    targets: list[TargetInput],
+    source_title: str = "",
+) -> Plan:
+    """Write a successor plan folder under ``geodata/`` (so it is loadable by name) as the signed-in
+    city planner; recorded in the audit log. Returns the loaded successor."""
+    user = acting_user(state, "plan_successor")
+    store = state_store(state)
+    try:
+        check_planner_only(user, "新建后续规划", "start a successor plan", place=f"plan {plan.id}")
+    except AccessDenied as exc:
+        store.record_event(
+            user=user.name, role=user.role, action="plan_successor", outcome="denied", detail=str(exc)
+        )
+        raise
+    content = successor_toml(
+        plan, period=period, plan_id=plan_id, title_zh=title_zh, targets=targets, source_title=source_title
+    )
+    out = write_successor(
+        plan, register_file_bytes(register, None), plan_module.GEODATA / Path(folder_name).name, content
+    )
+    successor = load_plan(out)
+    store.record_event(
+        user=user.name,
+        role=user.role,
+        action="plan_successor",
+        outcome="ok",
+        detail=f"{successor.id} -> {out}",
+    )
+    return successor

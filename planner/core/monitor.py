@@ -1,0 +1,438 @@
+"""Monitoring (监测) as of a date, early warnings (预警) and the trend.
+
+Every figure here is computed *as of a date* (today by default) from a register, using the
+register's current knowledge of statuses and delivery years:
+
+- ``phase``: ``before`` the plan period starts, ``in_period`` up to and including the deadline,
+  ``ended`` after it.
+- counted / secured (as ``planner.core.capacity``): delivery year inside the plan period; secured
+  when delivered or under construction.
+- delivered as of the date: counted, status delivered, delivery year not after the as-of year.
+- after the deadline, the **result**: space delivered by the deadline (counted and delivered)
+  against the target, and what **slipped**: counted (due inside the period) but not delivered,
+  with how late (days from the end of its delivery year to the as-of date).
+
+Warnings are findings (``planner.core.findings.Finding``) with stable codes:
+
+===========================  ========  =============================================================
+code                         severity  meaning
+===========================  ========  =============================================================
+ALLOC_OVERDUE                warning   delivery year before the as-of year, not delivered
+ALLOC_AT_RISK                warning   due in the as-of year, not yet under construction
+PARK_STALE                   warning   the park's row unchanged in the store's history for N months
+DISTRICT_BEHIND_PACE         warning   a district's secured space below its quota x expected share
+PLAN_PERIOD_ENDED            info      the as-of date is after the deadline: the result is final
+TARGET_MISSED_AT_DEADLINE    error     the plan ended with less delivered than the target
+===========================  ========  =============================================================
+
+The expected share of a quota at a date is linear over the period (1 Jan of the start year to the
+deadline), or, when the plan folder sets ``[[quota_milestones]]`` (``year``, ``share``, optional
+``district``), the share of the last milestone year that has ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.core.capacity import allocation_table, capacity_report
+from planner.core.findings import Finding, findings_frame
+from planner.core.geo import fmt_m2
+from planner.core.plan import Plan
+from planner.core.register import PARK_COLUMNS, STATUS_LABELS, Register
+
+PHASES = {
+    "before": ("规划期尚未开始", "the plan period has not started"),
+    "in_period": ("规划期内", "within the plan period"),
+    "ended": ("规划期已结束", "the plan period has ended"),
+}
+DEFAULT_STALE_MONTHS = 12
+WARNING_CODES = (
+    "ALLOC_OVERDUE",
+    "ALLOC_AT_RISK",
+    "PARK_STALE",
+    "DISTRICT_BEHIND_PACE",
+    "PLAN_PERIOD_ENDED",
+    "TARGET_MISSED_AT_DEADLINE",
+)
+NOT_STARTED = ("planned", "unknown")
+
+
+def today() -> dt.date:
+    """Today's date (the default as-of date)."""
+    return dt.date.today()
+
+
+def parse_date(text: str) -> dt.date:
+    """A ``YYYY-MM-DD`` date; ValueError with a bilingual message otherwise."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"日期格式应为 YYYY-MM-DD / a date is written YYYY-MM-DD, got {text!r}") from None
+
+
+def phase_of(plan: Plan, as_of: dt.date) -> str:
+    """``before``, ``in_period`` (the deadline day included) or ``ended``."""
+    if as_of < dt.date(plan.period_start, 1, 1):
+        return "before"
+    return "in_period" if as_of <= plan.deadline else "ended"
+
+
+def elapsed_share(plan: Plan, as_of: dt.date) -> float:
+    """The share of the plan period passed at ``as_of`` (0 before it, 1 after the deadline)."""
+    start = dt.date(plan.period_start, 1, 1)
+    total = (plan.deadline - start).days
+    return float(min(max((as_of - start).days / total, 0.0), 1.0)) if total > 0 else 1.0
+
+
+def expected_shares(plan: Plan, as_of: dt.date) -> tuple[pd.Series, str]:
+    """The expected share of each district's quota at ``as_of`` and the rule used
+    (``linear`` or ``milestones``). Index: district codes."""
+    codes = plan.district_codes()
+    milestones = plan.raw.get("quota_milestones", [])
+    if not milestones:
+        return pd.Series(elapsed_share(plan, as_of), index=codes), "linear"
+    m = pd.DataFrame(milestones)
+    if "district" not in m:
+        m["district"] = ""
+    m["district"] = m["district"].fillna("").astype(str)
+    passed = m[m["year"].astype(int) < as_of.year].sort_values("year")  # the milestone year has ended
+    city = passed.loc[passed["district"] == "", "share"]
+    base = float(city.iloc[-1]) if len(city) else 0.0
+    own = passed[passed["district"] != ""].groupby("district")["share"].last()
+    return pd.Series(base, index=codes).mask(pd.Index(codes).isin(own.index), own), "milestones"
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """The plan's figures as of a date. Areas in m²."""
+
+    plan_id: str
+    as_of: dt.date
+    phase: str
+    target_m2: float
+    deadline: dt.date
+    period_start: int
+    counted_m2: float
+    secured_m2: float
+    delivered_m2: float  # counted, delivered, delivery year <= the as-of year
+    elapsed_share: float
+    pace_rule: str
+    result_delivered_m2: float | None  # after the deadline: delivered by the deadline
+    result_met: bool | None
+    slipped: pd.DataFrame  # allocations due in the period, not delivered, past their year
+    by_district: pd.DataFrame  # key, name_zh, name_en, counted/secured/delivered, quota, expected
+    delivered_by_year: pd.DataFrame  # year, delivered_m2, delivered_cumulative_m2 (status dates)
+    warnings: list[Finding]
+
+    @property
+    def progress(self) -> float:
+        """Counted space as a share of the target."""
+        return self.counted_m2 / self.target_m2 if self.target_m2 else float("nan")
+
+    @property
+    def slipped_m2(self) -> float:
+        """Space due inside the period that was not delivered by the deadline (or is overdue)."""
+        return float(self.slipped["area_m2"].sum())
+
+    def phase_text(self, lang: str = "zh") -> str:
+        """'规划期已结束' / 'the plan period has ended'."""
+        zh, en = PHASES[self.phase]
+        return zh if lang == "zh" else en
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``check --as-of DATE --json``, key ``monitor``)."""
+
+        def plain(x: Any) -> Any:
+            if x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
+                return None
+            return x.item() if isinstance(x, np.generic) else x
+
+        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+            return [{k: plain(v) for k, v in r.items()} for r in df.to_dict("records")]
+
+        return {
+            "as_of": self.as_of.isoformat(),
+            "phase": self.phase,
+            "phase_zh": PHASES[self.phase][0],
+            "phase_en": PHASES[self.phase][1],
+            "target_m2": self.target_m2,
+            "deadline": self.deadline.isoformat(),
+            "counted_m2": self.counted_m2,
+            "secured_m2": self.secured_m2,
+            "delivered_m2": self.delivered_m2,
+            "progress": self.progress,
+            "elapsed_share": self.elapsed_share,
+            "pace_rule": self.pace_rule,
+            "result_delivered_m2": self.result_delivered_m2,
+            "result_met": self.result_met,
+            "slipped_m2": self.slipped_m2,
+            "slipped": records(self.slipped),
+            "districts": records(self.by_district),
+            "delivered_by_year": records(self.delivered_by_year),
+            "warnings": [f.to_dict() for f in self.warnings],
+        }
+
+
+def monitor(
+    plan: Plan,
+    register: Register,
+    as_of: dt.date | None = None,
+    *,
+    history: Sequence[tuple[str, Register]] = (),
+    stale_months: int = DEFAULT_STALE_MONTHS,
+) -> Monitor:
+    """The plan's figures and early warnings as of ``as_of`` (today when None).
+
+    ``history`` is the scenario's saved versions as ``(created_at ISO text, register)``, oldest
+    first (``Store.history_registers``); without it there is no staleness warning.
+    """
+    as_of = as_of or today()
+    report = capacity_report(plan, register)
+    a = allocation_table(plan, register)
+    year = a["delivery_year"]
+    delivered = a["status"] == "delivered"
+    counted = a["counted"]
+    delivered_now = counted & delivered & (year <= as_of.year).fillna(False)
+    phase = phase_of(plan, as_of)
+
+    late = year.notna() & (year < as_of.year) & ~delivered
+    slipped_mask = counted & late
+    names = register.parks.set_index("id")["name_zh"]
+    s = a[slipped_mask]
+    year_end = pd.to_datetime(s["delivery_year"].astype(int).astype(str) + "-12-31")
+    slipped = pd.DataFrame(
+        {
+            "allocation_id": s["allocation_id"].to_numpy(),
+            "park_id": s["park_id"].to_numpy(),
+            "park_name": s["park_id"].map(names).fillna("").to_numpy(),
+            "area_key": s["area_key"].to_numpy(),
+            "area_m2": s["area_m2"].to_numpy(dtype=float),
+            "delivery_year": s["delivery_year"].astype(int).to_numpy(),
+            "status": s["status"].to_numpy(),
+            "days_late": (pd.Timestamp(as_of) - year_end).dt.days.to_numpy(),
+        }
+    )
+
+    shares, rule = expected_shares(plan, as_of)
+    d = report.by_district[["key", "name_zh", "name_en", "counted_m2", "secured_m2", "quota_m2"]].copy()
+    d["delivered_m2"] = (
+        d["key"].map(a[delivered_now].groupby("area_key")["area_m2"].sum()).fillna(0.0).astype(float)
+    )
+    d["expected_share"] = d["key"].map(shares).astype(float)
+    d["expected_m2"] = d["quota_m2"] * d["expected_share"]
+    d["behind_pace"] = pd.Series(
+        np.where(d["expected_m2"].isna(), None, d["secured_m2"] < d["expected_m2"]),
+        index=d.index,
+        dtype=object,
+    )
+
+    years = pd.Index(plan.years, name="year")
+    by_year = a[counted & delivered].groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
+    delivered_by_year = pd.DataFrame(
+        {
+            "year": list(years),
+            "delivered_m2": by_year.to_numpy(dtype=float),
+            "delivered_cumulative_m2": by_year.cumsum().to_numpy(dtype=float),
+        }
+    )
+
+    result = float(a.loc[counted & delivered, "area_m2"].sum()) if phase == "ended" else None
+    mon = Monitor(
+        plan_id=plan.id,
+        as_of=as_of,
+        phase=phase,
+        target_m2=report.target_m2,
+        deadline=plan.deadline,
+        period_start=plan.period_start,
+        counted_m2=report.counted_m2,
+        secured_m2=report.secured_m2,
+        delivered_m2=float(a.loc[delivered_now, "area_m2"].sum()),
+        elapsed_share=elapsed_share(plan, as_of),
+        pace_rule=rule,
+        result_delivered_m2=result,
+        result_met=None
+        if result is None or report.target_m2 != report.target_m2
+        else result >= report.target_m2,
+        slipped=slipped,
+        by_district=d,
+        delivered_by_year=delivered_by_year,
+        warnings=[],
+    )
+    warnings = _warnings(plan, register, a, mon, as_of, history, stale_months)
+    return replace(mon, warnings=warnings)
+
+
+def _emit(severity: str, code: str, ids: pd.Series, zh: pd.Series, en: pd.Series) -> list[Finding]:
+    """Findings from aligned columns of ids and messages (built with vectorised string operations)."""
+    return [Finding(severity, str(i), code, z, e) for i, z, e in zip(ids, zh, en, strict=True)]
+
+
+def _warnings(
+    plan: Plan,
+    register: Register,
+    a: pd.DataFrame,
+    mon: Monitor,
+    as_of: dt.date,
+    history: Sequence[tuple[str, Register]],
+    stale_months: int,
+) -> list[Finding]:
+    out: list[Finding] = []
+    names = register.parks.set_index("id")["name_zh"]
+    year = a["delivery_year"]
+
+    def park_name(ids: pd.Series) -> pd.Series:
+        return ids.map(names).fillna(ids).astype(str)
+
+    def wan(m2: pd.Series) -> pd.Series:
+        return m2.map(fmt_m2).astype(str)
+
+    def m2(values: pd.Series) -> pd.Series:
+        return values.map("{:,.0f}".format).astype(str)
+
+    o = a[year.notna() & (year < as_of.year) & (a["status"] != "delivered")]
+    yr = o["delivery_year"].astype(int).astype(str)
+    out += _emit(
+        "warning",
+        "ALLOC_OVERDUE",
+        o["allocation_id"],
+        park_name(o["park_id"])
+        + ": "
+        + wan(o["area_m2"])
+        + " 应于 "
+        + yr
+        + f" 年交付, 截至 {as_of} 仍未交付 (状态 "
+        + o["status"].map(lambda k: STATUS_LABELS.get(k, (k, k))[0])
+        + ")",
+        park_name(o["park_id"])
+        + ": "
+        + m2(o["area_m2"])
+        + " m² due in "
+        + yr
+        + f", not delivered by {as_of} (status "
+        + o["status"].map(lambda k: STATUS_LABELS.get(k, (k, k))[1].lower())
+        + ")",
+    )
+    r = a[(year == as_of.year).fillna(False) & a["status"].isin(NOT_STARTED)]
+    out += _emit(
+        "warning",
+        "ALLOC_AT_RISK",
+        r["allocation_id"],
+        park_name(r["park_id"]) + ": " + wan(r["area_m2"]) + f" 应于今年 ({as_of.year}) 交付, 尚未开工",
+        park_name(r["park_id"])
+        + ": "
+        + m2(r["area_m2"])
+        + f" m² due this year ({as_of.year}), not yet under construction",
+    )
+    if history:
+        changed = park_last_changed(history, as_of)
+        limit = pd.Timestamp(as_of) - pd.DateOffset(months=stale_months)
+        stale = changed[changed.notna() & (changed < limit) & changed.index.isin(register.parks["id"])]
+        ids = pd.Series(stale.index.astype(str), index=stale.index)
+        since = pd.Series(stale.dt.strftime("%Y-%m-%d").to_numpy(), index=stale.index)
+        out += _emit(
+            "warning",
+            "PARK_STALE",
+            ids,
+            park_name(ids) + ": 数据自 " + since + f" 起未更新, 已超过 {stale_months} 个月",
+            ids + ": figures not updated since " + since + f", more than {stale_months} months",
+        )
+    if mon.phase == "in_period":
+        behind = mon.by_district[mon.by_district["behind_pace"] == True]  # noqa: E712
+        for r in behind.to_dict("records"):
+            out.append(
+                Finding(
+                    "warning",
+                    r["key"],
+                    "DISTRICT_BEHIND_PACE",
+                    f"{r['name_zh']}: 已落实 {fmt_m2(r['secured_m2'])}, 低于进度要求 {fmt_m2(r['expected_m2'])} "
+                    f"(指标的 {r['expected_share']:.0%}, {'线性' if mon.pace_rule == 'linear' else '里程碑'})",
+                    f"{r['name_en']}: secured {r['secured_m2']:,.0f} m², behind the pace of "
+                    f"{r['expected_m2']:,.0f} m² ({r['expected_share']:.0%} of its quota, {mon.pace_rule})",
+                )
+            )
+    if mon.phase == "ended":
+        out.append(
+            Finding(
+                "info",
+                plan.id,
+                "PLAN_PERIOD_ENDED",
+                f"规划期已于 {plan.deadline} 结束: 截止时已交付 {fmt_m2(mon.result_delivered_m2)}, "
+                f"目标 {fmt_m2(mon.target_m2)}; 逾期未交付 {fmt_m2(mon.slipped_m2)}",
+                f"the plan period ended on {plan.deadline}: {mon.result_delivered_m2:,.0f} m² delivered by the "
+                f"deadline against {mon.target_m2:,.0f} m²; {mon.slipped_m2:,.0f} m² slipped",
+            )
+        )
+        if mon.result_met is False:  # a plan without a space target has no result to miss
+            short = mon.target_m2 - (mon.result_delivered_m2 or 0.0)
+            out.append(
+                Finding(
+                    "error",
+                    plan.id,
+                    "TARGET_MISSED_AT_DEADLINE",
+                    f"截至 {plan.deadline} 已交付 {fmt_m2(mon.result_delivered_m2)}, 未达目标, 差 {fmt_m2(short)}",
+                    f"{mon.result_delivered_m2:,.0f} m² delivered by {plan.deadline}: target missed by {short:,.0f} m²",
+                )
+            )
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(out, key=lambda f: (order[f.severity], f.code, f.id))
+
+
+def _park_hashes(register: Register) -> pd.Series:
+    """One hash a park (its stored columns and geometry), indexed by park id."""
+    parks = register.parks
+    cols = [c for c in PARK_COLUMNS if c in parks.columns]
+    frame = parks[cols].astype(str)
+    frame["_geom"] = parks.geometry.to_wkb(hex=True).astype(str)
+    return pd.Series(pd.util.hash_pandas_object(frame, index=False).to_numpy(), index=parks["id"].to_numpy())
+
+
+def park_last_changed(history: Sequence[tuple[str, Register]], as_of: dt.date | None = None) -> pd.Series:
+    """When each park's row last changed: the time of the version that last added or changed it,
+    among the versions saved by the end of ``as_of``. Index park id, values Timestamps (naive UTC)."""
+    prev = pd.Series(dtype="uint64")
+    last = pd.Series(dtype="datetime64[ns]")
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=1) if as_of else None
+    for created, register in history:
+        when = (
+            pd.Timestamp(created).tz_localize(None)
+            if pd.Timestamp(created).tzinfo is None
+            else (pd.Timestamp(created).tz_convert("UTC").tz_localize(None))
+        )
+        if end is not None and when >= end:
+            break
+        h = _park_hashes(register)
+        changed = h.index[~h.index.isin(prev.index) | (h != prev.reindex(h.index)).to_numpy()]
+        last = pd.concat([last.drop(changed, errors="ignore"), pd.Series(when, index=changed)])
+        last = last[last.index.isin(h.index)]
+        prev = h
+    return last
+
+
+def trend(plan: Plan, history: Sequence[tuple[Any, Register]]) -> pd.DataFrame:
+    """Counted, secured and delivered space at each saved version: ``(version record, register)``
+    pairs, oldest first; the record needs ``version`` and ``created_at``."""
+    rows = []
+    for v, register in history:
+        report = capacity_report(plan, register)
+        a = allocation_table(plan, register)
+        rows.append(
+            {
+                "version": int(v.version),
+                "created_at": v.created_at,
+                "counted_m2": report.counted_m2,
+                "secured_m2": report.secured_m2,
+                "delivered_m2": float(a.loc[a["counted"] & (a["status"] == "delivered"), "area_m2"].sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=["version", "created_at", "counted_m2", "secured_m2", "delivered_m2"])
+
+
+def warnings_frame(mon: Monitor) -> pd.DataFrame:
+    """The warnings as a table (severity, id, code, message_zh, message_en)."""
+    return findings_frame(mon.warnings)
