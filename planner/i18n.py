@@ -72,6 +72,13 @@ FINDING_LABELS: dict[str, tuple[str, str]] = {
     "ALLOC_SPEC_MISALIGNED": ("专业方向与区不符", "Specialisation not the district's"),
     "QUOTA_NOT_MET": ("未达区指标", "District quota not met"),
     "TARGET_GAP": ("未达规划目标", "Plan target not met"),
+    # early warnings as of a date (planner.core.monitor)
+    "ALLOC_AT_RISK": ("分配有逾期风险", "Allocation at risk"),
+    "ALLOC_OVERDUE": ("分配逾期未交付", "Allocation overdue"),
+    "DISTRICT_BEHIND_PACE": ("区进度落后", "District behind pace"),
+    "PARK_STALE": ("园区状态久未更新", "Park status not updated"),
+    "PLAN_PERIOD_ENDED": ("规划期已结束", "Plan period ended"),
+    "TARGET_MISSED_AT_DEADLINE": ("截止时未达目标", "Target missed at the deadline"),
 }
 # Account roles (planner.core.access.ROLES); a district's role in the plan is the plan's own label.
 ROLE_LABELS: dict[str, tuple[str, str]] = {
