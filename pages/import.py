@@ -21,6 +21,7 @@ from planner.errors import PlannerError
 from planner.i18n import translator
 from planner.io.allocations import allocations_table as alloc_display
 from planner.io.allocations import taken_columns
+from planner.settings import max_upload_mb
 
 plan, register, lang = frame()
 t = translator(lang)  # the one translator (planner.i18n)
@@ -42,7 +43,10 @@ nonce = st.session_state.setdefault("import_nonce", 0)  # a new uploader after e
 left, right = st.columns([3, 2])
 with left:
     uploaded = st.file_uploader(
-        t("文件", "File"), type=list(uploads.UPLOAD_TYPES), key=f"import_file_{nonce}"
+        t("文件", "File"),
+        type=list(uploads.UPLOAD_TYPES),
+        key=f"import_file_{nonce}",
+        max_upload_size=max_upload_mb(),
     )
 with right:
     crs_choice = st.selectbox(

@@ -8,9 +8,16 @@ variable               what                                                     
                        ``{plan}`` in it is replaced by the plan's name             ``data/planner-<plan>.gpkg``
 ``PLANNER_ACCOUNTS``   the accounts file (argon2id hashes)                         ``data/accounts.toml``
 ``PLANNER_PASSWORD``   a password for scripted CLI use (else a prompt)             —
+``PLANNER_MAX_UPLOAD_MB``    largest file the app accepts for import (MB)          ``50``
+``PLANNER_MAX_EXPAND_MB``    what one archive (.zip, .kmz, .xlsx) may expand to    ``500``
+``PLANNER_MAX_MEMBER_MB``    what one member of an archive may expand to (MB)      ``500``
+``PLANNER_MAX_MEMBERS``      how many members an archive may hold                  ``1000``
 =====================  ==========================================================  ===============================
 
 ``PLANNER_STALE_MONTHS``: months without a change before a park's figures are stale (default 12).
+
+The app's uploader is also capped by Streamlit's own ``server.maxUploadSize`` (``.streamlit/config.toml``,
+or ``STREAMLIT_SERVER_MAX_UPLOAD_SIZE``); ``bash run.sh app`` sets it from ``PLANNER_MAX_UPLOAD_MB``.
 
 The bundled data (plans under ``geodata/``, the map assets under ``static/``) are found from the
 package's own location, so a clone works from any working directory.
@@ -19,7 +26,10 @@ package's own location, so a clone works from any working directory.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from planner.errors import PlannerError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -68,6 +78,76 @@ def accounts_path(path: str | Path | None = None) -> Path:
 def password_from_env() -> str | None:
     """The password in ``$PLANNER_PASSWORD``, if set (scripted CLI use)."""
     return os.environ.get(PASSWORD_ENV)
+
+
+# ---- Limits on what an import may read (a zip bomb, an oversized upload) ------------------------
+MAX_UPLOAD_MB_ENV = "PLANNER_MAX_UPLOAD_MB"
+MAX_EXPAND_MB_ENV = "PLANNER_MAX_EXPAND_MB"
+MAX_MEMBER_MB_ENV = "PLANNER_MAX_MEMBER_MB"
+MAX_MEMBERS_ENV = "PLANNER_MAX_MEMBERS"
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What one imported file may be: its size as uploaded, and what an archive in it may expand to.
+
+    Archives inside archives are never opened (nesting depth 1): a .zip or .kmz member of an archive
+    is left unread.
+    """
+
+    upload_bytes: int
+    expand_bytes: int
+    member_bytes: int
+    members: int
+
+    def env_of(self, limit: str) -> str:
+        """The environment variable that raises ``limit`` (a field name of this class)."""
+        return {
+            "upload_bytes": MAX_UPLOAD_MB_ENV,
+            "expand_bytes": MAX_EXPAND_MB_ENV,
+            "member_bytes": MAX_MEMBER_MB_ENV,
+            "members": MAX_MEMBERS_ENV,
+        }[limit]
+
+
+_LIMIT_DEFAULTS = {
+    MAX_UPLOAD_MB_ENV: 50,
+    MAX_EXPAND_MB_ENV: 500,
+    MAX_MEMBER_MB_ENV: 500,
+    MAX_MEMBERS_ENV: 1000,
+}
+
+
+def _positive_int(name: str) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return _LIMIT_DEFAULTS[name]
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise PlannerError(
+            f"环境变量 {name}={text!r} 须为正整数 / {name}={text!r} must be a positive whole number "
+            f"(default {_LIMIT_DEFAULTS[name]})"
+        )
+    return value
+
+
+def import_limits() -> ImportLimits:
+    """The import limits now in force: the ``PLANNER_MAX_*`` variables, else the defaults above."""
+    return ImportLimits(
+        upload_bytes=_positive_int(MAX_UPLOAD_MB_ENV) * MB,
+        expand_bytes=_positive_int(MAX_EXPAND_MB_ENV) * MB,
+        member_bytes=_positive_int(MAX_MEMBER_MB_ENV) * MB,
+        members=_positive_int(MAX_MEMBERS_ENV),
+    )
+
+
+def max_upload_mb() -> int:
+    """The largest upload the app's file uploader offers, in MB (``$PLANNER_MAX_UPLOAD_MB``)."""
+    return _positive_int(MAX_UPLOAD_MB_ENV)
 
 
 def stale_months(months: int | None = None) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 
 from planner.core.access import ROLES
@@ -24,6 +23,7 @@ from planner.core.accounts import accounts_path, disable_account, load_accounts,
 from planner.core.plan import load_plan
 from planner.errors import PlannerError
 from planner.i18n import ROLE_LABELS
+from planner.io import jsontext
 from planner.settings import PASSWORD_ENV, password_from_env
 
 
@@ -85,7 +85,7 @@ def cmd_account_list(args: argparse.Namespace) -> int:
         for a in accounts.values()
     ]
     if args.json:
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
+        jsontext.dump(rows, sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
     if not rows:

@@ -10,7 +10,6 @@ Subcommands of other modules register themselves through ``SUBCOMMANDS``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,6 +34,7 @@ from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
 from planner.errors import PlannerError, ValidationError
 from planner.i18n import STATUS_LABELS
+from planner.io import jsontext
 from planner.io.export import (
     ANNEX_TITLE,
     FORMATS,
@@ -157,7 +157,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             "findings": [f.to_dict() for f in findings],
         }
         out |= monitor_json(args, plan, store, register)  # as of --as-of (today): phase, result, warnings
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         _print_report(report, findings, plan.title_zh)
@@ -213,7 +213,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             "scenario": args.scenario,
             "version": saved.version if saved else None,
         }
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         _print_import(preview, plan, args.dry_run)

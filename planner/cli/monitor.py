@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from planner.core.monitor import Monitor, monitor, parse_date, trend
 from planner.core.plan import Plan, load_plan
 from planner.core.successor import parse_period, parse_target, successor_toml, write_successor
 from planner.errors import AccessDenied
+from planner.io import jsontext
 from planner.io.export import register_file_bytes
 from planner.io.report import report_kind, write_report
 from planner.settings import stale_months
@@ -135,7 +135,7 @@ def cmd_indicators_list(args: argparse.Namespace) -> int:
     store, register, _ = stored_register(args, plan)
     status = target_status(plan, store.indicators(), register, args.as_of)
     if args.json:
-        json.dump(_records(status), sys.stdout, ensure_ascii=False, indent=1, default=str)
+        jsontext.dump(_records(status), sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
         return EXIT_OK
     for r in status.to_dict("records"):

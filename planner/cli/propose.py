@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from planner.core.propose import (
 )
 from planner.core.sites import SITE_COLUMNS, site_capacity
 from planner.errors import InputError, PlannerError
+from planner.io import jsontext
 from planner.io.export import FORMATS, write_layer
 
 
@@ -141,7 +141,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
             "saved_as": saved.scenario if saved else None,
             "saved_version": saved.version if saved else None,
         }
-        json.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
+        jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         _print(result)
@@ -166,7 +166,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
     frame = pd.DataFrame(table[SITE_COLUMNS])
     if args.json:
         frame = frame.astype(object).where(frame.notna(), None)
-        json.dump(frame.to_dict("records"), sys.stdout, ensure_ascii=False, indent=1, default=str)
+        jsontext.dump(frame.to_dict("records"), sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         cols = ["site_id", "name_zh", "district_name", "status", "capacity_m2", "earliest_year", "reason_zh"]

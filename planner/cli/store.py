@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
 from planner.core.register import Register, load_register
 from planner.errors import AccessDenied, InputError, PlannerError, ValidationError
+from planner.io import jsontext
 from planner.io.export import write_register_files
 from planner.settings import PASSWORD_ENV, password_from_env
 from planner.store import MAIN, ConflictError, Store, Version, compare, open_store
@@ -160,7 +160,7 @@ def _version_dict(v: Version) -> dict[str, Any]:
 
 
 def _dump(obj: Any) -> None:
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=1, default=str)
+    jsontext.dump(obj, sys.stdout, ensure_ascii=False, indent=1, default=str)
     print()
 
 

@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from planner.core.access import ROLES, User
+from planner.core.values import field_problems
 from planner.errors import PlannerError
 from planner.settings import accounts_path
 
@@ -190,6 +191,9 @@ def set_account(
         raise PlannerError(
             f"密码至少 {MIN_PASSWORD} 个字符 / password needs at least {MIN_PASSWORD} characters"
         )
+    bad = field_problems({"name": name, "display_name": display_name, "email": email}, place="account")
+    if bad:  # a NUL or other control character: the accounts file and the audit log cannot hold it
+        raise PlannerError("\n".join(map(str, bad)))
     acc = Account(name, role, _HASHER.hash(password), district_code, display_name, email)
     try:
         acc.user()

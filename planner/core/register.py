@@ -11,6 +11,7 @@ change leaves the stored data exactly as it was.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,13 @@ import shapely
 from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.core.successor import register_years
+from planner.core.values import (
+    bool_problems,
+    geojson_text_problems,
+    number_problems,
+    parse_bools,
+    text_problems,
+)
 from planner.errors import InputError, Problem, ValidationError
 from planner.i18n import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS  # noqa: F401 (labels live in i18n)
 
@@ -51,6 +59,7 @@ ALLOCATION_COLUMNS = [
     "basis",
     "note",
 ]
+ALLOCATION_TEXT_COLUMNS = ["allocation_id", "park_id", "specialisation", "status", "basis", "note"]
 QUOTA_COLUMNS = ["district_code", "quota_m2"]
 
 
@@ -153,7 +162,7 @@ def conform_parks(parks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out["delivery_year"] = pd.to_numeric(out["delivery_year"], errors="coerce").astype("Int64")
     if "figures_verified" not in out:
         out["figures_verified"] = out["figures_conf"].str.lower().str.startswith("verified")
-    out["figures_verified"] = out["figures_verified"].fillna(False).astype(bool)
+    out["figures_verified"] = parse_bools(out["figures_verified"])[0]  # "false" is False (values.py)
     out.loc[out["namepark_level"] == "", "namepark_level"] = "unknown"
     out.loc[out["status"] == "", "status"] = "unknown"
     if out.crs is None:
@@ -169,7 +178,7 @@ def conform_allocations(allocations: pd.DataFrame) -> pd.DataFrame:
     for col in ALLOCATION_COLUMNS:
         if col not in out:
             out[col] = np.nan if col == "area_m2" else ""
-    for col in ("allocation_id", "park_id", "specialisation", "status", "basis", "note"):
+    for col in ALLOCATION_TEXT_COLUMNS:
         out[col] = out[col].astype(object).where(out[col].notna(), "").astype(str)
     out["area_m2"] = pd.to_numeric(out["area_m2"], errors="coerce").astype(float)
     out["delivery_year"] = pd.to_numeric(out["delivery_year"], errors="coerce").astype("Int64")
@@ -242,7 +251,9 @@ def load_register(plan: Plan, folder: str | Path | None = None, *, require_files
                 f"{', '.join(REGISTER_FILES)} (write one with `scenario export`); nothing was saved"
             )
     problems: list[Problem] = []
-    parks = _read(base / PARKS_FILE, gpd.read_file, problems, empty_parks)
+    with warnings.catch_warnings():  # a column of mixed values stays text: checked strictly below
+        warnings.filterwarnings("ignore", message="Could not parse column .* as JSON", category=UserWarning)
+        parks = _read(base / PARKS_FILE, gpd.read_file, problems, empty_parks)
     allocations = _read(
         base / ALLOCATIONS_FILE,
         lambda p: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]),
@@ -260,6 +271,10 @@ def load_register(plan: Plan, folder: str | Path | None = None, *, require_files
         allocations, ["area_m2", "delivery_year"], f"{base}/{ALLOCATIONS_FILE}", "allocation_id"
     )
     problems += not_numeric(quotas, ["quota_m2"], f"{base}/{QUOTAS_FILE}", "district_code")
+    problems += bool_problems(parks, "figures_verified", place=f"{base}/{PARKS_FILE}", key="id")
+    if (base / PARKS_FILE).is_file():  # a NUL in a property, which GDAL cuts short without a word
+        raw = (base / PARKS_FILE).read_text(encoding="utf-8-sig", errors="replace")
+        problems += geojson_text_problems(raw, place=f"{base}/{PARKS_FILE}")
     register = Register(conform_parks(parks), conform_allocations(allocations), conform_quotas(quotas))
     problems += validate_register(register, plan, place=str(base))
     if problems:
@@ -298,6 +313,8 @@ def validate_parks(parks: gpd.GeoDataFrame, plan: Plan, *, place: str = "parks")
     p += _bad_rows(
         parks["plot_ratio"] == 0, parks, place, "id", "plot_ratio", "容积率不能为 0", "plot ratio must be > 0"
     )
+    p += number_problems(parks, plan, NUMBER_COLUMNS, place=place, key="id")
+    p += text_problems(parks, TEXT_COLUMNS, place=place, key="id")
     p += _bad_rows(
         ~parks["status"].isin(STATUSES),
         parks,
@@ -455,6 +472,8 @@ def validate_allocations(
         "面积必须为正数: {v}",
         "area must be positive: {v}",
     )
+    p += number_problems(a, plan, ["area_m2"], place=place, key="allocation_id")
+    p += text_problems(a, ALLOCATION_TEXT_COLUMNS, place=place, key="allocation_id")
     years = a["delivery_year"]
     allowed = register_years(plan)  # the plan's period, and its predecessor's / successor's
     span = (
@@ -519,6 +538,8 @@ def validate_quotas(quotas: pd.DataFrame, plan: Plan, *, place: str = "quotas") 
         "指标须为非负数: {v}",
         "quota must be a non-negative number: {v}",
     )
+    p += number_problems(q, plan, ["quota_m2"], place=place, key="district_code")
+    p += text_problems(q, ["district_code"], place=place, key="district_code")
     p += _bad_rows(
         q["district_code"].duplicated(),
         q,

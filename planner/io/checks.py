@@ -20,12 +20,24 @@ from planner.core.register import (
     NUMBER_COLUMNS,
     PARK_COLUMNS,
     STATUS_LABELS,
+    TEXT_COLUMNS,
     YEAR_MAX,
     YEAR_MIN,
     Register,
     conform_parks,
     normalise_status,
     normalise_year,
+)
+from planner.core.values import (
+    ONE_LINE_FIELDS,
+    bad_text,
+    bool_message,
+    implausible,
+    implausible_message,
+    number_limits,
+    parse_bools,
+    shown_text,
+    text_message,
 )
 from planner.io.headers import _label_lookup, _map_labels, _norm, _text
 from planner.io.issues import _Collector, _Refuse
@@ -55,7 +67,10 @@ def _geometry_from_table(
     if "_wkt" in cols:
         text = _text(frame[cols["_wkt"]])
         given = (text != "").to_numpy()
-        parsed = shapely.from_wkt(text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore")
+        with np.errstate(invalid="ignore"):  # "nan" in a WKT: a coordinate that is no number, checked later
+            parsed = shapely.from_wkt(
+                text.where(text != "", None).to_numpy(dtype=object), on_invalid="ignore"
+            )
         for i in np.flatnonzero(given & shapely.is_missing(parsed)):
             c.geometry_reported.add(int(i))
             c.error(
@@ -67,6 +82,7 @@ def _geometry_from_table(
         xs, ys = (_text(frame[cols[k]]).str.replace(",", "") for k in ("_lon", "_lat"))
         x = pd.to_numeric(xs, errors="coerce")
         y = pd.to_numeric(ys, errors="coerce")
+        x, y = x.where(np.isfinite(x), np.nan), y.where(np.isfinite(y), np.nan)  # "1e400", "inf": no number
         for name, raw, num in ((cols["_lon"], xs, x), (cols["_lat"], ys, y)):
             for i in np.flatnonzero(((raw != "") & num.isna()).to_numpy()):
                 c.geometry_reported.add(int(i))
@@ -77,6 +93,22 @@ def _geometry_from_table(
         use = (x.notna() & y.notna()).to_numpy() & shapely.is_missing(geoms)
         geoms[use] = shapely.points(x.to_numpy()[use], y.to_numpy()[use])
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index))
+
+
+def _drop_non_finite(gdf: gpd.GeoDataFrame, c: _Collector) -> gpd.GeoDataFrame:
+    """The frame with every geometry that holds a NaN or infinite coordinate taken out (GEOS cannot
+    work on one); each is reported by the geometry check as a coordinate that is no number."""
+    geoms = gdf.geometry.values
+    coords, index = shapely.get_coordinates(np.asarray(geoms, dtype=object), return_index=True)
+    bad = np.unique(index[~np.isfinite(coords).all(axis=1)])
+    if not len(bad):
+        return gdf
+    for i in bad:
+        if int(i) not in c.geometry_reported:
+            c.not_numbers[int(i)] = "NaN/Infinity"
+    out = np.asarray(geoms, dtype=object).copy()
+    out[bad] = None
+    return gdf.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
 
 
 def _generated_ids(names: pd.Series, geoms: np.ndarray) -> pd.Series:
@@ -129,6 +161,10 @@ def _build_parks(
                 "bad_number", place(i, ident.iloc[i]), cols[col], f"不是数字或单位无法识别: {raw.iloc[i]}",
                 f"not a number, or a unit the planner does not know: {raw.iloc[i]}",
             )  # fmt: skip
+        limit = number_limits(plan)[col]
+        for i in np.flatnonzero(implausible(values, limit).to_numpy()):
+            zh, en = implausible_message(raw.iloc[i], limit, col)
+            c.error("implausible_number", place(i, ident.iloc[i]), cols[col], zh, en)
         neg = (values < 0) if col in AREA_COLUMNS else (values <= 0)
         for i in np.flatnonzero(neg.to_numpy()):
             c.error(
@@ -215,8 +251,15 @@ def _build_parks(
         )  # fmt: skip
 
     if "figures_verified" in out:
-        flag = _text(out["figures_verified"]).map(_norm)
-        out["figures_verified"] = flag.isin(["true", "1", "yes", "y", "是", "verified", "已核实", "1.0"])
+        flag, not_bool = parse_bools(out["figures_verified"])
+        for i in np.flatnonzero(not_bool.to_numpy()):
+            zh, en = bool_message(out["figures_verified"].iloc[i])
+            c.error("bad_value", place(i, out["id"].iloc[i]), cols["figures_verified"], zh, en)
+        out["figures_verified"] = flag
+    for col in [col for col in TEXT_COLUMNS if col in out]:
+        for i in np.flatnonzero(bad_text(out[col], multiline=col not in ONE_LINE_FIELDS).to_numpy()):
+            zh, en = text_message(out[col].iloc[i])
+            c.error("control_character", place(i, shown_text(str(out["id"].iloc[i]))), cols[col], zh, en)
     parks = conform_parks(gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, index=gdf.index), crs=WGS84))
     parks["source"] = parks["source"].where(parks["source"] != "", f"import: {c.file}")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS
-from pyproj.exceptions import CRSError
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError, ProjError
 
 from planner.core.geo import (
     DATUMS,
@@ -32,11 +33,69 @@ def parse_crs_option(text: str | None) -> str | CRS | None:
     try:
         if not re.fullmatch(r"epsg:\d+", t):
             raise CRSError(t)
-        return CRS.from_user_input(t.upper())
+        crs = CRS.from_user_input(t.upper())
     except CRSError as exc:
         raise PlannerError(
             f"unknown CRS {text!r}; use wgs84, gcj02, bd09 or EPSG:<code> / 无法识别的坐标系"
         ) from exc
+    reason = _unusable(crs)
+    if reason:
+        raise PlannerError(f"{text}: {reason[1]}; use wgs84, gcj02, bd09 or a 2D EPSG:<code> / {reason[0]}")
+    return crs
+
+
+def _unusable(crs: CRS) -> tuple[str, str] | None:
+    """Why a coordinate system cannot place parks on a map (Chinese, English), or None."""
+    if crs.is_geocentric:
+        return (
+            "是地心坐标系 (三维), 不能表示地图上的位置",
+            "is geocentric (3D, Earth-centred), not a map position",
+        )
+    try:
+        _to_wgs84_transformer(crs)
+    except (ProjError, CRSError):  # another planet's body, a system PROJ cannot convert
+        return "不是地球上的坐标系, 或无法换算为 WGS84", "is not on Earth, or cannot be converted to WGS84"
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _to_wgs84_transformer(crs: CRS) -> Transformer:
+    return Transformer.from_crs(crs, WGS84, always_xy=True)
+
+
+def _declared_crs(
+    declared: CRS | None, option: str | CRS | None, c: _Collector, *, example: str = "EPSG:4547"
+) -> CRS | None:
+    """The file's declared system, refused (``_CrsUnknown``) when it cannot be read or used
+    (``example``: the CRS the message suggests, the plan's own metric CRS).
+
+    A declaration that cannot be read (a garbage ``.prj``) is never taken for WGS84: it is refused,
+    unless the user chose the system (``--crs``), which is then used instead (with a warning).
+    """
+    if c.crs_unreadable:
+        unusable: tuple[str, str] | None = ("无法识别", "cannot be read")
+    else:
+        declared = CRS.from_user_input(declared) if declared is not None else None
+        unusable = _unusable(declared) if declared is not None else None
+    if unusable is None:
+        return declared
+    place = f"{c.file} ({c.crs_source})" if c.crs_source else c.file
+    what_zh = f"{c.crs_source} 中的坐标系" if c.crs_source else "文件声明的坐标系"
+    what_en = f"the coordinate system in {c.crs_source}" if c.crs_source else "the file's coordinate system"
+    fix_zh = f"请修正或删除 {c.crs_source}, 并" if c.crs_source else "请"
+    fix_en = f"correct or remove {c.crs_source} and " if c.crs_source else ""
+    if option is not None:
+        c.warn(
+            "crs_ignored", place, "crs", f"{what_zh}{unusable[0]}; 按指定的坐标系处理",
+            f"{what_en} {unusable[1]}; the system chosen is used instead",
+        )  # fmt: skip
+        return None
+    c.error(
+        "unusable_crs", place, "crs",
+        f"{what_zh}{unusable[0]}; {fix_zh}用 --crs 指定 (如 {example})",
+        f"{what_en} {unusable[1]}; {fix_en}give --crs (e.g. {example})",
+    )  # fmt: skip
+    raise _CrsUnknown
 
 
 def _crs_name(crs: CRS | None) -> str:
@@ -73,6 +132,13 @@ def _to_wgs84(
         sample = f"x={x0:.6g}, y={y0:.6g}"
 
     def done(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
+        reason = _unusable(crs)
+        if reason:
+            c.error(
+                "unusable_crs", c.file, "crs", f"坐标系 {_crs_name(crs)} {reason[0]}; 请另选坐标系",
+                f"the coordinate system {_crs_name(crs)} {reason[1]}; choose another",
+            )  # fmt: skip
+            raise _CrsUnknown
         return frame.set_crs(crs, allow_override=True).to_crs(WGS84)
 
     if declared is not None and not declared.is_geographic:

@@ -27,6 +27,7 @@ from planner.core.geo import WGS84
 from planner.core.plan import Plan
 from planner.core.register import ALLOCATIONS_FILE, PARKS_FILE, QUOTAS_FILE, STATUS_LABELS, Register
 from planner.errors import PlannerError
+from planner.io import jsontext
 
 LAYERS = ("districts", "parks", "allocations")
 FORMATS = ("geojson", "gpkg", "csv", "kml", "xlsx")
@@ -110,7 +111,7 @@ def register_file_bytes(register: Register, folder: str | Path | None = None) ->
                 **{k: v for k, v in kept.items() if k not in doc},
                 "features": doc["features"],
             }
-    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    text = jsontext.dumps(doc, ensure_ascii=False, indent=1) + "\n"
     return {
         PARKS_FILE: text.encode("utf-8"),
         ALLOCATIONS_FILE: register.allocations.to_csv(index=False).encode("utf-8"),
@@ -142,7 +143,7 @@ def write_layer(
         raise PlannerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} / 未知格式")
     path = Path(path)
     if fmt == "geojson":
-        text = json.dumps(to_geojson_dict(gdf), ensure_ascii=False)
+        text = jsontext.dumps(to_geojson_dict(gdf), ensure_ascii=False)
         _atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
     elif fmt == "gpkg":
         out = gdf.copy()

@@ -36,6 +36,7 @@ a file that declares none. Areas in m², 公顷, 亩, 万㎡ and km² are conver
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,13 +60,21 @@ from planner.core.register import (
     conform_parks,
     replace_allocations,
 )
-from planner.errors import Problem
+from planner.errors import PlannerError, Problem
 from planner.io.allocations import allocation_columns, build_allocations, fill_footprint_areas
-from planner.io.checks import _build_parks, _check_geometry, _check_register, _geometry_from_table, _locate
-from planner.io.crs import _to_wgs84, parse_crs_option
+from planner.io.checks import (
+    _build_parks,
+    _check_geometry,
+    _check_register,
+    _drop_non_finite,
+    _geometry_from_table,
+    _locate,
+)
+from planner.io.crs import _declared_crs, _to_wgs84, parse_crs_option
 from planner.io.headers import _map_columns, match_header
 from planner.io.issues import ImportIssue, ImportRefused, _Collector, _CrsUnknown, _Refuse
 from planner.io.readers import (
+    ARCHIVE_SUFFIXES,
     SUPPORTED_SUFFIXES,
     TABLE_SUFFIXES,
     _materialise,
@@ -76,6 +85,8 @@ from planner.io.readers import (
     _unzip,
 )
 from planner.io.units import AREA_COLUMNS, parse_area
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -189,6 +200,9 @@ def preview_import(
     suffix picks the reader). ``crs``: None (as the file declares; plain lon/lat is WGS84),
     ``"wgs84"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"`` (for files that declare nothing).
     ``accept_repairs``: use the repaired shape for invalid (self-intersecting) geometries.
+
+    Never raises for a file, however crafted: every reason it cannot be used is a problem with its
+    place (only a wrong ``PLANNER_MAX_*`` setting of the server raises :class:`PlannerError`).
     """
     option = crs if isinstance(crs, CRS) else parse_crs_option(crs)
     name = Path(filename).name if filename else Path(str(source)).name
@@ -196,13 +210,24 @@ def preview_import(
     with tempfile.TemporaryDirectory(prefix="planner-import-") as tmpdir:
         tmp = Path(tmpdir)
         try:
-            path = _materialise(source, filename, tmp)
+            path = _materialise(source, filename, tmp, c)
             return _preview(path, tmp, c, plan, register, option, accept_repairs)
         except _Refuse:
-            return ImportPreview(
-                file=name, parks=conform_parks(gpd.GeoDataFrame(geometry=[], crs=WGS84)),
-                problems=c.problems, warnings=c.warnings,
+            pass
+        except PlannerError:  # the server's own settings are wrong (a PLANNER_MAX_* value): say so
+            raise
+        except Exception:  # a reader failing in a way not foreseen: a problem of the file, logged
+            _log.exception("import of %s failed while reading", name)
+            c.error(
+                "read_error", c.file, "",
+                "读取时出错: 文件可能已损坏或格式异常; 请检查或另存后重试 (详情见服务器日志)",
+                "the file could not be read: it may be damaged or malformed; check it or save it "
+                "again (details in the server log)",
             )  # fmt: skip
+        return ImportPreview(
+            file=name, parks=conform_parks(gpd.GeoDataFrame(geometry=[], crs=WGS84)),
+            problems=c.problems, warnings=c.warnings,
+        )  # fmt: skip
 
 
 def _preview(
@@ -224,7 +249,7 @@ def _preview(
             f"unsupported file type {suffix or '(no suffix)'}; use {', '.join(SUPPORTED_SUFFIXES)}",
         )  # fmt: skip
         raise _Refuse
-    if suffix == ".zip":
+    if suffix in ARCHIVE_SUFFIXES:  # .zip, .kmz: extracted within the import limits
         path = _unzip(path, tmp, c)
         suffix = path.suffix.lower()
     tabular = suffix in TABLE_SUFFIXES
@@ -244,7 +269,7 @@ def _preview(
             gdf, has_crs = _read_geojson(path, c)
             declared = gdf.crs if has_crs else None
         elif suffix == ".shp":
-            gdf = _read_shapefile(path, c)
+            gdf = _read_shapefile(path, c, tmp)
             declared = gdf.crs
         else:
             gdf = _read_vector(path, c)
@@ -257,11 +282,12 @@ def _preview(
         mapping, units = _map_columns(attrs.drop(columns=[h for h, _ in alloc_cols.values()]), c)
         place = _place_fn(c.file, False)
     gdf = gdf.reset_index(drop=True)
-    if declared is not None:
-        declared = CRS.from_user_input(declared)
     gdf = gpd.GeoDataFrame(gdf, geometry=shapely.force_2d(gdf.geometry.values), crs=None)
+    gdf = _drop_non_finite(gdf, c)
     try:
+        declared = _declared_crs(declared, option, c, example=plan.metric_crs)
         gdf, crs_used = _to_wgs84(gdf, declared, option, c, example=plan.metric_crs)
+        gdf = _drop_non_finite(gdf, c)  # a projection can overflow: 1e300 m is no place
         located = True
     except _CrsUnknown:  # go on: every field problem is still worth reporting now
         gdf, crs_used, located = gdf.set_crs(WGS84, allow_override=True), "", False

@@ -42,6 +42,10 @@ class _Collector:
         # already (tables: by column), and what the geometry check still has to say (GeoJSON).
         self.geometry_reported: set[int] = set()
         self.not_numbers: dict[int, str] = {}
+        # Where the file declares its coordinate system (a shapefile's .prj, a GeoJSON's "crs"
+        # member; "" for the file itself), and whether that declaration could not be read.
+        self.crs_source = ""
+        self.crs_unreadable = False
 
     def error(self, code: str, place: str, fld: str, zh: str, en: str) -> None:
         self.problems.append(ImportIssue(code, Problem(place, fld, zh, en)))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import shutil
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -16,8 +18,12 @@ import pandas as pd
 import pyogrio
 import pyogrio.errors
 import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
+from planner.core.values import geojson_text_problems
 from planner.io.issues import _Collector, _Refuse
+from planner.settings import MB, import_limits
 
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".kml", ".kmz")
 
@@ -28,33 +34,124 @@ TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # old .xls: save it as .xls
 SUPPORTED_SUFFIXES = VECTOR_SUFFIXES + TABLE_SUFFIXES
 
 
-def _materialise(source: str | Path | bytes | BinaryIO, filename: str | None, tmp: Path) -> Path:
-    """A path on disk for the input (uploads are written into ``tmp``)."""
+def _too_large(c: _Collector, limit: str, what_zh: str, what_en: str) -> NoReturn:
+    """Refuse the file: it passes one of the import limits (``limit``, a field of ImportLimits)."""
+    limits = import_limits()
+    env = limits.env_of(limit)
+    value = getattr(limits, limit)
+    shown = f"{value:,}" if limit == "members" else f"{value // MB:,} MB"
+    c.error(
+        "too_large", c.file, "",
+        f"{what_zh}, 超过上限 {shown}; 请拆分文件, 或请管理员调高环境变量 {env}",
+        f"{what_en}, beyond the limit of {shown}; split the file, or ask an administrator to raise "
+        f"the environment variable {env}",
+    )  # fmt: skip
+    raise _Refuse
+
+
+def _materialise(
+    source: str | Path | bytes | BinaryIO, filename: str | None, tmp: Path, c: _Collector
+) -> Path:
+    """A path on disk for the input (uploads are written into ``tmp``, refused beyond the upload limit)."""
     if isinstance(source, str | Path):
         return Path(source)
-    data = source if isinstance(source, bytes) else source.read()
+    limit = import_limits().upload_bytes
+    data = source if isinstance(source, bytes) else source.read(limit + 1)
+    if len(data) > limit:
+        _too_large(c, "upload_bytes", f"上传文件大于 {len(data) // MB:,} MB", "the upload is larger")
     name = Path(filename or "upload").name or "upload"
     path = tmp / name
     path.write_bytes(data)
     return path
 
 
-def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
-    """Extract an archive (member names reduced to their base names) and return the file to read."""
+ARCHIVE_SUFFIXES = (".zip", ".kmz")  # opened here, one level deep; an archive inside one is not opened
+
+
+def _archive_directory(zf: zipfile.ZipFile, c: _Collector) -> list[zipfile.ZipInfo]:
+    """The archive's members after the limits are checked from its directory (before reading any)."""
+    limits = import_limits()
+    infos = zf.infolist()
+    if len(infos) > limits.members:
+        _too_large(
+            c, "members", f"压缩包有 {len(infos):,} 个成员", f"the archive holds {len(infos):,} members"
+        )
+    for info in infos:
+        if info.file_size > limits.member_bytes:
+            _too_large(
+                c, "member_bytes", f"压缩包成员 {info.filename} 解压后为 {info.file_size // MB:,} MB",
+                f"the member {info.filename} expands to {info.file_size // MB:,} MB",
+            )  # fmt: skip
+    total = sum(info.file_size for info in infos)
+    if total > limits.expand_bytes:
+        _too_large(
+            c,
+            "expand_bytes",
+            f"压缩包解压后共 {total // MB:,} MB",
+            f"the archive expands to {total // MB:,} MB",
+        )
+    return infos
+
+
+_CHUNK = 1024 * 1024
+
+
+def check_archive(path: Path, c: _Collector) -> None:
+    """Refuse a zip-based file (.xlsx) whose directory passes the import limits.
+
+    Python's zip reader stops each member at the size its directory declares, so a member cannot
+    expand beyond what is checked here.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
-            out = tmp / "unzipped"
-            out.mkdir(exist_ok=True)
-            for info in zf.infolist():
+            _archive_directory(zf, c)
+    except (zipfile.BadZipFile, OSError) as exc:
+        c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
+        raise _Refuse from exc
+
+
+def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
+    """Extract an archive (.zip, .kmz; member names reduced to their base names) within the import
+    limits and return the file to read.
+
+    The limits are checked twice: from the archive's directory before anything is read, and while
+    each member is streamed to disk (a counter, whatever the directory claims).
+    """
+    limits = import_limits()
+    out = tmp / "unzipped"
+    out.mkdir(exist_ok=True)
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in _archive_directory(zf, c):
                 base = Path(info.filename).name
                 if info.is_dir() or not base or base.startswith("."):
                     continue
-                (out / base).write_bytes(zf.read(info))
-    except (zipfile.BadZipFile, OSError) as exc:
+                if Path(base).suffix.lower() in ARCHIVE_SUFFIXES:
+                    c.warn(
+                        "nested_archive", c.file, "", f"压缩包中的压缩包 {base} 不会被打开",
+                        f"the archive {base} inside the archive is not opened",
+                    )  # fmt: skip
+                    continue
+                size = 0
+                with zf.open(info) as member, (out / base).open("wb") as sink:
+                    while chunk := member.read(_CHUNK):
+                        size += len(chunk)
+                        total += len(chunk)
+                        if size > limits.member_bytes:
+                            _too_large(
+                                c, "member_bytes", f"压缩包成员 {info.filename} 解压后超过声明大小",
+                                f"the member {info.filename} expands beyond what the archive declares",
+                            )  # fmt: skip
+                        if total > limits.expand_bytes:
+                            _too_large(c, "expand_bytes", "压缩包解压后过大", "the archive expands too far")
+                        sink.write(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
         c.error("unreadable", c.file, "", f"无法读取压缩文件: {exc}", f"cannot read the zip file: {exc}")
         raise _Refuse from exc
     files = sorted(out.iterdir())
-    for suffix in (".shp", ".gpkg", ".geojson", ".json", ".kml"):
+    wanted = (".kml",) if path.suffix.lower() == ".kmz" else (".shp", ".gpkg", ".geojson", ".json", ".kml")
+    for suffix in wanted:
         hits = [f for f in files if f.suffix.lower() == suffix]
         if hits:
             if len(hits) > 1:
@@ -66,8 +163,8 @@ def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
             return hits[0]
     c.error(
         "unreadable", c.file, "",
-        "压缩包中没有 .shp/.gpkg/.geojson/.kml 文件",
-        "the zip holds no .shp, .gpkg, .geojson or .kml file",
+        f"压缩包中没有 {'/'.join(wanted)} 文件",
+        f"the archive holds no {', '.join(wanted)} file",
     )  # fmt: skip
     raise _Refuse
 
@@ -134,6 +231,9 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
             c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
             raise _Refuse from exc
+        except RecursionError as exc:  # an attribute nested thousands deep (parsed as JSON)
+            c.error("unreadable", c.file, "", "属性嵌套层数过深", "an attribute is nested too deep to read")
+            raise _Refuse from exc
         except UnicodeDecodeError as exc:
             if "encoding" not in kwargs:
                 raise  # the shapefile reader retries with another encoding
@@ -151,7 +251,32 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
+def _note_prj(prj: Path | None, gdf: gpd.GeoDataFrame, c: _Collector) -> None:
+    """Remember the .prj as where the CRS is declared; one GDAL cannot read is never taken for WGS84."""
+    if prj is not None:
+        c.crs_source, c.crs_unreadable = prj.name, gdf.crs is None
+
+
+def _readable_prj(prj: Path) -> bool:
+    """Whether PROJ can read the .prj's coordinate system."""
+    try:
+        CRS.from_user_input(prj.read_text(encoding="utf-8", errors="replace").strip())
+    except CRSError:
+        return False
+    return True
+
+
+def _without_prj(shp: Path, tmp: Path) -> Path:
+    """A copy of the shapefile's files without its .prj (in ``tmp``)."""
+    out = tmp / "without-prj"
+    out.mkdir(exist_ok=True)
+    for f in shp.parent.iterdir():
+        if f.stem == shp.stem and f.suffix.lower() != ".prj":
+            shutil.copyfile(f, out / f.name)
+    return out / shp.name
+
+
+def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
     dbf = _sidecar(shp, ".dbf")
     cpg = _sidecar(shp, ".cpg")
     encoding = None
@@ -170,10 +295,17 @@ def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
                 "encoding", c.file, "", "没有 .cpg 文件; 属性文字按 GB18030 (GBK) 读取 (自动检测)",
                 "no .cpg file; attribute text read as GB18030 (GBK), detected from the bytes",
             )  # fmt: skip
-    if _sidecar(shp, ".prj") is None:
+    prj = _sidecar(shp, ".prj")
+    if prj is None:
         c.warn("no_prj", c.file, "", "没有 .prj 文件, 坐标系未声明", "no .prj file: the CRS is not declared")
+    elif not _readable_prj(prj):  # GDAL may fail on it outright: read the layer without it
+        c.crs_source, c.crs_unreadable = prj.name, True
+        shp = _without_prj(shp, tmp)
+        dbf, prj = _sidecar(shp, ".dbf"), None
     try:
-        return _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
+        gdf = _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
+        _note_prj(prj, gdf, c)
+        return gdf
     except UnicodeDecodeError:
         if encoding == "gb18030" or dbf is None:
             c.error(
@@ -185,7 +317,9 @@ def _read_shapefile(shp: Path, c: _Collector) -> gpd.GeoDataFrame:
             f"text did not decode as {encoding}; read as GB18030 instead",
         )  # fmt: skip
         kwargs_retry = {"encoding": "gb18030"}
-        return _read_vector(shp, c, **kwargs_retry)
+        gdf = _read_vector(shp, c, **kwargs_retry)
+        _note_prj(prj, gdf, c)
+        return gdf
 
 
 def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
@@ -203,6 +337,12 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
             f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}; the file may be truncated",
         )  # fmt: skip
         raise _Refuse from exc
+    except RecursionError as exc:  # [[[[...]]]] a thousand levels deep: no GeoJSON is like that
+        c.error(
+            "unreadable", c.file, "", "JSON 嵌套层数过深, 不是有效的 GeoJSON",
+            "the JSON is nested too deep to be GeoJSON",
+        )  # fmt: skip
+        raise _Refuse from exc
     if not isinstance(doc, dict) or doc.get("type") not in (
         "FeatureCollection", "Feature", "Point", "Polygon", "MultiPolygon", "LineString",
         "MultiLineString", "MultiPoint", "GeometryCollection",
@@ -215,8 +355,14 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
     if doc.get("type") == "FeatureCollection" and not doc.get("features"):
         c.error("empty", c.file, "features", "要素集合为空, 没有园区", "the feature collection is empty")
         raise _Refuse
+    for problem in geojson_text_problems(
+        raw.decode("utf-8-sig"), place=c.file, doc=doc
+    ):  # a NUL GDAL would cut
+        c.error("control_character", problem.place, problem.field, problem.message_zh, problem.message_en)
     gdf = _read_vector(path, c)
     c.not_numbers = _non_numeric_coordinates(doc, gdf.geometry.values)
+    if "crs" in doc:  # a legacy crs member: unreadable when GDAL made nothing of it
+        c.crs_source, c.crs_unreadable = '"crs"', gdf.crs is None
     return gdf, "crs" in doc
 
 
@@ -245,15 +391,15 @@ def _non_numeric_coordinates(doc: dict, geoms: np.ndarray) -> dict[int, str]:
 
 
 def _first_non_number(value: Any, where: str) -> str | None:
-    """``"x" (coordinates[2])`` for the first value in nested lists that is not a number."""
-    if isinstance(value, list):
-        for k, v in enumerate(value):
-            found = _first_non_number(v, f"{where}[{k}]")
-            if found:
-                return found
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{json.dumps(value, ensure_ascii=False)[:60]} ({where})"
+    """``"x" (coordinates[2])`` for the first value in nested lists that is not a number
+    (walked with a stack: a deeply nested file cannot exhaust Python's recursion)."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, list):
+            stack.extend((v[k], f"{at}[{k}]") for k in range(len(v) - 1, -1, -1))
+        elif isinstance(v, bool) or not isinstance(v, int | float):
+            return f"{json.dumps(v, ensure_ascii=False)[:60]} ({at})"
     return None
 
 
@@ -274,6 +420,7 @@ def _read_table(path: Path, c: _Collector) -> pd.DataFrame:
             sep = max((",", ";", "\t", "|"), key=head.count)  # the header line names the separator
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
         else:
+            check_archive(path, c)  # an .xlsx is a zip: the same limits as any archive
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as exc:
         c.error("unreadable", c.file, "", f"无法读取表格: {exc}", f"cannot read the table: {exc}")

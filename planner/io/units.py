@@ -60,5 +60,5 @@ def parse_area(values: pd.Series, unit: float | None = None) -> pd.Series:
 
 def bad_numbers(values: pd.Series, parsed: pd.Series) -> pd.Series:
     """True where a cell holds text that did not parse as a number (blank cells are fine)."""
-    blank = values.isna() | values.astype(object).astype(str).str.strip().isin(["", "nan", "None", "<NA>"])
+    blank = values.isna() | (values.astype(object).astype(str).str.strip() == "")  # "nan" text is no number
     return ~blank & parsed.isna()

@@ -25,6 +25,7 @@ from planner.core.register import (
     TEXT_COLUMNS,
     Register,
 )
+from planner.core.values import shown_text
 from planner.errors import InputError
 
 # Set ONLY by the crash test: seconds to sleep after a save's rows are written and before its
@@ -164,3 +165,10 @@ def guard_backend(errors: tuple[type[BaseException], ...]):
         return cls
 
     return decorate
+
+
+def audit_row(row: dict) -> dict:
+    """An audit row safe for every backend: control characters in its text (a NUL in a refused
+    park id or comment, which PostgreSQL cannot store) are written escaped (``\\x00``), so a
+    refusal is always recorded."""
+    return {k: shown_text(v) if isinstance(v, str) else v for k, v in row.items()}

@@ -32,6 +32,7 @@ from planner.store.base import (
     INDICATOR_TABLE_COLUMNS,
     Race,
     Version,
+    audit_row,
     guard_backend,
     pause_for_crash_test,
 )
@@ -371,6 +372,7 @@ class GeoPackageBackend:
         )
 
     def audit(self, row: dict) -> None:
+        row = audit_row(row)
         with self._tx() as con:
             con.execute(
                 f"INSERT INTO audit ({', '.join(map(_q, AUDIT_COLUMNS))}) VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})",

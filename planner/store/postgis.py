@@ -29,6 +29,7 @@ from planner.store.base import (
     INDICATOR_TABLE_COLUMNS,
     Race,
     Version,
+    audit_row,
     guard_backend,
     pause_for_crash_test,
 )
@@ -265,6 +266,7 @@ class PostgisBackend:
                 raise Race(v.scenario) from None
 
     def audit(self, row: dict) -> None:
+        row = audit_row(row)
         with self.engine.begin() as con:
             con.execute(self.md.tables["audit"].insert(), row)
 

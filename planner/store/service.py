@@ -46,6 +46,7 @@ from planner.core.register import (
     validate_register,
 )
 from planner.core.successor import lineage_ids
+from planner.core.values import field_problems, shown_text
 from planner.errors import AccessDenied, InputError, PlannerError, Problem, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
@@ -390,6 +391,7 @@ class Store:
         """Times of the failed sign-ins (wrong name or password; not lockout refusals) recorded for
         account ``name`` since ``since`` (for ``planner.core.accounts.refuse_if_locked``)."""
         since_text = since.astimezone(UTC).isoformat(timespec="milliseconds")
+        name = shown_text(name)  # as the audit log stores it (control characters escaped)
         return [datetime.fromisoformat(t) for t in self.backend.failed_sign_ins(name, since_text)]
 
     def record_event(
@@ -551,7 +553,8 @@ class Store:
     ) -> Version:
         check_scenario_name(scenario)
         register = conform(register)
-        problems = validate_register(register, self.plan, place=f"scenario {scenario}")
+        problems = field_problems({"comment": comment, "author": user.name}, place=f"scenario {scenario}")
+        problems += validate_register(register, self.plan, place=f"scenario {scenario}")
         if problems:
             exc = ValidationError(problems, what=f"scenario {scenario}")
             self._record(user, action, scenario, expected_version, "invalid", str(exc))
