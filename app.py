@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import as_of_picker, frame
+from planner.app.labels import counted_source, findings_table
 from planner.app.mapview import build_map
 from planner.app.monitoring import session_monitor, session_targets
 from planner.app.session import fmt_wan, targets_frame
@@ -20,14 +21,11 @@ from planner.core.capacity import capacity_report, target_table
 from planner.core.findings import findings_frame, run_checks
 from planner.core.geo import fmt_m2
 from planner.core.indicators import CONFIDENCE, met_text
+from planner.i18n import translator
 
 plan, register, lang = frame()
 as_of = as_of_picker(lang)
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
+t = translator(lang)  # the one translator (planner.i18n)
 
 
 # Overview: the plan at a glance: progress toward the target, a small map, the most serious findings.
@@ -95,6 +93,7 @@ else:
                 f"{mon.phase_text('en')}",
             ),
         )
+    st.caption(counted_source(plan, report, lang))
     if report.counted_unconfirmed_m2 > 0:
         st.warning(
             t(
@@ -129,18 +128,7 @@ with right:
         [findings_frame(warnings), findings_frame(run_checks(plan, register))], ignore_index=True
     )
     serious = findings[findings["severity"].isin(["error", "warning"])].head(8)
-    msg = "message_zh" if lang == "zh" else "message_en"
-    st.dataframe(
-        serious[["severity", "id", "code", msg]],
-        hide_index=True,
-        placeholder="—",
-        column_config={
-            "severity": t("级别", "Severity"),
-            "id": t("对象", "Item"),
-            "code": t("代码", "Code"),
-            msg: t("说明", "Message"),
-        },
-    )
+    st.dataframe(findings_table(plan, register, serious, lang), hide_index=True, placeholder="—")
     counts = findings["severity"].value_counts()
     st.caption(
         t(

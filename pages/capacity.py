@@ -9,6 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from pages import as_of_picker, frame, show_refusal
+from planner.app.charts import cumulative_chart
+from planner.app.labels import counted_source, findings_table
 from planner.app.monitoring import session_monitor, session_trend
 from planner.app.session import (
     commit_edit,
@@ -24,17 +26,14 @@ from planner.core.findings import SEVERITIES, findings_frame, run_checks
 from planner.core.geo import M2_PER_WAN, fmt_m2
 from planner.core.register import set_quotas
 from planner.errors import PlannerError
+from planner.i18n import label, options, translator
 
 plan, register, lang = frame()
 as_of = as_of_picker(lang)
 name_col = "name_zh" if lang == "zh" else "name_en"
 label_col = "label_zh" if lang == "zh" else "label_en"
 
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 report = capacity_report(plan, register)
 st.title(t("容量核算", "Capacity"))
@@ -62,21 +61,12 @@ st.caption(
     )
 )
 
+st.caption(counted_source(plan, report, lang))
+
 st.subheader(t("逐年累计 (万㎡)", "Cumulative by year (万㎡)"))
-by_year = report.by_year.assign(year=report.by_year["year"].astype(str)).set_index("year")
-chart = pd.DataFrame(
-    {
-        t("累计计入", "Counted, cumulative"): by_year["cumulative_m2"] / M2_PER_WAN,
-        t("累计已落实", "Secured, cumulative"): by_year["secured_cumulative_m2"] / M2_PER_WAN,
-        t("目标", "Target"): by_year["target_m2"] / M2_PER_WAN,
-    }
-)
 mon = session_monitor(st.session_state, plan, register)  # as of the sidebar's date
-chart[t("累计已交付 (按状态日期)", "Delivered, cumulative (status dates)")] = (
-    mon.delivered_by_year.set_index(mon.delivered_by_year["year"].astype(str))["delivered_cumulative_m2"]
-    / M2_PER_WAN
-)
-st.line_chart(chart, x_label=t("年份", "Year"), y_label="万㎡")
+delivered = mon.delivered_by_year.set_index("year")["delivered_cumulative_m2"]
+st.altair_chart(cumulative_chart(report, lang, delivered=delivered), width="stretch")
 
 st.subheader(t("变化趋势: 各保存版本 (万㎡)", "Trend over the saved versions (万㎡)"))
 history = session_trend(st.session_state, plan)
@@ -136,9 +126,10 @@ if user is not None and user.can_set_quotas:
             quota_table(plan, register),
             key="quota_editor",
             hide_index=True,
+            placeholder=t("未设定", "not set"),
             disabled=["district_code", "name_zh", "name_en"],
             column_config={
-                "district_code": t("区代码", "Code"),
+                "district_code": None,  # the code stays behind; the names say which district
                 "name_zh": "区",
                 "name_en": "District",
                 "quota_m2": st.column_config.NumberColumn(
@@ -197,17 +188,31 @@ findings = pd.concat(  # the early warnings as of the date, then the register's 
 )
 f1, f2, f3 = st.columns([1, 2, 2])
 severities = f1.multiselect(
-    t("级别", "Severity"), list(SEVERITIES), default=["error", "warning"], key="f_sev"
+    t("级别", "Severity"),
+    list(SEVERITIES),
+    default=["error", "warning"],
+    format_func=options("severity", lang).get,
+    placeholder=t("选择级别", "Choose severities"),
+    key="f_sev",
 )
-codes = f2.multiselect(t("代码", "Code"), sorted(findings["code"].unique()), key="f_code")
-text = f3.text_input(t("搜索 (编号或说明)", "Search (id or message)"), key="f_text")
-shown = findings[findings["severity"].isin(severities)]
+codes = f2.multiselect(
+    t("类别", "Kind"),
+    sorted(findings["code"].unique()),
+    format_func=lambda c: label("finding", c, lang),
+    placeholder=t("全部类别", "All kinds"),
+    key="f_code",
+)
+text = f3.text_input(t("搜索 (名称、编号或说明)", "Search (name, id or message)"), key="f_text")
+table = findings_table(plan, register, findings, lang)
+keep = findings["severity"].isin(severities)
 if codes:
-    shown = shown[shown["code"].isin(codes)]
+    keep &= findings["code"].isin(codes)
 if text:
-    hay = shown["id"] + " " + shown["message_zh"] + " " + shown["message_en"]
-    shown = shown[hay.str.contains(text, case=False, regex=False)]
-msg = "message_zh" if lang == "zh" else "message_en"
+    hay = (
+        table.iloc[:, 1] + " " + findings["id"] + " " + findings["message_zh"] + " " + findings["message_en"]
+    )
+    keep &= hay.str.contains(text, case=False, regex=False)
+shown = findings[keep]
 st.caption(
     t(
         f"显示 {len(shown)} / {len(findings)} 条; 选中一行查看其园区。",
@@ -215,25 +220,19 @@ st.caption(
     )
 )
 event = st.dataframe(
-    shown[["severity", "id", "code", msg]].reset_index(drop=True),
+    table[keep].reset_index(drop=True),
     hide_index=True,
     placeholder="—",
     on_select="rerun",
     selection_mode="single-row",
     key="findings_table",
-    column_config={
-        "severity": t("级别", "Severity"),
-        "id": t("对象", "Item"),
-        "code": t("代码", "Code"),
-        msg: t("说明", "Message"),
-    },
 )
 rows = event.selection.rows if event is not None else []
 if rows:
     park_id = park_of_item(register, shown["id"].iloc[rows[0]])
     if park_id is not None:
         park = register.parks[register.parks["id"] == park_id].iloc[0]
-        st.markdown(f"**{md(park['name_zh'])}** / {md(park['name_en'])} ({md(park_id)})")
+        st.markdown(f"**{md(park['name_zh'])}** / {md(park['name_en'] or '—')} ({md(park_id)})")
         if st.button(t("在地图上查看该园区", "Show this park on the map"), key="goto_park"):
             st.session_state.selected_park = park_id
             st.switch_page("pages/map.py")

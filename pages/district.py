@@ -10,6 +10,7 @@ import streamlit as st
 
 from pages import frame, show_refusal
 from planner.app import downloads
+from planner.app.labels import changes_text, choice_labels, district_area_note
 from planner.app.session import (
     commit_edit,
     current_user,
@@ -24,18 +25,14 @@ from planner.core.editing import (
     district_register,
 )
 from planner.core.geo import fmt_m2
-from planner.core.register import ALLOCATION_LABELS, BASES, PARK_LABELS, STATUS_LABELS, STATUSES
+from planner.core.register import BASES, STATUSES
 from planner.errors import PlannerError
+from planner.i18n import column_labels, field_label, labels, plan_label, translator
 from planner.io.export import allocations_layer, parks_layer
 
 plan, register, lang = frame()
-L = 0 if lang == "zh" else 1
 
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 st.title(t("区级分配", "District allocations"))
 user = current_user(st.session_state)
@@ -62,6 +59,10 @@ st.markdown(
         f"**Role**: {plan.label('roles', district.role, lang)}; **designated specialisation**: {specs}",
     )
 )
+
+area_note = district_area_note(plan, code, lang)  # from the plan's functional areas
+if area_note:
+    st.info(area_note)
 
 if "flash_district" in st.session_state:
     st.success(md(st.session_state.pop("flash_district")))
@@ -102,26 +103,27 @@ park_cols = [
 ]
 st.dataframe(
     pd.DataFrame(parks[park_cols]).assign(
-        status=parks["status"].map(lambda s: STATUS_LABELS[s][L]),
-        park_type=parks["park_type"].map(lambda k: plan.label("park_types", k, lang) if k else ""),
+        status=labels("status", parks["status"], lang),
+        park_type=parks["park_type"].map(lambda k: plan_label(plan, "park_types", k, lang)),
     ),
     hide_index=True,
     placeholder="—",
-    column_config={c: PARK_LABELS[c][L] for c in park_cols},
+    column_config=column_labels(park_cols, lang),
 )
 
 note = read_only_note(user, plan, lang, district_code=code)
 editor_key = f"alloc_editor_{code}"
 current = district_allocations(register, plan, code)
+choices = choice_labels(plan, register, lang)  # park names, specialisation/status/basis labels
 if note:
     st.subheader(t("分配", "Allocations"))
     st.info(note)
     st.dataframe(
-        current,
+        current.assign(**{c: current[c].map(f) for c, f in choices.items()}),
         hide_index=True,
         placeholder="—",
         key=f"alloc_view_{code}",
-        column_config={c: ALLOCATION_LABELS[c][L] for c in current.columns if c in ALLOCATION_LABELS},
+        column_config=column_labels(current.columns, lang),
     )
 else:
     st.subheader(t("分配 (可编辑)", "Allocations (editable)"))
@@ -137,39 +139,57 @@ else:
         key=editor_key,
         num_rows="dynamic",
         hide_index=True,
+        placeholder="—",
         column_config={
-            "allocation_id": st.column_config.TextColumn(
-                ALLOCATION_LABELS["allocation_id"][L], disabled=True
-            ),
+            "allocation_id": st.column_config.TextColumn(field_label("allocation_id", lang), disabled=True),
             "park_id": st.column_config.SelectboxColumn(
-                ALLOCATION_LABELS["park_id"][L], options=list(parks["id"]), required=True
+                field_label("park_id", lang),
+                options=list(parks["id"]),
+                format_func=choices["park_id"],
+                required=True,
             ),
             "specialisation": st.column_config.SelectboxColumn(
-                ALLOCATION_LABELS["specialisation"][L], options=[s.key for s in plan.specialisations]
+                field_label("specialisation", lang),
+                options=[s.key for s in plan.specialisations],
+                format_func=choices["specialisation"],
             ),
-            "area_m2": st.column_config.NumberColumn(ALLOCATION_LABELS["area_m2"][L], format="%.0f"),
-            "delivery_year": st.column_config.NumberColumn(
-                ALLOCATION_LABELS["delivery_year"][L], format="%d"
-            ),
+            "area_m2": st.column_config.NumberColumn(field_label("area_m2", lang), format="%.0f"),
+            "delivery_year": st.column_config.NumberColumn(field_label("delivery_year", lang), format="%d"),
             "status": st.column_config.SelectboxColumn(
-                ALLOCATION_LABELS["status"][L], options=list(STATUSES)
+                field_label("status", lang), options=list(STATUSES), format_func=choices["status"]
             ),
-            "basis": st.column_config.SelectboxColumn(ALLOCATION_LABELS["basis"][L], options=list(BASES)),
-            "note": st.column_config.TextColumn(ALLOCATION_LABELS["note"][L]),
+            "basis": st.column_config.SelectboxColumn(
+                field_label("basis", lang), options=list(BASES), format_func=choices["basis"]
+            ),
+            "note": st.column_config.TextColumn(field_label("note", lang)),
         },
     )
     if st.button(t("校验并应用修改", "Validate and apply"), key="apply_allocations", type="primary"):
         try:
-            commit_edit(
+            changes = commit_edit(
                 st.session_state,
-                partial(apply_district_allocations, register, edited, code, plan),
-                comment=f"分配表 allocations {code}",
+                partial(
+                    apply_district_allocations,
+                    register,
+                    edited,
+                    code,
+                    plan,
+                    place=t(f"{district.name_zh}分配表", f"{district.name_en} allocations"),
+                ),
+                comment=f"{district.name_zh}分配表 allocations of {district.name_en}",
             )
         except PlannerError as err:  # rights, a conflict, validation: the message every page gives
             show_refusal(err, lang, key="allocation", forget=[editor_key])
         else:
             del st.session_state[editor_key]
-            st.session_state.flash_district = t("修改已应用。", "Edits applied.")
+            st.session_state.flash_district = (
+                t("修改已应用。", "Edits applied.") + f" {changes_text(changes, lang)}"
+                if changes
+                else t(
+                    "没有修改: 表格与已保存的分配相同, 未保存新版本。",
+                    "Nothing changed: the table matches the saved allocations; no new version was saved.",
+                )
+            )
             st.rerun()
 
 st.subheader(t("下载本区数据", "Download the district's data"))

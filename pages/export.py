@@ -8,15 +8,11 @@ import streamlit as st
 
 from pages import frame
 from planner.app import downloads
+from planner.i18n import translator
 from planner.io.export import LAYERS, build_layer
 
 plan, register, lang = frame()
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 LAYER_LABELS = {
     "districts": ("区", "Districts"),

@@ -19,17 +19,13 @@ from planner.app.session import (
 from planner.app.text import md
 from planner.core.geo import fmt_m2
 from planner.errors import PlannerError
+from planner.i18n import translator
 from planner.io.allocations import allocations_table as alloc_display
 from planner.io.allocations import taken_columns
 from planner.settings import max_upload_mb
 
 plan, register, lang = frame()
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 st.title(t("导入", "Import"))
 st.caption(
@@ -89,12 +85,23 @@ with st.spinner(t("正在读取和校验…", "Reading and checking…")):
     )
 
 n = len(preview.parks)
-if preview.ok:
+denied = uploads.preview_denied(st.session_state, preview)  # the library's rights check, asked now
+if preview.ok and denied is None:
     st.success(
         t(
             f"{md(upload.name)}: {n} 个园区可以导入 (坐标系 {md(preview.crs_used or '—')})。请检查后确认。",
             f"{md(upload.name)}: {n} park(s) can be imported (CRS {md(preview.crs_used or '—')}). Check, then confirm.",
         )
+    )
+elif preview.ok:
+    st.warning(
+        t(
+            f"{upload.name}: 文件本身无误, 但您无权导入其中 {len(denied.problems)} 项; 确认将被拒绝:",
+            f"{upload.name}: the file is valid, but you may not import {len(denied.problems)} item(s) of it; "
+            "a confirm would be refused:",
+        )
+        + "\n\n"
+        + "\n".join(f"- {p.message_zh if lang == 'zh' else p.message_en}" for p in denied.problems)
     )
 else:
     st.error(
@@ -138,7 +145,8 @@ st.subheader(
     )
 )
 if len(issues):
-    st.dataframe(issues, hide_index=True, placeholder="—", key="import_issues")
+    code = issues.columns[-1]  # the issue's code: kept for tests and the CLI, not shown
+    st.dataframe(issues, hide_index=True, placeholder="—", key="import_issues", column_config={code: None})
 else:
     st.caption(t("没有问题。", "No problems."))
 
@@ -174,7 +182,7 @@ if current_user(st.session_state) is None:
 if st.button(
     t(f"确认导入 {n} 个园区", f"Confirm: import {n} park(s)"),
     type="primary",
-    disabled=not preview.ok or n == 0,
+    disabled=not preview.ok or n == 0 or denied is not None,
     key="import_confirm",
 ):
     try:

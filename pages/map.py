@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import frame, show_refusal
+from planner.app.labels import choice_labels, district_names, drawn_area_text
 from planner.app.mapview import (
     BASEMAPS,
     basemap_datum,
@@ -18,6 +19,7 @@ from planner.app.mapview import (
     new_drawing,
     park_id_from_tooltip,
     selection_layer,
+    view_around,
 )
 from planner.app.session import (
     commit_edit,
@@ -27,17 +29,13 @@ from planner.app.session import (
 from planner.app.text import md
 from planner.core.editing import add_drawn_park, new_park_id
 from planner.core.geo import fmt_m2
-from planner.core.register import ALLOCATION_LABELS, PARK_LABELS, STATUS_LABELS, STATUSES
+from planner.core.register import STATUSES
 from planner.errors import PlannerError
+from planner.i18n import column_labels, field_label, is_missing, label, options, plan_options, translator
 
 plan, register, lang = frame()
-L = 0 if lang == "zh" else 1
 
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 st.title(t("地图", "Map"))
 with st.sidebar:
@@ -87,15 +85,22 @@ def _park_details(park_id: str) -> None:
         "figures_conf",
         "source",
     ]
-    facts = {PARK_LABELS[c][L]: str(park[c]) for c in cols}
+    facts = {field_label(c, lang): "—" if is_missing(park[c]) else str(park[c]) for c in cols}
     for c in ("land_area_m2", "new_gfa_m2"):
-        facts[PARK_LABELS[c][L]] = fmt_m2(park[c]) if pd.notna(park[c]) else "—"
-    facts[PARK_LABELS["status"][L]] = STATUS_LABELS[park["status"]][L]
+        facts[field_label(c, lang)] = fmt_m2(park[c]) if pd.notna(park[c]) else "—"
+    facts[field_label("status", lang)] = label("status", park["status"], lang)
+    facts[field_label("district_code", lang)] = district_names(plan, lang).get(park["district_code"], "—")
+    facts[field_label("delivery_year", lang)] = (
+        "—" if is_missing(park["delivery_year"]) else str(int(park["delivery_year"]))
+    )
     st.table(pd.Series(facts, name=t("值", "Value")))
     allocs = register.allocations[register.allocations["park_id"] == park_id]
     st.markdown(t(f"**分配** ({len(allocs)} 条)", f"**Allocations** ({len(allocs)})"))
+    choices = choice_labels(plan, register, lang)
     st.dataframe(
-        allocs.rename(columns={k: v[L] for k, v in ALLOCATION_LABELS.items()}),
+        allocs.assign(**{c: allocs[c].map(f) for c, f in choices.items()}).rename(
+            columns=column_labels(allocs.columns, lang)
+        ),
         hide_index=True,
         placeholder="—",
     )
@@ -104,28 +109,32 @@ def _park_details(park_id: str) -> None:
 def _drawing_form(drawing: dict, marker: str) -> None:
     register = st.session_state.register
     st.subheader(t("新园区 (已绘制)", "New park (drawn)"))
+    st.markdown(drawn_area_text(drawing["geometry"], plan, datum=basemap_datum(basemap), lang=lang))
     with st.form("new_park"):
         c1, c2 = st.columns(2)
-        park_id = c1.text_input(PARK_LABELS["id"][L], value=new_park_id(register))
-        name_zh = c1.text_input(PARK_LABELS["name_zh"][L])
-        name_en = c1.text_input(PARK_LABELS["name_en"][L])
-        park_type = c1.selectbox(
-            PARK_LABELS["park_type"][L],
-            [p.key for p in plan.park_types],
-            format_func=lambda k: plan.label("park_types", k, lang),
-        )
+        park_id = c1.text_input(field_label("id", lang), value=new_park_id(register))
+        name_zh = c1.text_input(field_label("name_zh", lang))
+        name_en = c1.text_input(field_label("name_en", lang))
+        park_types = plan_options(plan, "park_types", lang)
+        park_type = c1.selectbox(field_label("park_type", lang), list(park_types), format_func=park_types.get)
         status = c2.selectbox(
-            PARK_LABELS["status"][L], list(STATUSES), format_func=lambda k: STATUS_LABELS[k][L]
+            field_label("status", lang), list(STATUSES), format_func=options("status", lang).get
         )
-        year = c2.selectbox(PARK_LABELS["delivery_year"][L], [None, *plan.years])
+        year = c2.selectbox(
+            field_label("delivery_year", lang),
+            [None, *plan.years],
+            format_func=lambda y: t("未定", "not set") if y is None else str(y),
+        )
         new_gfa = c2.number_input(t("新增建筑面积 (m²)", "New floor area (m²)"), min_value=0.0, step=1000.0)
+        plan_fields = plan_options(plan, "fields", lang)
         fields = c2.multiselect(
-            PARK_LABELS["fields"][L],
-            [f.key for f in plan.fields],
-            format_func=lambda k: plan.label("fields", k, lang),
+            field_label("fields", lang),
+            list(plan_fields),
+            format_func=plan_fields.get,
+            placeholder=t("选择重点领域 (可多选)", "Choose fields (several allowed)"),
         )
         source = st.text_input(
-            PARK_LABELS["source"][L], value=t("规划人员在地图上绘制", "drawn by a planner")
+            field_label("source", lang), value=t("规划人员在地图上绘制", "drawn by a planner")
         )
         submitted = st.form_submit_button(t("加入登记册", "Add to register"))
     if submitted:
@@ -156,6 +165,7 @@ def _drawing_form(drawing: dict, marker: str) -> None:
             return
         st.session_state.handled_drawing = marker
         st.session_state.selected_park = attrs["id"]
+        st.session_state.map_view = view_around(drawing["geometry"])  # the rebuilt map stays here
         st.session_state.flash = t(f"已加入园区 {attrs['id']}", f"Park {attrs['id']} added")
         st.rerun(scope="app")
 
@@ -175,11 +185,16 @@ def _take_click(tooltip: str | None) -> bool:
 def map_fragment() -> None:
     """The map alone reruns on a click or a drawing; panning and zooming rerun nothing."""
     register = st.session_state.register
+    view = st.session_state.get("map_view")  # after a save: where the user was, not the whole city
+    if view is not None and st.button(t("显示全市", "Show the whole city"), key="whole_city"):
+        view = st.session_state.map_view = None
     try:
-        m = build_map(plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=can_draw)
+        m = build_map(
+            plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=can_draw, bounds=view
+        )
     except ValueError as err:
         st.warning(md(err))
-        m = build_map(plan, register, lang=lang, draw=can_draw)
+        m = build_map(plan, register, lang=lang, draw=can_draw, bounds=view)
     # the map's latest value is in session state (st_folium's on_change ran before this rerun):
     # take a new click first, so the outline below already shows the park just clicked
     _take_click((st.session_state.get("plan_map") or {}).get("last_object_clicked_tooltip"))

@@ -21,14 +21,11 @@ from planner.core.indicators import CONFIDENCE, INDICATOR_COLUMNS, INDICATOR_LAB
 from planner.core.register import STATUS_LABELS
 from planner.core.successor import TargetInput, parse_period
 from planner.errors import PlannerError
+from planner.i18n import translator
 
 plan, register, lang = frame()
 as_of = as_of_picker(lang)
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
+t = translator(lang)  # the one translator (planner.i18n)
 
 
 mon = session_monitor(st.session_state, plan, register)

@@ -29,13 +29,10 @@ from planner.core.geo import M2_PER_WAN, fmt_m2
 from planner.core.propose import Weights, propose
 from planner.core.sites import default_as_of, proposal_settings, site_capacity
 from planner.errors import PlannerError
+from planner.i18n import translator
 
 plan, register, lang = frame()
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
+t = translator(lang)  # the one translator (planner.i18n)
 
 
 settings = proposal_settings(plan)
@@ -118,6 +115,7 @@ with st.form("proposal_params"):
             hide_index=True,
             disabled=["key", t("区", "District")],
             column_config={"key": None},
+            placeholder=t("不限", "none"),
             key="proposal_quotas",
         )
     submitted = st.form_submit_button(t("生成方案", "Generate proposal"), type="primary")
@@ -223,7 +221,7 @@ st.caption(
         f"{len(sites) - len(usable)} lack data: listed, not guessed.",
     )
 )
-st.dataframe(sites_frame(sites, lang), hide_index=True, placeholder="—", key="proposal_sites")
+st.dataframe(sites_frame(sites, lang, plan), hide_index=True, placeholder="—", key="proposal_sites")
 d1, d2 = st.columns(2)
 d1.download_button(
     t("下载场地容量 CSV", "Download site capacity (CSV)"),

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from pages import frame, show_refusal
+from planner.app.labels import district_names
 from planner.app.mapview import compare_map
 from planner.app.session import (
     acting_user,
@@ -22,19 +23,16 @@ from planner.app.session import (
     state_store,
 )
 from planner.app.text import md
-from planner.core.access import ROLE_LABELS, may
+from planner.core.access import may
 from planner.core.capacity import capacity_report
 from planner.core.changes import register_changes
 from planner.core.geo import M2_PER_WAN, fmt_m2
 from planner.errors import PlannerError
+from planner.i18n import field_label, labels, translator
 from planner.store import MAIN, compare
 
 plan, register, lang = frame()
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
+t = translator(lang)  # the one translator (planner.i18n)
 
 
 def when(text: str) -> str:
@@ -238,11 +236,22 @@ PARK_HEADS = {
     "id": t("编号", "ID"),
     "name_zh": "名称",
     "name_en": "Name",
-    "district_code": t("区代码", "District"),
+    "district_code": t("区", "District"),
     "status": t("状态", "Status"),
     "delivery_year": t("交付年份", "Delivery year"),
     "new_gfa_m2": t("新增建筑面积 (m²)", "New floor area (m²)"),
     "changed_columns": t("改动的字段", "Changed columns"),
+}
+
+AUDIT_HEADS = {
+    "time": t("时间 (UTC)", "Time (UTC)"),
+    "user": t("用户", "User"),
+    "role": t("角色", "Role"),
+    "action": t("操作", "Action"),
+    "scenario": t("方案", "Scenario"),
+    "version": t("版本", "Version"),
+    "outcome": t("结果", "Outcome"),
+    "detail": t("详情", "Detail"),
 }
 
 if view == "compare":
@@ -284,8 +293,20 @@ if view == "compare":
         st.subheader(f"{head}: {len(frame)}")
         if len(frame):
             cols = PARK_COLS + (["changed_columns"] if kind == "changed" else [])
+            shown = pd.DataFrame(frame[cols]).assign(
+                status=labels("status", frame["status"], lang),
+                district_code=frame["district_code"].map(district_names(plan, lang)),
+            )
+            if kind == "changed":
+                shown["changed_columns"] = frame["changed_columns"].map(
+                    lambda cs: "、".join(
+                        field_label(c.strip(), lang)
+                        for c in str(cs).replace(";", ",").split(",")
+                        if c.strip()
+                    )
+                )
             st.dataframe(
-                pd.DataFrame(frame[cols]).rename(columns=PARK_HEADS),
+                shown.rename(columns=PARK_HEADS),
                 hide_index=True,
                 placeholder="—",
                 key=f"cmp_parks_{kind}",
@@ -316,13 +337,6 @@ if view == "compare":
     )
 
 # ---- history -----------------------------------------------------------------------------
-ACTION_LABELS = {
-    "seed": ("初始", "seed"),
-    "save": ("保存", "save"),
-    "restore": ("恢复", "restore"),
-    "copy": ("复制", "copy"),
-    "delete": ("删除", "delete"),
-}
 if view == "history":
     history = store.history(scenario)
     st.caption(
@@ -333,8 +347,8 @@ if view == "history":
     )
     st.dataframe(
         history.assign(
-            action=history["action"].map(lambda a: t(*ACTION_LABELS.get(a, (a, a)))),
-            role=history["role"].map(lambda r: t(*ROLE_LABELS.get(r, (r, r)))),
+            action=labels("action", history["action"], lang),
+            role=labels("role", history["role"], lang),
             created_at=history["created_at"].map(when),
             restored_from=history["restored_from"].map(lambda v: f"v{v}" if pd.notna(v) else ""),
         ),
@@ -414,5 +428,14 @@ if view == "history":
         with st.expander(t("审计日志 (最近 200 条)", "Audit log (latest 200)")):
             log = store.audit_log(200)
             st.dataframe(
-                log.assign(time=log["time"].map(when)), hide_index=True, placeholder="—", key="audit_table"
+                log.assign(
+                    time=log["time"].map(when),
+                    role=labels("role", log["role"], lang),
+                    action=labels("action", log["action"], lang),
+                    outcome=labels("outcome", log["outcome"], lang),
+                ),
+                hide_index=True,
+                placeholder="—",
+                key="audit_table",
+                column_config=AUDIT_HEADS,
             )

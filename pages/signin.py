@@ -17,18 +17,15 @@ from planner.app.session import (
     sign_in,
     sign_in_identity,
     sign_out,
+    user_line,
 )
 from planner.app.text import md
 from planner.core.accounts import TOKEN_HOURS
 from planner.errors import PlannerError
+from planner.i18n import translator
 
 plan, register, lang = frame()
-
-
-def t(zh: str, en: str) -> str:
-    """Chinese or English, as the sidebar switch says."""
-    return zh if lang == "zh" else en
-
+t = translator(lang)  # the one translator (planner.i18n)
 
 try:
     oidc = "auth" in st.secrets  # an identity provider is configured
@@ -53,7 +50,7 @@ except PlannerError as err:  # the accounts file is broken: say where, sign-in i
 st.title(t("登录", "Sign in"))
 user = current_user(st.session_state)
 if user is not None:
-    st.success(t(f"已登录: {md(user.label('zh'))}", f"Signed in: {md(user.label('en'))}"))
+    st.success(t("已登录: ", "Signed in: ") + md(user_line(st.session_state, lang)))
     st.markdown(md(rights_text(user, plan, lang)))
     if st.button(t("退出登录", "Sign out"), key="sign_out_main"):
         sign_out(st.session_state)

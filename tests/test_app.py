@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from unittest import mock
 
+import geopandas as gpd
 import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
+from planner.app.mapview import build_map as real_build_map
+from planner.app.mapview import view_around
 from planner.core.access import User
-from planner.core.geo import fmt_m2
+from planner.core.geo import WGS84, area_m2, fmt_m2
 from planner.core.plan import Plan
 from tests.conftest import as_account
 
@@ -134,8 +138,9 @@ def test_allocation_table_refuses_a_bad_edit(planner_at: AppTest) -> None:
     assert not at.exception
     assert at.error and "2 个问题" in at.error[0].value
     problems = _problems(at)
-    fields = dict(zip(problems["字段"], problems["位置"], strict=True))
-    assert "row 1" in fields["area_m2"] and "row 2" in fields["delivery_year"]
+    fields = dict(zip(problems["字段"], problems["位置"], strict=True))  # fields by label, rows in Chinese
+    assert "第 1 行" in fields["分配面积(m²)"] and "第 2 行" in fields["交付年份"]
+    assert fields["交付年份"].startswith("宝安区分配表")
     assert at.session_state.register.allocations.equals(before)
 
 
@@ -149,8 +154,8 @@ def test_allocation_table_refuses_a_park_of_another_district(planner_at: AppTest
     }  # fmt: skip
     at.button(key="apply_allocations").click().run()
     problems = _problems(at)
-    assert list(problems["字段"]) == ["park_id"]
-    assert "row 3" in problems["位置"].iloc[0] and "440305" in problems["问题"].iloc[0]
+    assert list(problems["字段"]) == ["园区编号"]
+    assert "第 3 行" in problems["位置"].iloc[0] and "位于 南山区" in problems["问题"].iloc[0]
 
 
 def test_allocation_table_applies_a_good_edit(planner_at: AppTest) -> None:
@@ -163,11 +168,31 @@ def test_allocation_table_applies_a_good_edit(planner_at: AppTest) -> None:
     }
     at.button(key="apply_allocations").click().run()
     assert not at.exception and not at.error
-    assert any("修改已应用" in s.value for s in at.success)
+    assert any("修改已应用" in s.value and "分配: 修改 1" in s.value for s in at.success)
     a = at.session_state.register.allocations.set_index("allocation_id")
     assert a.loc[first["allocation_id"], "area_m2"] == 450000
     assert a.loc[first["allocation_id"], "delivery_year"] == 2025
     assert at.metric[1].value != "40.0 万㎡"  # allocated figure follows the edit
+
+
+def test_applying_an_unchanged_table_says_nothing_changed(planner_at: AppTest) -> None:
+    at = _district(planner_at, BAOAN)
+    before = at.session_state.version.version
+    at.button(key="apply_allocations").click().run()
+    assert not at.exception and not at.error
+    assert any("没有修改" in s.value for s in at.success)
+    assert not any("修改已应用" in s.value for s in at.success)
+    assert at.session_state.version.version == before  # no new version for nothing
+
+
+def test_longgang_says_its_polygon_holds_dapeng(at: AppTest, plan: Plan) -> None:
+    at.switch_page("pages/district.py").run()
+    at.selectbox(key="district_code").set_value("440307").run()
+    dapeng = next(a for a in plan.functional_areas if a.parent == "440307")
+    note = next(i.value for i in at.info if dapeng.name_zh in i.value)
+    assert "388.22" in note and "778.75" in note and dapeng.note_zh in note  # the plan's own note
+    at.selectbox(key="district_code").set_value(BAOAN).run()
+    assert not any(dapeng.name_zh in i.value for i in at.info)  # only where it applies
 
 
 def _fake_st_folium(drawing: dict | None, tooltip: str | None = None):
@@ -187,10 +212,23 @@ def _add_button(at: AppTest):
 def test_a_drawing_becomes_a_park() -> None:
     square = shapely.geometry.mapping(shapely.box(113.93, 22.53, 113.935, 22.535))
     drawing = {"type": "Feature", "properties": {}, "geometry": square}
-    with mock.patch("streamlit_folium.st_folium", _fake_st_folium(drawing)):
+    built: list = []  # the view each map of the page was built with
+
+    def spy(*args, **kwargs):
+        built.append(kwargs.get("bounds"))
+        return real_build_map(*args, **kwargs)
+
+    with (
+        mock.patch("streamlit_folium.st_folium", _fake_st_folium(drawing)),
+        mock.patch("planner.app.mapview.build_map", spy),
+    ):
         at = app_as(PLANNER, "pages/map.py")  # the fake map serves the map page only
         n = len(at.session_state.register.parks)
         assert at.text_input[0].value == "drawn-001"
+        area = next(m.value for m in at.markdown if "测得占地面积" in m.value)  # shown before saving
+        metric = at.session_state.plan.metric_crs  # EPSG:4547 for Shenzhen
+        measured = area_m2(gpd.GeoSeries([shapely.geometry.shape(square)], crs=WGS84), metric).iloc[0]
+        assert fmt_m2(measured) in area and "亩" in area
         name = next(w for w in at.text_input if w.label == "名称")
         name.set_value("绘制的园区")
         _add_button(at).click().run()
@@ -202,6 +240,9 @@ def test_a_drawing_becomes_a_park() -> None:
         assert new["district_code"] == "440305" and new["land_area_m2"] > 250_000
         assert any("drawn-001" in s.value for s in at.success)
         assert any("绘制的园区" in s.value for s in at.subheader)  # selected and shown
+        # the rebuilt map keeps the view around the drawing instead of the whole city
+        assert at.session_state.map_view == view_around(square)
+        assert built[-1] == view_around(square)
 
 
 def test_a_drawing_without_a_name_is_refused() -> None:
@@ -224,15 +265,17 @@ def test_clicking_a_park_shows_its_allocations() -> None:
         assert not at.exception
         assert at.session_state.selected_park == "tencent_penguin"
         shown = at.dataframe[0].value
-        assert list(shown["园区编号"]) == ["tencent_penguin"]
+        assert list(shown["园区编号"]) == [
+            "腾讯“互联网+”未来科技城(企鹅岛) (tencent_penguin)"
+        ]  # the name beside the id
         assert not [b for b in at.button if b.label == "加入登记册"]
 
 
 def test_a_finding_leads_to_its_park(at: AppTest) -> None:
     at.switch_page("pages/capacity.py").run()
-    shown = next(d for d in at.dataframe if d.key == "findings_table" or "code" in d.value.columns).value
-    row = int(shown.index[shown["code"] == "PARK_NO_LOCATION"][0])
-    park_id = shown.loc[row, "id"]
+    shown = next(d for d in at.dataframe if "类别" in d.value.columns).value
+    row = int(shown.index[shown["类别"] == "园区无位置"][0])  # PARK_NO_LOCATION, by its label
+    park_id = re.search(r"\((\S+)\)$", shown.loc[row, "对象"]).group(1)  # "name (id)"
     at.session_state["findings_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     at.run()
     at.button(key="goto_park").click().run()

@@ -104,10 +104,10 @@ def test_a_broken_file_shows_every_problem_and_cannot_be_confirmed(plan: Plan) -
     issues = _table(at, "import_issues")
     errors = issues[issues["级别"] == "错误"]
     got = {(p.split(" (")[0], f) for p, f in zip(errors["位置"], errors["字段"], strict=True)}
-    assert got == {
-        ("broken.geojson feature 1", "geometry"),  # bow-tie
-        ("broken.geojson feature 2", "geometry"),  # Beijing
-        ("broken.geojson feature 3", "占地面积"),  # negative area
+    assert got == {  # places and fields in Chinese
+        ("broken.geojson 第 1 个要素", "几何形状"),  # bow-tie
+        ("broken.geojson 第 2 个要素", "几何形状"),  # Beijing
+        ("broken.geojson 第 3 个要素", "占地面积"),  # negative area
     }
     assert set(errors["代码"]) == {"invalid_geometry", "outside_shenzhen", "negative_area"}
     repairs = _table(at, "import_repairs")
@@ -175,18 +175,29 @@ def test_an_epsg_code_is_checked(plan: Plan) -> None:
 
 
 @pytest.mark.parametrize("user", [None, User("v", "viewer")])
-def test_a_user_who_may_not_write_is_refused_and_nothing_changes(plan: Plan, user: User | None) -> None:
+def test_a_user_who_may_not_write_is_told_in_the_preview(plan: Plan, user: User | None) -> None:
+    """The preview asks the rights check: a valid file is not "可以导入" for a user who may not
+    import it, and the confirm cannot be pressed; nothing is written."""
     at = _open(user)
     before = at.session_state.register
     _upload(at, "good.geojson", good_geojson(plan))
-    _confirm(at).click().run()
-    assert not at.exception
-    (error,) = [e.value for e in at.error]
-    assert error.startswith("无权修改, 共 ") and "未作任何修改, 已记录" in error  # the one refusal text
+    assert not any("可以导入" in s.value for s in at.success)
+    (warning,) = [w.value for w in at.warning]
+    assert "无权导入" in warning and "只读用户不能修改数据" in warning
+    assert _confirm(at).disabled
     assert at.session_state.register is before
-    store = at.session_state.store
-    assert len(store.history("main")) == 1  # nothing written; the refusal is recorded
-    assert list(store.audit_log()["outcome"])[:1] == ["denied"]
+    assert len(at.session_state.store.history("main")) == 1  # nothing written
+
+
+def test_district_staff_learn_in_the_preview_which_parks_are_not_theirs(plan: Plan) -> None:
+    at = _open(User("li", "district", LONGGANG))
+    _upload(at, "good.geojson", good_geojson(plan))  # a Longgang park and a Luohu park
+    (warning,) = [w.value for w in at.warning]
+    assert "无权导入其中 1 项" in warning and "up2" in warning and "罗湖区" in warning
+    assert "up1" not in warning  # its own district's park is fine
+    assert _confirm(at).disabled
+    at.radio[0].set_value("en").run()
+    assert any("you may not import 1 item(s)" in w.value for w in at.warning)
 
 
 def test_problems_in_english(plan: Plan) -> None:

@@ -17,6 +17,7 @@ from planner.core.access import User
 from planner.core.geo import fmt_m2
 from planner.core.successor import TargetInput
 from planner.errors import AccessDenied, ValidationError
+from planner.i18n import label
 from planner.store import open_store
 from tests.conftest import as_account
 from tests.test_app import PLANNER, _texts, app_as
@@ -48,8 +49,10 @@ def test_overview_before_the_deadline_shows_progress() -> None:
 def test_capacity_page_has_the_trend_and_the_warnings() -> None:
     at = app_as(None, "pages/capacity.py")
     assert any("变化趋势" in s.value for s in at.subheader)
-    findings = next(d.value for d in at.dataframe if "code" in d.value.columns)
-    assert {"ALLOC_OVERDUE", "TARGET_MISSED_AT_DEADLINE"} <= set(findings["code"])
+    findings = next(d.value for d in at.dataframe if "类别" in d.value.columns)  # kinds by label
+    assert {label("finding", "ALLOC_OVERDUE"), label("finding", "TARGET_MISSED_AT_DEADLINE")} <= set(
+        findings["类别"]
+    )
 
 
 def test_monitoring_page_report_download_and_planner_controls() -> None:

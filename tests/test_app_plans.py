@@ -17,6 +17,7 @@ from planner.core.access import User
 from planner.core.geo import WGS84
 from planner.core.plan import Plan, load_plan
 from planner.core.register import load_register
+from planner.i18n import label
 from tests.conftest import DATA, as_account
 from tests.test_app import PAGES, _texts
 from tests.test_uploads import fc_bytes, feature
@@ -91,9 +92,10 @@ def test_every_page_runs_on_the_zhejiang_plan_and_never_says_shenzhen(on_zhejian
 
 def test_zhejiang_parks_check_without_being_outside_the_city(on_zhejiang: Path, zj: Plan) -> None:
     at = _app(page="pages/capacity.py")
-    codes = set(at.multiselect(key="f_code").options)  # the findings' codes, as the filter offers them
-    assert "PARK_NO_AREA" in codes  # the seed gives no areas: said, not hidden
-    assert "PARK_OUTSIDE_CITY" not in codes and "PARK_NEAR_BOUNDARY" not in codes
+    kinds = set(at.multiselect(key="f_code").options)  # the findings' kinds, as the filter offers them
+    assert label("finding", "PARK_NO_AREA") in kinds  # the seed gives no areas: said, not hidden
+    assert label("finding", "PARK_OUTSIDE_CITY") not in kinds
+    assert label("finding", "PARK_NEAR_BOUNDARY") not in kinds
 
 
 def test_a_zhejiang_park_is_imported_in_the_app(on_zhejiang: Path, zj: Plan) -> None:

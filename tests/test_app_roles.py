@@ -153,7 +153,7 @@ def test_district_staff_drawing_in_another_district_is_refused_and_recorded(
         "li",
         "district",
     )
-    assert event["detail"].startswith("park drawn-001 [") and "440305" in event["detail"]
+    assert event["detail"].startswith("park drawn-001 [") and "南山区" in event["detail"]
 
 
 def test_district_staff_see_no_quota_editor() -> None:

@@ -83,7 +83,12 @@ def test_an_edit_is_a_version_that_a_new_session_sees() -> None:
     first = "sz_bay_super_hq-a1"
     assert _area(at.session_state.register, first) == 12345
     v = at.session_state.version
-    assert (v.version, v.author, v.role, v.comment) == (2, "wang", "planner", f"分配表 allocations {NANSHAN}")
+    assert (v.version, v.author, v.role, v.comment) == (
+        2,
+        "wang",
+        "planner",
+        "南山区分配表 allocations of Nanshan",
+    )
     assert "方案 main · v2 (wang" in _sidebar(at)
 
     later = app_as(None)  # another browser, nobody signed in: reads what was saved
@@ -104,7 +109,7 @@ def test_two_sessions_editing_at_once_never_lose_an_update() -> None:
     assert not second.exception
     (error,) = [e.value for e in second.error]
     assert error.startswith("保存冲突: 方案 main 在你载入 v1 之后已被他人保存 (现为 v2)")
-    assert "v2 · wang (市级规划人员)" in error and "分配表 allocations 440305" in error
+    assert "v2 · wang (市级规划人员)" in error and "南山区分配表 allocations of Nanshan" in error
     assert "- 分配修改: sz_bay_super_hq-a1" in error and "未保存的修改将丢失" in error
     assert second.session_state.version.version == 1
     store = second.session_state.store

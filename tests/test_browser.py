@@ -280,7 +280,7 @@ def test_sign_in_through_the_form(browser_page) -> None:
     page.screenshot(path=SHOTS / "signin_refused.png", full_page=True)
     _sign_in(page, base, PASSWORD)
     page.get_by_text("已登录").wait_for()
-    page.get_by_text("浏览器测试 · 市级规划人员").wait_for()
+    page.get_by_text("已登录: 浏览器测试 · 市级规划人员").wait_for()  # the sidebar says it too
     _assert_no_error(page, "signed in")
     _settled(page)
     page.screenshot(path=SHOTS / "signin.png", full_page=True)
@@ -369,11 +369,17 @@ def test_draw_a_park_with_the_mouse(browser_page) -> None:
     page.get_by_role("button", name="加入登记册").click()
     page.get_by_text("已加入园区 drawn-001").wait_for()
     page.get_by_text("浏览器测试园区").first.wait_for()
-    frame = _map_frame(page)
-    frame.locator("path.leaflet-interactive").nth(before).wait_for()  # one more shape on the map
+    frame = page.frame_locator(MAP_FRAME).first
+    frame.locator(".leaflet-container").wait_for()
+    # one more shape on the map; the view stays around the new park (shapes out of view are
+    # clipped, so "attached", not "visible"), with a button back to the whole city
+    frame.locator("path.leaflet-interactive").nth(before).wait_for(state="attached")
+    page.get_by_role("button", name="显示全市").wait_for()
     _assert_no_error(page, "map after drawing")
     _settled(page)
     page.screenshot(path=SHOTS / "map_after_drawing.png", full_page=True)
+    page.get_by_role("button", name="显示全市").click()
+    _map_frame(page)  # the whole city again: every district drawn
     assert blocked == [], f"requests to outside hosts: {blocked}"
     assert errors == [], f"JavaScript errors: {errors}"
 

@@ -44,7 +44,8 @@ def test_bad_district_edit_is_refused_naming_row_and_field(plan: Plan, seed_regi
         editing.apply_district_allocations(seed_register, table, BAOAN, plan)
     got = {(p.place.split(" (")[0].split()[-1], p.field) for p in err.value.problems}
     assert got == {("1", "area_m2"), ("2", "delivery_year"), ("3", "park_id")}
-    assert any("440305" in p.message_en for p in err.value.problems if p.field == "park_id")
+    (foreign,) = [p for p in err.value.problems if p.field == "park_id"]
+    assert "in Nanshan" in foreign.message_en and "位于 南山区" in foreign.message_zh  # names, not codes
     pd.testing.assert_frame_equal(seed_register.allocations, before)  # untouched
 
 

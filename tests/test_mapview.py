@@ -290,7 +290,7 @@ def test_compare_map_draws_added_removed_and_changed_parks(plan: Plan, seed_regi
         assert name.split(" ")[0] in feature["properties"]["_popup"]
         assert any(isinstance(c, folium.GeoJsonPopup) for c in layer._children.values())
     changed = _features(_geojson_layers(groups["修改园区 (1)"])[0])[0]["properties"]["_popup"]
-    assert "改动的字段: new_gfa_m2" in changed
+    assert "改动的字段: 新增建筑面积(m²)" in changed
     districts = _geojson_layers(m)[0]
     assert sorted(f["properties"]["code"] for f in _features(districts)) == sorted(plan.district_codes())
     assert len(_geojson_layers(m)) == 4  # districts and the three comparison layers, no other parks

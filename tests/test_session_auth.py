@@ -83,8 +83,8 @@ def test_a_refused_change_is_recorded_and_changes_nothing(plan: Plan) -> None:
         commit_register(state, forged, comment="forged")
     zh, en = denied_message(info.value, "zh"), denied_message(info.value, "en")
     assert zh.startswith("无权修改, 共 1 项") and en.startswith("Not allowed: 1 item(s)")
-    line = "- 分配 sz_bay_super_hq-a1 属于 南山区 440305 的园区, 不属于本区 (宝安区 440306), 无权修改 / "
-    assert line in zh and "allocation sz_bay_super_hq-a1 belongs to a park in Nanshan 440305" in zh
+    line = "- 分配 sz_bay_super_hq-a1 属于 南山区 的园区, 不属于本区 (宝安区), 无权修改 / "
+    assert line in zh and "allocation sz_bay_super_hq-a1 belongs to a park in Nanshan" in zh
     assert refusal_message(info.value, "zh") == zh
     assert state["register"] is before and state["version"].version == 1
     store = state["store"]
@@ -227,9 +227,11 @@ def test_problems_frame_in_both_languages() -> None:
 
     problems = [Problem("park p", "district_code", "不属于本区", "not your district")]
     assert problems_frame(problems, "zh").to_dict("records") == [
-        {"位置": "park p", "字段": "district_code", "问题": "不属于本区"}
+        {"位置": "园区 p", "字段": "区代码", "问题": "不属于本区"}  # the field's label, not the column's code
     ]
-    assert list(problems_frame(problems, "en").columns) == ["Place", "Field", "Problem"]
+    assert problems_frame(problems, "en").to_dict("records") == [
+        {"Place": "park p", "Field": "District code", "Problem": "not your district"}
+    ]
     assert isinstance(problems_frame([], "zh"), pd.DataFrame)
 
 

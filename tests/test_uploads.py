@@ -183,15 +183,21 @@ def test_issues_table_lists_every_problem_with_place_and_field(plan: Plan, seed_
         (code, place.split(" (")[0], fld)
         for code, place, fld in zip(errors["代码"], errors["位置"], errors["字段"], strict=True)
     }
-    assert got == {
-        ("invalid_geometry", "broken.geojson feature 1", "geometry"),
-        ("outside_shenzhen", "broken.geojson feature 2", "geometry"),
-        ("negative_area", "broken.geojson feature 3", "占地面积"),
+    assert got == {  # places and fields in Chinese: no "feature", no "geometry"
+        ("invalid_geometry", "broken.geojson 第 1 个要素", "几何形状"),
+        ("outside_shenzhen", "broken.geojson 第 2 个要素", "几何形状"),
+        ("negative_area", "broken.geojson 第 3 个要素", "占地面积"),
     }  # fmt: skip
-    assert list(errors["位置"].str.split(" [(]").str[0]) == [f"broken.geojson feature {i}" for i in (1, 2, 3)]
+    assert list(errors["位置"].str.split(" [(]").str[0]) == [
+        f"broken.geojson 第 {i} 个要素" for i in (1, 2, 3)
+    ]
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in m) for m in zh["问题"])
     en = uploads.issues_table(preview, lang="en")
     assert list(en.columns) == ["Severity", "Place", "Field", "Message", "Code"]
+    assert list(en.loc[en["Severity"] == "Error", "Place"].str.split(" [(]").str[0]) == [
+        f"broken.geojson feature {i}" for i in (1, 2, 3)
+    ]
+    assert set(en["Field"]) >= {"Geometry"}
     assert any("outside Shenzhen" in m for m in en["Message"])
     # the app names its own checkbox, not the CLI's option
     assert not any("--accept-repairs" in m for m in [*zh["问题"], *en["Message"]])

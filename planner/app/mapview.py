@@ -27,12 +27,15 @@ import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely.geometry
 from branca.element import MacroElement
 from jinja2 import Template
 
+from planner.app.labels import district_area_note
 from planner.core.geo import WGS84, fmt_m2, shift_from_wgs84, shift_gdf
 from planner.core.plan import Plan
-from planner.core.register import STATUS_LABELS, STATUSES, Register
+from planner.core.register import STATUSES, Register
+from planner.i18n import LEAFLET_DRAW_ZH, STATUS_LABELS, field_label
 
 LEAFLET_VERSION = "1.9.4"
 LEAFLET_DRAW_VERSION = "1.0.4"
@@ -134,6 +137,13 @@ def district_layer_frame(plan: Plan, *, lang: str = "zh") -> gpd.GeoDataFrame:
         + " / "
         + d["computed_land_km2"].map("{:,.2f}".format)
         + " km²"
+    )
+    notes = {
+        c: district_area_note(plan, c, lang) for c in {a.parent for a in plan.functional_areas if a.parent}
+    }
+    note = d["code"].map(lambda c: notes.get(c) or "")  # e.g. 龙岗's polygon holds 大鹏新区
+    d["_tip"] = d["_tip"] + np.where(
+        note != "", '<br><i style="white-space:normal">' + _esc(note) + "</i>", ""
     )
     return d[["code", "role", "_colour", "_tip", "geometry"]]
 
@@ -237,6 +247,28 @@ class _Legend(MacroElement):
         super().__init__()
         self._name = "Legend"
         self.html = html_text
+
+
+class _DrawLocale(MacroElement):
+    """Leaflet.draw's texts in the map's language: merged into ``L.drawLocal`` (inline, offline)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function merge(into, from) {
+            for (var k in from) {
+                if (typeof from[k] === "object" && into[k]) { merge(into[k], from[k]); }
+                else { into[k] = from[k]; }
+            }
+        })(L.drawLocal, {{ this.texts | tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, texts: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "DrawLocale"
+        self.texts = texts
 
 
 def legend_html(
@@ -410,6 +442,8 @@ def build_map(
     _Legend(legend).add_to(m)
 
     if draw:
+        if lang == "zh":  # before the tools: Leaflet.draw reads its texts when it builds them
+            _DrawLocale(LEAFLET_DRAW_ZH).add_to(m)
         d = folium.plugins.Draw(
             export=False,
             position="topleft",
@@ -459,6 +493,20 @@ def selection_layer(
             interactive=False,
         ).add_to(group)
     return group
+
+
+def view_around(geometry: dict[str, Any], *, margin: float = 1.0, min_deg: float = 0.01) -> list[float]:
+    """The view (minx, miny, maxx, maxy, in the drawing's own datum) to keep after a drawing is
+    saved: its bounds widened by ``margin`` times its size on each side, at least ``min_deg``
+    across, so the rebuilt map shows the new park in its surroundings instead of the whole city.
+
+    >>> view_around({"type": "Point", "coordinates": [114.0, 22.5]})
+    [113.995, 22.495, 114.005, 22.505]
+    """
+    minx, miny, maxx, maxy = shapely.geometry.shape(geometry).bounds
+    dx = max((maxx - minx) * margin, (min_deg - (maxx - minx)) / 2)
+    dy = max((maxy - miny) * margin, (min_deg - (maxy - miny)) / 2)
+    return [round(v, 6) for v in (minx - dx, miny - dy, maxx + dx, maxy + dy)]
 
 
 def park_id_from_tooltip(text: str | None) -> str | None:
@@ -628,7 +676,13 @@ def compare_layer_frame(parks: gpd.GeoDataFrame, kind: str, *, lang: str = "zh")
     status = p["status"].map({k: _t(lang, *v) for k, v in STATUS_LABELS.items()}).fillna(p["status"])
     p["_tip"] = "<b>" + _esc(name) + "</b> · " + label + "<br>编号 ID: " + _esc(p["id"])
     changed = (
-        "<br>" + _t(lang, "改动的字段: ", "Changed: ") + _esc(p["changed_columns"])
+        "<br>"
+        + _t(lang, "改动的字段: ", "Changed: ")
+        + _esc(
+            p["changed_columns"].map(
+                lambda cs: "、".join(field_label(c.strip(), lang) for c in str(cs).split(",") if c.strip())
+            )
+        )
         if kind == "changed" and "changed_columns" in p
         else ""
     )

@@ -29,6 +29,7 @@ from planner.core.propose import (
 from planner.core.register import STATUS_LABELS, Register
 from planner.core.sites import RATIO_BASIS_LABELS, SITE_LABELS, YEAR_BASIS_LABELS, district_names
 from planner.errors import PlannerError
+from planner.i18n import plan_label
 from planner.store import MAIN, Version
 
 RESULT_KEY = "proposal_result"
@@ -153,10 +154,15 @@ def binding_frame(proposal: Proposal, lang: str = "zh") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sites_frame(sites: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
-    """The site capacity table for display, with bilingual headers and labels."""
+def sites_frame(sites: pd.DataFrame, lang: str = "zh", plan: Plan | None = None) -> pd.DataFrame:
+    """The site capacity table for display, with bilingual headers and labels (specialisations by
+    the plan's labels when ``plan`` is given)."""
     cols = [c for c in SITE_LABELS if c in sites.columns and c not in ("reason_zh",)]
     out = pd.DataFrame(sites[cols]).copy()
+    if plan is not None and "specialisation" in out:
+        out["specialisation"] = out["specialisation"].map(
+            lambda k: plan_label(plan, "specialisations", k, lang)
+        )
     out["status"] = out["status"].map(lambda s: _t(lang, *STATUS_LABELS.get(s, (s, s))))
     out["plot_ratio_basis"] = out["plot_ratio_basis"].map(
         lambda k: _t(lang, *RATIO_BASIS_LABELS.get(k, (k, k)))

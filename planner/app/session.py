@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.core.access import ANONYMOUS, ROLE_LABELS, User, may, may_edit_district, rows
+from planner.core.access import ANONYMOUS, User, may, may_edit_district, rows
 from planner.core.accounts import (
     LOCKED_DETAIL,
     TOKEN_HOURS,
@@ -43,10 +43,9 @@ from planner.core.geo import m2_to_wan
 from planner.core.plan import Plan, available_plans, load_plan
 from planner.core.register import Register
 from planner.errors import AccessDenied, NotFound, PlannerError, Problem, ValidationError
+from planner.i18n import LANGS, ROLE_LABELS, field_label, place_label
 from planner.settings import plan_name as env_plan_name
 from planner.store import MAIN, ConflictError, Store, Version, db_location, open_store
-
-LANGS = ("zh", "en")
 
 _STORES: dict[tuple[str, str], Store] = {}
 _STORES_LOCK = threading.Lock()
@@ -548,12 +547,13 @@ def rights_text(user: User, plan: Plan, lang: str = "zh") -> str:
 
 
 def problems_frame(problems: list[Problem], lang: str = "zh") -> pd.DataFrame:
-    """Refused items as a table: place, field, the problem in the page's language."""
+    """Refused items as a table: place, field (its label, not the column's code), the problem in
+    the page's language."""
     zh = lang == "zh"
     return pd.DataFrame(
         {
-            "位置" if zh else "Place": [p.place for p in problems],
-            "字段" if zh else "Field": [p.field for p in problems],
+            "位置" if zh else "Place": [place_label(p.place, lang) for p in problems],
+            "字段" if zh else "Field": [field_label(p.field, lang) for p in problems],
             "问题" if zh else "Problem": [p.message_zh if zh else p.message_en for p in problems],
         }
     )

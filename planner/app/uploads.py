@@ -25,12 +25,14 @@ from typing import Any
 
 import pandas as pd
 
-from planner.app.session import commit_edit
+from planner.app.session import commit_edit, current_user
+from planner.core.access import ANONYMOUS, check_change
 from planner.core.changes import RegisterChanges
 from planner.core.geo import M2_PER_WAN, area_m2
 from planner.core.plan import Plan
-from planner.core.register import PARK_LABELS, STATUS_LABELS, Register
-from planner.errors import PlannerError
+from planner.core.register import Register
+from planner.errors import AccessDenied, PlannerError
+from planner.i18n import field_label, labels, place_label
 from planner.io.ingest import (
     SUPPORTED_SUFFIXES,
     ImportPreview,
@@ -54,7 +56,6 @@ CRS_CHOICES: tuple[tuple[str, str, str], ...] = (
 )
 CRS_KEYS: tuple[str, ...] = tuple(k for k, _, _ in CRS_CHOICES)
 
-SEVERITY_LABELS = {"error": ("错误", "Error"), "warning": ("警告", "Warning")}
 PREVIEW_STATE = "import_preview"  # session-state key of the held (key, register, preview)
 
 # The library's messages name the CLI's options; in the app the same choices are widgets.
@@ -176,8 +177,7 @@ def app_wording(message: str, lang: str = "zh") -> str:
 
 
 def _label(col: str, lang: str) -> str:
-    zh, en = PARK_LABELS[col]
-    return zh if lang == "zh" else en
+    return field_label(col, lang)
 
 
 def summary_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd.DataFrame:
@@ -193,9 +193,7 @@ def summary_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd
     district = (
         s["district_code"].map(names).fillna(s["district"]).where(s["district_code"] != "", s["district"])
     )
-    status = (
-        s["status"].map({k: (v[0] if zh else v[1]) for k, v in STATUS_LABELS.items()}).fillna(s["status"])
-    )
+    status = labels("status", s["status"], lang)
     out = pd.DataFrame(
         {
             _label("id", lang): s["id"],
@@ -234,11 +232,9 @@ def issues_table(preview: ImportPreview, *, lang: str = "zh") -> pd.DataFrame:
     msg = frame["message_zh"] if zh else frame["message_en"]
     return pd.DataFrame(
         {
-            ("级别" if zh else "Severity"): frame["severity"].map(
-                {k: (v[0] if zh else v[1]) for k, v in SEVERITY_LABELS.items()}
-            ),
-            ("位置" if zh else "Place"): frame["place"],
-            ("字段" if zh else "Field"): frame["field"],
+            ("级别" if zh else "Severity"): labels("severity", frame["severity"], lang),
+            ("位置" if zh else "Place"): frame["place"].map(lambda p: place_label(p, lang)),
+            ("字段" if zh else "Field"): frame["field"].map(lambda f: field_label(f, lang)),
             ("问题" if zh else "Message"): msg.map(lambda m: app_wording(m, lang)),
             ("代码" if zh else "Code"): frame["code"],
         }
@@ -283,3 +279,22 @@ def confirm_upload(
     )
     forget_preview(state)
     return changes
+
+
+def preview_denied(state: MutableMapping[str, Any], preview: ImportPreview) -> AccessDenied | None:
+    """Whether the session's user may import this preview, asked of the library's rights check
+    (``planner.core.access.check_change``, the one the store applies on confirm) before anything
+    is written: the refusal naming every park the user may not add (a district user importing
+    another district's park, a viewer, nobody signed in), or None when the import is allowed or
+    the preview has problems anyway. Nothing is recorded: nothing was attempted yet."""
+    if not preview.ok or len(preview.parks) == 0:
+        return None
+    user = current_user(state) or ANONYMOUS
+    try:
+        after = confirm_import(preview, state["register"], state["plan"])
+        check_change(user, state["register"], after, state["plan"])
+    except AccessDenied as err:
+        return err
+    except PlannerError:  # the register refuses the parks: the confirm will say so
+        return None
+    return None

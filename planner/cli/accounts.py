@@ -18,10 +18,11 @@ import argparse
 import getpass
 import sys
 
-from planner.core.access import ROLE_LABELS, ROLES
+from planner.core.access import ROLES
 from planner.core.accounts import accounts_path, disable_account, load_accounts, set_account
 from planner.core.plan import load_plan
 from planner.errors import PlannerError
+from planner.i18n import ROLE_LABELS
 from planner.io import jsontext
 from planner.settings import PASSWORD_ENV, password_from_env
 

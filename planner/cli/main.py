@@ -34,8 +34,8 @@ from planner.core.capacity import CapacityReport, capacity_report, target_table
 from planner.core.findings import Finding, run_checks
 from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
-from planner.core.register import STATUS_LABELS
 from planner.errors import NotFound, PlannerError, ValidationError
+from planner.i18n import STATUS_LABELS
 from planner.io import jsontext
 from planner.io.export import (
     ANNEX_TITLE,

@@ -26,13 +26,9 @@ from planner.core.changes import RegisterChanges, register_changes
 from planner.core.plan import Plan
 from planner.core.register import Register
 from planner.errors import AccessDenied, Problem
+from planner.i18n import ROLE_LABELS
 
 ROLES = ("planner", "district", "viewer")
-ROLE_LABELS = {
-    "planner": ("市级规划人员", "City planner"),
-    "district": ("区级工作人员", "District staff"),
-    "viewer": ("只读用户", "Viewer"),
-}
 
 
 # What a user may do (Chinese, English: for the refusal "only a city planner may ...").
@@ -143,14 +139,15 @@ def _district_of(register: Register, plan: Plan, ids: pd.Index) -> pd.Series:
 
 
 def _where(codes: set, plan: Plan) -> tuple[str, str]:
-    """'南山区 440305' / 'Nanshan 440305' for a set of district codes ('区外 outside' for none)."""
+    """'南山区' / 'Nanshan' for a set of district codes ('区界外' / 'outside every district' for none):
+    a person reads the district's name, never its code."""
     known = set(plan.district_codes())
     zh, en = [], []
     for code in sorted(str(c) for c in codes):
         if code in known:
             d = plan.district(code)
-            zh.append(f"{d.name_zh} {code}")
-            en.append(f"{d.name_en} {code}")
+            zh.append(d.name_zh)
+            en.append(d.name_en)
         else:
             zh.append("区界外")
             en.append("outside every district")

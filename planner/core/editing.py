@@ -96,14 +96,16 @@ def apply_district_allocations(
     codes = park_districts(register.parks, plan)
     row_district = rows["park_id"].map(codes)
     foreign = rows["park_id"].isin(codes.index) & (row_district != district_code)
+    names = {d.code: (d.name_zh, d.name_en) for d in plan.districts}
+    here = names.get(district_code, (district_code, district_code))
     for i in np.flatnonzero(foreign.to_numpy()):
-        other = row_district.iloc[i] or "—"
+        other = names.get(row_district.iloc[i], (row_district.iloc[i] or "—",) * 2)
         problems.append(
             Problem(
                 f"{where} row {i + 1} ({rows['allocation_id'].iloc[i]})",
                 "park_id",
-                f"园区 {rows['park_id'].iloc[i]} 不在本区 ({district_code}), 位于 {other}",
-                f"park {rows['park_id'].iloc[i]} is not in district {district_code} but in {other}",
+                f"园区 {rows['park_id'].iloc[i]} 不在本区 ({here[0]}), 位于 {other[0]}",
+                f"park {rows['park_id'].iloc[i]} is not in {here[1]} but in {other[1]}",
             )
         )
     others = register.allocations[~register.allocations["park_id"].map(codes).eq(district_code)]
