@@ -35,6 +35,7 @@ case "${1:-}" in
     setup_python -r requirements-dev.txt
     $PY -m ruff check .
     $PY -m ruff format --check .
+    $PY -m mypy  # planner/, configured in pyproject.toml
     # A throwaway PostGIS server on 127.0.0.1 for the storage suite (it runs against GeoPackage
     # and PostGIS). Under CI a server that does not start is an error; locally those tests skip.
     if PLANNER_TEST_PG=$(PYTHON=$PY bash .ci/postgis.sh | tail -n 1) && [ -n "$PLANNER_TEST_PG" ]; then

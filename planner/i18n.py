@@ -207,6 +207,11 @@ _PLACE_WORDS = (
 )
 
 
+def _formatter(template: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` replacement putting the match's first group into ``template``."""
+    return lambda m: template.format(m.group(1))
+
+
 def place_label(place: Any, lang: str = "zh") -> str:
     """Where a problem is, in the user's language: 'parks.csv row 3' -> 'parks.csv 第 3 行'."""
     if is_missing(place):
@@ -215,7 +220,7 @@ def place_label(place: Any, lang: str = "zh") -> str:
     if lang == "en":
         return text
     for pattern, zh in _PLACE_WORDS:
-        text = pattern.sub(lambda m, zh=zh: zh.format(m.group(1)), text)
+        text = pattern.sub(_formatter(zh), text)
     return text
 
 

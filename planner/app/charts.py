@@ -32,7 +32,7 @@ DELIVERED_SERIES = (
 
 def cumulative_chart(
     report: CapacityReport, lang: str = "zh", *, delivered: pd.Series | None = None
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     """Counted and secured space by year, cumulative, against the target line, in 万㎡; with
     ``delivered`` (m² by year, as of a date) a fourth, dotted line on top."""
     year = t(lang, "年份", "Year")

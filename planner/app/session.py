@@ -493,7 +493,7 @@ def user_line(state: MutableMapping[str, Any], lang: str = "zh") -> str:
     if user.district_code:
         plan: Plan | None = state.get("plan")
         known = plan is not None and user.district_code in plan.district_codes()
-        d = plan.district(user.district_code) if known else None
+        d = plan.district(user.district_code) if known and plan is not None else None
         name = (d.name_zh if lang == "zh" else d.name_en) if d else user.district_code
         where = f" · {name}"
     return f"{user.display_name or user.name} · {role}{where}"

@@ -246,7 +246,7 @@ def repairs_table(preview: ImportPreview, plan: Plan, *, lang: str = "zh") -> pd
     zh = lang == "zh"
     cols = [_label("id", lang), _label("name_zh", lang), "面积 (m²)" if zh else "Area (m²)", "WKT"]
     wkt = preview.repairs_wkt()
-    if not wkt:
+    if not wkt or preview.repairs is None:
         return pd.DataFrame(columns=cols)
     offered = preview.repairs.dropna()
     parks = preview.parks.loc[offered.index]

@@ -94,9 +94,9 @@ def cmd_account_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(rows)} 个账户 accounts in {accounts_path(args.file)}:")
     for r in rows:
-        zh, en = ROLE_LABELS[r["role"]]
+        zh, en = ROLE_LABELS[str(r["role"])]
         state = "  [已停用 disabled]" if r["disabled"] else ""
-        extra = " ".join(x for x in (r["display_name"], r["email"]) if x)
+        extra = " ".join(str(x) for x in (r["display_name"], r["email"]) if x)
         print(f"  {r['name']:<16} {zh} {en:<15} {r['district_code'] or '—':<7} {extra}{state}")
     return 0
 

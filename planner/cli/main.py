@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 
@@ -59,7 +60,7 @@ ANNEX_LAYER = "annex"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 too; keep the message bilingual
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 too; keep the message bilingual
         self.print_usage(sys.stderr)
         print(f"参数错误 / bad arguments: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
@@ -204,7 +205,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             )
             new_register = register
     saved = None
-    if not preview.ok and not args.dry_run:  # refused before the store: recorded all the same
+    if not preview.ok and not args.dry_run and user is not None:  # refused before the store: recorded
         store.record_refusal(
             ImportRefused(preview.problems, what=f"import {preview.file}"),
             user=user,
@@ -212,7 +213,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             scenario=args.scenario,
             expected_version=loaded.version,
         )
-    if preview.ok and not args.dry_run:
+    if preview.ok and not args.dry_run and user is not None:
         comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
         saved = store.save(
             new_register, user=user, comment=comment, scenario=args.scenario, expected_version=loaded.version

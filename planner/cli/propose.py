@@ -125,7 +125,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
         )
     result = propose(plan, register, _params(args, plan))
     saved = None
-    if args.save_as:
+    if args.save_as and user is not None:
         new_register = proposal_register(plan, register, result)
         saved = store.save(
             new_register,

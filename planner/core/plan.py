@@ -575,16 +575,8 @@ def _load_polygons(
     return gpd.GeoDataFrame(merged[[*columns, "geometry"]], geometry="geometry", crs=WGS84)
 
 
-def _load_plan_uncached(folder: Path) -> Plan:
-    file = str(folder / PLAN_FILE)
-    raw = _read_toml(folder / PLAN_FILE)
-    problems: list[Problem] = []
-    head = raw.get("plan", {})
-    for key in ("id", "city_zh", "city_en", "title_zh", "period_start", "deadline"):
-        if key not in head:
-            problems.append(Problem(f"{file} [plan]", key, "缺少必填项", "required key missing"))
-    sources = raw.get("sources", {})
-    metric_crs = _metric_crs(head, file, problems)
+def _deadline(head: dict[str, Any], file: str, problems: list[Problem]) -> dt.date:
+    """The plan's deadline ([plan] deadline, an ISO date)."""
     deadline = dt.date(2025, 12, 31)
     try:
         deadline = dt.date.fromisoformat(str(head.get("deadline", "")))
@@ -594,7 +586,13 @@ def _load_plan_uncached(folder: Path) -> Plan:
                 f"{file} [plan]", "deadline", "日期格式错误", f"not an ISO date: {head.get('deadline')!r}"
             )
         )
+    return deadline
 
+
+def _targets(
+    raw: dict[str, Any], file: str, sources: dict[str, Any], problems: list[Problem]
+) -> tuple[Target | None, list[Target]]:
+    """The new-space target (optional) and the other targets, each key once."""
     new_space = None
     if "new_space_target" in raw:  # optional: a plan may set other targets only
         new_space = _target(raw["new_space_target"], f"{file} [new_space_target]", sources, problems)
@@ -614,12 +612,13 @@ def _load_plan_uncached(folder: Path) -> Plan:
         elif tgt:
             target_keys.add(tgt.key)
             targets.append(tgt)
+    return new_space, targets
 
-    roles = _labelled(raw.get("roles", []), "roles", file, problems)
-    specs = _labelled(raw.get("specialisations", []), "specialisations", file, problems)
-    role_keys = {r.key for r in roles}
-    spec_keys = {s.key for s in specs}
 
+def _districts(
+    raw: dict[str, Any], file: str, role_keys: set[str], spec_keys: set[str], problems: list[Problem]
+) -> tuple[list[District], set[str]]:
+    """The plan's districts (known roles and specialisations, one code each) and their codes."""
     districts = []
     seen_codes: set[str] = set()
     for i, d in enumerate(raw.get("districts", []), 1):
@@ -676,7 +675,13 @@ def _load_plan_uncached(folder: Path) -> Plan:
         )
     if not districts:
         problems.append(Problem(file, "districts", "规划中没有区", "the plan names no districts"))
+    return districts, seen_codes
 
+
+def _functional_areas(
+    raw: dict[str, Any], file: str, seen_codes: set[str], problems: list[Problem]
+) -> list[FunctionalArea]:
+    """The functional areas (each key once, in a known district)."""
     areas = []
     area_keys: set[str] = set()
     for i, a in enumerate(raw.get("functional_areas", []), 1):
@@ -703,11 +708,11 @@ def _load_plan_uncached(folder: Path) -> Plan:
                 bbox=_box(a.get("bbox"), place, problems),
             )
         )
+    return areas
 
-    land_use = _labelled(raw.get("land_use_classes", []), "land_use_classes", file, problems)
-    plot = raw.get("plot_ratio", {})
-    limits, confidence = _plot_ratio_table(plot, {c.key for c in land_use}, file, problems)
 
+def _baseline_share(raw: dict[str, Any], file: str, problems: list[Problem]) -> float:
+    """[baseline] software_share: the share of new floor area the baseline counts (0-1)."""
     share = raw.get("baseline", {}).get("software_share", 0.0)
     if not isinstance(share, int | float) or not 0 <= share <= 1:
         problems.append(
@@ -719,10 +724,13 @@ def _load_plan_uncached(folder: Path) -> Plan:
             )
         )
         share = 0.0
+    return float(share)
 
-    fields = _labelled(raw.get("fields", []), "fields", file, problems)
-    levels = _labelled(raw.get("namepark_levels", []), "namepark_levels", file, problems)
-    park_types = _labelled(raw.get("park_types", []), "park_types", file, problems)
+
+def _check_target_types(
+    targets: list[Target], park_types: tuple[Labelled, ...], file: str, problems: list[Problem]
+) -> None:
+    """Every target's park type is one the plan names."""
     type_keys = {t.key for t in park_types}
     for i, t in enumerate(targets, 1):
         if t.park_type and t.park_type not in type_keys:
@@ -734,7 +742,10 @@ def _load_plan_uncached(folder: Path) -> Plan:
                     f"unknown park type {t.park_type!r}; known: {sorted(type_keys)}",
                 )
             )
-    districts_t = tuple(districts)
+
+
+def _extent_buffer(raw: dict[str, Any], file: str, problems: list[Problem]) -> float:
+    """[extent] buffer_m: how far outside its districts a parcel still counts as in the city."""
     buffer_m = raw.get("extent", {}).get("buffer_m", DEFAULT_EXTENT_BUFFER_M)
     if isinstance(buffer_m, bool) or not isinstance(buffer_m, int | float) or not 0 <= buffer_m <= 50_000:
         problems.append(
@@ -746,6 +757,42 @@ def _load_plan_uncached(folder: Path) -> Plan:
             )
         )
         buffer_m = DEFAULT_EXTENT_BUFFER_M
+    return float(buffer_m)
+
+
+def _load_plan_uncached(folder: Path) -> Plan:
+    file = str(folder / PLAN_FILE)
+    raw = _read_toml(folder / PLAN_FILE)
+    problems: list[Problem] = []
+    head = raw.get("plan", {})
+    for key in ("id", "city_zh", "city_en", "title_zh", "period_start", "deadline"):
+        if key not in head:
+            problems.append(Problem(f"{file} [plan]", key, "缺少必填项", "required key missing"))
+    sources = raw.get("sources", {})
+    metric_crs = _metric_crs(head, file, problems)
+    deadline = _deadline(head, file, problems)
+
+    new_space, targets = _targets(raw, file, sources, problems)
+
+    roles = _labelled(raw.get("roles", []), "roles", file, problems)
+    specs = _labelled(raw.get("specialisations", []), "specialisations", file, problems)
+
+    districts, seen_codes = _districts(raw, file, {r.key for r in roles}, {s.key for s in specs}, problems)
+
+    areas = _functional_areas(raw, file, seen_codes, problems)
+
+    land_use = _labelled(raw.get("land_use_classes", []), "land_use_classes", file, problems)
+    plot = raw.get("plot_ratio", {})
+    limits, confidence = _plot_ratio_table(plot, {c.key for c in land_use}, file, problems)
+
+    share = _baseline_share(raw, file, problems)
+
+    fields = _labelled(raw.get("fields", []), "fields", file, problems)
+    levels = _labelled(raw.get("namepark_levels", []), "namepark_levels", file, problems)
+    park_types = _labelled(raw.get("park_types", []), "park_types", file, problems)
+    _check_target_types(targets, park_types, file, problems)
+    districts_t = tuple(districts)
+    buffer_m = _extent_buffer(raw, file, problems)
     polygons = gpd.GeoDataFrame(geometry=[], crs=WGS84)
     if metric_crs:
         polygons = _load_polygons(folder, districts_t, seen_codes, metric_crs, problems)

@@ -426,13 +426,14 @@ def propose(
     """
     p = resolve_params(plan, register, params)
     _check_params(p)
+    assert p.deadline is not None and p.target_m2 is not None and p.as_of is not None  # resolved
+    assert p.quotas is not None and p.core_share is not None and p.min_allocation_m2 is not None
     deadline_year = p.deadline.year
     if sites is None:
         sites = site_capacity(plan, register, as_of=p.as_of, overrides=dict(p.overrides))
     district = sites["district_key"].astype(str)
     counted_m2, counted_by = _counted_by_district(plan, register, district, deadline_year)
     need_m2 = max(p.target_m2 - counted_m2, 0.0)
-    w = p.weights
     cap_m2 = sites["capacity_m2"].fillna(0.0).to_numpy(dtype=float)
     year = np.maximum(sites["earliest_year"].to_numpy(dtype=int), plan.period_start)
     aligned = sites["aligned"].astype(object)
@@ -441,14 +442,7 @@ def propose(
     big_enough = cap_m2 >= max(p.min_allocation_m2, TOL_M2)
     in_time = year <= deadline_year
     spec_ok = ~not_aligned if p.aligned_only else np.ones(len(sites), dtype=bool)
-    span = max(deadline_year - p.as_of, 1)
-    cost_all = (
-        1.0
-        + w.unsecured * (~sites["secured"].to_numpy(dtype=bool))
-        + w.misaligned * not_aligned
-        + w.later * np.clip(year - p.as_of, 0, None) / span
-        + TIE_BREAK * (1.0 - cap_m2 / max(float(cap_m2.max(initial=0.0)), 1.0))
-    )
+    cost_all = _costs(p.weights, sites, not_aligned, year, cap_m2, p.as_of, deadline_year)
     core_keys = {d.code for d in plan.districts if d.role == "core"}
     core_all = district.isin(core_keys).to_numpy()
     district_arr = district.to_numpy()
@@ -463,22 +457,7 @@ def propose(
     ):
         cap = cap_m2[eligible] / M2_PER_WAN
         avail = pd.Series(cap, index=district_arr[eligible]).groupby(level=0).sum()
-        lo: dict[str, float] = {}
-        hi: dict[str, float] = {}
-        clamped: dict[str, tuple[float, float]] = {}
-        for key, q in quotas.items():
-            have = float(counted_by.get(key, 0.0)) / M2_PER_WAN
-            if q.min_m2 is not None and q.min_m2 / M2_PER_WAN > have:
-                want = q.min_m2 / M2_PER_WAN - have
-                room = float(avail.get(key, 0.0))
-                if use_max and q.max_m2 is not None:
-                    room = min(room, max(q.max_m2 / M2_PER_WAN - have, 0.0))
-                if want > room + 1e-9:
-                    clamped[key] = (want * M2_PER_WAN, room * M2_PER_WAN)
-                    want = room
-                lo[key] = want
-            if use_max and q.max_m2 is not None:
-                hi[key] = max(q.max_m2 / M2_PER_WAN - have, 0.0)
+        lo, hi, clamped = _quota_bounds(quotas, counted_by, avail, use_max=use_max)
         model = _Model(
             cap=cap,
             cost=cost_all[eligible],
@@ -505,18 +484,7 @@ def propose(
 
     binding: list[Binding] = []
     names = district_names(plan)
-    names_en = district_names(plan, "en")
-    for key, (want, room) in clamped.items():
-        binding.append(
-            Binding(
-                "quota_min",
-                want - room,
-                (key,),
-                f"{names.get(key, key)}: 指标下限还需 {fmt_m2(want)}, 截止年份前最多可提供 {fmt_m2(room)}",
-                f"{names_en.get(key, key)}: its minimum quota needs {fmt_m2(want)} more, its sites can deliver "
-                f"at most {fmt_m2(room)} by the deadline",
-            )
-        )
+    binding += _quota_min_bindings(plan, clamped)
     if shortfall_m2 > 0:
         binding += _diagnose(
             plan, sites, p, build, base_eligible, usable, big_enough, in_time, spec_ok, proposed_m2,
@@ -542,6 +510,67 @@ def propose(
         sites=sites_out,
         solver_status=status,
     )
+
+
+def _quota_bounds(
+    quotas: dict[str, Quota], counted_by: pd.Series, avail: pd.Series, *, use_max: bool
+) -> tuple[dict[str, float], dict[str, float], dict[str, tuple[float, float]]]:
+    """Each district's lower and upper bound on new space (万㎡, after what it already counts);
+    a minimum its available sites cannot reach is clamped to what they offer and named (m²)."""
+    lo: dict[str, float] = {}
+    hi: dict[str, float] = {}
+    clamped: dict[str, tuple[float, float]] = {}
+    for key, q in quotas.items():
+        have = float(counted_by.get(key, 0.0)) / M2_PER_WAN
+        if q.min_m2 is not None and q.min_m2 / M2_PER_WAN > have:
+            want = q.min_m2 / M2_PER_WAN - have
+            room = float(avail.get(key, 0.0))
+            if use_max and q.max_m2 is not None:
+                room = min(room, max(q.max_m2 / M2_PER_WAN - have, 0.0))
+            if want > room + 1e-9:
+                clamped[key] = (want * M2_PER_WAN, room * M2_PER_WAN)
+                want = room
+            lo[key] = want
+        if use_max and q.max_m2 is not None:
+            hi[key] = max(q.max_m2 / M2_PER_WAN - have, 0.0)
+    return lo, hi, clamped
+
+
+def _costs(
+    w: Weights,
+    sites: gpd.GeoDataFrame,
+    not_aligned: np.ndarray,
+    year: np.ndarray,
+    cap_m2: np.ndarray,
+    as_of: int,
+    deadline_year: int,
+) -> np.ndarray:
+    """Each site's cost per 万㎡: 1, plus the planner's weights for unsecured, misaligned and late
+    sites, plus a tiny tie-break toward larger sites."""
+    span = max(deadline_year - as_of, 1)
+    return (
+        1.0
+        + w.unsecured * (~sites["secured"].to_numpy(dtype=bool))
+        + w.misaligned * not_aligned
+        + w.later * np.clip(year - as_of, 0, None) / span
+        + TIE_BREAK * (1.0 - cap_m2 / max(float(cap_m2.max(initial=0.0)), 1.0))
+    )
+
+
+def _quota_min_bindings(plan: Plan, clamped: dict[str, tuple[float, float]]) -> list[Binding]:
+    """A district whose minimum quota its sites cannot reach by the deadline: what binds."""
+    names, names_en = district_names(plan), district_names(plan, "en")
+    return [
+        Binding(
+            "quota_min",
+            want - room,
+            (key,),
+            f"{names.get(key, key)}: 指标下限还需 {fmt_m2(want)}, 截止年份前最多可提供 {fmt_m2(room)}",
+            f"{names_en.get(key, key)}: its minimum quota needs {fmt_m2(want)} more, its sites can deliver "
+            f"at most {fmt_m2(room)} by the deadline",
+        )
+        for key, (want, room) in clamped.items()
+    ]
 
 
 def _relaxed(build, eligible: np.ndarray, **kw) -> np.ndarray:
@@ -733,9 +762,8 @@ def proposal_register(plan: Plan, register: Register, proposal: Proposal) -> Reg
             n += 1
         taken.add(f"{site}-p{n}")
         ids.append(f"{site}-p{n}")
-    note = (
-        f"方案生成 proposal ({proposal.params.deadline.isoformat()} 目标 target {proposal.target_m2:,.0f} m²)"
-    )
+    deadline = proposal.params.deadline
+    note = f"方案生成 proposal ({deadline.isoformat() if deadline else '—'} 目标 target {proposal.target_m2:,.0f} m²)"
     new = pd.DataFrame(
         {
             "allocation_id": ids,

@@ -272,7 +272,7 @@ def load_register(plan: Plan, folder: str | Path | None = None, *, require_files
     return register
 
 
-def _rows(frame: pd.DataFrame, place: str, key: str, fallback: str) -> Callable[[int], str]:
+def _rows(frame: pd.DataFrame, place: str, key: str, fallback: str) -> Callable[[rules.RowIndex], str]:
     """Names row ``i`` as '<place> row <i+1> (<key>)' (the ``fallback`` column when the key is blank)."""
     keys = frame[key].where(frame[key].astype(str).str.strip() != "", frame[fallback]).astype(str)
     return lambda i: f"{place} row {i + 1} ({keys.iloc[i]})"

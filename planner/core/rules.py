@@ -31,6 +31,7 @@ from planner.core.schema import BASES, PARKS, STATUSES, area_columns
 from planner.core.successor import register_years
 from planner.errors import Problem
 
+RowIndex = int | np.integer  # np.flatnonzero yields numpy integers
 YEAR_MIN, YEAR_MAX = 1979, 2100  # a delivery year outside this range is a typo
 GEOMETRY_TYPE_IDS = (0, 3, 6)  # a park is a Point, a Polygon or a MultiPolygon
 POLYGON_TYPE_IDS = (3, 6)
@@ -202,7 +203,7 @@ def apply(
     frame: pd.DataFrame,
     plan: Plan | None,
     *,
-    place: Callable[[int], str],
+    place: Callable[[RowIndex], str],
     field_name: Callable[[str], str] = str,
 ) -> list[Problem]:
     """Every row of ``frame`` (conformed) that breaks one of ``rules``, as problems: ``place(i)``
@@ -221,7 +222,9 @@ def apply(
     return out
 
 
-def geometry_problems(parks: gpd.GeoDataFrame, plan: Plan, *, place: Callable[[int], str]) -> list[Problem]:
+def geometry_problems(
+    parks: gpd.GeoDataFrame, plan: Plan, *, place: Callable[[RowIndex], str]
+) -> list[Problem]:
     """Parks' geometries: a point or (multi)polygon, valid, inside the city. A park whose district
     text says it lies outside the city (a partner park elsewhere) may lie outside."""
     geoms = parks.geometry.values

@@ -47,7 +47,7 @@ TRUE_WORDS = ("true", "1", "yes", "是")
 FALSE_WORDS = ("false", "0", "no", "否")
 
 
-def _row(place: str, i: int, key: object) -> str:
+def _row(place: str, i: int | np.integer, key: object) -> str:
     return f"{place} row {i + 1} ({key})"
 
 
@@ -158,8 +158,8 @@ def bad_text(values: pd.Series, *, multiline: bool = False) -> pd.Series:
         pattern = _CONTROL_MULTILINE if multiline else _CONTROL_ONE_LINE
         text = pd.Series(values.to_numpy(dtype=object), index=values.index, dtype=object)
         return text.str.contains(pattern, regex=True).fillna(False).astype(bool)  # non-text: False
-    pattern = _CONTROL_MULTILINE_UTF8 if multiline else _CONTROL_ONE_LINE_UTF8
-    return values.astype(str).str.contains(pattern, regex=True).fillna(False).astype(bool)
+    utf8_pattern = _CONTROL_MULTILINE_UTF8 if multiline else _CONTROL_ONE_LINE_UTF8
+    return values.astype(str).str.contains(utf8_pattern, regex=True).fillna(False).astype(bool)
 
 
 def text_message(value: object) -> tuple[str, str]:
@@ -174,13 +174,15 @@ def text_message(value: object) -> tuple[str, str]:
 def text_problems(frame: pd.DataFrame, columns: Iterable[str], *, place: str, key: str) -> list[Problem]:
     """Text cells of ``columns`` holding control characters, each with row and field."""
     out: list[Problem] = []
-    keys = None
+    keys: pd.Series | None = None
     for col in columns:
         if col not in frame:
             continue
         bad = bad_text(frame[col], multiline=col not in ONE_LINE_FIELDS)
         rows = np.flatnonzero(bad.to_numpy())
-        if len(rows) and keys is None:
+        if not len(rows):
+            continue
+        if keys is None:
             keys = shown_texts(frame[key]) if key in frame else pd.Series(range(1, len(frame) + 1))
         for i in rows:
             out.append(

@@ -146,7 +146,42 @@ def _build_parks(
     ids_given = out["id"] if "id" in out else pd.Series("", index=gdf.index)
     ident = ids_given.where(ids_given != "", names)
 
-    # Areas and other numbers.
+    _import_numbers(out, gdf, cols, units, ident, place, c, plan)
+
+    _import_status_year(out, gdf, cols, ident, place, c)
+
+    _import_labels(out, cols, ident, place, c, plan)
+
+    # Ids: given, else generated from name + geometry (stable: a re-import finds the same park).
+    geoms = gdf.geometry.values
+    generated = _generated_ids(names, geoms)
+    if "id" not in out or (out["id"] == "").any():
+        c.warn(
+            "ids_generated", c.file, "id", "部分园区没有编号, 已按名称和位置生成",
+            "some parks have no id; ids were generated from the name and location",
+        )  # fmt: skip
+    out["id"] = ids_given.where(ids_given != "", generated)
+
+    _import_flags_and_text(out, cols, place, c)
+    parks = conform_parks(gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, index=gdf.index), crs=WGS84))
+    parks["source"] = parks["source"].where(parks["source"] != "", f"import: {c.file}")
+
+    _import_district(parks, cols, place, c, plan)
+    _apply_rules(parks, cols, place, c, plan)
+    return parks
+
+
+def _import_numbers(
+    out: pd.DataFrame,
+    gdf: gpd.GeoDataFrame,
+    cols: dict[str, str],
+    units: dict[str, float | None],
+    ident: pd.Series,
+    place: Any,
+    c: _Collector,
+    plan: Plan,
+) -> None:
+    """Areas and other numbers into ``out`` (m²), unreadable or implausible ones reported."""
     for col in NUMBER_COLUMNS:
         if col not in out:
             continue
@@ -163,7 +198,16 @@ def _build_parks(
             c.error("implausible_number", place(i, ident.iloc[i]), cols[col], zh, en)
         out[col] = values  # negative or zero values: the register's rules (rules.PARK_FIELD_RULES)
 
-    # Status and delivery year (original texts kept).
+
+def _import_status_year(
+    out: pd.DataFrame,
+    gdf: gpd.GeoDataFrame,
+    cols: dict[str, str],
+    ident: pd.Series,
+    place: Any,
+    c: _Collector,
+) -> None:
+    """Status and delivery year into ``out`` (the original texts kept)."""
     status_src = out["status"] if "status" in out else pd.Series("", index=gdf.index)
     if "status_src" not in out:
         out["status_src"] = status_src
@@ -194,7 +238,11 @@ def _build_parks(
             normalise_year(s, "", st) for s, st in zip(status_src, out["status"], strict=True)
         ]
 
-    # Labelled values: park type, fields, name-park level, land-use class.
+
+def _import_labels(
+    out: pd.DataFrame, cols: dict[str, str], ident: pd.Series, place: Any, c: _Collector, plan: Plan
+) -> None:
+    """Labelled values (park type, fields, name-park level, land-use class) as the plan's keys."""
     for col, items, multi in (
         ("park_type", plan.park_types, False),
         ("fields", plan.fields, True),
@@ -213,16 +261,9 @@ def _build_parks(
     if "land_use_class" in out:
         out["land_use_class"] = out["land_use_class"].str.upper()
 
-    # Ids: given, else generated from name + geometry (stable: a re-import finds the same park).
-    geoms = gdf.geometry.values
-    generated = _generated_ids(names, geoms)
-    if "id" not in out or (out["id"] == "").any():
-        c.warn(
-            "ids_generated", c.file, "id", "部分园区没有编号, 已按名称和位置生成",
-            "some parks have no id; ids were generated from the name and location",
-        )  # fmt: skip
-    out["id"] = ids_given.where(ids_given != "", generated)
 
+def _import_flags_and_text(out: pd.DataFrame, cols: dict[str, str], place: Any, c: _Collector) -> None:
+    """Strict yes/no for figures_verified; no control characters in any text."""
     if "figures_verified" in out:
         flag, not_bool = parse_bools(out["figures_verified"])
         for i in np.flatnonzero(not_bool.to_numpy()):
@@ -233,10 +274,12 @@ def _build_parks(
         for i in np.flatnonzero(bad_text(out[col], multiline=col not in ONE_LINE_FIELDS).to_numpy()):
             zh, en = text_message(out[col].iloc[i])
             c.error("control_character", place(i, shown_text(str(out["id"].iloc[i]))), cols[col], zh, en)
-    parks = conform_parks(gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, index=gdf.index), crs=WGS84))
-    parks["source"] = parks["source"].where(parks["source"] != "", f"import: {c.file}")
 
-    # District: location decides; the file's own text is kept as "district (as sourced)".
+
+def _import_district(
+    parks: gpd.GeoDataFrame, cols: dict[str, str], place: Any, c: _Collector, plan: Plan
+) -> None:
+    """District from the file's text where given (the location decides later); unknown names warned."""
     declared = parks["district"].map(lambda d: plan.resolve_district(d) if d else ("", ""))
     parks["district_code"] = parks["district_code"].where(parks["district_code"] != "", declared.str[0])
     parks["functional_area"] = parks["functional_area"].where(parks["functional_area"] != "", declared.str[1])
@@ -247,8 +290,6 @@ def _build_parks(
             f"区名无法识别, 按位置确定: {parks['district'].iloc[i]}",
             f"district name not recognised; the location decides: {parks['district'].iloc[i]}",
         )  # fmt: skip
-    _apply_rules(parks, cols, place, c, plan)
-    return parks
 
 
 def _apply_rules(
@@ -279,10 +320,10 @@ def _check_geometry(
     ids = parks["id"]
     missing = ~rules.has_geometry(geoms)
     for i in np.flatnonzero(missing):
-        if i in c.not_numbers:
+        if int(i) in c.not_numbers:
             c.error(
-                "bad_coordinate", place(i, ids.iloc[i]), "geometry", f"坐标不是数字: {c.not_numbers[i]}",
-                f"coordinate is not a number: {c.not_numbers[i]}",
+                "bad_coordinate", place(i, ids.iloc[i]), "geometry", f"坐标不是数字: {c.not_numbers[int(i)]}",
+                f"coordinate is not a number: {c.not_numbers[int(i)]}",
             )  # fmt: skip
         elif i not in c.geometry_reported:  # a table's bad coordinate is reported by its column
             c.error(
@@ -442,9 +483,9 @@ def _check_register(
     )
     for (_, row), hit in zip(pairs.iterrows(), same, strict=True):
         if hit and ids.iloc[row["i"]] != row["rid"]:
-            i = int(row["i"])
+            k = int(row["i"])
             c.error(
-                "existing_footprint", place(i, ids.iloc[i]), "geometry",
+                "existing_footprint", place(k, ids.iloc[k]), "geometry",
                 f"与登记册中的园区 {row['rid']} 位置/范围几乎相同",
                 f"footprint nearly identical to register park {row['rid']}",
             )  # fmt: skip

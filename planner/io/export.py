@@ -167,7 +167,7 @@ def write_layer(
                 out[col] = out[col].astype("float64")
         _atomic_write(path, lambda p: (p.unlink(), out.to_file(p, layer=layer, driver="GPKG")))
     elif fmt == "kml":
-        _atomic_write(path, lambda p: (p.unlink(), _write_kml(gdf, p, layer)))
+        _atomic_write(path, lambda p: _replace_with_kml(gdf, p, layer))
     elif fmt == "xlsx":
         table = _flat_table(gdf, excel=True)
         _atomic_write(path, lambda p: _write_excel(p, {layer[:31]: table}))
@@ -188,7 +188,9 @@ def formula_like(table: pd.DataFrame) -> pd.DataFrame:
     flags = pd.DataFrame(False, index=table.index, columns=table.columns)
     for col in table.columns:
         s = table[col]
-        if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+        if pd.api.types.is_object_dtype(s):  # mixed values (text, numbers, True/False): only text counts
+            s = s.where(s.map(lambda v: isinstance(v, str)), None).astype("string")
+        if pd.api.types.is_string_dtype(s):
             flags[col] = s.str.startswith(FORMULA_PREFIXES, na=False).astype(bool).to_numpy()
     return flags
 
@@ -241,6 +243,12 @@ def _flat_table(gdf: gpd.GeoDataFrame | pd.DataFrame, *, excel: bool = False) ->
         lat=np.round(shapely.get_y(pts).astype(float), PRECISION),
         wkt=wkt,
     )
+
+
+def _replace_with_kml(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """Remove the temporary placeholder at ``path`` and write the KML there."""
+    path.unlink()
+    _write_kml(gdf, path, layer)
 
 
 def _write_kml(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:

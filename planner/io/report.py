@@ -14,6 +14,7 @@ import datetime as dt
 import io
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -53,10 +54,10 @@ def cjk_font() -> str | None:
         except ValueError:
             continue
         if path:
-            return path
-    for path in font_manager.findSystemFonts():
-        if any(k in Path(path).name for k in ("CJK", "wqy", "SourceHan", "Droid Sans Fallback")):
-            return path
+            return str(path)
+    for system_font in font_manager.findSystemFonts():
+        if any(k in Path(system_font).name for k in ("CJK", "wqy", "SourceHan", "Droid Sans Fallback")):
+            return system_font
     return None
 
 
@@ -141,39 +142,13 @@ def _wan(v: float | None) -> str:
     return "—" if v is None or v != v else f"{v / 10_000:,.1f}"
 
 
-def build_report(
-    plan: Plan,
-    register: Register,
-    mon: Monitor,
-    indicators: pd.DataFrame,
-    *,
-    scenario_line: str = "",
-):
-    """The evaluation report as a python-docx ``Document``."""
-    from docx import Document
-    from docx.oxml.ns import qn
+def _result_section(doc: Any, plan: Plan, register: Register, mon: Monitor) -> None:
+    """一、目标与结果: the target with its source, the result or progress, the map."""
     from docx.shared import Cm
 
-    if plan.new_space is None:
-        raise PlannerError(
-            f"规划 {plan.id} 未设新增空间目标, 评估报告以该目标为主线, 暂不支持 / plan {plan.id} sets no new-space "
-            "target; the evaluation report is built around it: not supported for this plan yet"
-        )
-    report: CapacityReport = capacity_report(plan, register)
-    kind_zh, _ = report_kind(mon)
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.name = "Noto Sans CJK SC"
-    normal.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
+    assert plan.new_space is not None  # build_report refuses a plan without it
     target = plan.new_space
     src = plan.sources.get(target.source, {})
-
-    doc.add_heading(f"{plan.title_zh} {kind_zh}报告", level=0)
-    doc.add_paragraph(
-        f"评估基准日: {mon.as_of.isoformat()}; 规划期 {plan.period_start}-{plan.deadline_year} 年, 截止 "
-        f"{plan.deadline.isoformat()}; 状态: {mon.phase_text()}。{scenario_line}"
-    )
-
     doc.add_heading("一、目标与结果", level=1)
     doc.add_paragraph(
         f"目标: {target.label_zh} {fmt_m2(mon.target_m2)} (《{src.get('title_zh', target.source)}》{target.section}: "
@@ -205,6 +180,11 @@ def build_report(
     doc.add_picture(draw_map(plan, register), width=Cm(15))
     doc.add_paragraph("图1 各区与园区 (底图: 区界; 点: 园区, 按状态着色; 离线绘制)")
 
+
+def _district_section(doc: Any, plan: Plan, report: CapacityReport, mon: Monitor) -> None:
+    """二、分区情况: each district's counted, secured and delivered space against its quota."""
+    from docx.shared import Cm
+
     doc.add_heading("二、分区情况", level=1)
     d = report.by_district.merge(
         mon.by_district[["key", "delivered_m2", "expected_m2"]], on="key", how="left"
@@ -235,6 +215,39 @@ def build_report(
         width=Cm(15),
     )
 
+
+def build_report(
+    plan: Plan,
+    register: Register,
+    mon: Monitor,
+    indicators: pd.DataFrame,
+    *,
+    scenario_line: str = "",
+):
+    """The evaluation report as a python-docx ``Document``."""
+    from docx import Document
+    from docx.oxml.ns import qn
+    from docx.shared import Cm
+
+    if plan.new_space is None:
+        raise PlannerError(
+            f"规划 {plan.id} 未设新增空间目标, 评估报告以该目标为主线, 暂不支持 / plan {plan.id} sets no new-space "
+            "target; the evaluation report is built around it: not supported for this plan yet"
+        )
+    report: CapacityReport = capacity_report(plan, register)
+    kind_zh, _ = report_kind(mon)
+    doc = Document()
+    normal = doc.styles["Normal"]
+    normal.font.name = "Noto Sans CJK SC"
+    normal.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
+    doc.add_heading(f"{plan.title_zh} {kind_zh}报告", level=0)
+    doc.add_paragraph(
+        f"评估基准日: {mon.as_of.isoformat()}; 规划期 {plan.period_start}-{plan.deadline_year} 年, 截止 "
+        f"{plan.deadline.isoformat()}; 状态: {mon.phase_text()}。{scenario_line}"
+    )
+
+    _result_section(doc, plan, register, mon)
+    _district_section(doc, plan, report, mon)
     doc.add_heading("三、分年度情况", level=1)
     y = report.by_year.merge(mon.delivered_by_year, on="year")
     _table(

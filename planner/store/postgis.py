@@ -10,6 +10,7 @@ one transaction: a per-scenario advisory lock, the version check, the rows by CO
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -33,7 +34,12 @@ from planner.store.base import (
     pause_for_crash_test,
 )
 
-_SA_TYPES = {"text": sa.Text, "real": sa.Float(precision=53), "int": sa.Integer, "bool": sa.Boolean}
+_SA_TYPES: dict[str, Any] = {
+    "text": sa.Text,
+    "real": sa.Float(precision=53),
+    "int": sa.Integer,
+    "bool": sa.Boolean,
+}
 _VERSION_NAMES = [
     "scenario", "version", "author", "role", "created_at", "comment", "restored_from", "action",
     "changes", "n_parks", "n_allocations",
@@ -49,7 +55,7 @@ def _cols(names: list[str]) -> str:
 def _metadata() -> sa.MetaData:
     md = sa.MetaData()
     for table in ("parks", "allocations", "quotas"):
-        cols = [
+        cols: list[Any] = [
             sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
             sa.Column("scenario", sa.Text, nullable=False),
             sa.Column("version", sa.Integer, nullable=False),
@@ -246,7 +252,9 @@ class PostgisBackend:
             if latest != expected_latest or v.version != (latest or 0) + 1:
                 raise Race(v.scenario)
             if register is not None:
-                cursor = con.connection.dbapi_connection.cursor()
+                dbapi = con.connection.dbapi_connection
+                assert dbapi is not None  # an open connection inside the transaction
+                cursor = dbapi.cursor()
                 try:
                     self._copy(cursor, "parks", register.parks, v.scenario, v.version)
                     self._copy(cursor, "allocations", register.allocations, v.scenario, v.version)

@@ -612,9 +612,9 @@ class Store:
         problems = field_problems({"comment": comment, "author": user.name}, place=f"scenario {scenario}")
         problems += validate_register(register, self.plan, place=f"scenario {scenario}")
         if problems:
-            exc = ValidationError(problems, what=f"scenario {scenario}")
-            self._record(user, action, scenario, expected_version, "invalid", str(exc))
-            raise exc
+            invalid = ValidationError(problems, what=f"scenario {scenario}")
+            self._record(user, action, scenario, expected_version, "invalid", str(invalid))
+            raise invalid
         latest = self._live_latest(scenario)
         if expected_version is not None and (latest is None or expected_version > latest.version):
             # the version the edit started from is gone (the scenario was deleted since): a conflict
@@ -709,9 +709,9 @@ class Store:
             raise
         problems = validate_indicators(rows, self.plan, place=comment or "indicators")
         if problems:
-            exc = ValidationError(problems, what="indicators")
-            self._record(user, "indicators", "indicators", None, "invalid", str(exc))
-            raise exc
+            invalid = ValidationError(problems, what="indicators")
+            self._record(user, "indicators", "indicators", None, "invalid", str(invalid))
+            raise invalid
         frame = conform_indicators(rows.reindex(columns=INDICATOR_COLUMNS)).assign(
             recorded_by=user.name, recorded_at=now_utc()
         )
