@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import as_of_picker, frame, show_refusal
+from planner.app.labels import findings_table
 from planner.app.monitoring import (
     record_indicator_file,
     record_indicator_rows,
@@ -16,6 +17,7 @@ from planner.app.monitoring import (
     start_successor,
 )
 from planner.app.session import current_user, fmt_wan, state_store
+from planner.core.findings import findings_frame
 from planner.core.geo import fmt_m2
 from planner.core.indicators import CONFIDENCE, INDICATOR_COLUMNS, INDICATOR_LABELS, indicator_targets
 from planner.core.register import STATUS_LABELS
@@ -71,20 +73,8 @@ st.dataframe(
 )
 
 st.subheader(t("预警", "Early warnings"))
-msg = "message_zh" if lang == "zh" else "message_en"
-warn = pd.DataFrame(
-    [w.__dict__ for w in mon.warnings], columns=["severity", "id", "code", "message_zh", "message_en"]
-)
-st.dataframe(
-    warn[["severity", "id", "code", msg]],
-    hide_index=True,
-    placeholder="—",
-    column_config={
-        "severity": t("级别", "Severity"),
-        "id": t("对象", "Item"),
-        "code": t("代码", "Code"),
-        msg: t("说明", "Message"),
-    },
+st.dataframe(  # severity, item and kind as labels (planner.app.labels), never codes
+    findings_table(plan, register, findings_frame(mon.warnings), lang), hide_index=True, placeholder="—"
 )
 
 st.subheader(t("评估报告", "Evaluation report"))
@@ -149,6 +139,7 @@ else:
             blank,
             key="indicator_editor",
             num_rows="dynamic",
+            placeholder="—",
             hide_index=True,
             column_config={
                 "indicator": st.column_config.SelectboxColumn(
@@ -175,12 +166,13 @@ else:
         st.markdown(t("**或导入 CSV**", "**Or import a CSV**"))
         st.caption(
             t(
-                f"UTF-8, 列: {', '.join(INDICATOR_COLUMNS)}; 可信度为 confirmed / estimate / unconfirmed; "
+                "UTF-8 编码, 首行为以下列名 (可信度一列填 confirmed 已确认 / estimate 估计 / unconfirmed 未确认); "
                 "有一行出错则整份拒绝, 并列出行号和字段。",
-                f"UTF-8, columns {', '.join(INDICATOR_COLUMNS)}; confidence is confirmed / estimate / unconfirmed; "
-                "one bad row refuses the file, naming each row and field.",
+                "UTF-8, with this header row (confidence: confirmed / estimate / unconfirmed); one bad row "
+                "refuses the file, naming each row and field.",
             )
         )
+        st.code(",".join(INDICATOR_COLUMNS), language=None)  # the exact header a file needs
         upload = st.file_uploader(t("指标 CSV", "Indicators CSV"), type=["csv"], key="indicator_csv")
         if upload is not None and st.button(t("导入", "Import"), key="import_indicators"):
             try:
@@ -217,6 +209,7 @@ else:
         others = st.data_editor(
             pd.DataFrame({"key": [tg.key for tg in indicator_targets(plan)], "value": [None] * len(labels)}),
             key="successor_targets",
+            placeholder="—",
             hide_index=True,
             disabled=["key"],
             column_config={

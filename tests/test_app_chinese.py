@@ -185,16 +185,11 @@ def _views(at: AppTest, page: str | None) -> Iterator[tuple[str, AppTest]]:
 USERS = {"anonymous": None, "planner": PLANNER, "district": BAOAN_STAFF}
 
 
-# The monitoring page came with the last merge of main (issue 13) and still shows some codes
-# (severities, its warnings' codes): known, to be labelled in planner/i18n.py.
-_NOT_YET = pytest.mark.xfail(
-    reason="monitor page: severities and warning codes not yet labelled", strict=False
-)
 
 
 @pytest.mark.parametrize("who", list(USERS))
 @pytest.mark.parametrize(
-    "page", [None, *(pytest.param(p, marks=_NOT_YET) if p == "pages/monitor.py" else p for p in PAGE_FILES)]
+    "page", [None, *PAGE_FILES]
 )
 def test_every_page_in_chinese_shows_no_internal_code(page: str | None, who: str, plan: Plan) -> None:
     at = _run(USERS[who], page)
