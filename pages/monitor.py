@@ -17,6 +17,7 @@ from planner.app.monitoring import (
     start_successor,
 )
 from planner.app.session import current_user, fmt_wan, state_store
+from planner.core.access import may
 from planner.core.findings import findings_frame
 from planner.core.geo import fmt_m2
 from planner.core.indicators import CONFIDENCE, INDICATOR_COLUMNS, INDICATOR_LABELS, indicator_targets
@@ -122,7 +123,7 @@ st.caption(
 user = current_user(st.session_state)
 if "flash_indicators" in st.session_state:
     st.success(st.session_state.pop("flash_indicators"))
-if user is None or user.role != "planner":
+if not may(user, "indicators"):
     st.caption(
         t(
             "市级规划人员登录后可录入实际值和新建后续规划。",

@@ -185,12 +185,8 @@ def _views(at: AppTest, page: str | None) -> Iterator[tuple[str, AppTest]]:
 USERS = {"anonymous": None, "planner": PLANNER, "district": BAOAN_STAFF}
 
 
-
-
 @pytest.mark.parametrize("who", list(USERS))
-@pytest.mark.parametrize(
-    "page", [None, *PAGE_FILES]
-)
+@pytest.mark.parametrize("page", [None, *PAGE_FILES])
 def test_every_page_in_chinese_shows_no_internal_code(page: str | None, who: str, plan: Plan) -> None:
     at = _run(USERS[who], page)
     for view, shown in _views(at, page):

@@ -52,7 +52,9 @@ def test_a_forged_row_of_another_district_is_recorded(db: str) -> None:
     _apply({}, [forged])
     (row,) = _refusals(db).to_dict("records")
     assert (row["user"], row["role"], row["action"], row["outcome"]) == ("li", "district", "save", "invalid")
-    assert "row 3" in row["detail"] and "[park_id]" in row["detail"] and NANSHAN in row["detail"]
+    assert (
+        "row 3" in row["detail"] and "[park_id]" in row["detail"] and "南山区" in row["detail"]
+    )  # the park's district, named
     assert row["scenario"] == "main" and row["version"] == before.version
     assert open_store(db).version("main") == before  # nothing written
 

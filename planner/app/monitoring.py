@@ -13,7 +13,7 @@ import pandas as pd
 
 from planner.app.session import acting_user, state_store
 from planner.core import plan as plan_module
-from planner.core.access import check_planner_only
+from planner.core.access import require
 from planner.core.indicators import INDICATOR_COLUMNS, read_indicator_csv, target_status
 from planner.core.monitor import Monitor, monitor, today, trend
 from planner.core.plan import Plan, load_plan
@@ -102,7 +102,7 @@ def start_successor(
     user = acting_user(state, "plan_successor")
     store = state_store(state)
     try:
-        check_planner_only(user, "新建后续规划", "start a successor plan", place=f"plan {plan.id}")
+        require(user, "successor", f"plan {plan.id}")
     except AccessDenied as exc:
         store.record_event(
             user=user.name, role=user.role, action="plan_successor", outcome="denied", detail=str(exc)

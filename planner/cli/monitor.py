@@ -17,7 +17,7 @@ from planner.cli.store import (
     signed_in,
     stored_register,
 )
-from planner.core.access import check_planner_only
+from planner.core.access import require
 from planner.core.geo import fmt_m2
 from planner.core.indicators import INDICATOR_COLUMNS, met_text, read_indicator_csv, target_status
 from planner.core.monitor import Monitor, monitor, parse_date, trend
@@ -176,7 +176,7 @@ def cmd_successor(args: argparse.Namespace) -> int:
     store = cli_store(args, plan)
     user = signed_in(args, store)
     try:
-        check_planner_only(user, "新建后续规划", "start a successor plan", place=f"plan {plan.id}")
+        require(user, "successor", f"plan {plan.id}")
     except AccessDenied as exc:
         store.record_event(
             user=user.name, role=user.role, action="plan_successor", outcome="denied", detail=str(exc)

@@ -41,6 +41,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "quotas": ("设定各区指标", "set district quotas"),
     "targets": ("修改规划目标", "change the plan's targets"),
     "audit": ("查看审计日志", "read the audit log"),
+    "indicators": ("录入指标实际值", "record the targets' actual values"),
+    "successor": ("新建后续规划", "start a successor plan"),
 }
 ALL, OWN = "all", "own"  # on which rows: every row, or the rows of the user's own district
 POLICY: dict[str, dict[str, str]] = {
@@ -232,20 +234,3 @@ def check_change(
     if problems:
         raise AccessDenied(problems, user=user)
     return changes
-
-
-def check_planner_only(user: User, what_zh: str, what_en: str, *, place: str = "") -> None:
-    """Raise AccessDenied unless the user is a city planner (recording the other targets' actual
-    values, starting a successor plan)."""
-    if user.role != "planner":
-        raise AccessDenied(
-            [
-                Problem(
-                    place or what_en,
-                    "",
-                    f"只有市级规划人员可以{what_zh}",
-                    f"only a city planner may {what_en} ({user.label('en')})",
-                )
-            ],
-            user=user,
-        )

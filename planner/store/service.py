@@ -29,7 +29,7 @@ import geopandas as gpd
 import pandas as pd
 from confusable_homoglyphs import categories, confusables
 
-from planner.core.access import SYSTEM, User, check_change, check_planner_only, require
+from planner.core.access import SYSTEM, User, check_change, require
 from planner.core.capacity import capacity_report
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.geo import WGS84
@@ -701,9 +701,7 @@ class Store:
         so nothing is stored then. Accepted and refused attempts are recorded in the audit log.
         Returns the number of rows stored."""
         try:
-            check_planner_only(
-                user, "录入指标实际值", "record the targets' actual values", place="indicators"
-            )
+            require(user, "indicators", "indicators")
         except AccessDenied as exc:
             self._deny(user, "indicators", "indicators", None, exc)
             raise
