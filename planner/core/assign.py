@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -36,31 +37,65 @@ def geometry_key(geoms: np.ndarray) -> str:
     return h.hexdigest()
 
 
+TILE_M = 2000.0  # district polygons cut into tiles this size: small prepared pieces, cheap intersections
+
+
+@dataclass(frozen=True)
+class _Districts:
+    """The plan's district polygons in its metric CRS, prepared once per process: the whole
+    polygons (for the nearest district) and their tiles (for containment and area shares)."""
+
+    geoms: np.ndarray
+    codes: np.ndarray
+    tree: shapely.STRtree
+    tiles: np.ndarray
+    tile_district: np.ndarray
+    key: str
+
+
 def _districts_key(plan: Plan) -> str:
     """The cache key of the plan's districts: their geometry, codes and metric CRS."""
-    return _districts_metric(plan)[3]
+    return _districts_metric(plan).key
 
 
-def _districts_metric(plan: Plan) -> tuple[np.ndarray, np.ndarray, shapely.STRtree, str]:
-    """The plan's district polygons in its metric CRS (prepared), their codes, their tree and key."""
+def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each polygon cut by a ``TILE_M`` grid: the non-empty pieces and the polygon each belongs to."""
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    xs, ys = np.arange(x0, x1 + TILE_M, TILE_M), np.arange(y0, y1 + TILE_M, TILE_M)
+    gx, gy = np.meshgrid(xs[:-1], ys[:-1])
+    boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + TILE_M, gy.ravel() + TILE_M)
+    b_i, d_i = shapely.STRtree(geoms).query(boxes, predicate="intersects")
+    pieces = shapely.intersection(geoms[d_i], boxes[b_i])
+    keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
+    return pieces[keep], d_i[keep]
+
+
+def _districts_metric(plan: Plan) -> _Districts:
+    """The plan's districts, metric and prepared (cached per plan geometry)."""
     polygons = plan.district_polygons
-    key = (
-        geometry_key(np.asarray(polygons.geometry.values)),
-        "|".join(polygons["code"].astype(str)),
-        plan.metric_crs,
+    key = "/".join(
+        (
+            geometry_key(np.asarray(polygons.geometry.values)),
+            "|".join(polygons["code"].astype(str)),
+            plan.metric_crs,
+        )
     )
     hit = _DISTRICTS.get(key)
     if hit is None:
         districts = plan.district_polygons[["code", "geometry"]].to_crs(plan.metric_crs)
         geoms = np.asarray(districts.geometry.values, dtype=object)
+        tiles, tile_district = _tiles(geoms)
         shapely.prepare(geoms)
-        hit = (geoms, districts["code"].astype(str).to_numpy(), shapely.STRtree(geoms), "/".join(key))
+        shapely.prepare(tiles)
+        hit = _Districts(
+            geoms, districts["code"].astype(str).to_numpy(), shapely.STRtree(geoms), tiles, tile_district, key
+        )
         _DISTRICTS.clear()  # one plan at a time in practice; keep memory bounded
         _DISTRICTS[key] = hit
     return hit
 
 
-_DISTRICTS: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray, shapely.STRtree, str]] = {}
+_DISTRICTS: dict[str, _Districts] = {}
 _CACHE: OrderedDict[tuple[str, str, str], pd.DataFrame] = OrderedDict()
 CACHE_SIZE = 4  # register versions whose assignment is kept
 
@@ -71,7 +106,7 @@ def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
     that touch it; a prepared ``contains_properly`` settles those wholly inside; only the few that
     cross a boundary pay for an intersection; parks outside get their nearest district."""
     n = len(metric)
-    district_geoms, codes, dtree, _ = _districts_metric(plan)
+    d = _districts_metric(plan)
     geo_code = np.full(n, "", dtype=object)
     share_out = np.full(n, np.nan)
     n_districts = np.zeros(n, dtype=np.int64)
@@ -82,33 +117,41 @@ def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
     if len(loc_idx):
         geoms = metric[loc_idx]
         tree = shapely.STRtree(geoms)
-        # query(districts): the district polygon is the prepared side, once for all its parks.
-        d_i, p_i = tree.query(district_geoms, predicate="intersects")
+        # Most parks lie wholly inside one district: one query per prepared district polygon settles them.
+        w_d, w_p = tree.query(d.geoms, predicate="contains_properly")
+        rest = np.setdiff1d(np.arange(len(geoms)), w_p)
+        # The few on a boundary: the district's small tiles, intersected only where a tile does not hold them.
+        t_i, r_i = shapely.STRtree(geoms[rest]).query(d.tiles, predicate="intersects")
+        left, right = geoms[rest[r_i]], d.tiles[t_i]
+        inter = shapely.area(left)
+        edge = ~shapely.contains_properly(right, left)
+        if edge.any():
+            inter[edge] = shapely.area(shapely.intersection(left[edge], right[edge]))
+        p_i = np.concatenate([w_p, rest[r_i]])
+        inter = np.concatenate([shapely.area(geoms[w_p]), inter])
+        tile_d = np.concatenate([w_d, d.tile_district[t_i]])
         if len(p_i):
-            left, right = geoms[p_i], district_geoms[d_i]
-            whole = shapely.contains_properly(right, left)
-            own_area = shapely.area(left)
-            inter = own_area.copy()
-            edge = ~whole
-            if edge.any():
-                inter[edge] = shapely.area(shapely.intersection(left[edge], right[edge]))
-            share = np.where(own_area > 0, inter / np.where(own_area > 0, own_area, 1), 1.0)
-            order = np.lexsort((-share, p_i))
-            p_s, d_s, s_s = p_i[order], d_i[order], share[order]
+            per = pd.DataFrame({"p": p_i, "d": tile_d, "a": inter}).groupby(["p", "d"])["a"].sum()
+            p_u = per.index.get_level_values("p").to_numpy()
+            d_u = per.index.get_level_values("d").to_numpy()
+            own_area = shapely.area(geoms[p_u])
+            share = np.where(own_area > 0, per.to_numpy() / np.where(own_area > 0, own_area, 1), 1.0)
+            order = np.lexsort((-share, p_u))
+            p_s, d_s, s_s = p_u[order], d_u[order], share[order]
             first = np.ones(len(p_s), dtype=bool)
             first[1:] = p_s[1:] != p_s[:-1]
             best = loc_idx[p_s[first]]
-            geo_code[best] = codes[d_s[first]]
+            geo_code[best] = d.codes[d_s[first]]
             share_out[best] = s_s[first]
             distance[best] = 0.0
-            nearest[best] = codes[d_s[first]]
+            nearest[best] = d.codes[d_s[first]]
             n_districts[:] = np.bincount(loc_idx[p_s[s_s >= STRADDLE_SHARE]], minlength=n)
         missing = loc_idx[geo_code[loc_idx] == ""]
         if len(missing):
-            (m_i, d_near), dist = dtree.query_nearest(
+            (m_i, d_near), dist = d.tree.query_nearest(
                 metric[missing], all_matches=False, return_distance=True
             )
-            nearest[missing[m_i]] = codes[d_near]
+            nearest[missing[m_i]] = d.codes[d_near]
             distance[missing[m_i]] = dist
     return pd.DataFrame(
         {
