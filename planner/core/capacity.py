@@ -177,14 +177,17 @@ def _area_rows(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def capacity_report(plan: Plan, register: Register, *, where: pd.DataFrame | None = None) -> CapacityReport:
+def capacity_report(
+    plan: Plan, register: Register, *, where: pd.DataFrame | None = None, table: pd.DataFrame | None = None
+) -> CapacityReport:
     """Count the register's allocations against the plan's new-space target.
 
     A plan that sets no new-space target still gets its figures (counted, secured, by district,
     year, status); its target, gap and progress are NaN (``report.has_target`` is False).
-    ``where`` is ``assign_districts(register.parks, plan)`` when the caller has it already.
+    ``where`` is ``assign_districts(register.parks, plan)`` and ``table`` the
+    :func:`allocation_table` when the caller has them already (a re-check keeps the table).
     """
-    a = allocation_table(plan, register, where)
+    a = table if table is not None else allocation_table(plan, register, where)
     counted = a[a["counted"]]
     target = plan.new_space.value if plan.new_space is not None else float("nan")
     counted_m2 = float(counted["area_m2"].sum())

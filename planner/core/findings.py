@@ -546,7 +546,8 @@ _ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """Errors first, then warnings, then information; by code and id within each."""
     rank = findings["severity"].map(_ORDER)
-    order = np.lexsort((findings["id"].astype(str).to_numpy(), findings["code"].to_numpy(), rank.to_numpy()))
+    keys = (findings["other_id"].astype(str).to_numpy(), findings["id"].astype(str).to_numpy())
+    order = np.lexsort((*keys, findings["code"].to_numpy(), rank.to_numpy()))
     return findings.iloc[order].reset_index(drop=True)
 
 

@@ -1,0 +1,271 @@
+"""A whole check of a register, kept so that a re-check after an edit recomputes only what changed.
+
+:func:`check` runs the capacity report and every finding once and keeps what they rest on: the parks'
+metric geometries, the district assignment, the overlap pairs (by park id), the per-park findings
+and the allocation table. :func:`recheck` takes that result, the edited register and the change
+(:class:`planner.core.changes.RegisterChanges`; computed when not given) and recomputes only the
+touched parks and allocations and the overlaps of the touched parks with their neighbours (found
+through the kept spatial index); the capacity sums are recomputed from the kept allocation table.
+The result equals a full :func:`check` of the edited register.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.core.assign import assign_districts, geo_assign, owner_district
+from planner.core.capacity import CapacityReport, allocation_table, capacity_report
+from planner.core.changes import RegisterChanges, register_changes
+from planner.core.findings import (
+    allocation_findings,
+    capacity_findings,
+    empty_findings,
+    measure_pairs,
+    overlap_findings,
+    overlap_pairs,
+    park_findings,
+    polygons_only,
+    sort_findings,
+    summarise,
+)
+from planner.core.plan import Plan
+from planner.core.register import Register
+
+REBUILD_AFTER = 2000  # parks edited since the spatial index was built: beyond this, rebuild it
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A register's capacity report and findings, with what a re-check reuses."""
+
+    plan: Plan
+    register: Register
+    report: CapacityReport
+    findings: pd.DataFrame
+    where: pd.DataFrame
+    metric: np.ndarray
+    tree: shapely.STRtree
+    tree_ids: np.ndarray
+    stale: frozenset[str]
+    pairs: pd.DataFrame
+    park_rows: pd.DataFrame
+    alloc_table: pd.DataFrame
+    alloc_rows: pd.DataFrame
+
+
+def check(plan: Plan, register: Register) -> CheckResult:
+    """The capacity report and every finding of ``register`` (assignment computed once)."""
+    parks = register.parks
+    where = assign_districts(parks, plan)
+    metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
+    poly = polygons_only(metric)
+    tree = shapely.STRtree(poly)
+    ids = parks["id"].astype(str).to_numpy(dtype=object)
+    pos = overlap_pairs(poly, tree)
+    pairs = pd.DataFrame(
+        {
+            "a": ids[pos["i"].to_numpy()],
+            "b": ids[pos["j"].to_numpy()],
+            "overlap_m2": pos["overlap_m2"],
+            "share": pos["share"],
+        }
+    )
+    table = allocation_table(plan, register, where)
+    return _finish(
+        plan,
+        register,
+        where,
+        metric,
+        tree,
+        ids,
+        frozenset(),
+        pairs,
+        park_findings(plan, parks, where),
+        table,
+        allocation_findings(plan, register, table),
+    )
+
+
+def _finish(
+    plan: Plan,
+    register: Register,
+    where: pd.DataFrame,
+    metric: np.ndarray,
+    tree: shapely.STRtree,
+    tree_ids: np.ndarray,
+    stale: frozenset[str],
+    pairs: pd.DataFrame,
+    park_rows: pd.DataFrame,
+    table: pd.DataFrame,
+    alloc_rows: pd.DataFrame,
+) -> CheckResult:
+    """Capacity from the allocation table, the overlap findings in the register's order, the summary."""
+    report = capacity_report(plan, register, where=where, table=table)
+    ids = register.parks["id"].astype(str).to_numpy(dtype=object)
+    position = pd.Index(ids)
+    pa, pb = position.get_indexer(pairs["a"]), position.get_indexer(pairs["b"])
+    first = pa <= pb  # the park earlier in the register is the finding's id, as in a full check
+    i = np.where(first, pa, pb)
+    j = np.where(first, pb, pa)
+    by_pos = pd.DataFrame(
+        {"i": i, "j": j, "overlap_m2": pairs["overlap_m2"].to_numpy(), "share": pairs["share"].to_numpy()}
+    )
+    blocks = [park_rows, overlap_findings(ids, by_pos), alloc_rows]
+    if plan.new_space is not None:
+        blocks.append(capacity_findings(plan, report))
+    table_f = pd.concat([b for b in blocks if len(b)] or [empty_findings()], ignore_index=True)
+    findings = sort_findings(summarise(plan, table_f, len(ids)))
+    return CheckResult(
+        plan,
+        register,
+        report,
+        findings,
+        where,
+        metric,
+        tree,
+        tree_ids,
+        stale,
+        pairs,
+        park_rows,
+        table,
+        alloc_rows,
+    )
+
+
+def recheck(previous: CheckResult, register: Register, change: RegisterChanges | None = None) -> CheckResult:
+    """The check of ``register`` (``previous.register`` after ``change``), recomputing only the
+    touched parks and allocations and the overlaps of touched parks; equal to :func:`check`."""
+    plan = previous.plan
+    change = change if change is not None else register_changes(previous.register, register)
+    if change.quotas or len(change.parks.touched) > REBUILD_AFTER:
+        return check(plan, register)
+    parks = register.parks
+    ids = parks["id"].astype(str).to_numpy(dtype=object)
+    touched = set(map(str, change.parks.touched))
+    old_ids = pd.Index(previous.register.parks["id"].astype(str).to_numpy(dtype=object))
+    old_pos = old_ids.get_indexer(ids)
+    fresh = (old_pos < 0) | pd.Index(ids).isin(list(touched))
+    keep = np.flatnonzero(~fresh)
+    new = np.flatnonzero(fresh)
+
+    # Geometry and district assignment: reuse the untouched rows, compute the touched ones.
+    metric = np.empty(len(ids), dtype=object)
+    metric[keep] = previous.metric[old_pos[keep]]
+    if len(new):
+        metric[new] = np.asarray(parks.iloc[new].geometry.to_crs(plan.metric_crs).values, dtype=object)
+    geo_cols = [
+        "geo_district_code",
+        "geo_share",
+        "n_districts",
+        "distance_m",
+        "nearest_district_code",
+        "located",
+    ]
+    sub = geo_assign(metric[new], plan) if len(new) else None
+    take = np.where(fresh, 0, old_pos)
+    where = pd.DataFrame(index=parks.index)
+    for c in geo_cols:
+        values = (
+            previous.where[c].to_numpy()[take] if len(previous.where) else np.empty(len(ids), dtype=object)
+        )
+        if sub is not None:
+            values = values.astype(object) if values.dtype != sub[c].to_numpy().dtype else values.copy()
+            values[new] = sub[c].to_numpy()
+        where[c] = values
+    where = where.astype(previous.where[geo_cols].dtypes.to_dict())
+    declared = parks["district_code"]
+    where["effective_district_code"] = owner_district(where, declared)
+
+    pairs, stale = _recheck_pairs(previous, ids, metric, new, touched)
+
+    # Per-park findings: drop the touched parks' rows, add theirs afresh.
+    gone = touched | set(change.parks.removed)
+    rows = previous.park_rows[~previous.park_rows["id"].isin(list(gone))]
+    if len(new):
+        sub = parks.iloc[new]
+        rows = pd.concat([rows, park_findings(plan, sub, where.iloc[new])], ignore_index=True)
+
+    table, alloc_rows = _recheck_allocations(previous, register, where, change, touched)
+    return _finish(
+        plan, register, where, metric, previous.tree, previous.tree_ids, stale, pairs, rows, table, alloc_rows
+    )
+
+
+def _recheck_pairs(
+    previous: CheckResult, ids: np.ndarray, metric: np.ndarray, new: np.ndarray, touched: set[str]
+) -> tuple[pd.DataFrame, frozenset[str]]:
+    """The overlap pairs after an edit: the kept pairs of untouched parks, and the touched parks'
+    overlaps with their neighbours found through the kept index (entries of parks edited since it was
+    built are skipped there and compared with each other directly)."""
+    pairs = previous.pairs
+    new_ids = set(ids[new])
+    dirty = touched | new_ids
+    pairs = pairs[~(pairs["a"].isin(list(dirty)) | pairs["b"].isin(list(dirty)))]
+    stale = previous.stale | dirty
+    if not len(new):
+        return pairs, stale
+    poly_new = polygons_only(metric[new])
+    q, t = previous.tree.query(poly_new, predicate="intersects")
+    cand_ids = previous.tree_ids[t]
+    ok = ~pd.Index(cand_ids).isin(list(stale))
+    q, cand_ids = q[ok], cand_ids[ok]
+    position = pd.Index(ids)
+    c_pos = position.get_indexer(cand_ids)
+    present = c_pos >= 0
+    q, c_pos = q[present], c_pos[present]
+    found = [measure_pairs(poly_new[q], polygons_only(metric[c_pos]), new[q], c_pos)]
+    # The edited parks among themselves (few): their current geometries, one small index.
+    edited = position.get_indexer(sorted(stale & set(ids)))
+    edited = edited[edited >= 0]
+    poly_e = polygons_only(metric[edited])
+    q2, t2 = shapely.STRtree(poly_e).query(poly_new, predicate="intersects")
+    a_pos, b_pos = new[q2], edited[t2]
+    # each pair once: a pair of two newly touched parks is found from both sides
+    both_new = np.isin(b_pos, new)
+    keep = ~both_new | (a_pos < b_pos)
+    keep &= a_pos != b_pos
+    found.append(measure_pairs(poly_new[q2[keep]], poly_e[t2[keep]], a_pos[keep], b_pos[keep]))
+    got = pd.concat(found, ignore_index=True)
+    add = pd.DataFrame(
+        {
+            "a": ids[got["i"].to_numpy(dtype=int)],
+            "b": ids[got["j"].to_numpy(dtype=int)],
+            "overlap_m2": got["overlap_m2"],
+            "share": got["share"],
+        }
+    )
+    return pd.concat([pairs, add], ignore_index=True), stale
+
+
+def _recheck_allocations(
+    previous: CheckResult, register: Register, where: pd.DataFrame, change: RegisterChanges, touched: set[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The allocation table and its findings after an edit: the rows of touched parks and touched
+    allocations recomputed, the rest kept."""
+    plan = previous.plan
+    old_a = previous.alloc_table
+    allocs = register.allocations
+    alloc_touched = set(map(str, change.allocations.touched))
+    old_sel = old_a["allocation_id"].isin(list(alloc_touched)) | old_a["park_id"].isin(list(touched))
+    parks_hit = touched | set(old_a.loc[old_sel, "park_id"].astype(str))
+    new_sel = allocs["allocation_id"].isin(list(alloc_touched)) | allocs["park_id"].isin(list(parks_hit))
+    parks_hit |= set(allocs.loc[new_sel, "park_id"].astype(str))
+    old_sel |= old_a["park_id"].isin(list(parks_hit))
+    new_sel |= allocs["park_id"].isin(list(parks_hit))
+    if not old_sel.any() and not new_sel.any():
+        return old_a, previous.alloc_rows
+    sub_parks = register.parks["id"].isin(list(parks_hit)).to_numpy()
+    sub = Register(register.parks[sub_parks], allocs[new_sel], register.quotas)
+    part = allocation_table(plan, sub, where[sub_parks])
+    table = pd.concat([old_a[~old_sel], part], ignore_index=True)
+    dropped = set(old_a.loc[old_sel, "allocation_id"].astype(str))
+    rows = previous.alloc_rows
+    stale_rows = rows["id"].isin(list(dropped)) | (
+        (rows["code"] == "ALLOC_EXCEEDS_NEW_SPACE") & rows["id"].isin(list(parks_hit))
+    )
+    fresh_rows = allocation_findings(plan, register, part)
+    return table, pd.concat([rows[~stale_rows], fresh_rows], ignore_index=True)
