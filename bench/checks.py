@@ -86,9 +86,7 @@ def synthetic(n: int, seed: int = 7, overlap: float = 0.01) -> Register:
             "park_id": ids,
             "specialisation": spec,
             "area_m2": parks["new_gfa_m2"].to_numpy() * 0.3,
-            "delivery_year": rng.choice(
-                [2022, 2023, 2024, 2025, 2026, 2027], n, p=[0.2, 0.2, 0.2, 0.2, 0.15, 0.05]
-            ),
+            "delivery_year": rng.integers(plan.period_start, plan.deadline_year + 1, n),
             "status": status,
             "basis": "planner",
         }
