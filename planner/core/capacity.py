@@ -138,6 +138,35 @@ def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None 
     return a.drop(columns=["_match"])
 
 
+CUBE_KEYS = [
+    "area_key", "counted", "secured", "aligned", "delivery_year", "status", "specialisation", "basis",
+    "figures_verified",
+]  # fmt: skip
+
+
+def capacity_cube(table: pd.DataFrame, sign: float = 1.0) -> pd.DataFrame:
+    """The allocation table summed over every key the report groups by: ``area_m2`` and the number
+    of rows ``n`` per combination (a few hundred rows for 100,000 allocations). The report reads it
+    as it reads the table; a re-check subtracts the old rows' cube and adds the new ones'
+    (:func:`combine_cubes`) instead of summing everything again. ``sign`` -1 gives the rows to take off."""
+    cube = (
+        table[[*CUBE_KEYS, "area_m2"]]
+        .assign(n=1)
+        .groupby(CUBE_KEYS, dropna=False, sort=False)[["area_m2", "n"]]
+        .sum()
+        .reset_index()
+    )
+    cube[["area_m2", "n"]] = cube[["area_m2", "n"]] * sign
+    return cube
+
+
+def combine_cubes(*cubes: pd.DataFrame) -> pd.DataFrame:
+    """Cubes added up; combinations left with no row dropped."""
+    both = pd.concat(cubes, ignore_index=True)
+    out = both.groupby(CUBE_KEYS, dropna=False, sort=False)[["area_m2", "n"]].sum().reset_index()
+    return out[out["n"] > 0].reset_index(drop=True)
+
+
 def _area_rows(plan: Plan) -> pd.DataFrame:
     rows = [
         {
@@ -185,7 +214,7 @@ def capacity_report(
     A plan that sets no new-space target still gets its figures (counted, secured, by district,
     year, status); its target, gap and progress are NaN (``report.has_target`` is False).
     ``where`` is ``assign_districts(register.parks, plan)`` and ``table`` the
-    :func:`allocation_table` when the caller has them already (a re-check keeps the table).
+    :func:`allocation_table` (or its :func:`capacity_cube`) when the caller has them already.
     """
     a = table if table is not None else allocation_table(plan, register, where)
     counted = a[a["counted"]]

@@ -18,7 +18,13 @@ import pandas as pd
 import shapely
 
 from planner.core.assign import assign_districts, geo_assign, owner_district
-from planner.core.capacity import CapacityReport, allocation_table, capacity_report
+from planner.core.capacity import (
+    CapacityReport,
+    allocation_table,
+    capacity_cube,
+    capacity_report,
+    combine_cubes,
+)
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.findings import (
     allocation_findings,
@@ -55,6 +61,7 @@ class CheckResult:
     park_rows: pd.DataFrame
     alloc_table: pd.DataFrame
     alloc_rows: pd.DataFrame
+    cube: pd.DataFrame
 
 
 def check(plan: Plan, register: Register) -> CheckResult:
@@ -87,6 +94,7 @@ def check(plan: Plan, register: Register) -> CheckResult:
         park_findings(plan, parks, where),
         table,
         allocation_findings(plan, register, table),
+        capacity_cube(table),
     )
 
 
@@ -102,9 +110,10 @@ def _finish(
     park_rows: pd.DataFrame,
     table: pd.DataFrame,
     alloc_rows: pd.DataFrame,
+    cube: pd.DataFrame,
 ) -> CheckResult:
-    """Capacity from the allocation table, the overlap findings in the register's order, the summary."""
-    report = capacity_report(plan, register, where=where, table=table)
+    """Capacity from the allocations' cube, the overlap findings in the register's order, the summary."""
+    report = capacity_report(plan, register, where=where, table=cube)
     ids = register.parks["id"].astype(str).to_numpy(dtype=object)
     position = pd.Index(ids)
     pa, pb = position.get_indexer(pairs["a"]), position.get_indexer(pairs["b"])
@@ -133,6 +142,7 @@ def _finish(
         park_rows,
         table,
         alloc_rows,
+        cube,
     )
 
 
@@ -189,9 +199,20 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
         sub = parks.iloc[new]
         rows = pd.concat([rows, park_findings(plan, sub, where.iloc[new])], ignore_index=True)
 
-    table, alloc_rows = _recheck_allocations(previous, register, where, change, touched)
+    table, alloc_rows, cube = _recheck_allocations(previous, register, where, change, touched)
     return _finish(
-        plan, register, where, metric, previous.tree, previous.tree_ids, stale, pairs, rows, table, alloc_rows
+        plan,
+        register,
+        where,
+        metric,
+        previous.tree,
+        previous.tree_ids,
+        stale,
+        pairs,
+        rows,
+        table,
+        alloc_rows,
+        cube,
     )
 
 
@@ -243,8 +264,8 @@ def _recheck_pairs(
 
 def _recheck_allocations(
     previous: CheckResult, register: Register, where: pd.DataFrame, change: RegisterChanges, touched: set[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The allocation table and its findings after an edit: the rows of touched parks and touched
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The allocation table, its findings and its cube after an edit: the rows of touched parks and touched
     allocations recomputed, the rest kept."""
     plan = previous.plan
     old_a = previous.alloc_table
@@ -257,7 +278,7 @@ def _recheck_allocations(
     old_sel |= old_a["park_id"].isin(list(parks_hit))
     new_sel |= allocs["park_id"].isin(list(parks_hit))
     if not old_sel.any() and not new_sel.any():
-        return old_a, previous.alloc_rows
+        return old_a, previous.alloc_rows, previous.cube
     sub_parks = register.parks["id"].isin(list(parks_hit)).to_numpy()
     sub = Register(register.parks[sub_parks], allocs[new_sel], register.quotas)
     part = allocation_table(plan, sub, where[sub_parks])
@@ -268,4 +289,5 @@ def _recheck_allocations(
         (rows["code"] == "ALLOC_EXCEEDS_NEW_SPACE") & rows["id"].isin(list(parks_hit))
     )
     fresh_rows = allocation_findings(plan, register, part)
-    return table, pd.concat([rows[~stale_rows], fresh_rows], ignore_index=True)
+    cube = combine_cubes(previous.cube, capacity_cube(old_a[old_sel], -1.0), capacity_cube(part))
+    return table, pd.concat([rows[~stale_rows], fresh_rows], ignore_index=True), cube
