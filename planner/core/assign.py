@@ -165,7 +165,9 @@ def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
     )
 
 
-def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
+def assign_districts(
+    parks: gpd.GeoDataFrame, plan: Plan, *, metric: np.ndarray | None = None
+) -> pd.DataFrame:
     """For each park (same index): the district its geometry lies in, and how.
 
     Columns: ``geo_district_code`` ('' when outside every district or unlocated), ``geo_share``
@@ -175,13 +177,15 @@ def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
     ``effective_district_code`` (whose park it is: :func:`owner_district`).
 
     The geometric part is computed once per geometry column (keyed on :func:`geometry_key`) and
-    reused for the same register version.
+    reused for the same register version; ``metric`` is the parks' geometry in the plan's metric
+    CRS when the caller has it already.
     """
     geoms = np.asarray(parks.geometry.values, dtype=object)
     key = (geometry_key(geoms), _districts_key(plan), str(parks.crs))
     geo = _CACHE.get(key)
     if geo is None:
-        metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
+        if metric is None:
+            metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
         geo = geo_assign(metric, plan)
         _CACHE[key] = geo
         while len(_CACHE) > CACHE_SIZE:

@@ -19,6 +19,7 @@ import shapely
 
 from planner.core.assign import assign_districts, geo_assign, owner_district
 from planner.core.capacity import (
+    CUBE_KEYS,
     CapacityReport,
     allocation_table,
     capacity_cube,
@@ -41,6 +42,7 @@ from planner.core.findings import (
 from planner.core.plan import Plan
 from planner.core.register import Register
 
+KEPT_COLUMNS = ("allocation_id", "park_id", *CUBE_KEYS, "area_m2")  # of the allocation table, for a re-check
 REBUILD_AFTER = 2000  # parks edited since the spatial index was built: beyond this, rebuild it
 
 
@@ -62,13 +64,15 @@ class CheckResult:
     alloc_table: pd.DataFrame
     alloc_rows: pd.DataFrame
     cube: pd.DataFrame
+    ids: np.ndarray
+    index: pd.Index
 
 
 def check(plan: Plan, register: Register) -> CheckResult:
     """The capacity report and every finding of ``register`` (assignment computed once)."""
     parks = register.parks
-    where = assign_districts(parks, plan)
     metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
+    where = assign_districts(parks, plan, metric=metric)
     poly = polygons_only(metric)
     tree = shapely.STRtree(poly)
     ids = parks["id"].astype(str).to_numpy(dtype=object)
@@ -82,6 +86,7 @@ def check(plan: Plan, register: Register) -> CheckResult:
         }
     )
     table = allocation_table(plan, register, where)
+    kept = table[[*KEPT_COLUMNS]]
     return _finish(
         plan,
         register,
@@ -92,9 +97,10 @@ def check(plan: Plan, register: Register) -> CheckResult:
         frozenset(),
         pairs,
         park_findings(plan, parks, where),
-        table,
+        kept,
         allocation_findings(plan, register, table),
         capacity_cube(table),
+        ids,
     )
 
 
@@ -111,11 +117,15 @@ def _finish(
     table: pd.DataFrame,
     alloc_rows: pd.DataFrame,
     cube: pd.DataFrame,
+    ids: np.ndarray | None = None,
+    position: pd.Index | None = None,
 ) -> CheckResult:
     """Capacity from the allocations' cube, the overlap findings in the register's order, the summary."""
     report = capacity_report(plan, register, where=where, table=cube)
-    ids = register.parks["id"].astype(str).to_numpy(dtype=object)
-    position = pd.Index(ids)
+    if ids is None:
+        ids = register.parks["id"].astype(str).to_numpy(dtype=object)
+    if position is None:
+        position = pd.Index(ids)
     pa, pb = position.get_indexer(pairs["a"]), position.get_indexer(pairs["b"])
     first = pa <= pb  # the park earlier in the register is the finding's id, as in a full check
     i = np.where(first, pa, pb)
@@ -143,6 +153,8 @@ def _finish(
         table,
         alloc_rows,
         cube,
+        ids,
+        position,
     )
 
 
@@ -156,41 +168,31 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
     parks = register.parks
     ids = parks["id"].astype(str).to_numpy(dtype=object)
     touched = set(map(str, change.parks.touched))
-    old_ids = pd.Index(previous.register.parks["id"].astype(str).to_numpy(dtype=object))
-    old_pos = old_ids.get_indexer(ids)
-    fresh = (old_pos < 0) | pd.Index(ids).isin(list(touched))
+    same_order = len(ids) == len(previous.ids) and bool((ids == previous.ids).all())
+    if same_order:  # an edit in place: rows keep their positions, the kept index (and its hash table) serves
+        position = previous.index
+        old_pos = np.arange(len(ids))
+        fresh = np.zeros(len(ids), dtype=bool)
+        hit = position.get_indexer(sorted(touched))
+        fresh[hit[hit >= 0]] = True
+    else:
+        position = pd.Index(ids)
+        old_pos = previous.index.get_indexer(ids)
+        fresh = (old_pos < 0) | position.isin(sorted(touched))
     keep = np.flatnonzero(~fresh)
     new = np.flatnonzero(fresh)
 
     # Geometry and district assignment: reuse the untouched rows, compute the touched ones.
-    metric = np.empty(len(ids), dtype=object)
-    metric[keep] = previous.metric[old_pos[keep]]
+    if same_order:
+        metric = previous.metric.copy()
+    else:
+        metric = np.empty(len(ids), dtype=object)
+        metric[keep] = previous.metric[old_pos[keep]]
     if len(new):
         metric[new] = np.asarray(parks.iloc[new].geometry.to_crs(plan.metric_crs).values, dtype=object)
-    geo_cols = [
-        "geo_district_code",
-        "geo_share",
-        "n_districts",
-        "distance_m",
-        "nearest_district_code",
-        "located",
-    ]
-    sub = geo_assign(metric[new], plan) if len(new) else None
-    take = np.where(fresh, 0, old_pos)
-    where = pd.DataFrame(index=parks.index)
-    for c in geo_cols:
-        values = (
-            previous.where[c].to_numpy()[take] if len(previous.where) else np.empty(len(ids), dtype=object)
-        )
-        if sub is not None:
-            values = values.astype(object) if values.dtype != sub[c].to_numpy().dtype else values.copy()
-            values[new] = sub[c].to_numpy()
-        where[c] = values
-    where = where.astype(previous.where[geo_cols].dtypes.to_dict())
-    declared = parks["district_code"]
-    where["effective_district_code"] = owner_district(where, declared)
+    where = _recheck_where(previous, parks, metric, old_pos, fresh, new, same_order)
 
-    pairs, stale = _recheck_pairs(previous, ids, metric, new, touched)
+    pairs, stale = _recheck_pairs(previous, ids, position, metric, new, touched)
 
     # Per-park findings: drop the touched parks' rows, add theirs afresh.
     gone = touched | set(change.parks.removed)
@@ -213,11 +215,68 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
         table,
         alloc_rows,
         cube,
+        ids,
+        position,
     )
 
 
+GEO_COLUMNS = [
+    "geo_district_code",
+    "geo_share",
+    "n_districts",
+    "distance_m",
+    "nearest_district_code",
+    "located",
+]
+
+
+def _recheck_where(
+    previous: CheckResult,
+    parks: pd.DataFrame,
+    metric: np.ndarray,
+    old_pos: np.ndarray,
+    fresh: np.ndarray,
+    new: np.ndarray,
+    same_order: bool,
+) -> pd.DataFrame:
+    """The district assignment after an edit: kept rows reused, the touched rows assigned afresh."""
+    plan = previous.plan
+    if same_order:
+        where = previous.where.copy()
+        where.index = parks.index
+    else:
+        take = np.where(fresh, 0, old_pos)
+        where = pd.DataFrame(index=parks.index)
+        for c in [*GEO_COLUMNS, "effective_district_code"]:
+            col = previous.where[c]
+            if len(col):
+                where[c] = col.to_numpy()[take]
+            else:
+                where[c] = pd.Series(np.empty(len(parks), dtype=object), index=parks.index)
+    if len(new):
+        sub = geo_assign(metric[new], plan)
+        for c in GEO_COLUMNS:
+            values = where[c].to_numpy().copy()
+            if values.dtype != sub[c].to_numpy().dtype:
+                values = values.astype(object)
+            values[new] = sub[c].to_numpy()
+            where[c] = values
+        where = where.astype(previous.where[GEO_COLUMNS].dtypes.to_dict())
+        sub.index = parks.index[new]
+        owner = owner_district(sub, parks["district_code"].iloc[new])
+        eff = where["effective_district_code"].to_numpy().astype(object)
+        eff[new] = owner.to_numpy()
+        where["effective_district_code"] = pd.Series(eff, index=parks.index, dtype=str)
+    return where
+
+
 def _recheck_pairs(
-    previous: CheckResult, ids: np.ndarray, metric: np.ndarray, new: np.ndarray, touched: set[str]
+    previous: CheckResult,
+    ids: np.ndarray,
+    position: pd.Index,
+    metric: np.ndarray,
+    new: np.ndarray,
+    touched: set[str],
 ) -> tuple[pd.DataFrame, frozenset[str]]:
     """The overlap pairs after an edit: the kept pairs of untouched parks, and the touched parks'
     overlaps with their neighbours found through the kept index (entries of parks edited since it was
@@ -234,13 +293,12 @@ def _recheck_pairs(
     cand_ids = previous.tree_ids[t]
     ok = ~pd.Index(cand_ids).isin(list(stale))
     q, cand_ids = q[ok], cand_ids[ok]
-    position = pd.Index(ids)
     c_pos = position.get_indexer(cand_ids)
     present = c_pos >= 0
     q, c_pos = q[present], c_pos[present]
     found = [measure_pairs(poly_new[q], polygons_only(metric[c_pos]), new[q], c_pos)]
     # The edited parks among themselves (few): their current geometries, one small index.
-    edited = position.get_indexer(sorted(stale & set(ids)))
+    edited = position.get_indexer(sorted(stale))
     edited = edited[edited >= 0]
     poly_e = polygons_only(metric[edited])
     q2, t2 = shapely.STRtree(poly_e).query(poly_new, predicate="intersects")
@@ -282,7 +340,7 @@ def _recheck_allocations(
     sub_parks = register.parks["id"].isin(list(parks_hit)).to_numpy()
     sub = Register(register.parks[sub_parks], allocs[new_sel], register.quotas)
     part = allocation_table(plan, sub, where[sub_parks])
-    table = pd.concat([old_a[~old_sel], part], ignore_index=True)
+    table = pd.concat([old_a[~old_sel], part[[*KEPT_COLUMNS]]], ignore_index=True)
     dropped = set(old_a.loc[old_sel, "allocation_id"].astype(str))
     rows = previous.alloc_rows
     stale_rows = rows["id"].isin(list(dropped)) | (

@@ -106,6 +106,8 @@ def _emit(
 ) -> pd.DataFrame:
     """One block of the findings table from aligned columns (vectorised; no object per finding)."""
     n = len(ids)
+    if n == 0:  # most codes find nothing: skip building nine empty columns
+        return _EMPTY.copy()
 
     def col(values: pd.Series | None) -> pd.Series:
         if values is None:
@@ -141,7 +143,10 @@ def _int(values: pd.Series) -> pd.Series:
 
 def empty_findings() -> pd.DataFrame:
     """A findings table with no rows."""
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "count" else str) for c in FINDING_COLUMNS})
+    return _EMPTY.copy()
+
+
+_EMPTY = pd.DataFrame({c: pd.Series(dtype="int64" if c == "count" else str) for c in FINDING_COLUMNS})
 
 
 def _names(plan: Plan) -> pd.Series:
@@ -407,7 +412,7 @@ def overlap_findings(ids: np.ndarray, pairs: pd.DataFrame) -> pd.DataFrame:
 def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> list[pd.DataFrame]:
     out: list[pd.DataFrame] = []
     ids = a["allocation_id"]
-    unknown = ~a["park_id"].astype(object).isin(register.parks["id"].astype(object))
+    unknown = ~a["park_known"]  # allocation_table joined each allocation to its park
     out.append(
         _emit(
             "error",
@@ -418,20 +423,19 @@ def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> lis
         )
     )
 
-    per_park = a.groupby("park_id")["area_m2"].sum()
-    parks = register.parks.set_index("id")
-    cap = parks["new_gfa_m2"].fillna(parks["gfa_m2"])
-    over = per_park[(per_park > cap.reindex(per_park.index)).fillna(False)]
+    sums = a[a["park_known"]].groupby("park_id").agg(total=("area_m2", "sum"), cap=("park_cap_m2", "first"))
+    hit = sums[(sums["total"] > sums["cap"]).fillna(False)]
+    over, cap = hit["total"], hit["cap"]
     out.append(
         _emit(
             "error",
             "ALLOC_EXCEEDS_NEW_SPACE",
             pd.Series(over.index, index=over.index),
-            "分配合计 " + _m2(over) + " 超过园区(新增)建筑面积 " + _m2(cap.reindex(over.index)),
+            "分配合计 " + _m2(over) + " 超过园区(新增)建筑面积 " + _m2(cap),
             "allocations total "
             + _int(over)
             + " m², more than the park's (new) floor area "
-            + _int(cap.reindex(over.index))
+            + _int(cap)
             + " m²",
         )
     )
