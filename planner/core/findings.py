@@ -368,7 +368,9 @@ def _area_findings(plan: Plan, parks: gpd.GeoDataFrame) -> list[pd.DataFrame]:
 def polygons_only(metric: np.ndarray) -> np.ndarray:
     """The geometries that are polygons (None in place of points, missing and empty ones)."""
     kinds = np.isin(shapely.get_type_id(metric), (3, 6)) & ~shapely.is_empty(metric)
-    return np.where(kinds, metric, None)
+    out = np.full(len(metric), None, dtype=object)
+    out[kinds] = metric[kinds]
+    return out
 
 
 def measure_pairs(left: np.ndarray, right: np.ndarray, i: np.ndarray, j: np.ndarray) -> pd.DataFrame:
