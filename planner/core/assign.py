@@ -59,13 +59,19 @@ def _districts_key(plan: Plan) -> str:
 
 
 def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each polygon cut by a ``TILE_M`` grid: the non-empty pieces and the polygon each belongs to."""
+    """Each polygon cut by a ``TILE_M`` grid: the non-empty pieces and the polygon each belongs to
+    (clipped by rectangle, the fast way; a piece that comes out invalid is repaired)."""
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     xs, ys = np.arange(x0, x1 + TILE_M, TILE_M), np.arange(y0, y1 + TILE_M, TILE_M)
-    gx, gy = np.meshgrid(xs[:-1], ys[:-1])
-    boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + TILE_M, gy.ravel() + TILE_M)
+    gx, gy = (g.ravel() for g in np.meshgrid(xs[:-1], ys[:-1]))
+    boxes = shapely.box(gx, gy, gx + TILE_M, gy + TILE_M)
     b_i, d_i = shapely.STRtree(geoms).query(boxes, predicate="intersects")
-    pieces = shapely.intersection(geoms[d_i], boxes[b_i])
+    pieces = np.empty(len(b_i), dtype=object)
+    for k, (b, d) in enumerate(zip(b_i, d_i, strict=True)):  # one per tile, a few hundred: once per plan
+        pieces[k] = shapely.clip_by_rect(geoms[d], gx[b], gy[b], gx[b] + TILE_M, gy[b] + TILE_M)
+    bad = ~shapely.is_valid(pieces)
+    if bad.any():
+        pieces[bad] = shapely.make_valid(pieces[bad])
     keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
     return pieces[keep], d_i[keep]
 
