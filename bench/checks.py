@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.core.assign import assign_districts
 from planner.core.capacity import capacity_report
-from planner.core.findings import run_checks
+from planner.core.checking import check
 from planner.core.geo import WGS84
 from planner.core.plan import load_plan
 from planner.core.register import Register, conform_allocations, conform_parks
@@ -104,12 +104,13 @@ def main() -> None:
     print(f"built {len(reg.parks):,} parcels in {time.perf_counter() - t:.1f} s")
     for name, fn in [
         ("assign_districts", lambda: assign_districts(reg.parks, plan)),
+        ("assign (cached)", lambda: assign_districts(reg.parks, plan)),
         ("capacity_report", lambda: capacity_report(plan, reg)),
-        ("run_checks", lambda: run_checks(plan, reg)),
+        ("check", lambda: check(plan, reg)),
     ]:
         t = time.perf_counter()
         out = fn()
-        extra = f" ({len(out):,} findings)" if name == "run_checks" else ""
+        extra = f" ({len(out.findings):,} findings)" if name == "check" else ""
         print(f"{name:<18} {time.perf_counter() - t:7.2f} s{extra}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory        {peak:7.0f} MiB")

@@ -253,20 +253,14 @@ def _recheck_where(
                 where[c] = col.to_numpy()[take]
             else:
                 where[c] = pd.Series(np.empty(len(parks), dtype=object), index=parks.index)
+        if len(previous.where):
+            where = where.astype(previous.where.dtypes.to_dict())
     if len(new):
         sub = geo_assign(metric[new], plan)
-        for c in GEO_COLUMNS:
-            values = where[c].to_numpy().copy()
-            if values.dtype != sub[c].to_numpy().dtype:
-                values = values.astype(object)
-            values[new] = sub[c].to_numpy()
-            where[c] = values
-        where = where.astype(previous.where[GEO_COLUMNS].dtypes.to_dict())
         sub.index = parks.index[new]
-        owner = owner_district(sub, parks["district_code"].iloc[new])
-        eff = where["effective_district_code"].to_numpy().astype(object)
-        eff[new] = owner.to_numpy()
-        where["effective_district_code"] = pd.Series(eff, index=parks.index, dtype=str)
+        sub["effective_district_code"] = owner_district(sub, parks["district_code"].iloc[new])
+        for c in [*GEO_COLUMNS, "effective_district_code"]:  # in place, column by column: dtypes kept
+            where.iloc[new, where.columns.get_loc(c)] = sub[c].to_numpy()
     return where
 
 
