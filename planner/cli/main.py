@@ -174,27 +174,6 @@ def findings_json(findings: pd.DataFrame, every: bool) -> dict[str, Any]:
     }
 
 
-def _first_of_each(monitor: dict[str, Any]) -> dict[str, Any]:
-    """The monitor's per-allocation lists cut to their first rows (``--findings all`` keeps every
-    one): ``warnings`` to the first of each code, with ``warnings_total`` and ``warnings_by_code``;
-    ``slipped`` to its first rows, with ``slipped_total``."""
-    warnings = monitor.get("warnings", [])
-    by_code: dict[str, int] = {}
-    shown = []
-    for w in warnings:
-        by_code[w["code"]] = by_code.get(w["code"], 0) + 1
-        if by_code[w["code"]] <= FIRST_ROWS:
-            shown.append(w)
-    slipped = monitor.get("slipped", [])
-    return monitor | {
-        "warnings": shown,
-        "warnings_total": len(warnings),
-        "warnings_by_code": by_code,
-        "slipped": slipped[:FIRST_ROWS],
-        "slipped_total": len(slipped),
-    }
-
-
 def finding_records(findings: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a findings table as JSON objects (with ``message``: Chinese / English)."""
     cols = [
@@ -258,9 +237,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             "district_areas_km2": areas.to_dict("records"),
         }
         out |= findings_json(findings, args.findings == "all")
-        out |= monitor_json(args, plan, store, register)  # as of --as-of (today): phase, result, warnings
-        if args.findings != "all":
-            out["monitor"] = _first_of_each(out["monitor"])
+        first = None if args.findings == "all" else FIRST_ROWS  # the monitor's lists cut the same way
+        out |= monitor_json(args, plan, store, register, first)  # as of --as-of (today): phase, warnings
         jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
