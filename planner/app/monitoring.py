@@ -14,8 +14,9 @@ import pandas as pd
 from planner.app.session import acting_user, state_store
 from planner.core import plan as plan_module
 from planner.core.access import require
+from planner.core.history import Figures, Recorded, trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, read_indicator_csv, target_status
-from planner.core.monitor import Monitor, monitor, today, trend
+from planner.core.monitor import Monitor, monitor, today
 from planner.core.plan import Plan, load_plan
 from planner.core.successor import TargetInput, successor_toml, write_successor
 from planner.errors import AccessDenied
@@ -33,26 +34,27 @@ def as_of(state: MutableMapping[str, Any]) -> dt.date:
     return value if isinstance(value, dt.date) else today()
 
 
-def session_history(state: MutableMapping[str, Any]) -> list:
-    """The session scenario's saved versions with their registers, oldest first."""
-    return state_store(state).history_registers(state.get("scenario", MAIN))
+def session_history(state: MutableMapping[str, Any], plan: Plan) -> list[tuple[Recorded, Figures | None]]:
+    """The session scenario's saved versions, oldest first, each computed once per process
+    (``planner.core.history.versions_of``: a page load reads only versions saved since)."""
+    return versions_of(state_store(state), state.get("scenario", MAIN), plan)
 
 
 def session_monitor(state: MutableMapping[str, Any], plan: Plan, register) -> Monitor:
-    """The working register's monitor as of the session's date, staleness from the history."""
-    history = session_history(state)
+    """The working register's monitor as of the session's date: statuses as recorded then and
+    staleness from the saved history."""
     return monitor(
         plan,
         register,
         as_of(state),
-        history=[(v.created_at, r) for v, r in history],
+        history=[r for r, _ in session_history(state, plan)],
         stale_months=stale_months(),
     )
 
 
 def session_trend(state: MutableMapping[str, Any], plan: Plan) -> pd.DataFrame:
     """Counted, secured and delivered at each saved version of the session's scenario."""
-    return trend(plan, session_history(state))
+    return trend_frame(session_history(state, plan))
 
 
 def session_targets(state: MutableMapping[str, Any], plan: Plan, register) -> pd.DataFrame:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from planner.cli.store import (
     _records,
     add_store_arguments,
@@ -19,8 +21,9 @@ from planner.cli.store import (
 )
 from planner.core.access import require
 from planner.core.geo import fmt_m2
+from planner.core.history import trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, met_text, read_indicator_csv, target_status
-from planner.core.monitor import Monitor, monitor, parse_date, trend
+from planner.core.monitor import Monitor, monitor, parse_date
 from planner.core.plan import Plan, load_plan
 from planner.core.successor import parse_period, parse_target, successor_toml, write_successor
 from planner.errors import AccessDenied
@@ -28,7 +31,7 @@ from planner.io import jsontext
 from planner.io.export import register_file_bytes
 from planner.io.report import report_kind, write_report
 from planner.settings import stale_months
-from planner.store import Store
+from planner.store import MAIN, Store
 
 EXIT_OK = 0
 
@@ -57,26 +60,27 @@ def add_as_of_arguments(parser: argparse.ArgumentParser, *, trend_flag: bool = T
         )
 
 
-def monitor_of(args: argparse.Namespace, plan: Plan, store: Store, register) -> tuple[Monitor, list]:
-    """The monitor as of ``--as-of`` for the scenario's register, with its saved history."""
-    history = store.history_registers(getattr(args, "scenario", "main"))
+def monitor_of(args: argparse.Namespace, plan: Plan, store: Store, register) -> tuple[Monitor, pd.DataFrame]:
+    """The monitor as of ``--as-of`` for the scenario's register, with its saved history, and the
+    trend (each version's figures, computed once per process: ``planner.core.history``)."""
+    rows = versions_of(store, getattr(args, "scenario", MAIN), plan)
     mon = monitor(
         plan,
         register,
         args.as_of,
-        history=[(v.created_at, r) for v, r in history],
+        history=[r for r, _ in rows],
         stale_months=stale_months(args.stale_months),
     )
-    return mon, history
+    return mon, trend_frame(rows)
 
 
 def monitor_json(args: argparse.Namespace, plan: Plan, store: Store, register) -> dict[str, Any]:
     """The keys ``check --json`` adds: ``monitor``, and ``trend`` with ``--trend``."""
-    mon, history = monitor_of(args, plan, store, register)
+    mon, trend = monitor_of(args, plan, store, register)
     out: dict[str, Any] = {"as_of": mon.as_of.isoformat(), "monitor": mon.to_dict()}
     if args.trend:
         out["trend"] = {
-            "versions": _records(trend(plan, history)),
+            "versions": _records(trend),
             "delivered_by_year": _records(mon.delivered_by_year),
         }
     return out
@@ -84,7 +88,7 @@ def monitor_json(args: argparse.Namespace, plan: Plan, store: Store, register) -
 
 def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) -> None:
     """The as-of lines of ``check`` (text)."""
-    mon, history = monitor_of(args, plan, store, register)
+    mon, trend = monitor_of(args, plan, store, register)
     print(f"\n截至 As of {mon.as_of}: {mon.phase_text('zh')} / {mon.phase_text('en')}")
     if mon.phase == "ended":
         verdict = "达成 met" if mon.result_met else "未达成 not met"
@@ -108,7 +112,7 @@ def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) 
         print(f"  [{f.severity}] {f.code} {f.id}: {f.message}")
     if args.trend:
         print("趋势 Trend (按版本 by saved version):")
-        for r in trend(plan, history).to_dict("records"):
+        for r in trend.to_dict("records"):
             print(
                 f"  v{r['version']} {r['created_at']}: 计入 {fmt_m2(r['counted_m2'])}, 已落实 {fmt_m2(r['secured_m2'])}, "
                 f"已交付 {fmt_m2(r['delivered_m2'])}"
