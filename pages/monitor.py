@@ -192,7 +192,7 @@ else:
         s1, s2 = st.columns(2)
         period = s1.text_input(t("规划期", "Period"), value=f"{end + 1}-{end + 5}")
         folder = s2.text_input(
-            t("文件夹名 (写入 geodata/)", "Folder name (under geodata/)"),
+            t("文件夹名 (写入规划目录 data/plans/)", "Folder name (in the plans directory, data/plans/)"),
             value=f"{plan.folder.name}-{end + 1}-{end + 5}",
         )
         plan_id = s1.text_input(
@@ -246,9 +246,9 @@ else:
         else:
             st.success(
                 t(
-                    f"已新建 {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) 于 geodata/{folder}; 可在侧栏的规划选择中切换"
+                    f"已新建 {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) 于规划目录 {folder}; 可在侧栏的规划选择中切换"
                     f" (命令行: --plan {folder})。目标在注明来源前为草案。",
-                    f"Started {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) in geodata/{folder}; switch plans with "
+                    f"Started {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) in the plans directory as {folder}; switch plans with "
                     f"the sidebar's plan choice (command line: --plan {folder}). Targets are drafts until a source "
                     "is named.",
                 )

@@ -16,7 +16,7 @@ from planner.core import plan as plan_module
 from planner.core.access import User
 from planner.core.geo import fmt_m2
 from planner.core.successor import TargetInput
-from planner.errors import AccessDenied, ValidationError
+from planner.errors import AccessDenied, InputError, ValidationError
 from planner.i18n import label
 from planner.store import open_store
 from tests.conftest import as_account
@@ -95,9 +95,8 @@ def test_page_helpers_record_values_as_the_signed_in_user(plan) -> None:
     assert session_monitor(state, plan, state["register"]).phase == "in_period"
 
 
-def test_page_helper_starts_a_successor_under_geodata(plan, tmp_path, monkeypatch) -> None:
+def test_page_helper_starts_a_successor_in_the_plans_directory(plan, tmp_path) -> None:
     state, viewer = _state(PLANNER), _state(VIEWER)
-    monkeypatch.setattr(plan_module, "GEODATA", tmp_path)
     nxt = start_successor(
         state,
         plan,
@@ -109,7 +108,14 @@ def test_page_helper_starts_a_successor_under_geodata(plan, tmp_path, monkeypatc
         targets=[TargetInput("new_space", 2_000_000)],
     )
     assert nxt.deadline == dt.date(2030, 12, 31)
+    assert (tmp_path / "plans" / "shenzhen-2026-2030" / "plan.toml").is_file()  # $PLANNER_PLANS_DIR
     assert plan_module.load_plan("shenzhen-2026-2030").id == "shenzhen-software-2026-2030"
+    assert plan_module.available_plans() == ["shenzhen", "shenzhen-2026-2030"]
+    with pytest.raises(InputError, match="already exists"):  # a known plan's name is refused
+        start_successor(
+            state, plan, state["register"], folder_name="shenzhen", period=(2026, 2030),
+            plan_id="y", title_zh="y", targets=[],
+        )  # fmt: skip
     with pytest.raises(AccessDenied):
         start_successor(
             viewer,
@@ -121,4 +127,4 @@ def test_page_helper_starts_a_successor_under_geodata(plan, tmp_path, monkeypatc
             title_zh="x",
             targets=[],
         )
-    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "plans" / "x").exists()

@@ -143,3 +143,17 @@ def test_successor_targets_with_a_named_source_are_not_drafts(plan, tmp_path, ac
     assert not is_draft(nxt, nxt.new_space) and nxt.new_space.section == "二(四)"
     assert nxt.sources[nxt.new_space.source]["title_zh"].startswith("深圳市软件产业集群")
     assert pd.Series([nxt.id]).str.contains("2026-2030").all()
+
+
+def test_a_successor_made_on_the_command_line_lands_in_the_plans_directory(plan, tmp_path, accounts, capsys):
+    args = ["plan", "successor", "--period", "2026-2030", "--target", "new_space=2000000", "--user", "alice"]
+    assert main(args) == 0
+    assert (tmp_path / "plans" / "shenzhen-2026-2030" / "plan.toml").is_file()  # $PLANNER_PLANS_DIR
+    assert plan_module.available_plans() == ["shenzhen", "shenzhen-2026-2030"]
+    capsys.readouterr()
+    assert main(["check", "--plan", "shenzhen-2026-2030", "--as-of", "2027-06-30", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["target_m2"] == 2_000_000 and got["counted_m2"] == 0  # nothing due in 2026-2030 yet
+    assert got["monitor"]["phase"] == "in_period"
+    assert main(args) == 2  # the same name again: refused, nothing overwritten
+    assert "already exists" in capsys.readouterr().err

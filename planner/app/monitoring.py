@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import MutableMapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from planner.app.session import acting_user, state_store
-from planner.core import plan as plan_module
 from planner.core.access import require
 from planner.core.history import Figures, Recorded, trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, read_indicator_csv, target_status
 from planner.core.monitor import Monitor, monitor, today
 from planner.core.plan import Plan, load_plan
-from planner.core.successor import TargetInput, successor_toml, write_successor
+from planner.core.successor import TargetInput, successor_folder, successor_toml, write_successor
 from planner.errors import AccessDenied
 from planner.io.export import register_file_bytes
 from planner.io.report import report_bytes, report_file_name
@@ -99,8 +97,9 @@ def start_successor(
     targets: list[TargetInput],
     source_title: str = "",
 ) -> Plan:
-    """Write a successor plan folder under ``geodata/`` (so it is loadable by name) as the signed-in
-    city planner; recorded in the audit log. Returns the loaded successor."""
+    """Write a successor plan folder ``folder_name`` in the plans directory (``settings.plans_dir()``:
+    the sidebar's plan choice offers it, ``--plan NAME`` loads it) as the signed-in city planner;
+    recorded in the audit log. Returns the loaded successor."""
     user = acting_user(state, "plan_successor")
     store = state_store(state)
     try:
@@ -113,9 +112,7 @@ def start_successor(
     content = successor_toml(
         plan, period=period, plan_id=plan_id, title_zh=title_zh, targets=targets, source_title=source_title
     )
-    out = write_successor(
-        plan, register_file_bytes(register, None), plan_module.GEODATA / Path(folder_name).name, content
-    )
+    out = write_successor(plan, register_file_bytes(register, None), successor_folder(folder_name), content)
     successor = load_plan(out)
     store.record_event(
         user=user.name,

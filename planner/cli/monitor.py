@@ -25,7 +25,13 @@ from planner.core.history import trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, met_text, read_indicator_csv, target_status
 from planner.core.monitor import Monitor, monitor, parse_date
 from planner.core.plan import Plan, load_plan
-from planner.core.successor import parse_period, parse_target, successor_toml, write_successor
+from planner.core.successor import (
+    parse_period,
+    parse_target,
+    successor_folder,
+    successor_toml,
+    write_successor,
+)
 from planner.errors import AccessDenied
 from planner.io import jsontext
 from planner.io.export import register_file_bytes
@@ -198,7 +204,8 @@ def cmd_successor(args: argparse.Namespace) -> int:
         source_title=args.source_title or "",
     )
     register, version = store.load(args.scenario)
-    out = write_successor(plan, register_file_bytes(register, None), Path(args.out), content)
+    folder = Path(args.out) if args.out else successor_folder(f"{plan.name}-{start}-{end}")
+    out = write_successor(plan, register_file_bytes(register, None), folder, content)
     successor = load_plan(out)  # validates what was written
     store.record_event(
         user=user.name,
@@ -248,7 +255,12 @@ def add_monitor_commands(sub: argparse._SubParsersAction) -> None:
     suc = psub.add_parser("successor", help="start the next plan from this one / 新建后续规划")
     suc.add_argument("--from", dest="source", default=None, help="the current plan (default: shenzhen)")
     suc.add_argument("--period", required=True, help="e.g. 2026-2030")
-    suc.add_argument("--out", required=True, help="the new plan folder (under geodata/ to load it by name)")
+    suc.add_argument(
+        "--out",
+        default=None,
+        help="the new plan folder (default: NAME-START-END in $PLANNER_PLANS_DIR, else data/plans/, "
+        "where --plan NAME and the app's plan choice find it)",
+    )
     suc.add_argument("--id", default=None, help="plan id (default from the current one and the period)")
     suc.add_argument("--title-zh", default=None)
     suc.add_argument("--title-en", default=None)
