@@ -80,15 +80,25 @@ st.dataframe(  # severity, item and kind as labels (planner.app.labels), never c
 
 st.subheader(t("评估报告", "Evaluation report"))
 kind = t("终期评估", "final evaluation") if mon.phase == "ended" else t("中期评估", "mid-term evaluation")
-if st.button(t(f"生成{kind}报告 (Word)", f"Make the {kind} report (Word)"), key="make_report"):
+MIME = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+b1, b2 = st.columns(2)
+if b1.button(t(f"生成{kind}报告 (Word)", f"Make the {kind} report (Word)"), key="make_report"):
     st.session_state.report_file = session_report(st.session_state, plan, register)
+if b2.button(t(f"生成{kind}报告 (PDF)", f"Make the {kind} report (PDF)"), key="make_report_pdf"):
+    try:
+        st.session_state.report_file = session_report(st.session_state, plan, register, "pdf")
+    except PlannerError as err:
+        show_refusal(err, lang, key="report_pdf")
 if "report_file" in st.session_state:
     name, data = st.session_state.report_file
     st.download_button(
         t(f"下载 {name}", f"Download {name}"),
         data,
         file_name=name,
-        mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        mime=MIME["pdf" if name.endswith(".pdf") else "docx"],
         key="report_download",
     )
 

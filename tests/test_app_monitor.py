@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 
 import docx
 import pytest
@@ -18,6 +19,7 @@ from planner.core.geo import fmt_m2
 from planner.core.successor import TargetInput
 from planner.errors import AccessDenied, InputError, ValidationError
 from planner.i18n import label
+from planner.io.report import cjk_font
 from planner.store import open_store
 from tests.conftest import as_account
 from tests.test_app import PLANNER, _texts, app_as
@@ -66,6 +68,12 @@ def test_monitoring_page_report_download_and_planner_controls() -> None:
     assert name.endswith("终期评估-2026-11-29.docx")
     text = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
     assert "终期评估报告" in text
+    if cjk_font() is not None or os.environ.get("CI"):  # the PDF needs a CJK font (fonts-noto-cjk)
+        at.button(key="make_report_pdf").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        name, data = at.session_state.report_file
+        assert name.endswith("终期评估-2026-11-29.pdf") and data.startswith(b"%PDF")
+        assert at.get("download_button")[0].proto.label.endswith(".pdf")
     viewer = app_as(VIEWER, "pages/monitor.py")
     assert not any(e.label.startswith("录入实际值") for e in viewer.expander)
 

@@ -60,13 +60,16 @@ def session_targets(state: MutableMapping[str, Any], plan: Plan, register) -> pd
     return target_status(plan, state_store(state).indicators(), register, as_of(state))
 
 
-def session_report(state: MutableMapping[str, Any], plan: Plan, register) -> tuple[str, bytes]:
-    """The evaluation report of the working register as of the session's date: (file name, bytes)."""
+def session_report(
+    state: MutableMapping[str, Any], plan: Plan, register, fmt: str = "docx"
+) -> tuple[str, bytes]:
+    """The evaluation report of the working register as of the session's date: (file name, bytes),
+    Word or (``fmt="pdf"``) PDF."""
     mon = session_monitor(state, plan, register)
     v = state.get("version")
     line = f"数据: 场景 {state.get('scenario', MAIN)} v{v.version}。" if v is not None else ""
-    data = report_bytes(plan, register, mon, state_store(state).indicators(), scenario_line=line)
-    return report_file_name(plan, mon.as_of, mon), data
+    data = report_bytes(plan, register, mon, state_store(state).indicators(), scenario_line=line, fmt=fmt)
+    return report_file_name(plan, mon.as_of, mon, fmt), data
 
 
 def record_indicator_file(state: MutableMapping[str, Any], plan: Plan, data: bytes, name: str) -> int:

@@ -127,7 +127,7 @@ def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) 
 
 # ---- report ------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the evaluation report (.docx) as of ``--as-of``."""
+    """Write the evaluation report (.docx, or .pdf by the name of ``--out``) as of ``--as-of``."""
     plan = load_plan(args.plan)
     store, register, version = stored_register(args, plan)
     mon, _ = monitor_of(args, plan, store, register)
@@ -227,11 +227,13 @@ def cmd_successor(args: argparse.Namespace) -> int:
 
 def add_monitor_commands(sub: argparse._SubParsersAction) -> None:
     """``report``, ``indicators list|import`` and ``plan successor``."""
-    rep = sub.add_parser("report", help="evaluation report (.docx) / 评估报告")
+    rep = sub.add_parser("report", help="evaluation report (.docx or .pdf) / 评估报告")
     rep.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
     add_store_arguments(rep)
     add_as_of_arguments(rep, trend_flag=False)
-    rep.add_argument("--out", required=True, help="output .docx file")
+    rep.add_argument(
+        "--out", required=True, help="output file: .docx (Word), or .pdf (the same content as PDF)"
+    )
     rep.set_defaults(func=lambda args: run_guarded(cmd_report, args))
 
     ind = sub.add_parser("indicators", help="the other targets' actual values / 其他目标实际值")
