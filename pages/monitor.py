@@ -66,6 +66,7 @@ st.dataframe(
             t("应交付年份", "Due year"): slipped["delivery_year"],
             t("状态", "Status"): slipped["status"].map(lambda s: STATUS_LABELS[s][0 if lang == "zh" else 1]),
             t("逾期天数", "Days late"): slipped["days_late"],
+            t("记为已交付日期", "Recorded delivered on"): slipped["recorded_delivered_on"],
         }
     ),
     hide_index=True,

@@ -305,7 +305,7 @@ def build_report(
         doc.add_paragraph("规划期内应交付但未交付 (逾期):")
         _table(
             doc,
-            ["分配", "园区", "面积", "应交付年份", "状态", "逾期天数"],
+            ["分配", "园区", "面积", "应交付年份", "状态", "逾期天数", "记为已交付日期"],
             [
                 [
                     r["allocation_id"],
@@ -314,6 +314,7 @@ def build_report(
                     str(r["delivery_year"]),
                     STATUS_LABELS.get(r["status"], (r["status"],))[0],
                     str(r["days_late"]),
+                    r["recorded_delivered_on"] if isinstance(r["recorded_delivered_on"], str) else "—",
                 ]
                 for r in mon.slipped.to_dict("records")
             ],
