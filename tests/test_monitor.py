@@ -283,3 +283,4 @@ def test_the_trend_computes_each_saved_version_once(plan, small, monkeypatch):
         plan, current, dt.date(2030, 1, 1), history=[r for r, _ in versions_of(store, "main", plan)]
     )
     assert reads == [1, 2, 3] and mon.delivered_m2 == 1_500_000
+    assert versions_of(store, "no-such-scenario", plan) == []  # nothing saved: no history

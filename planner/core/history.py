@@ -29,6 +29,7 @@ import pandas as pd
 from planner.core.capacity import allocation_table, capacity_report
 from planner.core.plan import Plan
 from planner.core.register import PARK_COLUMNS, Register
+from planner.errors import NotFound
 
 CACHE_SIZE = 20_000  # entries (a few KB each); the oldest used are dropped first
 
@@ -149,8 +150,12 @@ def clear_cache() -> None:
 
 
 def saved_versions(store: VersionedStore, scenario: str) -> list[tuple[int, str]]:
-    """The scenario's saved versions as ``(version, created_at)``, oldest first (deletes left out)."""
-    h = store.history(scenario)
+    """The scenario's saved versions as ``(version, created_at)``, oldest first (deletes left out;
+    none for a scenario the store does not have)."""
+    try:
+        h = store.history(scenario)
+    except NotFound:
+        return []
     h = h[h["action"] != "delete"].sort_values("version")
     return [(int(v), str(c)) for v, c in zip(h["version"], h["created_at"], strict=True)]
 
