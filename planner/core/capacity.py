@@ -96,7 +96,8 @@ def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None 
     """Allocations joined with their park's district, area key, confidence and whether they count.
 
     Columns added: ``area_key`` (district code, functional-area key, or 'unassigned'),
-    ``park_known`` (the park is in the register), ``park_cap_m2`` (its new floor area, else its floor
+    ``park_known`` (the park is in the register), ``park_pos`` (its row in ``register.parks``, -1 when
+    unknown), ``park_cap_m2`` (its new floor area, else its floor
     area), ``figures_verified``, ``counted``, ``secured``, ``aligned`` (True/False, NaN where the district
     designates no specialisation).
     """
@@ -110,6 +111,7 @@ def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None 
             "functional_area": parks["functional_area"].to_numpy(),
             "figures_verified": parks["figures_verified"].to_numpy(),
             "park_known": True,
+            "park_pos": np.arange(len(parks)),
             "park_cap_m2": parks["new_gfa_m2"].fillna(parks["gfa_m2"]).to_numpy(dtype=float),
         }
     )
@@ -123,6 +125,7 @@ def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None 
     a["area_key"] = a["area_key"].fillna(UNASSIGNED)
     a["figures_verified"] = a["figures_verified"].fillna(False).astype(bool)
     a["park_known"] = a["park_known"].fillna(False).astype(bool)
+    a["park_pos"] = a["park_pos"].fillna(-1).astype(np.int64)
     year = a["delivery_year"]
     a["counted"] = (
         (year.notna() & (year >= plan.period_start) & (year <= plan.deadline_year)).fillna(False).astype(bool)
