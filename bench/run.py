@@ -14,7 +14,9 @@ parcels as GeoJSON and GeoPackage files, then times (median of ``--repeats`` run
 - a one-park save through the public Store API (time and bytes the file grows) and load latest;
 - import (``preview_import``: read + every check) and export (``write_layer``) of the GeoJSON and
   GeoPackage files beside pyogrio reading/writing the same files with Arrow (GDAL, as ogr2ogr does;
-  ``ogr2ogr`` itself when it is on the PATH).
+  ``ogr2ogr`` itself when it is on the PATH: import = ogr2ogr converting the file to a GeoPackage,
+  export = ogr2ogr writing the layer from a GeoPackage, GeoJSON with ``RFC7946=YES``; ``bash run.sh
+  bench`` installs it).
 
 Peak memory is the peak resident set of each process (``/usr/bin/time``) or of this one.
 It asserts nothing: it prints figures (the team's rules keep wall-clock out of the tests).
@@ -51,7 +53,7 @@ from planner.core.changes import RegisterChanges, TableChanges  # noqa: E402
 from planner.core.checking import check, recheck  # noqa: E402
 from planner.core.plan import load_plan  # noqa: E402
 from planner.core.register import Register  # noqa: E402
-from planner.io.export import parks_layer, write_layer  # noqa: E402
+from planner.io.export import PRECISION, parks_layer, write_layer  # noqa: E402
 from planner.io.ingest import preview_import  # noqa: E402
 from planner.store import open_store  # noqa: E402
 
@@ -101,6 +103,12 @@ def run_process(cmd: list[str], repeats: int) -> tuple[float, float]:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
         peaks.append(float(done.stderr.rsplit("PEAK", 1)[1].split()[0]) / 1024)
     return statistics.median(times), max(peaks)
+
+
+def ogr2ogr(arguments: list[str], out: Path) -> None:
+    """GDAL's ogr2ogr into a fresh ``out`` (an old file removed first, as every writer here starts)."""
+    out.unlink(missing_ok=True)
+    subprocess.run(["ogr2ogr", *arguments], check=True, capture_output=True)  # its version notes: not ours
 
 
 def line(what: str, ours: float, peer: float | None, peer_name: str, unit: str = "s") -> None:
@@ -247,12 +255,12 @@ def import_export_rows(plan, store, reg: Register, n: int, args: argparse.Namesp
         if shutil.which("ogr2ogr"):
             out = tmp / f"ogr_{n}.gpkg"
             peer2 = median_time(
-                lambda p=path, o=out: subprocess.run(["ogr2ogr", "-overwrite", str(o), str(p)], check=True),
+                lambda p=path, o=out: ogr2ogr([str(o), str(p)], o),
                 args.repeats,
             )
             line(f"import {label} (read + checks)", ours, peer2, "ogr2ogr")
     layer = parks_layer(plan, loaded)
-    for label, fmt in (("GeoJSON", "geojson"), ("GeoPackage", "gpkg")):
+    for label, fmt in (("GeoPackage", "gpkg"), ("GeoJSON", "geojson")):
         out = tmp / f"export_{n}.{fmt}"
         peer_out = tmp / f"peer_{n}.{fmt}"
         ours = median_time(lambda o=out, f=fmt: write_layer(layer, f, o, layer="parks"), args.repeats)
@@ -262,6 +270,21 @@ def import_export_rows(plan, store, reg: Register, n: int, args: argparse.Namesp
             args.repeats,
         )
         line(f"export {label}", ours, peer, "pyogrio write (arrow)")
+        if shutil.which(
+            "ogr2ogr"
+        ):  # the same layer, from the GeoPackage written above, as GDAL's tool writes it
+            src = tmp / f"peer_{n}.gpkg"
+            opts = (
+                ["-lco", "RFC7946=YES", "-lco", f"COORDINATE_PRECISION={PRECISION}"]
+                if fmt == "geojson"
+                else []
+            )
+            ogr_out = tmp / f"ogr_export_{n}.{fmt}"
+            peer2 = median_time(
+                lambda o=ogr_out, d=driver, s=src, x=opts: ogr2ogr(["-f", d, *x, str(o), str(s)], o),
+                args.repeats,
+            )
+            line(f"export {label}", ours, peer2, "ogr2ogr")
 
 
 def main() -> None:

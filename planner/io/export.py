@@ -159,7 +159,7 @@ def write_layer(
         raise PlannerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} / 未知格式")
     path = Path(path)
     if fmt in ("geojson", "gpkg"):
-        _atomic_write(path, lambda p: (p.unlink(), _write_ogr(gdf, p, fmt, layer)))
+        _atomic_write(path, lambda p: _write_ogr(gdf, p, fmt, layer))
     elif fmt == "kml":
         _atomic_write(path, lambda p: _replace_with_kml(gdf, p, layer))
     elif fmt == "xlsx":
@@ -176,6 +176,7 @@ def _write_ogr(gdf: gpd.GeoDataFrame | pd.DataFrame, path: Path, fmt: str, layer
     (no Python object per feature). GeoJSON: GDAL's ``RFC7946=YES`` reprojects to WGS84, orients
     outer rings counter-clockwise and writes no ``crs`` member; ``COORDINATE_PRECISION`` 6 decimals;
     text written as UTF-8, not escaped."""
+    path.unlink()  # the temporary placeholder: GDAL creates the file itself
     if not isinstance(gdf, gpd.GeoDataFrame):
         gdf = gpd.GeoDataFrame(gdf, geometry=gpd.GeoSeries([None] * len(gdf), index=gdf.index), crs=WGS84)
     if gdf.crs is None:
