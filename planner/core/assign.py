@@ -106,6 +106,11 @@ _CACHE: OrderedDict[tuple[str, str, str], tuple[pd.DataFrame, np.ndarray]] = Ord
 CACHE_SIZE = 4  # register versions whose assignment and metric geometries are kept
 
 
+def clear_cache() -> None:
+    """Forget the kept assignments and metric geometries (a benchmark's cold start; tests)."""
+    _CACHE.clear()
+
+
 def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
     """The geometric part of :func:`assign_districts` for geometries already in the plan's metric
     CRS (positional index): one bulk tree query per district (each prepared once) finds the parks
