@@ -227,8 +227,11 @@ def test_import_map_draws_incoming_parks_and_offered_repairs_over_the_plan(
     fixed = _features(_geojson_layers(groups["修复后的形状 (1)"])[0])
     assert [f["properties"]["id"] for f in fixed] == ["b1"]
     assert shapely.geometry.shape(fixed[0]["geometry"]).is_valid
-    base = _geojson_layers(mapview.build_map(plan, seed_register))
-    assert len(_geojson_layers(m)) == len(base) + 4  # the plan's layers are all still there
+    base = _geojson_layers(mapview.build_map(plan, seed_register, parks=False))
+    assert len(_geojson_layers(m)) == len(base) + 4  # the plan's districts are all still there
+    shipped = {f["properties"].get("id") for layer in _geojson_layers(m) for f in _features(layer)}
+    assert not shipped & set(seed_register.parks["id"])  # the register is not shipped, only aggregates
+    assert "园区 " in _features(_geojson_layers(m)[0])[0]["properties"]["_tip"]  # a district's figures
     # the view reaches Beijing, so a park far outside the city is seen where it lies
     fit = next(c for c in m._children.values() if isinstance(c, folium.map.FitBounds))
     (south, west), (north, east) = fit.bounds
@@ -277,7 +280,7 @@ def test_compare_map_draws_added_removed_and_changed_parks(plan: Plan, seed_regi
     cmp = compare(plan, seed_register, b)
     m = mapview.compare_map(plan, cmp)
     groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
-    assert set(groups) == {"新增园区 (1)", "删除园区 (1)", "修改园区 (1)"}
+    assert set(groups) == {"区名", "新增园区 (1)", "删除园区 (1)", "修改园区 (1)"}  # district names too
     for name, kind, pid in (
         ("新增园区 (1)", "added", "baguang_b"),
         ("删除园区 (1)", "removed", "baguang"),
@@ -298,7 +301,7 @@ def test_compare_map_draws_added_removed_and_changed_parks(plan: Plan, seed_regi
     assert "方案对比 A → B" in legend.html and mapview.COMPARE_COLOURS["removed"] in legend.html
     en = mapview.compare_map(plan, cmp, lang="en")
     names = {c.layer_name for c in en._children.values() if isinstance(c, folium.FeatureGroup)}
-    assert names == {"Parks added (1)", "Parks removed (1)", "Parks changed (1)"}
+    assert names == {"District names", "Parks added (1)", "Parks removed (1)", "Parks changed (1)"}
 
 
 def test_compare_map_of_identical_registers_has_empty_layers(plan: Plan, seed_register: Register) -> None:
@@ -306,5 +309,5 @@ def test_compare_map_of_identical_registers_has_empty_layers(plan: Plan, seed_re
 
     m = mapview.compare_map(plan, compare(plan, seed_register, seed_register))
     groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
-    assert [g.layer_name for g in groups] == ["新增园区 (0)", "删除园区 (0)", "修改园区 (0)"]
+    assert [g.layer_name for g in groups] == ["区名", "新增园区 (0)", "删除园区 (0)", "修改园区 (0)"]
     assert len(_geojson_layers(m)) == 1  # the districts only
