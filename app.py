@@ -14,7 +14,7 @@ from streamlit_folium import st_folium
 
 from pages import as_of_picker, frame
 from planner.app.labels import counted_source, findings_table
-from planner.app.mapview import build_map
+from planner.app.mapview import overview_map
 from planner.app.monitoring import session_monitor, session_targets
 from planner.app.session import fmt_wan, targets_frame
 from planner.core.capacity import capacity_report, target_table
@@ -113,7 +113,7 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader(t("园区分布", "Parks"))
     st_folium(
-        build_map(plan, register, lang=lang),
+        overview_map(plan, register, lang=lang),  # aggregates: never the whole register
         key="overview_map",
         height=420,
         use_container_width=True,

@@ -1191,11 +1191,16 @@ def parcel_frame(
     index: MapIndex, positions: np.ndarray, zoom: float, *, lang: str = "zh"
 ) -> gpd.GeoDataFrame:
     """The parks at ``positions`` for drawing: shapes simplified to about half a pixel at ``zoom``
-    and rounded to ~1 m, the status colour, a tooltip ending in the park's id (click-to-select)."""
+    and rounded to ~0.1 m (a shape under 4 pixels across becomes a point, drawn as a circle), the
+    status colour, a tooltip ending in the park's id (click-to-select)."""
     p = index.parks.iloc[positions]
-    tolerance = 0.5 * 360.0 / (256 * 2.0 ** float(zoom))
-    geoms = shapely.simplify(p.geometry.values, tolerance, preserve_topology=True)
-    geoms = shapely.set_precision(geoms, 1e-5)
+    pixel = 360.0 / (256 * 2.0 ** float(zoom))  # degrees of longitude per screen pixel
+    geoms = shapely.simplify(p.geometry.values, 0.5 * pixel, preserve_topology=True)
+    # a shape under 4 pixels across would be an invisible speck: drawn as a circle at a point inside it
+    b = shapely.bounds(geoms)
+    speck = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < 4 * pixel
+    geoms = np.where(speck, shapely.point_on_surface(geoms), geoms)
+    geoms = shapely.set_precision(geoms, 1e-6)
     name = p["name_zh"] if lang == "zh" else p["name_en"].where(p["name_en"] != "", p["name_zh"])
     status = p["status"].map({k: _t(lang, *v) for k, v in STATUS_LABELS.items()}).fillna(p["status"])
     return gpd.GeoDataFrame(
@@ -1294,3 +1299,14 @@ def district_labels(
             interactive=False,
         ).add_to(group)
     return group
+
+
+def overview_map(
+    plan: Plan, register: Register, *, lang: str = "zh", colour_by: str = "status", height: int | str = "100%"
+) -> folium.Map:
+    """The Overview's small map: districts with their figures and name labels, and the register as
+    grid cells (count labels) one zoom level finer than the city view; never the parks themselves."""
+    cells = cell_layer(plan, map_index(plan, register), plan.map_zoom + 1, colour_by=colour_by, lang=lang)
+    return build_map(
+        plan, register, lang=lang, height=height, parks=False, legend_expanded=False, overlays=[cells]
+    )
