@@ -36,7 +36,6 @@ from planner.store import open_store  # noqa: E402
 
 CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
-PAGES = {"Overview": "", "Map": "map"}
 N_DISTRICTS = 9
 
 
@@ -127,16 +126,42 @@ def drawn(page) -> None:
     frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for(state="attached")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, timeout: float = 600.0) -> None:
+    """Wait until the server has finished the work of earlier viewers (its CPU time stops growing),
+    so one page's figures do not include another page's script still running."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)  # sampling interval, not a wait for the app
+        now = cpu_seconds(pid)
+        if now - last < 0.05:
+            return
+        last = now
+
+
+def view(browser, base: str, pid: int, label: str, path: str) -> None:
+    """Open one page in a fresh tab; print the time until the map drew and the bytes received."""
+    context, page = new_page(browser, base)
+    t0 = time.perf_counter()
+    page.goto(f"{base}/{path}")
+    drawn(page)
+    seconds = time.perf_counter() - t0
+    page.wait_for_timeout(1500)  # late messages (the rest of the page) still count as sent
+    print(f"  {label:<26} drawn after {seconds:5.1f} s, {page.received / 1e6:6.2f} MB received")
+    context.close()
+    wait_idle(pid)
+
+
 def measure(browser, base: str, pid: int) -> None:
-    for name, path in PAGES.items():
-        context, page = new_page(browser, base)
-        t0 = time.perf_counter()
-        page.goto(f"{base}/{path}")
-        drawn(page)
-        seconds = time.perf_counter() - t0
-        page.wait_for_timeout(1500)  # late messages (the rest of the page) still count as sent
-        print(f"  {name:<8} drawn after {seconds:5.1f} s, {page.received / 1e6:6.2f} MB received")
-        context.close()
+    view(browser, base, pid, "Map (first viewer, cold)", "map")
+    view(browser, base, pid, "Map (next viewer)", "map")
+    view(browser, base, pid, "Overview", "")
     print(f"  server RSS, 1 viewer at a time: {rss_mb(pid):6.0f} MB")
     tabs = [new_page(browser, base) for _ in range(3)]
     for _, page in tabs:

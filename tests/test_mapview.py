@@ -311,3 +311,150 @@ def test_compare_map_of_identical_registers_has_empty_layers(plan: Plan, seed_re
     groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
     assert [g.layer_name for g in groups] == ["区名", "新增园区 (0)", "删除园区 (0)", "修改园区 (0)"]
     assert len(_geojson_layers(m)) == 1  # the districts only
+
+
+# ---- city scale ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def city(plan: Plan) -> Register:
+    """2,000 synthetic parcels inside the real districts (bench/checks.py), years inside the plan."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from checks import synthetic
+
+    reg = synthetic(2_000)
+    late = reg.allocations["delivery_year"] > plan.deadline_year
+    reg.allocations["delivery_year"] = reg.allocations["delivery_year"].where(~late)
+    return reg
+
+
+def _counted_by_park(plan: Plan, register: Register) -> pd.Series:
+    from planner.core.capacity import allocation_table
+
+    a = allocation_table(plan, register)
+    return a[a["counted"]].groupby("park_id")["area_m2"].sum()
+
+
+@pytest.mark.parametrize("cell_m", [500.0, 4_000.0])
+def test_grid_cells_add_up_to_the_register(plan: Plan, city: Register, cell_m: float) -> None:
+    index = mapview.map_index(plan, city)
+    cells = mapview.grid_cells(plan, index, cell_m)
+    parks = city.parks
+    assert cells["count"].sum() == len(parks)
+    assert cells["land_m2"].sum() == pytest.approx(parks["land_area_m2"].sum())
+    assert cells["counted_m2"].sum() == pytest.approx(_counted_by_park(plan, city).sum())
+    assert (cells["aligned_m2"] <= cells["counted_m2"] + 1e-6).all()
+    # each cell is cell_m across in the metric CRS and holds the parks whose point lies in it
+    metric = cells.to_crs(plan.metric_crs)
+    assert np.allclose(np.sqrt(metric.area), cell_m, rtol=1e-3)
+    first = cells.iloc[0]
+    inside = (np.floor(index.x / cell_m) == first["ix"]) & (np.floor(index.y / cell_m) == first["iy"])
+    assert first["count"] == inside.sum()
+    assert first["status"] == index.parks.loc[inside, "status"].value_counts().idxmax()
+
+
+def test_district_figures_are_the_register_by_district(plan: Plan, city: Register) -> None:
+    figures = mapview.district_figures(plan, mapview.map_index(plan, city))
+    counts = city.parks["district_code"].value_counts()
+    assert figures["count"].to_dict() == {c: int(counts.get(c, 0)) for c in plan.district_codes()}
+    land = city.parks.groupby("district_code")["land_area_m2"].sum()
+    assert figures.loc[land.index, "land_m2"].to_numpy() == pytest.approx(land.to_numpy())
+    assert figures["counted_m2"].sum() == pytest.approx(_counted_by_park(plan, city).sum())
+
+
+def test_the_viewport_query_returns_the_parcels_in_bounds_up_to_a_cap(plan: Plan, city: Register) -> None:
+    index = mapview.map_index(plan, city)
+    bounds = (113.88, 22.50, 113.98, 22.58)  # Nanshan
+    hits = mapview.parcels_in_view(index, bounds, cap=len(city.parks))
+    expected = np.flatnonzero(shapely.intersects(index.parks.geometry.values, shapely.box(*bounds)))
+    assert 0 < len(hits) < len(city.parks) and list(hits) == list(expected)
+    assert mapview.parcels_in_view(index, bounds, cap=len(expected) - 1) is None  # over the cap: aggregates
+    layer, kind = mapview.view_layer(plan, index, bounds, 15, cap=len(city.parks))
+    assert kind == "parcels"
+    (parcels,) = _geojson_layers(layer)
+    drawn = {f["properties"]["id"] for f in _features(parcels)}
+    assert set(index.parks["id"].iloc[expected]) <= drawn  # every parcel in view (and a margin)
+    layer, kind = mapview.view_layer(plan, index, bounds, 11, cap=10)
+    assert kind == "cells" and all("id" not in f["properties"] for f in _features(_geojson_layers(layer)[0]))
+
+
+def test_parcels_keep_their_shape_at_street_level_and_become_points_zoomed_out(
+    plan: Plan, city: Register
+) -> None:
+    index = mapview.map_index(plan, city)
+    positions = np.arange(50)
+    street = mapview.parcel_frame(index, positions, 17)
+    assert set(street.geom_type) == {"Polygon"}
+    assert list(street["id"]) == list(index.parks["id"].iloc[:50])
+    assert all(t.endswith(f"编号 ID: {i}") for t, i in zip(street["_tip"], street["id"], strict=True))
+    assert (street["_colour"] == street["status"].map(mapview.STATUS_COLOURS)).all()
+    far = mapview.parcel_frame(index, positions, 10)  # 60-200 m squares are specks at city scale
+    assert set(far.geom_type) == {"Point"}
+    shapes = index.parks.geometry.iloc[:50].values
+    assert (shapely.distance(far.geometry.values, shapes) < 1e-5).all()  # a point of its own parcel
+
+
+def test_cells_show_counts_and_colour_by_status_or_alignment(plan: Plan, city: Register) -> None:
+    index = mapview.map_index(plan, city)
+    by_status = _features(_geojson_layers(mapview.cell_layer(plan, index, 11))[0])
+    assert sum(int(f["properties"]["_label"].replace(",", "")) for f in by_status) == len(city.parks)
+    assert {f["properties"]["_colour"] for f in by_status} <= set(mapview.STATUS_COLOURS.values())
+    assert all("万㎡" in f["properties"]["_tip"] for f in by_status)
+    aligned = _features(_geojson_layers(mapview.cell_layer(plan, index, 11, colour_by="alignment"))[0])
+    assert {f["properties"]["_colour"] for f in aligned} <= {
+        *mapview.ALIGNED_COLOURS,
+        mapview.NO_COUNT_COLOUR,
+    }
+    m = mapview.build_map(plan, city, parks=False)
+    (names,) = [c for c in m._children.values() if getattr(c, "layer_name", "") == "区名"]
+    labels = [c.icon.options["html"] for c in names._children.values()]
+    assert len(labels) == len(plan.district_codes())
+    nanshan = next(x for x in labels if "南山" in x)
+    assert "planner-district-label" in nanshan
+    assert f"{int((city.parks['district_code'] == '440305').sum()):,} 个园区" in nanshan
+
+
+def test_overview_map_ships_aggregates_never_the_parks(plan: Plan, city: Register) -> None:
+    m = mapview.overview_map(plan, city)
+    features = [f for layer in _geojson_layers(m) for f in _features(layer)]
+    assert not any("id" in f["properties"] for f in features[len(plan.district_codes()) :])
+    assert len(m.get_root().render()) < 500_000  # a few hundred kB whatever the register's size
+
+
+def test_compare_map_draws_at_most_max_features_per_kind(plan: Plan, seed_register: Register) -> None:
+    from planner.store import compare, empty_register
+
+    m = mapview.compare_map(plan, compare(plan, empty_register(), seed_register), max_features=3)
+    groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
+    n = int(seed_register.parks.geometry.notna().sum())
+    added = next(g for name, g in groups.items() if name.startswith("新增园区"))
+    assert f"显示 3 / 共 {len(seed_register.parks):,}" in added.layer_name
+    assert len(_features(_geojson_layers(added)[0])) == min(3, n)
+
+
+def test_one_copy_of_each_register_version_per_process(plan: Plan, tmp_path: Path) -> None:
+    from planner.app import registers
+    from planner.core.access import User
+    from planner.store import open_store
+
+    store = open_store(str(tmp_path / "shared.gpkg"), plan)
+    a, va = registers.shared_register(store)
+    b, vb = registers.shared_register(store, "main", va.version)
+    assert a is b and va == vb  # two sessions, one copy
+    built: list[int] = []
+    for _ in range(2):
+        registers.derived(a, "n", lambda r: built.append(1) or len(r.parks))
+    assert built == [1]  # derived once per register
+    parks = a.parks.copy()
+    parks.loc[0, "name_en"] = "changed"
+    store.save(
+        Register(parks, a.allocations, a.quotas),
+        user=User("t", "planner"),
+        comment="t",
+        expected_version=va.version,
+    )
+    c, vc = registers.shared_register(store)
+    assert vc.version == va.version + 1 and c is not a and c.parks.loc[0, "name_en"] == "changed"
+    assert registers.shared_register(store, "main", va.version)[0] is a  # the old version still shared

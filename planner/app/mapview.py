@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely.geometry
 from branca.element import MacroElement
+from folium.utilities import JsCode
 from jinja2 import Template
 
 from planner.app.labels import district_area_note
@@ -964,7 +965,7 @@ def proposal_map(
 # returns, so panning keeps the map and sends only what is in view.
 
 MAX_PARCELS = 3_000  # parcels drawn one by one in a view at most; beyond: aggregates
-CELL_PX = 64  # a grid cell is about this many screen pixels across at the view's zoom
+CELL_PX = 40  # a grid cell is about this many screen pixels across at the view's zoom
 CELL_M_MIN, CELL_M_MAX = 250.0, 16_000.0
 ALIGNED_COLOURS = ("#d73027", "#fee08b", "#1a9850")  # counted space: none / half / all aligned
 NO_COUNT_COLOUR = "#bdbdbd"
@@ -1038,7 +1039,7 @@ def cell_size_m(zoom: float) -> float:
     rounded to a power of two times 250 m.
 
     >>> cell_size_m(10), cell_size_m(13)
-    (8000.0, 1000.0)
+    (4000.0, 500.0)
     """
     m_per_px = 156_543.03 * np.cos(np.radians(22.6)) / 2.0 ** float(zoom)
     size = CELL_M_MIN * 2.0 ** np.round(np.log2(max(CELL_PX * m_per_px, CELL_M_MIN) / CELL_M_MIN))
@@ -1130,6 +1131,15 @@ def _figures_html(
     )
 
 
+# each cell's count as a permanent label, its figures in a popup; bound per feature (a tooltip
+# bound to a GeoJson layer would be one label for the whole layer)
+_COUNT_LABEL = """function (feature, layer) {
+    layer.bindTooltip(String(feature.properties._label),
+        {permanent: true, direction: "center", className: "planner-count", interactive: false});
+    layer.bindPopup(feature.properties._tip);
+}"""
+
+
 def cell_layer(
     plan: Plan,
     index: MapIndex,
@@ -1141,7 +1151,7 @@ def cell_layer(
     basemap: str = "none",
 ) -> folium.FeatureGroup:
     """Grid cells (``cell_size_m(zoom)``) of the parks in ``bounds`` as one layer: coloured by the
-    commonest status or by alignment, the count as a permanent label, the figures in the tooltip."""
+    commonest status or by alignment, the count as a permanent label, the figures in a popup."""
     size = cell_size_m(zoom)
     cells = grid_cells(plan, index, size, bounds=bounds)
     if colour_by == "alignment":
@@ -1161,21 +1171,14 @@ def cell_layer(
     group = folium.FeatureGroup(name=name)
     if len(frame):
         folium.GeoJson(
-            frame[["_colour", "_label", "geometry"]],
+            frame[["_colour", "_label", "_tip", "geometry"]],
             style_function=lambda f: {
                 "color": f["properties"]["_colour"],
                 "weight": 1,
                 "fillColor": f["properties"]["_colour"],
                 "fillOpacity": 0.45,
             },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["_label"],
-                labels=False,
-                permanent=True,
-                direction="center",
-                class_name="planner-count",
-            ),
-            popup=None,
+            on_each_feature=JsCode(_COUNT_LABEL),  # a permanent label per cell (not one per layer)
         ).add_to(group)
     return group
 
