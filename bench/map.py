@@ -150,10 +150,15 @@ def view(browser, base: str, pid: int, label: str, path: str) -> None:
     context, page = new_page(browser, base)
     t0 = time.perf_counter()
     page.goto(f"{base}/{path}")
+    page.locator('[data-testid="stApp"]').wait_for()
+    up = time.perf_counter() - t0  # Streamlit's own page (its scripts and styles) is up
     drawn(page)
     seconds = time.perf_counter() - t0
     page.wait_for_timeout(1500)  # late messages (the rest of the page) still count as sent
-    print(f"  {label:<26} drawn after {seconds:5.1f} s, {page.received / 1e6:6.2f} MB received")
+    print(
+        f"  {label:<26} drawn after {seconds:5.1f} s (Streamlit's page up after {up:4.1f} s), "
+        f"{page.received / 1e6:6.2f} MB received"
+    )
     context.close()
     wait_idle(pid)
 

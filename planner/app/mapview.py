@@ -16,6 +16,7 @@ display (``planner.core.geo.shift_gdf``); what is drawn there must be shifted ba
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely.geometry
 from branca.element import MacroElement
 from folium.utilities import JsCode
@@ -489,7 +491,9 @@ def build_map(
 
     district_labels(plan, by_district, lang=lang, basemap=basemap).add_to(m)
 
-    for status in STATUSES if shown is not None else ():
+    for status in STATUSES:
+        if shown is None:
+            break
         subset = shown[shown["status"] == status]
         if subset.empty:
             continue
@@ -1090,11 +1094,18 @@ def grid_cells(
         cells["aligned_share"] = np.where(counted > 0, cells["aligned_m2"].to_numpy() / counted, np.nan)
     cells = cells.reset_index()
     ix, iy = cells["ix"].to_numpy(), cells["iy"].to_numpy()
-    boxes = shapely.box(ix * cell_m, iy * cell_m, (ix + 1) * cell_m, (iy + 1) * cell_m)
-    out = gpd.GeoDataFrame(
-        cells, geometry=gpd.GeoSeries(boxes, crs=plan.metric_crs).to_crs(WGS84).values, crs=WGS84
-    )
-    return out
+    # the cell's corners in the metric CRS, counter-clockwise, taken to WGS84 (one cached transformer)
+    cx = (np.stack([ix, ix + 1, ix + 1, ix], axis=1) * cell_m).ravel()
+    cy = (np.stack([iy, iy, iy + 1, iy + 1], axis=1) * cell_m).ravel()
+    lon, lat = _to_wgs84(plan.metric_crs).transform(cx, cy)
+    corners = np.stack([np.asarray(lon), np.asarray(lat)], axis=1).reshape(len(cells), 4, 2)
+    return gpd.GeoDataFrame(cells, geometry=shapely.polygons(corners), crs=WGS84)
+
+
+@functools.lru_cache(maxsize=8)
+def _to_wgs84(crs: str) -> pyproj.Transformer:
+    """A transformer from ``crs`` to WGS84 (lon, lat), built once: building one takes a PROJ lookup."""
+    return pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
 
 
 def district_figures(plan: Plan, index: MapIndex) -> pd.DataFrame:
@@ -1186,6 +1197,8 @@ def cell_layer(
 def parcels_in_view(index: MapIndex, bounds: Sequence[float], *, cap: int = MAX_PARCELS) -> np.ndarray | None:
     """Positions (in ``index.parks``) of the parks whose shape meets ``bounds`` (WGS84 minx, miny,
     maxx, maxy), through the spatial index; None when there are more than ``cap`` (draw aggregates)."""
+    if int(_in_bounds(index, bounds).sum()) > cap:  # counting points first spares a query of the city
+        return None
     hits = index.parks.sindex.query(shapely.box(*bounds), predicate="intersects")
     return None if len(hits) > cap else np.sort(hits)
 
