@@ -403,8 +403,13 @@ def test_parcels_keep_their_shape_at_street_level_and_become_points_zoomed_out(
 
 def test_cells_show_counts_and_colour_by_status_or_alignment(plan: Plan, city: Register) -> None:
     index = mapview.map_index(plan, city)
-    by_status = _features(_geojson_layers(mapview.cell_layer(plan, index, 11))[0])
-    assert sum(int(f["properties"]["_label"].replace(",", "")) for f in by_status) == len(city.parks)
+    cells, labels = (_features(layer) for layer in _geojson_layers(mapview.cell_layer(plan, index, 11)))
+    by_status = cells
+    assert len(labels) == len(cells) and {f["geometry"]["type"] for f in labels} == {"Point"}
+    assert sum(int(f["properties"]["_label"].replace(",", "")) for f in labels) == len(city.parks)
+    for cell, label in zip(cells, labels, strict=True):  # each count at its cell's centre
+        box = shapely.geometry.shape(cell["geometry"])
+        assert box.centroid.distance(shapely.geometry.shape(label["geometry"])) < 1e-4
     assert {f["properties"]["_colour"] for f in by_status} <= set(mapview.STATUS_COLOURS.values())
     assert all("万㎡" in f["properties"]["_tip"] for f in by_status)
     aligned = _features(_geojson_layers(mapview.cell_layer(plan, index, 11, colour_by="alignment"))[0])

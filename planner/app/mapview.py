@@ -253,9 +253,8 @@ class _Legend(MacroElement):
 
 
 MAP_CSS = """
-.planner-count{background:rgba(255,255,255,.85);border:0;box-shadow:none;padding:0 3px;
-  font:bold 11px sans-serif;color:#222}
-.planner-count:before{display:none}
+.planner-count{font:bold 11px/16px sans-serif;color:#222;text-align:center;white-space:nowrap;
+  text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;pointer-events:none}
 .planner-district-label{font:bold 13px sans-serif;color:#222;text-align:center;white-space:nowrap;
   text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;pointer-events:none}
 .planner-legend details>summary{cursor:pointer}
@@ -1142,12 +1141,13 @@ def _figures_html(
     )
 
 
-# each cell's count as a permanent label, its figures in a popup; bound per feature (a tooltip
-# bound to a GeoJson layer would be one label for the whole layer)
-_COUNT_LABEL = """function (feature, layer) {
-    layer.bindTooltip(String(feature.properties._label),
-        {permanent: true, direction: "center", className: "planner-count", interactive: false});
-    layer.bindPopup(feature.properties._tip);
+# each cell's figures in a popup; its count a label: a marker at the cell's centre (a tooltip on the
+# polygon is placed once, before the map has its size, and drifts)
+_CELL_POPUP = "function (feature, layer) { layer.bindPopup(feature.properties._tip); }"
+_COUNT_LABEL = """function (feature, latlng) {
+    return L.marker(latlng, {interactive: false, keyboard: false, icon: L.divIcon({
+        className: "planner-count", html: String(feature.properties._label),
+        iconSize: [44, 16], iconAnchor: [22, 8]})});
 }"""
 
 
@@ -1173,24 +1173,31 @@ def cell_layer(
     cells["_tip"] = _t(lang, f"{size / 1000:g} km 网格<br>", f"{size / 1000:g} km cell<br>") + _figures_html(
         cells["count"], cells["land_m2"], cells["counted_m2"], cells["aligned_share"], lang
     )
-    frame = gpd.GeoDataFrame(cells[["_colour", "_label", "_tip"]], geometry=cells.geometry, crs=WGS84)
+    frame = gpd.GeoDataFrame(cells[["_colour", "_tip"]], geometry=cells.geometry, crs=WGS84)
     frame["geometry"] = shapely.set_precision(frame.geometry.values, 1e-5)
+    centres = _to_wgs84(plan.metric_crs).transform((cells["ix"] + 0.5) * size, (cells["iy"] + 0.5) * size)
+    labels = gpd.GeoDataFrame(
+        {"_label": cells["_label"].to_numpy()},
+        geometry=shapely.set_precision(shapely.points(*centres), 1e-5),
+        crs=WGS84,
+    )
     datum = basemap_datum(basemap)
     if datum != "wgs84":
-        frame = shift_gdf(frame, to=datum)
+        frame, labels = shift_gdf(frame, to=datum), shift_gdf(labels, to=datum)
     name = _t(lang, f"园区汇总 ({size / 1000:g} km 网格)", f"Parks aggregated ({size / 1000:g} km cells)")
     group = folium.FeatureGroup(name=name)
     if len(frame):
         folium.GeoJson(
-            frame[["_colour", "_label", "_tip", "geometry"]],
+            frame,
             style_function=lambda f: {
                 "color": f["properties"]["_colour"],
                 "weight": 1,
                 "fillColor": f["properties"]["_colour"],
                 "fillOpacity": 0.45,
             },
-            on_each_feature=JsCode(_COUNT_LABEL),  # a permanent label per cell (not one per layer)
+            on_each_feature=JsCode(_CELL_POPUP),
         ).add_to(group)
+        folium.GeoJson(labels, pointToLayer=JsCode(_COUNT_LABEL)).add_to(group)
     return group
 
 
@@ -1321,8 +1328,8 @@ def overview_map(
     plan: Plan, register: Register, *, lang: str = "zh", colour_by: str = "status", height: int | str = "100%"
 ) -> folium.Map:
     """The Overview's small map: districts with their figures and name labels, and the register as
-    grid cells (count labels) one zoom level finer than the city view; never the parks themselves."""
-    cells = cell_layer(plan, map_index(plan, register), plan.map_zoom + 1, colour_by=colour_by, lang=lang)
+    grid cells (count labels) sized for the city view; never the parks themselves."""
+    cells = cell_layer(plan, map_index(plan, register), plan.map_zoom, colour_by=colour_by, lang=lang)
     return build_map(
         plan, register, lang=lang, height=height, parks=False, legend_expanded=False, overlays=[cells]
     )
