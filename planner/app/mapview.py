@@ -1016,7 +1016,7 @@ def build_index(plan: Plan, register: Register) -> MapIndex:
     """The register's :class:`MapIndex` (vectorised; a spatial index over the parks)."""
     p = register.parks
     located = ~(p.geometry.isna() | p.geometry.is_empty)
-    keep = ["id", "name_zh", "name_en", "status", "district_code", "land_area_m2"]
+    keep = ["id", "name_zh", "name_en", "status", "district_code", "land_area_m2", "new_gfa_m2"]
     parks = gpd.GeoDataFrame(p.loc[located, keep], geometry=p.geometry[located].values, crs=WGS84)
     parks = parks.reset_index(drop=True).rename(columns={"land_area_m2": "land_m2"})
     fig = park_figures(plan, register)
@@ -1215,7 +1215,7 @@ def parcel_frame(
 ) -> gpd.GeoDataFrame:
     """The parks at ``positions`` for drawing: shapes simplified to about half a pixel at ``zoom``
     and rounded to ~0.1 m (a shape under 4 pixels across becomes a point, drawn as a circle), the
-    status colour, a tooltip ending in the park's id (click-to-select)."""
+    status colour, the circle radius by new floor area, a tooltip ending in the park's id (click-to-select)."""
     p = index.parks.iloc[positions]
     pixel = 360.0 / (256 * 2.0 ** float(zoom))  # degrees of longitude per screen pixel
     geoms = shapely.simplify(p.geometry.values, 0.5 * pixel, preserve_topology=True)
@@ -1224,6 +1224,11 @@ def parcel_frame(
     speck = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < 4 * pixel
     geoms = np.where(speck, shapely.point_on_surface(geoms), geoms)
     geoms = shapely.set_precision(geoms, 1e-6)
+    # a circle's area is proportional to new floor area (of the register's largest), as on the small map
+    gfa = index.parks["new_gfa_m2"].to_numpy(dtype=float)
+    top = float(np.nanmax(gfa)) if np.isfinite(gfa).any() else 1.0
+    mine = np.clip(np.nan_to_num(p["new_gfa_m2"].to_numpy(dtype=float), nan=0.0), 0, None)
+    radius = np.round(RADIUS_MIN + (RADIUS_MAX - RADIUS_MIN) * np.sqrt(mine / (top or 1.0)), 1)
     name = p["name_zh"] if lang == "zh" else p["name_en"].where(p["name_en"] != "", p["name_zh"])
     status = p["status"].map({k: _t(lang, *v) for k, v in STATUS_LABELS.items()}).fillna(p["status"])
     return gpd.GeoDataFrame(
@@ -1231,6 +1236,7 @@ def parcel_frame(
             "id": p["id"].to_numpy(),
             "status": p["status"].to_numpy(),
             "_colour": p["status"].map(STATUS_COLOURS).fillna(STATUS_COLOURS["unknown"]).to_numpy(),
+            "_radius": radius,
             "_tip": (
                 "<b>" + _esc(name) + "</b> · " + _esc(status) + "<br>编号 ID: " + _esc(p["id"])
             ).to_numpy(),
@@ -1247,13 +1253,14 @@ def parcel_layer(frame: gpd.GeoDataFrame, *, lang: str = "zh", basemap: str = "n
     group = folium.FeatureGroup(name=_t(lang, f"园区 ({len(frame):,})", f"Parks ({len(frame):,})"))
     if len(frame):
         folium.GeoJson(
-            frame[["id", "_colour", "_tip", "geometry"]],
-            marker=folium.CircleMarker(radius=RADIUS_MIN + 1, fill=True),
+            frame[["id", "_colour", "_radius", "_tip", "geometry"]],
+            marker=folium.CircleMarker(radius=RADIUS_MIN, fill=True),
             style_function=lambda f: {
                 "color": f["properties"]["_colour"],
                 "fillColor": f["properties"]["_colour"],
                 "fillOpacity": 0.6,
                 "weight": 2,
+                "radius": f["properties"]["_radius"],
             },
             tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
         ).add_to(group)
