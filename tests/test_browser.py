@@ -197,8 +197,10 @@ def _assert_no_error(page, name: str) -> None:
 def _map_frame(page):
     frame = page.frame_locator(MAP_FRAME).first
     frame.locator(".leaflet-container").wait_for()
-    # the districts and parks are SVG paths once Leaflet has drawn them
-    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for()
+    # the districts and parks (or aggregate cells) are SVG paths once Leaflet has drawn them; a
+    # park far smaller than a pixel at city scale is an empty path: attached, not visible
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS - 1).wait_for()
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for(state="attached")
     return frame
 
 
@@ -424,7 +426,10 @@ def test_import_a_geojson_file(browser_page, plan, tmp_path: Path) -> None:
     page.get_by_text("2 个园区可以导入").first.wait_for()
     page.get_by_text("上传测试园").first.wait_for(state="attached")  # a cell of the (canvas) table
     frame = _map_frame(page)
-    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for()
+    # beyond the districts: the incoming parks (the register is shown as district figures, not
+    # parks); a small polygon is a speck at city scale, so "attached", and its dashed circle is seen
+    frame.locator('path.leaflet-interactive[stroke="#c2185b"]').nth(2).wait_for(state="attached")
+    frame.locator('path.leaflet-interactive[stroke="#c2185b"][stroke-dasharray="6 4"]').last.wait_for()
     _assert_no_error(page, "import preview")
     _settled(page)
     page.screenshot(path=SHOTS / "import_preview.png", full_page=True)
