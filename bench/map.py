@@ -2,7 +2,7 @@
 
     python bench/map.py [N ...]          # default: 1000 10000 100000
 
-For each N: synthetic parcels (``bench/checks.py``: 60-200 m squares inside the real districts, one
+For each N: synthetic parcels (``bench/checks.py``: squares on a grid inside the real districts, one
 allocation each) are saved as the only version of ``main`` in a fresh GeoPackage store, the app is
 started on it (``streamlit run app.py``, its own accounts file), and Debian's chromium (Playwright,
 ``executable_path=/usr/bin/chromium``, every request not to the app refused) opens each page. Printed:
