@@ -15,6 +15,7 @@ import shapely
 
 from planner import settings
 from planner.app import mapview
+from planner.core.capacity import allocation_table, capacity_report
 from planner.core.geo import shift_from_wgs84
 from planner.core.plan import Plan
 from planner.core.register import STATUSES, Register
@@ -331,8 +332,6 @@ def city(plan: Plan) -> Register:
 
 
 def _counted_by_park(plan: Plan, register: Register) -> pd.Series:
-    from planner.core.capacity import allocation_table
-
     a = allocation_table(plan, register)
     return a[a["counted"]].groupby("park_id")["area_m2"].sum()
 
@@ -362,6 +361,12 @@ def test_district_figures_are_the_register_by_district(plan: Plan, city: Registe
     land = city.parks.groupby("district_code")["land_area_m2"].sum()
     assert figures.loc[land.index, "land_m2"].to_numpy() == pytest.approx(land.to_numpy())
     assert figures["counted_m2"].sum() == pytest.approx(_counted_by_park(plan, city).sum())
+    # the share aligned with the district's specialisations is the capacity report's (NaN where the
+    # district designates none; here the register's district is the parcel's own)
+    report = capacity_report(plan, city).by_district.set_index("key")
+    share = report["aligned_share"].reindex(figures.index).to_numpy(dtype=float)
+    assert np.allclose(figures["aligned_share"].to_numpy(dtype=float), share, equal_nan=True, atol=0.02)
+    assert np.isnan(figures["aligned_share"]).any() and (figures["aligned_share"] > 0.5).any()
 
 
 def test_the_viewport_query_returns_the_parcels_in_bounds_up_to_a_cap(plan: Plan, city: Register) -> None:

@@ -321,7 +321,7 @@ def aggregate_legend(lang: str = "zh") -> str:
             ("契合 < 1/3", "aligned < 1/3"),
             ("契合 1/3-2/3", "aligned 1/3-2/3"),
             ("契合 ≥ 2/3", "aligned ≥ 2/3"),
-            ("无计入面积", "nothing counted"),
+            ("无计入面积或本区未指定方向", "nothing counted, or no specialisation designated"),
         ),
         strict=True,
     ):
@@ -1005,11 +1005,10 @@ def park_figures(plan: Plan, register: Register) -> pd.DataFrame:
     a = allocation_table(plan, register, where=where)
     counted = a["area_m2"].where(a["counted"], 0.0).fillna(0.0)
     aligned = counted.where(a["aligned"].eq(True), 0.0)
-    return (
-        pd.DataFrame({"counted_m2": counted, "aligned_m2": aligned, "park_id": a["park_id"]})
-        .groupby("park_id")[["counted_m2", "aligned_m2"]]
-        .sum()
-    )
+    judged = counted.where(a["aligned"].notna(), 0.0)  # in a district that designates specialisations
+    cols = ["counted_m2", "aligned_m2", "judged_m2"]
+    frame = pd.DataFrame({"counted_m2": counted, "aligned_m2": aligned, "judged_m2": judged})
+    return frame.assign(park_id=a["park_id"]).groupby("park_id")[cols].sum()
 
 
 def build_index(plan: Plan, register: Register) -> MapIndex:
@@ -1022,6 +1021,7 @@ def build_index(plan: Plan, register: Register) -> MapIndex:
     fig = park_figures(plan, register)
     parks["counted_m2"] = parks["id"].map(fig["counted_m2"]).fillna(0.0).to_numpy()
     parks["aligned_m2"] = parks["id"].map(fig["aligned_m2"]).fillna(0.0).to_numpy()
+    parks["judged_m2"] = parks["id"].map(fig["judged_m2"]).fillna(0.0).to_numpy()
     points = parks.geometry.representative_point()
     lonlat = shapely.get_coordinates(points.values)
     xy = shapely.get_coordinates(points.to_crs(plan.metric_crs).values)
@@ -1080,17 +1080,16 @@ def grid_cells(
             "land_m2": p["land_m2"].fillna(0.0).to_numpy(),
             "counted_m2": p["counted_m2"].to_numpy(),
             "aligned_m2": p["aligned_m2"].to_numpy(),
+            "judged_m2": p["judged_m2"].to_numpy(),
             "status": p["status"].to_numpy(),
         }
     )
     g = frame.groupby(["ix", "iy"], sort=True)
-    cells = g[["land_m2", "counted_m2", "aligned_m2"]].sum()
+    cells = g[["land_m2", "counted_m2", "aligned_m2", "judged_m2"]].sum()
     cells.insert(0, "count", g.size())
     by_status = frame.groupby(["ix", "iy", "status"]).size().unstack(fill_value=0)
     cells["status"] = by_status.idxmax(axis=1).reindex(cells.index) if len(by_status.columns) else []
-    counted = cells["counted_m2"].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cells["aligned_share"] = np.where(counted > 0, cells["aligned_m2"].to_numpy() / counted, np.nan)
+    cells["aligned_share"] = _aligned_share(cells)
     cells = cells.reset_index()
     ix, iy = cells["ix"].to_numpy(), cells["iy"].to_numpy()
     # the cell's corners in the metric CRS, counter-clockwise, taken to WGS84 (one cached transformer)
@@ -1112,13 +1111,20 @@ def district_figures(plan: Plan, index: MapIndex) -> pd.DataFrame:
     ``aligned_m2``, ``aligned_share`` of its located parks (by the district the register records)."""
     p = index.parks
     g = p.assign(land_m2=p["land_m2"].fillna(0.0)).groupby("district_code")
-    out = g[["land_m2", "counted_m2", "aligned_m2"]].sum()
+    out = g[["land_m2", "counted_m2", "aligned_m2", "judged_m2"]].sum()
     out.insert(0, "count", g.size())
     out = out.reindex(plan.district_codes()).fillna(0.0)
     out["count"] = out["count"].astype(int)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["aligned_share"] = np.where(out["counted_m2"] > 0, out["aligned_m2"] / out["counted_m2"], np.nan)
+    out["aligned_share"] = _aligned_share(out)
     return out
+
+
+def _aligned_share(frame: pd.DataFrame) -> np.ndarray:
+    """Aligned / counted space, of the space counted in districts that designate specialisations
+    (as ``capacity_report``'s ``aligned_share``); NaN where none is."""
+    judged = frame["judged_m2"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(judged > 0, frame["aligned_m2"].to_numpy(dtype=float) / judged, np.nan)
 
 
 def _wan(v: pd.Series) -> pd.Series:
