@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.app.registers import shared_register
 from planner.core.access import ANONYMOUS, User, may, may_edit_district, rows
 from planner.core.accounts import (
     LOCKED_DETAIL,
@@ -118,9 +119,10 @@ def load_scenario(
 ) -> Version:
     """Make a scenario's version (the latest when ``version`` is None) the working register.
 
-    Raises NotFound when there is no such scenario or version (the state is then unchanged).
+    Raises NotFound when there is no such scenario or version (the state is then unchanged). The
+    register is the process's shared copy of that version (:func:`planner.app.registers.shared_register`).
     """
-    register, v = state_store(state).load(scenario, version)
+    register, v = shared_register(state_store(state), scenario, version)
     state["register"] = register
     state["version"] = v
     state["scenario"] = scenario
