@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -99,3 +100,80 @@ def register_changes(before: Register, after: Register) -> RegisterChanges:
         table_changes(before.allocations, after.allocations, "allocation_id"),
         table_changes(before.quotas, after.quotas, "district_code"),
     )
+
+
+# The key of each of a register's tables: a row is matched across versions by it.
+KEYS: dict[str, str] = {"parks": "id", "allocations": "allocation_id", "quotas": "district_code"}
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One change to a register, computed once and handed on (rights, validation, store): which keys
+    were added, removed and changed (``changes``) and the new rows of the added and changed keys
+    (``rows``: a Register holding only those rows)."""
+
+    changes: RegisterChanges
+    rows: Register
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+
+def _new_rows(after: pd.DataFrame, key: str, ch: TableChanges) -> pd.DataFrame:
+    keep = set(ch.added) | set(ch.changed)
+    return after[after[key].astype(str).isin(keep)]
+
+
+def register_delta(before: Register, after: Register, changes: RegisterChanges | None = None) -> Delta:
+    """The change from ``before`` to ``after`` (``changes`` when already computed): the keys and the
+    rows to write."""
+    changes = changes if changes is not None else register_changes(before, after)
+    return Delta(
+        changes,
+        Register(
+            _new_rows(after.parks, KEYS["parks"], changes.parks),
+            _new_rows(after.allocations, KEYS["allocations"], changes.allocations),
+            _new_rows(after.quotas, KEYS["quotas"], changes.quotas),
+        ),
+    )
+
+
+def whole_delta(register: Register) -> Delta:
+    """Every row of ``register`` as added (a new scenario, a seed)."""
+    return Delta(
+        RegisterChanges(
+            *(
+                TableChanges(added=frame[KEYS[t]].astype(str).tolist())
+                for t, frame in (
+                    ("parks", register.parks),
+                    ("allocations", register.allocations),
+                    ("quotas", register.quotas),
+                )
+            )
+        ),
+        register,
+    )
+
+
+def apply_delta(register: Register, delta: Delta) -> Register:
+    """``register`` with ``delta`` applied: its removed rows dropped, its added and changed rows
+    put in (a changed row in its place, an added one at the end). Re-applies a change that was
+    refused as a conflict onto a newer version."""
+    frames = []
+    for table in ("parks", "allocations", "quotas"):
+        frame, new = getattr(register, table), getattr(delta.rows, table)
+        key = KEYS[table]
+        ch = getattr(delta.changes, table)
+        keys = frame[key].astype(str)
+        place = pd.Series(np.arange(len(frame)), index=keys.to_numpy())
+        place = place[~place.index.duplicated()]
+        kept = frame[~keys.isin(ch.touched).to_numpy()]
+        order = [*place[kept[key].astype(str)].tolist()]
+        new_keys = new[key].astype(str)
+        order += [place.get(k, len(frame) + i) for i, k in enumerate(new_keys)]
+        out = pd.concat([kept, new], ignore_index=True) if len(new) else kept.reset_index(drop=True)
+        frames.append(out.iloc[np.argsort(np.asarray(order), kind="stable")].reset_index(drop=True))
+    parks = frames[0]
+    if not isinstance(parks, gpd.GeoDataFrame):
+        parks = gpd.GeoDataFrame(parks, geometry="geometry", crs=register.parks.crs)
+    return Register(parks, frames[1], frames[2])
