@@ -276,7 +276,10 @@ def test_saves_from_the_same_base_on_different_rows_both_succeed(store, plan, se
     )
     pid = park_in(plan, reg_b, "440304")
     bobs = store.save(
-        edited(reg_b, pid, name_en="Bob's name"), user=PLANNER2, comment="Bob 改名", expected_version=vb.version
+        edited(reg_b, pid, name_en="Bob's name"),
+        user=PLANNER2,
+        comment="Bob 改名",
+        expected_version=vb.version,
     )
     # Bob's change is applied onto Alice's version and recorded as such: nothing of either is lost
     assert (bobs.version, bobs.base_version, bobs.merged_onto) == (3, 1, 2)
@@ -292,7 +295,9 @@ def test_saves_from_the_same_base_on_different_rows_both_succeed(store, plan, se
 def test_a_row_changed_by_both_is_a_conflict_naming_it_and_who_changed_it(store, plan, seed_register):
     reg, v = store.load()
     pid = park_in(plan, reg, "440304")
-    store.save(edited(reg, pid, name_en="Alice's name"), user=PLANNER, comment="Alice 改名", expected_version=1)
+    store.save(
+        edited(reg, pid, name_en="Alice's name"), user=PLANNER, comment="Alice 改名", expected_version=1
+    )
     mine = edited(reg, pid, name_en="Bob's name")
     with pytest.raises(ConflictError) as err:
         store.save(mine, user=PLANNER2, comment="Bob 改名", expected_version=v.version)
@@ -308,7 +313,9 @@ def test_a_row_changed_by_both_is_a_conflict_naming_it_and_who_changed_it(store,
     assert mine.parks.set_index("id").loc[pid, "name_en"] == "Bob's name"
     assert store.audit_log(limit=1)["outcome"].iloc[0] == "conflict"
     # Bob re-applies onto the latest and saves
-    store.save(edited(latest, pid, name_en="Bob's name"), user=PLANNER2, comment="Bob 改名", expected_version=2)
+    store.save(
+        edited(latest, pid, name_en="Bob's name"), user=PLANNER2, comment="Bob 改名", expected_version=2
+    )
     assert store.load()[0].parks.set_index("id").loc[pid, "name_en"] == "Bob's name"
 
 

@@ -110,6 +110,7 @@ def run_guarded(func, args: argparse.Namespace, *, writes: bool = False) -> int:
         _fail(args, "usage", exc, [])
         return EXIT_USAGE
     except ConflictError as exc:
+        exc.args = (str(exc) + retry_hint(exc),)
         _fail(args, "conflict", exc, getattr(exc, "problems", []))
         return EXIT_CONFLICT
     except (AccessDenied, SignInFailed) as exc:
@@ -144,9 +145,27 @@ def _fail(args: argparse.Namespace, outcome: str, exc: Exception, problems: list
                 "expected_version": exc.expected_version,
                 "current_version": exc.current_version,
                 "versions": [_version_dict(v) for v in exc.versions],
+                "rows": [
+                    {"table": table, "key": key, "version": v.version, "author": v.author}
+                    for table, rows in exc.rows.items()
+                    for key, v in rows
+                ],
             }
         _dump(out)
     print(f"拒绝 refused ({outcome}): {exc}", file=sys.stderr)
+
+
+def retry_hint(exc: ConflictError) -> str:
+    """How to retry after a conflict on the command line: the input was not changed."""
+    if exc.current_version is None:
+        return ""
+    return (
+        f"\n你的输入文件未改动; 看过上面的改动后, 用 --expected-version {exc.current_version} 重新运行同一命令"
+        f"即可在 v{exc.current_version} 上应用你的修改 (import 会自动载入最新版本, 直接重新运行) / your input "
+        f"files are untouched: after reviewing the changes above, run the same command again with "
+        f"--expected-version {exc.current_version} to apply your change onto v{exc.current_version} "
+        "(import loads the latest version itself: just run it again)"
+    )
 
 
 def _plain(x: Any) -> Any:

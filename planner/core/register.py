@@ -345,14 +345,16 @@ def validate_touched(
     keys, and of the parks the touched allocations name, in the version the change applies to;
     ``added``: per table, the keys the change adds (a key already stored is a duplicate);
     ``dependants``: the stored allocations that name a removed park and are not changed themselves."""
-    problems = validate_parks(rows.parks, plan, place=f"{place}/{PARKS_FILE}")
-    known = pd.concat(
-        [stored.parks["id"][~stored.parks["id"].isin(removed_parks)], rows.parks["id"]], ignore_index=True
-    )
-    problems += validate_allocations(
-        rows.allocations, pd.DataFrame({"id": known}), plan, place=f"{place}/{ALLOCATIONS_FILE}"
-    )
-    problems += validate_quotas(rows.quotas, plan, place=f"{place}/{QUOTAS_FILE}")
+    problems = validate_parks(rows.parks, plan, place=f"{place}/{PARKS_FILE}") if len(rows.parks) else []
+    if len(rows.allocations):
+        known = pd.concat(
+            [stored.parks["id"][~stored.parks["id"].isin(removed_parks)], rows.parks["id"]], ignore_index=True
+        )
+        problems += validate_allocations(
+            rows.allocations, pd.DataFrame({"id": known}), plan, place=f"{place}/{ALLOCATIONS_FILE}"
+        )
+    if len(rows.quotas):
+        problems += validate_quotas(rows.quotas, plan, place=f"{place}/{QUOTAS_FILE}")
     for table, frame, old, key, file in (
         ("parks", rows.parks, stored.parks, "id", PARKS_FILE),
         ("allocations", rows.allocations, stored.allocations, "allocation_id", ALLOCATIONS_FILE),

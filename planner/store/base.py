@@ -211,13 +211,20 @@ def audit_row(row: dict) -> dict:
     return {k: shown_text(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
+_EMPTY: list[Register] = []
+
+
 def empty_register() -> Register:
-    """A register with no parks, allocations or quotas."""
-    return Register(
-        empty_parks(),
-        conform_allocations(pd.DataFrame(columns=ALLOCATION_COLUMNS)),
-        conform_quotas(pd.DataFrame(columns=QUOTA_COLUMNS)),
-    )
+    """A register with no parks, allocations or quotas (a copy of one made once)."""
+    if not _EMPTY:
+        _EMPTY.append(
+            Register(
+                empty_parks(),
+                conform_allocations(pd.DataFrame(columns=ALLOCATION_COLUMNS)),
+                conform_quotas(pd.DataFrame(columns=QUOTA_COLUMNS)),
+            )
+        )
+    return _EMPTY[0].copy()
 
 
 def refuse_schema(location: str, found: str | None) -> InputError:

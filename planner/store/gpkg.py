@@ -339,11 +339,13 @@ class GeoPackageBackend:
         )
 
     @staticmethod
-    def _register(parks: pd.DataFrame, allocations: pd.DataFrame, quotas: pd.DataFrame) -> Register:
+    def _parks(parks: pd.DataFrame) -> gpd.GeoDataFrame:
         geoms = from_gpkg_blobs(parks.pop("geom").tolist())
         parks["figures_verified"] = parks["figures_verified"].astype("boolean").fillna(False).astype(bool)
-        gdf = gpd.GeoDataFrame(parks, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
-        return Register(conform_parks(gdf), conform_allocations(allocations), conform_quotas(quotas))
+        return conform_parks(gpd.GeoDataFrame(parks, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84))
+
+    def _register(self, parks: pd.DataFrame, allocations: pd.DataFrame, quotas: pd.DataFrame) -> Register:
+        return Register(self._parks(parks), conform_allocations(allocations), conform_quotas(quotas))
 
     def read_keys(
         self, scenario: str, version: int, table: str, column: str, values: list[str]
@@ -365,7 +367,7 @@ class GeoPackageBackend:
             ] or [pd.DataFrame(columns=names)]
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if table == "parks":
-            return self._register(frame, pd.DataFrame(columns=[]), pd.DataFrame(columns=[])).parks
+            return self._parks(frame)
         return conform_allocations(frame) if table == "allocations" else conform_quotas(frame)
 
     def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]:

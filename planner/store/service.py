@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,21 @@ from planner.store.base import (
 )
 
 MAIN = "main"
+_WRITERS: dict[tuple[str, str], threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _writer(location: str, scenario: str):
+    """One save of a scenario at a time in this process (the app's sessions are threads): the
+    next one checks its change against the version just written instead of retrying after a
+    Race. Saves from other processes still meet as a Race in the backend's transaction."""
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault((location, scenario), threading.Lock())
+    with lock:
+        yield
+
+
 # the problem codes of a stored number the upgrade reports (an infinite, missing or implausible figure)
 _NUMBER_CODES = {
     "implausible_number",
@@ -807,11 +823,13 @@ class Store:
         base: Register | None = None,
         changes: RegisterChanges | None = None,
     ) -> Delta:
-        """The change from ``expected`` (or ``base``) to ``register``, computed once."""
-        register = conform(register)
+        """The change from ``expected`` (or ``base``, the caller's register of that version, and
+        ``register`` made from it by the library's edits: not conformed again) to ``register``,
+        computed once; its rows are conformed when it is applied."""
         if expected is None:
-            return whole_delta(register)
+            return whole_delta(conform(register))
         if base is None:
+            register = conform(register)
             latest = self._latest(scenario)
             if latest is None or expected > latest.version:
                 raise self._conflict(scenario, expected, user, action)
@@ -820,8 +838,7 @@ class Store:
             except NotFound:
                 raise self._conflict(scenario, expected, user, action) from None
             changes = None
-        delta = register_delta(base, register, changes)
-        return Delta(delta.changes, conform(delta.rows))
+        return register_delta(base, register, changes)
 
     def save_change(
         self,
@@ -845,6 +862,19 @@ class Store:
             scenario = normalise_scenario_name(scenario)
             self._refuse_confusable(scenario, user, action)
         delta = Delta(delta.changes, conform(delta.rows))
+        with _writer(self.location, scenario):  # saves of one process queue here; of others: Race
+            return self._save_change(delta, user, comment, scenario, expected_version, action, restored_from)
+
+    def _save_change(
+        self,
+        delta: Delta,
+        user: User,
+        comment: str,
+        scenario: str,
+        expected_version: int | None,
+        action: str,
+        restored_from: int | None,
+    ) -> Version:
         for _attempt in range(_ATTEMPTS):
             newest = self._latest(scenario)  # the version to write after (a tombstone too)
             latest = newest if newest is not None and newest.action != "delete" else None
