@@ -26,6 +26,7 @@ from planner.cli.propose import add_propose_command
 from planner.cli.store import (
     add_scenario_command,
     add_store_arguments,
+    add_store_command,
     cli_store,
     run_guarded,
     signed_in,
@@ -288,6 +289,7 @@ def add_import_command(sub: argparse._SubParsersAction) -> None:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_import_command,
     add_scenario_command,
+    add_store_command,
     add_account_command,
     add_monitor_commands,
     add_propose_command,

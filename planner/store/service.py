@@ -274,7 +274,8 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
         )
     store = Store(backend, plan)
     if backend.legacy:  # a store of the snapshot format: upgraded on open, every version kept
-        store.upgrade()
+        store.upgrade_report = store.upgrade()
+        store.upgraded = True
     if backend.is_empty():
         register = load_register(plan)
         with contextlib.suppress(Race):  # another process seeded it at the same moment
@@ -378,6 +379,8 @@ class Store:
         self.backend = backend
         self.plan = plan
         self.location = backend.location
+        self.upgraded = False  # whether opening it upgraded it from an earlier schema
+        self.upgrade_report: list[str] = []  # what the upgrade's re-check of stored numbers found
 
     def __repr__(self) -> str:
         return f"Store({self.location!r})"
