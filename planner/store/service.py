@@ -892,6 +892,9 @@ class Store:
             stored, dependants = self._stored(scenario, target, delta)
             self._check(delta, stored, dependants, user, comment, scenario, expected_version, action)
             if expected_version is not None and target is not None and target != expected_version:
+                since = [v for v in self._versions(scenario) if v.version > expected_version]
+                if any(v.action == "delete" for v in since):  # deleted and brought back meanwhile
+                    raise self._conflict(scenario, expected_version, user, action)
                 clash = self._clash(scenario, delta, expected_version, target)
                 if clash:
                     raise self._conflict(scenario, expected_version, user, action, rows=clash)
