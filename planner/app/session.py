@@ -295,7 +295,8 @@ def commit_edit(
 
 def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> Version:
     """After a conflict: load the scenario's latest version (the session's unsaved edits are
-    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget).
+    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget; a change kept
+    by a row conflict stays kept for :func:`reapply_pending`).
 
     A scenario deleted meanwhile has no latest version: ``main`` is loaded instead and
     ``state["notice"]`` says so (the page frame shows it once). Safe in an on_click callback.

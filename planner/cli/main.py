@@ -216,8 +216,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     if preview.ok and not args.dry_run and user is not None:
         comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
-        saved = store.save(
-            new_register, user=user, comment=comment, scenario=args.scenario, expected_version=loaded.version
+        saved = store.save(  # the change against the version just loaded: computed once, not read again
+            new_register,
+            user=user,
+            comment=comment,
+            scenario=args.scenario,
+            expected_version=loaded.version,
+            base=register,
         )
         imported = True
     if args.json:

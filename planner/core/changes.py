@@ -1,6 +1,9 @@
 """What changed between two registers: rows added, removed and changed, by key, vectorised.
 
-Used by the access rules (who changed what), the store's conflict messages and scenario diffs.
+A change is computed once (:func:`register_delta`: the keys and the new rows) and handed on: the
+access rules check who changed what on its touched rows, the store validates and writes only
+those rows, a refused change is re-applied onto a newer version (:func:`apply_delta`); scenario
+diffs and conflict messages list it.
 """
 
 from __future__ import annotations

@@ -40,6 +40,9 @@ TEST_PAUSE_ENV = "PLANNER_STORE_TEST_PAUSE"
 SCHEMA_VERSION = 2
 LEGACY_SCHEMA = 1
 ROW_TABLES = ("parks", "allocations", "quotas")
+# A row's place in its version (``pos``): a changed row keeps its place, the rows a version adds
+# get version * POS_STEP + i, after every row of the versions before it (no max() to look up).
+POS_STEP = 10_000_000
 
 # The columns each table stores, with their kind (text / real / int / bool), from the schema;
 # the backends map kinds to types.

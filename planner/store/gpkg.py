@@ -32,6 +32,7 @@ from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
     INDICATOR_TABLE_COLUMNS,
+    POS_STEP,
     ROW_TABLES,
     SCHEMA_VERSION,
     Race,
@@ -466,11 +467,9 @@ class GeoPackageBackend:
             self._in_chunks(con, f"UPDATE {table} SET v_to = ? WHERE {where}", (number, scenario), gone)
             if not len(frame):
                 continue
-            top = con.execute(
-                f"SELECT coalesce(max(pos), -1) FROM {table} WHERE scenario = ?", (scenario,)
-            ).fetchone()[0]
             keys = frame[key].astype(str).tolist()
-            new = iter(range(top + 1, top + 1 + len(keys)))
+            top = number * POS_STEP  # an added row goes after every row of the earlier versions
+            new = iter(range(top, top + len(keys)))
             pos = [places[k] if k in places else next(new) for k in keys]
             names = ["scenario", "v_from", "pos", *(c for c, _ in COLUMNS[table])]
             cols = [[scenario] * len(frame), [number] * len(frame), pos, *self._rows(frame, table)]

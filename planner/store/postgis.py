@@ -30,6 +30,7 @@ from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
     INDICATOR_TABLE_COLUMNS,
+    POS_STEP,
     ROW_TABLES,
     SCHEMA_VERSION,
     Race,
@@ -71,7 +72,7 @@ def _row_tables(md: sa.MetaData, suffix: str = "") -> None:
             sa.Column("scenario", sa.Text, nullable=False),
             sa.Column("v_from", sa.Integer, nullable=False),
             sa.Column("v_to", sa.Integer),
-            sa.Column("pos", sa.Integer, nullable=False),
+            sa.Column("pos", sa.BigInteger, nullable=False),
         ]
         cols += [sa.Column(c, _SA_TYPES[k]) for c, k in COLUMNS[table]]
         if table == "parks":
@@ -387,11 +388,9 @@ class PostgisBackend:
                 )
             if not len(frame):
                 continue
-            top = con.execute(
-                sa.text(f"SELECT coalesce(max(pos), -1) FROM {table}{suffix} WHERE scenario = :s"), p
-            ).scalar()
             keys = frame[KEYS[table]].astype(str).tolist()
-            new = iter(range(top + 1, top + 1 + len(keys)))
+            top = number * POS_STEP  # an added row goes after every row of the earlier versions
+            new = iter(range(top, top + len(keys)))
             pos = [places[k] if k in places else next(new) for k in keys]
             cursor = dbapi.cursor()
             try:

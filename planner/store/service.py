@@ -889,8 +889,6 @@ class Store:
                 raise self._conflict(scenario, None, user, action)
             if target is None:  # version 1, or the version after a delete: a new scenario
                 self._require(user, action, scenario, "create")
-            stored, dependants = self._stored(scenario, target, delta)
-            self._check(delta, stored, dependants, user, comment, scenario, expected_version, action)
             if expected_version is not None and target is not None and target != expected_version:
                 since = [v for v in self._versions(scenario) if v.version > expected_version]
                 if any(v.action == "delete" for v in since):  # deleted and brought back meanwhile
@@ -898,6 +896,8 @@ class Store:
                 clash = self._clash(scenario, delta, expected_version, target)
                 if clash:
                     raise self._conflict(scenario, expected_version, user, action, rows=clash)
+            stored, dependants = self._stored(scenario, target, delta)
+            self._check(delta, stored, dependants, user, comment, scenario, expected_version, action)
             if latest is not None and not delta:  # nothing to write
                 return latest
             try:
