@@ -658,7 +658,14 @@ class Store:
         if target is None:
             empty = empty_register()
             return empty, empty.allocations
-        read = self.backend.read_keys
+
+        def read(scenario: str, version: int, table: str, column: str, keys: list[str]) -> pd.DataFrame:
+            # a key with a NUL cannot be stored (PostgreSQL cannot even be asked for it): the
+            # validation that follows refuses its row
+            return self.backend.read_keys(
+                scenario, version, table, column, [k for k in keys if "\x00" not in k]
+            )
+
         allocations = (
             read(scenario, target, "allocations", "allocation_id", ch.allocations.touched)
             if ch.allocations
