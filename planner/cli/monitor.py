@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +81,28 @@ def monitor_of(args: argparse.Namespace, plan: Plan, store: Store, register) -> 
     return mon, trend_frame(rows)
 
 
-def monitor_json(args: argparse.Namespace, plan: Plan, store: Store, register) -> dict[str, Any]:
-    """The keys ``check --json`` adds: ``monitor``, and ``trend`` with ``--trend``."""
+def monitor_json(
+    args: argparse.Namespace, plan: Plan, store: Store, register, first: int | None = None
+) -> dict[str, Any]:
+    """The keys ``check --json`` adds: ``monitor``, and ``trend`` with ``--trend``. ``first``: the
+    monitor's per-allocation lists cut to their first rows (warnings: the first of each code), with
+    ``warnings_total``, ``warnings_by_code`` and ``slipped_total``."""
     mon, trend = monitor_of(args, plan, store, register)
-    out: dict[str, Any] = {"as_of": mon.as_of.isoformat(), "monitor": mon.to_dict()}
+    counts: dict[str, Any] = {}
+    if first is not None:
+        by_code: dict[str, int] = {}
+        shown = []
+        for w in mon.warnings:
+            by_code[w.code] = by_code.get(w.code, 0) + 1
+            if by_code[w.code] <= first:
+                shown.append(w)
+        counts = {
+            "warnings_total": len(mon.warnings),
+            "warnings_by_code": by_code,
+            "slipped_total": len(mon.slipped),
+        }
+        mon = replace(mon, warnings=shown, slipped=mon.slipped.head(first))
+    out: dict[str, Any] = {"as_of": mon.as_of.isoformat(), "monitor": mon.to_dict() | counts}
     if args.trend:
         out["trend"] = {
             "versions": _records(trend),
