@@ -146,6 +146,8 @@ def _conform(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
         if c.name not in out:
             out[c.name] = pd.Series(np.nan if c.kind == "real" else pd.NA, index=out.index, dtype=object)
         col = out[c.name]
+        if str(col.dtype) == c.dtype and (c.kind != "text" or not col.isna().any()):
+            continue  # already conformed (the common case: a register read or edited by the planner)
         if c.kind == "text":
             out[c.name] = col.astype(object).where(col.notna(), "").astype(str)
         elif c.kind == "bool":
