@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import json
 import shutil
+import sqlite3
+import struct
 import warnings
 import zipfile
 import zlib
@@ -21,7 +24,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from planner.core.values import geojson_text_problems
+from planner.core.values import field_problems, geojson_text_problems
 from planner.io.issues import _Collector, _Refuse
 from planner.settings import MB, import_limits
 
@@ -248,7 +251,88 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
                 pyogrio.set_gdal_config_options({_KML_LAUNDER: previous})
     for w in caught:
         c.warn("read_warning", c.file, "", f"读取提示: {w.message}", f"reader says: {w.message}")
+    if path.suffix.lower() == ".gpkg":
+        _refuse_cut_texts(_gpkg_cut_texts(path, layers[0][0]), c)
     return gdf
+
+
+def _gpkg_cut_texts(path: Path, table: str) -> list[tuple[int, str, str]]:
+    """(feature number, column, whole text) of each GeoPackage text cell holding a NUL.
+
+    SQLite keeps the whole text; GDAL reads it only up to the NUL, so it is looked for in the
+    file itself, read-only. Features are numbered in GDAL's reading order (the table's rowid).
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
+            quoted = table.replace('"', '""')
+            cols = [row[1] for row in con.execute(f'PRAGMA table_info("{quoted}")')]
+            if not cols:
+                return []
+            names = [col.replace('"', '""') for col in cols]
+            texts = ", ".join(
+                f'CASE WHEN typeof("{n}") = \'text\' THEN CAST("{n}" AS BLOB) END AS c{i}'
+                for i, n in enumerate(names)
+            )
+            has_nul = " OR ".join(f"instr(c{i}, X'00') > 0" for i in range(len(names)))
+            rows = con.execute(  # numbered over every row first, then the rows with a NUL kept
+                f'SELECT * FROM (SELECT row_number() OVER (ORDER BY rowid) AS n, {texts} FROM "{quoted}") '
+                f"WHERE {has_nul}"
+            ).fetchall()
+    except sqlite3.Error:
+        return []  # GDAL read the file: what SQLite cannot say is no cut text
+    return [
+        (int(row[0]), col, bytes(value).decode("utf-8", "replace"))
+        for row in rows
+        for col, value in zip(cols, row[1:], strict=True)
+        if isinstance(value, bytes) and b"\x00" in value
+    ]
+
+
+_DELETED = 0x2A  # a DBF record starting with "*" is deleted: GDAL skips it
+
+
+def _dbf_cut_texts(dbf: Path, encoding: str) -> list[tuple[int, str, str]]:
+    """(feature number, field, whole text) of each DBF text cell in which text follows a NUL.
+
+    GDAL reads a DBF text only up to a NUL. A NUL that only pads the cell (as some writers pad
+    instead of with spaces) cuts nothing; one followed by text does. Looked for in the records'
+    bytes, one field at a time (numpy over all records).
+    """
+    raw = dbf.read_bytes()
+    if len(raw) < 32:
+        return []
+    count, header, size = struct.unpack_from("<IHH", raw, 4)
+    fields, pos, offset = [], 32, 1  # each record starts with its deletion flag
+    while pos + 32 <= min(header, len(raw)) and raw[pos] != 0x0D:
+        length = raw[pos + 16]
+        if raw[pos + 11 : pos + 12] == b"C":
+            fields.append((raw[pos : pos + 11].split(b"\x00")[0].decode(encoding, "replace"), offset, length))
+        offset, pos = offset + length, pos + 32
+    count = min(count, (len(raw) - header) // size) if size and header <= len(raw) else 0
+    if not fields or count == 0 or offset > size:
+        return []
+    records = np.frombuffer(raw, np.uint8, count=count * size, offset=header).reshape(count, size)
+    kept = records[:, 0] != _DELETED
+    numbers = np.cumsum(kept)
+    out = []
+    for name, start, length in fields:
+        cells = records[:, start : start + length]
+        nul = cells == 0
+        cut = (np.logical_or.accumulate(nul, axis=1) & ~nul & (cells != 0x20)).any(axis=1) & kept
+        out += [
+            (int(numbers[i]), name, cells[i].tobytes().rstrip(b" \x00").decode(encoding, "replace"))
+            for i in np.flatnonzero(cut)
+        ]
+    return out
+
+
+def _refuse_cut_texts(found: list[tuple[int, str, str]], c: _Collector) -> None:
+    """Each text GDAL would cut at a NUL is a problem with its feature and field (the text rule of
+    ``planner.core.values``), never a shortened name."""
+    for number, field, text in found:
+        for problem in field_problems({field: text}, place=f"{c.file} feature {number}"):
+            c.error("control_character", problem.place, problem.field, problem.message_zh, problem.message_en)
 
 
 def _note_prj(prj: Path | None, gdf: gpd.GeoDataFrame, c: _Collector) -> None:
@@ -305,6 +389,8 @@ def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
     try:
         gdf = _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
         _note_prj(prj, gdf, c)
+        if dbf is not None:
+            _refuse_cut_texts(_dbf_cut_texts(dbf, encoding or "utf-8"), c)
         return gdf
     except UnicodeDecodeError:
         if encoding == "gb18030" or dbf is None:
@@ -319,6 +405,7 @@ def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
         kwargs_retry = {"encoding": "gb18030"}
         gdf = _read_vector(shp, c, **kwargs_retry)
         _note_prj(prj, gdf, c)
+        _refuse_cut_texts(_dbf_cut_texts(dbf, "gb18030"), c)
         return gdf
 
 
