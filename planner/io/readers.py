@@ -37,19 +37,31 @@ TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # old .xls: save it as .xls
 SUPPORTED_SUFFIXES = VECTOR_SUFFIXES + TABLE_SUFFIXES
 
 
+def _refuse_file(c: _Collector, zh: str, en: str, *, code: str = "unreadable", field: str = "") -> NoReturn:
+    """One error about the whole file (Chinese, English); the import stops there."""
+    c.error(code, c.file, field, zh, en)
+    raise _Refuse
+
+
+def _cannot_read(
+    c: _Collector, exc: BaseException, what_zh: str = "文件", what_en: str = "the file"
+) -> NoReturn:
+    """The reader failed on the file: its own words, after what could not be read."""
+    _refuse_file(c, f"无法读取{what_zh}: {exc}", f"cannot read {what_en}: {exc}")
+
+
 def _too_large(c: _Collector, limit: str, what_zh: str, what_en: str) -> NoReturn:
     """Refuse the file: it passes one of the import limits (``limit``, a field of ImportLimits)."""
     limits = import_limits()
     env = limits.env_of(limit)
     value = getattr(limits, limit)
     shown = f"{value:,}" if limit == "members" else f"{value // MB:,} MB"
-    c.error(
-        "too_large", c.file, "",
+    _refuse_file(
+        c,
         f"{what_zh}, 超过上限 {shown}; 请拆分文件, 或请管理员调高环境变量 {env}",
         f"{what_en}, beyond the limit of {shown}; split the file, or ask an administrator to raise "
-        f"the environment variable {env}",
+        f"the environment variable {env}", code="too_large",
     )  # fmt: skip
-    raise _Refuse
 
 
 def _materialise(
@@ -109,8 +121,7 @@ def check_archive(path: Path, c: _Collector) -> None:
         with zipfile.ZipFile(path) as zf:
             _archive_directory(zf, c)
     except (zipfile.BadZipFile, OSError) as exc:
-        c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc)
 
 
 def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
@@ -150,8 +161,7 @@ def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
                             _too_large(c, "expand_bytes", "压缩包解压后过大", "the archive expands too far")
                         sink.write(chunk)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
-        c.error("unreadable", c.file, "", f"无法读取压缩文件: {exc}", f"cannot read the zip file: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc, "压缩文件", "the zip file")
     files = sorted(out.iterdir())
     wanted = (".kml",) if path.suffix.lower() == ".kmz" else (".shp", ".gpkg", ".geojson", ".json", ".kml")
     for suffix in wanted:
@@ -164,12 +174,11 @@ def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
                     f"the zip holds several {suffix} files; only {hits[0].name} is imported",
                 )  # fmt: skip
             return hits[0]
-    c.error(
-        "unreadable", c.file, "",
+    _refuse_file(
+        c,
         f"压缩包中没有 {'/'.join(wanted)} 文件",
         f"the archive holds no {', '.join(wanted)} file",
     )  # fmt: skip
-    raise _Refuse
 
 
 def _sidecar(shp: Path, suffix: str) -> Path | None:
@@ -212,11 +221,9 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     try:
         layers = pyogrio.list_layers(path)
     except (pyogrio.errors.DataSourceError, OSError) as exc:
-        c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc)
     if len(layers) == 0:
-        c.error("empty", c.file, "", "文件中没有图层", "the file holds no layer")
-        raise _Refuse
+        _refuse_file(c, "文件中没有图层", "the file holds no layer", code="empty")
     if len(layers) > 1:
         c.warn(
             "layers_ignored", c.file, "",
@@ -232,20 +239,17 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
         try:
             gdf = pyogrio.read_dataframe(path, layer=layers[0][0], **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-            c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
-            raise _Refuse from exc
-        except RecursionError as exc:  # an attribute nested thousands deep (parsed as JSON)
-            c.error("unreadable", c.file, "", "属性嵌套层数过深", "an attribute is nested too deep to read")
-            raise _Refuse from exc
+            _cannot_read(c, exc)
+        except RecursionError:  # an attribute nested thousands deep (parsed as JSON)
+            _refuse_file(c, "属性嵌套层数过深", "an attribute is nested too deep to read")
         except UnicodeDecodeError as exc:
             if "encoding" not in kwargs:
                 raise  # the shapefile reader retries with another encoding
-            c.error(
-                "unreadable", c.file, "",
+            _refuse_file(
+                c,
                 f"文字无法按 {kwargs['encoding']} 解码 (字段名可能被截断): {exc}",
                 f"text does not decode as {kwargs['encoding']} (a field name may be cut short): {exc}",
             )  # fmt: skip
-            raise _Refuse from exc
         finally:
             if kml:
                 pyogrio.set_gdal_config_options({_KML_LAUNDER: previous})
@@ -394,10 +398,7 @@ def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
         return gdf
     except UnicodeDecodeError:
         if encoding == "gb18030" or dbf is None:
-            c.error(
-                "unreadable", c.file, "", "属性文字编码无法识别", "the attribute text's encoding is unknown"
-            )
-            raise _Refuse from None
+            _refuse_file(c, "属性文字编码无法识别", "the attribute text's encoding is unknown")
         c.warn(
             "encoding", c.file, "", f"按 {encoding} 解码失败, 改按 GB18030 读取",
             f"text did not decode as {encoding}; read as GB18030 instead",
@@ -415,33 +416,30 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        c.error("unreadable", c.file, "", f"不是 UTF-8 编码的 JSON: {exc}", f"not UTF-8 JSON: {exc}")
-        raise _Refuse from exc
+        _refuse_file(c, f"不是 UTF-8 编码的 JSON: {exc}", f"not UTF-8 JSON: {exc}")
     except json.JSONDecodeError as exc:
-        c.error(
-            "unreadable", c.file, "",
+        _refuse_file(
+            c,
             f"JSON 语法错误 (第 {exc.lineno} 行第 {exc.colno} 列): {exc.msg}; 文件可能被截断",
             f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}; the file may be truncated",
         )  # fmt: skip
-        raise _Refuse from exc
-    except RecursionError as exc:  # [[[[...]]]] a thousand levels deep: no GeoJSON is like that
-        c.error(
-            "unreadable", c.file, "", "JSON 嵌套层数过深, 不是有效的 GeoJSON",
+    except RecursionError:  # [[[[...]]]] a thousand levels deep: no GeoJSON is like that
+        _refuse_file(
+            c, "JSON 嵌套层数过深, 不是有效的 GeoJSON",
             "the JSON is nested too deep to be GeoJSON",
         )  # fmt: skip
-        raise _Refuse from exc
     if not isinstance(doc, dict) or doc.get("type") not in (
         "FeatureCollection", "Feature", "Point", "Polygon", "MultiPolygon", "LineString",
         "MultiLineString", "MultiPoint", "GeometryCollection",
     ):  # fmt: skip
-        c.error(
-            "unreadable", c.file, "type", "不是 GeoJSON (缺少 type 或类型未知)",
-            "not GeoJSON: no known top-level 'type'",
+        _refuse_file(
+            c, "不是 GeoJSON (缺少 type 或类型未知)",
+            "not GeoJSON: no known top-level 'type'", field="type",
         )  # fmt: skip
-        raise _Refuse
     if doc.get("type") == "FeatureCollection" and not doc.get("features"):
-        c.error("empty", c.file, "features", "要素集合为空, 没有园区", "the feature collection is empty")
-        raise _Refuse
+        _refuse_file(
+            c, "要素集合为空, 没有园区", "the feature collection is empty", code="empty", field="features"
+        )
     for problem in geojson_text_problems(
         raw.decode("utf-8-sig"), place=c.file, doc=doc
     ):  # a NUL GDAL would cut
@@ -510,6 +508,5 @@ def _read_table(path: Path, c: _Collector) -> pd.DataFrame:
             check_archive(path, c)  # an .xlsx is a zip: the same limits as any archive
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as exc:
-        c.error("unreadable", c.file, "", f"无法读取表格: {exc}", f"cannot read the table: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc, "表格", "the table")
     return frame
