@@ -18,7 +18,7 @@ from planner.app.mapview import build_map
 from planner.app.monitoring import session_monitor, session_targets
 from planner.app.session import fmt_wan, targets_frame
 from planner.core.capacity import capacity_report, target_table
-from planner.core.findings import findings_frame, run_checks
+from planner.core.findings import check_findings, findings_frame
 from planner.core.geo import fmt_m2
 from planner.core.indicators import CONFIDENCE, met_text
 from planner.i18n import translator
@@ -125,7 +125,7 @@ with right:
         mon.warnings if target is not None else []
     )  # as of the date (a plan without the space target: none)
     findings = pd.concat(  # the early warnings as of the date first, then the register's findings
-        [findings_frame(warnings), findings_frame(run_checks(plan, register))], ignore_index=True
+        [findings_frame(warnings), check_findings(plan, register)], ignore_index=True
     )
     serious = findings[findings["severity"].isin(["error", "warning"])].head(8)
     st.dataframe(findings_table(plan, register, serious, lang), hide_index=True, placeholder="—")

@@ -25,6 +25,8 @@ setup_python() {
 case "${1:-}" in
   app)
     setup_python
+    # CJK fonts for the evaluation report's drawings and its PDF (without them: English labels, no PDF).
+    need_apt fonts-noto-cjk || echo "run.sh: fonts-noto-cjk not installed: the PDF report is unavailable" >&2
     # Streamlit's server-side upload cap follows the planner's own import limit (planner/settings.py).
     if [ -n "${PLANNER_MAX_UPLOAD_MB:-}" ]; then export STREAMLIT_SERVER_MAX_UPLOAD_SIZE="$PLANNER_MAX_UPLOAD_MB"; fi
     exec $PY -m streamlit run app.py "${@:2}"

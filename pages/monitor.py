@@ -66,6 +66,7 @@ st.dataframe(
             t("应交付年份", "Due year"): slipped["delivery_year"],
             t("状态", "Status"): slipped["status"].map(lambda s: STATUS_LABELS[s][0 if lang == "zh" else 1]),
             t("逾期天数", "Days late"): slipped["days_late"],
+            t("记为已交付日期", "Recorded delivered on"): slipped["recorded_delivered_on"],
         }
     ),
     hide_index=True,
@@ -80,15 +81,25 @@ st.dataframe(  # severity, item and kind as labels (planner.app.labels), never c
 
 st.subheader(t("评估报告", "Evaluation report"))
 kind = t("终期评估", "final evaluation") if mon.phase == "ended" else t("中期评估", "mid-term evaluation")
-if st.button(t(f"生成{kind}报告 (Word)", f"Make the {kind} report (Word)"), key="make_report"):
+MIME = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "pdf": "application/pdf",
+}
+b1, b2 = st.columns(2)
+if b1.button(t(f"生成{kind}报告 (Word)", f"Make the {kind} report (Word)"), key="make_report"):
     st.session_state.report_file = session_report(st.session_state, plan, register)
+if b2.button(t(f"生成{kind}报告 (PDF)", f"Make the {kind} report (PDF)"), key="make_report_pdf"):
+    try:
+        st.session_state.report_file = session_report(st.session_state, plan, register, "pdf")
+    except PlannerError as err:
+        show_refusal(err, lang, key="report_pdf")
 if "report_file" in st.session_state:
     name, data = st.session_state.report_file
     st.download_button(
         t(f"下载 {name}", f"Download {name}"),
         data,
         file_name=name,
-        mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        mime=MIME["pdf" if name.endswith(".pdf") else "docx"],
         key="report_download",
     )
 
@@ -192,7 +203,7 @@ else:
         s1, s2 = st.columns(2)
         period = s1.text_input(t("规划期", "Period"), value=f"{end + 1}-{end + 5}")
         folder = s2.text_input(
-            t("文件夹名 (写入 geodata/)", "Folder name (under geodata/)"),
+            t("文件夹名 (写入规划目录 data/plans/)", "Folder name (in the plans directory, data/plans/)"),
             value=f"{plan.folder.name}-{end + 1}-{end + 5}",
         )
         plan_id = s1.text_input(
@@ -246,9 +257,9 @@ else:
         else:
             st.success(
                 t(
-                    f"已新建 {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) 于 geodata/{folder}; 可在侧栏的规划选择中切换"
+                    f"已新建 {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) 于规划目录 {folder}; 可在侧栏的规划选择中切换"
                     f" (命令行: --plan {folder})。目标在注明来源前为草案。",
-                    f"Started {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) in geodata/{folder}; switch plans with "
+                    f"Started {nxt.id} ({nxt.period_start}-{nxt.deadline_year}) in the plans directory as {folder}; switch plans with "
                     f"the sidebar's plan choice (command line: --plan {folder}). Targets are drafts until a source "
                     "is named.",
                 )

@@ -4,6 +4,8 @@
 variable               what                                                        default
 =====================  ==========================================================  ===============================
 ``PLANNER_PLAN``       the plan: a bundled name (``shenzhen``) or a plan folder    ``shenzhen``
+``PLANNER_PLANS_DIR``  where successor plans made in the app or CLI are written;   ``data/plans/``
+                       its folders are offered by name beside the bundled plans
 ``PLANNER_DB``         the store: a GeoPackage path or a ``postgresql://`` URL;    ``data/planner.gpkg`` (shenzhen),
                        ``{plan}`` in it is replaced by the plan's name             ``data/planner-<plan>.gpkg``
 ``PLANNER_ACCOUNTS``   the accounts file (argon2id hashes)                         ``data/accounts.toml``
@@ -40,8 +42,10 @@ DATA_DIR = PROJECT_DIR / "data"
 DEFAULT_PLAN = "shenzhen"
 DEFAULT_DB = DATA_DIR / "planner.gpkg"
 DEFAULT_ACCOUNTS = DATA_DIR / "accounts.toml"
+DEFAULT_PLANS_DIR = DATA_DIR / "plans"
 
 PLAN_ENV = "PLANNER_PLAN"
+PLANS_DIR_ENV = "PLANNER_PLANS_DIR"
 DB_ENV = "PLANNER_DB"
 ACCOUNTS_ENV = "PLANNER_ACCOUNTS"
 PASSWORD_ENV = "PLANNER_PASSWORD"
@@ -51,6 +55,13 @@ STALE_MONTHS_ENV = "PLANNER_STALE_MONTHS"
 def plan_name() -> str:
     """The plan to use when none is named: ``$PLANNER_PLAN``, else ``shenzhen``."""
     return os.environ.get(PLAN_ENV) or DEFAULT_PLAN
+
+
+def plans_dir() -> Path:
+    """The planners' own plan folders (successor plans made in the app or with ``plan successor``):
+    ``$PLANNER_PLANS_DIR``, else ``data/plans/``. Beside the bundled plans of ``geodata/`` (which
+    win on a clash of names), each of its folders is a plan loadable by its folder's name."""
+    return Path(os.environ.get(PLANS_DIR_ENV) or DEFAULT_PLANS_DIR)
 
 
 def db_location(db: str | Path | None = None, plan: str | None = None) -> str:

@@ -84,9 +84,10 @@ def as_account(user: User | None) -> User | None:
 
 @pytest.fixture(autouse=True)
 def accounts_and_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test has its own (empty) accounts file and store, never the repo's data/."""
+    """Each test has its own (empty) accounts file, store and plans directory, never the repo's data/."""
     monkeypatch.setenv("PLANNER_ACCOUNTS", str(tmp_path / "accounts.toml"))
     monkeypatch.setenv("PLANNER_DB", str(tmp_path / "planner.gpkg"))
+    monkeypatch.setenv("PLANNER_PLANS_DIR", str(tmp_path / "plans"))
     return tmp_path
 
 

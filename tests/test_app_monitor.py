@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 
 import docx
 import pytest
@@ -16,8 +17,9 @@ from planner.core import plan as plan_module
 from planner.core.access import User
 from planner.core.geo import fmt_m2
 from planner.core.successor import TargetInput
-from planner.errors import AccessDenied, ValidationError
+from planner.errors import AccessDenied, InputError, ValidationError
 from planner.i18n import label
+from planner.io.report import cjk_font
 from planner.store import open_store
 from tests.conftest import as_account
 from tests.test_app import PLANNER, _texts, app_as
@@ -66,6 +68,12 @@ def test_monitoring_page_report_download_and_planner_controls() -> None:
     assert name.endswith("终期评估-2026-11-29.docx")
     text = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs)
     assert "终期评估报告" in text
+    if cjk_font() is not None or os.environ.get("CI"):  # the PDF needs a CJK font (fonts-noto-cjk)
+        at.button(key="make_report_pdf").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        name, data = at.session_state.report_file
+        assert name.endswith("终期评估-2026-11-29.pdf") and data.startswith(b"%PDF")
+        assert at.get("download_button")[0].proto.label.endswith(".pdf")
     viewer = app_as(VIEWER, "pages/monitor.py")
     assert not any(e.label.startswith("录入实际值") for e in viewer.expander)
 
@@ -95,9 +103,8 @@ def test_page_helpers_record_values_as_the_signed_in_user(plan) -> None:
     assert session_monitor(state, plan, state["register"]).phase == "in_period"
 
 
-def test_page_helper_starts_a_successor_under_geodata(plan, tmp_path, monkeypatch) -> None:
+def test_page_helper_starts_a_successor_in_the_plans_directory(plan, tmp_path) -> None:
     state, viewer = _state(PLANNER), _state(VIEWER)
-    monkeypatch.setattr(plan_module, "GEODATA", tmp_path)
     nxt = start_successor(
         state,
         plan,
@@ -109,7 +116,14 @@ def test_page_helper_starts_a_successor_under_geodata(plan, tmp_path, monkeypatc
         targets=[TargetInput("new_space", 2_000_000)],
     )
     assert nxt.deadline == dt.date(2030, 12, 31)
+    assert (tmp_path / "plans" / "shenzhen-2026-2030" / "plan.toml").is_file()  # $PLANNER_PLANS_DIR
     assert plan_module.load_plan("shenzhen-2026-2030").id == "shenzhen-software-2026-2030"
+    assert plan_module.available_plans() == ["shenzhen", "shenzhen-2026-2030"]
+    with pytest.raises(InputError, match="already exists"):  # a known plan's name is refused
+        start_successor(
+            state, plan, state["register"], folder_name="shenzhen", period=(2026, 2030),
+            plan_id="y", title_zh="y", targets=[],
+        )  # fmt: skip
     with pytest.raises(AccessDenied):
         start_successor(
             viewer,
@@ -121,4 +135,4 @@ def test_page_helper_starts_a_successor_under_geodata(plan, tmp_path, monkeypatc
             title_zh="x",
             targets=[],
         )
-    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "plans" / "x").exists()

@@ -12,6 +12,7 @@ import pytest
 
 from planner.cli.main import main
 from planner.core.access import User
+from planner.core.history import cached_trend, versions_of
 from planner.core.monitor import WARNING_CODES, monitor, park_last_changed, trend
 from planner.core.plan import load_plan
 from planner.core.register import Register
@@ -180,3 +181,106 @@ def test_check_as_of_and_trend_on_the_command_line(plan, capsys):
         main(["check", "--as-of", "2026-02-30"])
     assert exit_info.value.code == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+# ---- statuses as recorded at the as-of date (the store's history) ----------------------------------
+def test_delivered_by_the_deadline_counts_what_was_recorded_by_then(plan, small):
+    """Worked by hand. v1 (June 2025): a delivered. v2 (on the deadline, 10:00 UTC): b delivered.
+    v3 (15 Feb 2026): c recorded delivered, its delivery year still 2025: delivered after the
+    deadline and recorded after it, so not delivered by the deadline."""
+    allocs = small.allocations.copy()
+    allocs.loc[allocs["allocation_id"] == "b", "status"] = "delivered"
+    v2 = Register(small.parks, allocs.copy(), small.quotas)
+    allocs.loc[allocs["allocation_id"] == "c", "status"] = "delivered"
+    v3 = Register(small.parks, allocs, small.quotas)
+    history = [
+        ("2025-06-01T08:00:00+00:00", small),
+        ("2025-12-31T10:00:00+00:00", v2),
+        ("2026-02-15T02:00:00+00:00", v3),
+    ]
+
+    before = monitor(plan, v3, dt.date(2025, 12, 30), history=history)
+    assert before.delivered_m2 == 1_000_000  # a only: b was recorded delivered the next day
+    assert codes(before)["ALLOC_AT_RISK"] == {"c"} and codes(before)["ALLOC_OVERDUE"] == {"d"}
+    assert before.slipped[["allocation_id", "days_late"]].values.tolist() == [["d", 364]]
+
+    on = monitor(plan, v3, dt.date(2025, 12, 31), history=history)
+    assert on.phase == "in_period" and on.delivered_m2 == 1_500_000  # a + b
+    assert codes(on)["ALLOC_AT_RISK"] == {"c"}  # still planned as recorded that day
+
+    after = monitor(plan, v3, dt.date(2026, 3, 1), history=history)
+    assert after.result_delivered_m2 == 1_500_000  # a + b; c was delivered and recorded late
+    assert after.delivered_m2 == 1_800_000  # delivered as of 1 March 2026: a + b + c
+    slipped = after.slipped.set_index("allocation_id")
+    assert slipped["days_late"].to_dict() == {"c": 46, "d": 425}  # c: 31 Dec 2025 -> 15 Feb 2026
+    assert slipped.loc["c", "recorded_delivered_on"] == "2026-02-15"
+    assert pd.isna(slipped.loc["d", "recorded_delivered_on"])  # not delivered yet
+    assert after.to_dict()["slipped"][-1]["recorded_delivered_on"] is None
+    assert after.slipped_m2 == 500_000
+    assert codes(after)["ALLOC_OVERDUE"] == {"d"}  # c is delivered by 1 March
+    assert after.delivered_by_year.set_index("year")["delivered_m2"].to_dict() == {
+        2022: 0,
+        2023: 1_000_000,
+        2024: 0,
+        2025: 500_000,
+    }
+    # the current statuses alone would have counted c as delivered by the deadline
+    assert monitor(plan, v3, dt.date(2026, 3, 1)).result_delivered_m2 == 1_800_000
+
+
+def test_a_status_corrected_since_and_an_allocation_recorded_later(plan, small):
+    allocs = small.allocations.copy()
+    allocs.loc[allocs["allocation_id"] == "d", "status"] = "delivered"  # a mistake ...
+    wrong = Register(small.parks, allocs, small.quotas)
+    history = [("2025-03-01T00:00:00+00:00", wrong), ("2026-01-10T00:00:00+00:00", small)]
+    mon = monitor(plan, small, dt.date(2026, 3, 1), history=history)
+    assert "d" in set(mon.slipped["allocation_id"])  # ... corrected since: never delivered
+    assert mon.result_delivered_m2 == 1_000_000
+    # an allocation first recorded after the deadline, already "delivered" in 2025, does not count
+    extra = pd.concat(
+        [
+            small.allocations,
+            small.allocations[small.allocations["allocation_id"] == "a"].assign(allocation_id="f"),
+        ]
+    )
+    late = Register(small.parks, extra, small.quotas)
+    history = [("2025-03-01T00:00:00+00:00", small), ("2026-01-10T00:00:00+00:00", late)]
+    assert monitor(plan, late, dt.date(2026, 3, 1), history=history).result_delivered_m2 == 1_000_000
+
+
+def test_before_the_first_saved_version_the_first_version_stands(plan, small):
+    history = [("2026-11-30T00:00:00+00:00", small)]  # a store seeded after the deadline
+    mon = monitor(plan, small, dt.date(2026, 3, 1), history=history)
+    assert mon.result_delivered_m2 == 1_000_000  # a, as first recorded
+
+
+def test_the_trend_computes_each_saved_version_once(plan, small, monkeypatch):
+    store = open_store(None, plan)
+    reads: list[int | None] = []
+    real_load = store.load
+
+    def counted_load(scenario: str = "main", version: int | None = None):
+        reads.append(version)
+        return real_load(scenario, version)
+
+    monkeypatch.setattr(store, "load", counted_load)  # the real store, its reads counted
+    small = Register(small.parks, small.allocations[small.allocations["allocation_id"] != "e"], small.quotas)
+    store.save(small, user=PLANNER, comment="fixture", expected_version=1)
+    first = cached_trend(plan, store, "main")
+    assert reads == [1, 2]
+    assert cached_trend(plan, store, "main").equals(first) and reads == [1, 2]  # nothing new: no read
+    allocs = small.allocations.copy()
+    allocs.loc[allocs["allocation_id"] == "b", "status"] = "delivered"
+    store.save(Register(small.parks, allocs, small.quotas), user=PLANNER, comment="b", expected_version=2)
+    again = cached_trend(plan, store, "main")
+    assert reads == [1, 2, 3]  # one more save: one more version read
+    fresh = trend(plan, store.history_registers())
+    pd.testing.assert_frame_equal(again, fresh)
+    assert again["delivered_m2"].tolist() == [0, 1_000_000, 1_500_000]
+    # the monitor's history comes from the same cache: no read at all
+    current = Register(small.parks, allocs, small.quotas)
+    mon = monitor(
+        plan, current, dt.date(2030, 1, 1), history=[r for r, _ in versions_of(store, "main", plan)]
+    )
+    assert reads == [1, 2, 3] and mon.delivered_m2 == 1_500_000
+    assert versions_of(store, "no-such-scenario", plan) == []  # nothing saved: no history

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import docx
 import pandas as pd
+import pypdfium2
+import pypdfium2.raw as pdfium_c
 import pytest
 
 from planner.cli.main import main
@@ -143,3 +146,48 @@ def test_successor_targets_with_a_named_source_are_not_drafts(plan, tmp_path, ac
     assert not is_draft(nxt, nxt.new_space) and nxt.new_space.section == "二(四)"
     assert nxt.sources[nxt.new_space.source]["title_zh"].startswith("深圳市软件产业集群")
     assert pd.Series([nxt.id]).str.contains("2026-2030").all()
+
+
+def test_a_successor_made_on_the_command_line_lands_in_the_plans_directory(plan, tmp_path, accounts, capsys):
+    args = ["plan", "successor", "--period", "2026-2030", "--target", "new_space=2000000", "--user", "alice"]
+    assert main(args) == 0
+    assert (tmp_path / "plans" / "shenzhen-2026-2030" / "plan.toml").is_file()  # $PLANNER_PLANS_DIR
+    assert plan_module.available_plans() == ["shenzhen", "shenzhen-2026-2030"]
+    capsys.readouterr()
+    assert main(["check", "--plan", "shenzhen-2026-2030", "--as-of", "2027-06-30", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["target_m2"] == 2_000_000 and got["counted_m2"] == 0  # nothing due in 2026-2030 yet
+    assert got["monitor"]["phase"] == "in_period"
+    assert main(args) == 2  # the same name again: refused, nothing overwritten
+    assert "already exists" in capsys.readouterr().err
+
+
+def _flat(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_the_pdf_report_holds_the_word_reports_content(plan, tmp_path, capsys):
+    if cjk_font() is None and not os.environ.get("CI"):
+        pytest.skip("no CJK font installed (bash run.sh installs fonts-noto-cjk): no PDF")
+    pdf_path, docx_path = tmp_path / "report.pdf", tmp_path / "report.docx"
+    assert main(["report", "--as-of", "2026-11-29", "--out", str(pdf_path)]) == 0
+    assert main(["report", "--as-of", "2026-11-29", "--out", str(docx_path)]) == 0
+    capsys.readouterr()
+    assert main(["check", "--as-of", "2026-11-29", "--json"]) == 0
+    check = json.loads(capsys.readouterr().out)
+    pdf = pypdfium2.PdfDocument(str(pdf_path))
+    pages = [pdf[i] for i in range(len(pdf))]
+    text = _flat("\n".join(page.get_textpage().get_text_range() for page in pages))
+    assert "终期评估报告" in text and _flat(fmt_m2(check["target_m2"])) in text
+    for d in plan.districts:
+        assert d.name_zh in text, d.name_zh
+    for value in (check["counted_m2"], check["secured_m2"], check["monitor"]["slipped_m2"]):
+        assert _flat(fmt_m2(value)) in text, value
+    word = docx.Document(str(docx_path))
+    for paragraph in word.paragraphs:  # every paragraph of the Word report, in the PDF too
+        assert _flat(paragraph.text) in text, paragraph.text
+    for table in word.tables:
+        for row in table.rows:
+            assert _flat("".join(c.text for c in row.cells)) in text
+    images = sum(len(list(page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)))) for page in pages)
+    assert images == len(docx.Document(str(docx_path)).inline_shapes) == 4  # map and three charts

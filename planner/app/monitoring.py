@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import MutableMapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from planner.app.session import acting_user, state_store
-from planner.core import plan as plan_module
 from planner.core.access import require
+from planner.core.history import Figures, Recorded, trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, read_indicator_csv, target_status
-from planner.core.monitor import Monitor, monitor, today, trend
+from planner.core.monitor import Monitor, monitor, today
 from planner.core.plan import Plan, load_plan
-from planner.core.successor import TargetInput, successor_toml, write_successor
+from planner.core.successor import TargetInput, successor_folder, successor_toml, write_successor
 from planner.errors import AccessDenied
 from planner.io.export import register_file_bytes
 from planner.io.report import report_bytes, report_file_name
@@ -33,26 +32,27 @@ def as_of(state: MutableMapping[str, Any]) -> dt.date:
     return value if isinstance(value, dt.date) else today()
 
 
-def session_history(state: MutableMapping[str, Any]) -> list:
-    """The session scenario's saved versions with their registers, oldest first."""
-    return state_store(state).history_registers(state.get("scenario", MAIN))
+def session_history(state: MutableMapping[str, Any], plan: Plan) -> list[tuple[Recorded, Figures | None]]:
+    """The session scenario's saved versions, oldest first, each computed once per process
+    (``planner.core.history.versions_of``: a page load reads only versions saved since)."""
+    return versions_of(state_store(state), state.get("scenario", MAIN), plan)
 
 
 def session_monitor(state: MutableMapping[str, Any], plan: Plan, register) -> Monitor:
-    """The working register's monitor as of the session's date, staleness from the history."""
-    history = session_history(state)
+    """The working register's monitor as of the session's date: statuses as recorded then and
+    staleness from the saved history."""
     return monitor(
         plan,
         register,
         as_of(state),
-        history=[(v.created_at, r) for v, r in history],
+        history=[r for r, _ in session_history(state, plan)],
         stale_months=stale_months(),
     )
 
 
 def session_trend(state: MutableMapping[str, Any], plan: Plan) -> pd.DataFrame:
     """Counted, secured and delivered at each saved version of the session's scenario."""
-    return trend(plan, session_history(state))
+    return trend_frame(session_history(state, plan))
 
 
 def session_targets(state: MutableMapping[str, Any], plan: Plan, register) -> pd.DataFrame:
@@ -60,13 +60,16 @@ def session_targets(state: MutableMapping[str, Any], plan: Plan, register) -> pd
     return target_status(plan, state_store(state).indicators(), register, as_of(state))
 
 
-def session_report(state: MutableMapping[str, Any], plan: Plan, register) -> tuple[str, bytes]:
-    """The evaluation report of the working register as of the session's date: (file name, bytes)."""
+def session_report(
+    state: MutableMapping[str, Any], plan: Plan, register, fmt: str = "docx"
+) -> tuple[str, bytes]:
+    """The evaluation report of the working register as of the session's date: (file name, bytes),
+    Word or (``fmt="pdf"``) PDF."""
     mon = session_monitor(state, plan, register)
     v = state.get("version")
     line = f"数据: 场景 {state.get('scenario', MAIN)} v{v.version}。" if v is not None else ""
-    data = report_bytes(plan, register, mon, state_store(state).indicators(), scenario_line=line)
-    return report_file_name(plan, mon.as_of, mon), data
+    data = report_bytes(plan, register, mon, state_store(state).indicators(), scenario_line=line, fmt=fmt)
+    return report_file_name(plan, mon.as_of, mon, fmt), data
 
 
 def record_indicator_file(state: MutableMapping[str, Any], plan: Plan, data: bytes, name: str) -> int:
@@ -97,8 +100,9 @@ def start_successor(
     targets: list[TargetInput],
     source_title: str = "",
 ) -> Plan:
-    """Write a successor plan folder under ``geodata/`` (so it is loadable by name) as the signed-in
-    city planner; recorded in the audit log. Returns the loaded successor."""
+    """Write a successor plan folder ``folder_name`` in the plans directory (``settings.plans_dir()``:
+    the sidebar's plan choice offers it, ``--plan NAME`` loads it) as the signed-in city planner;
+    recorded in the audit log. Returns the loaded successor."""
     user = acting_user(state, "plan_successor")
     store = state_store(state)
     try:
@@ -111,9 +115,7 @@ def start_successor(
     content = successor_toml(
         plan, period=period, plan_id=plan_id, title_zh=title_zh, targets=targets, source_title=source_title
     )
-    out = write_successor(
-        plan, register_file_bytes(register, None), plan_module.GEODATA / Path(folder_name).name, content
-    )
+    out = write_successor(plan, register_file_bytes(register, None), successor_folder(folder_name), content)
     successor = load_plan(out)
     store.record_event(
         user=user.name,

@@ -74,8 +74,9 @@ def shown_location(db: str | None = None, plan: str | None = None) -> str:
     return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", db_location(db, plan))
 
 
-# What stays in a session when it switches to another plan: the language, who is signed in.
-KEPT_ON_PLAN_CHANGE = ("lang", "user", "identity_seen", "plan_name", "plan_choice")
+# What stays in a session when it switches to another plan: the language, who is signed in, the
+# as-of date (two plans compared at the same date).
+KEPT_ON_PLAN_CHANGE = ("lang", "user", "identity_seen", "plan_name", "plan_choice", "as_of")
 
 
 def plan_choices() -> list[str]:

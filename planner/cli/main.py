@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+import geopandas as gpd
 import pandas as pd
 
 from planner.cli.accounts import add_account_command
@@ -31,10 +32,10 @@ from planner.cli.store import (
     signed_in,
     stored_register,
 )
-from planner.core.capacity import CapacityReport, capacity_report, target_table
-from planner.core.findings import Finding, run_checks
-from planner.core.geo import fmt_m2
+from planner.core.capacity import CapacityReport, target_table
+from planner.core.geo import WGS84, fmt_m2
 from planner.core.plan import Plan, load_plan
+from planner.core.register import Register
 from planner.errors import NotFound, PlannerError, ValidationError
 from planner.i18n import STATUS_LABELS
 from planner.io import jsontext
@@ -98,7 +99,9 @@ def _print_targets(targets: pd.DataFrame) -> None:
         )
 
 
-def _print_report(report: CapacityReport, findings: list[Finding], plan_title: str) -> None:
+def _print_report(
+    report: CapacityReport, findings: pd.DataFrame, shown: pd.DataFrame, plan_title: str
+) -> None:
     print(f"{plan_title}")
     if not report.has_target:
         print(
@@ -141,29 +144,106 @@ def _print_report(report: CapacityReport, findings: list[Finding], plan_title: s
         ", ".join(f"{r['label_zh']} {r['parks']}" for r in report.namepark_counts.to_dict("records")),
     )
     print(f"\n发现 Findings ({len(findings)}):")
-    for f in findings:
-        print(f"  [{f.severity}] {f.code} {f.id}: {f.message}")
+    for r in shown.itertuples(index=False):
+        print(f"  [{r.severity}] {r.code} {r.id}: {r.message_zh} / {r.message_en}")
+    if len(shown) < len(findings):
+        print(
+            f"  ... 另有 {len(findings) - len(shown):,} 条未列出 (每类只列前 {FIRST_ROWS} 条; --findings all 列出全部) / "
+            f"{len(findings) - len(shown):,} more not listed (first {FIRST_ROWS} of each code; --findings all lists every one)"
+        )
+
+
+FIRST_ROWS = 5  # findings shown per code in ``check --json`` (``--findings all``: every row)
+
+
+def findings_json(findings: pd.DataFrame, every: bool) -> dict[str, Any]:
+    """The findings keys of ``check --json``: ``findings_total``, ``findings_by_code`` (severity,
+    count of rows, parks they stand for) and ``findings``: the first rows of each code, or every row."""
+    by = findings.groupby("code", sort=False).agg(
+        severity=("severity", "first"), rows=("id", "size"), items=("count", "sum")
+    )
+    shown = findings if every else findings.groupby("code", sort=False).head(FIRST_ROWS)
+    return {
+        "findings_total": len(findings),
+        "findings_by_code": {
+            str(code): {"severity": r["severity"], "rows": int(r["rows"]), "items": int(r["items"])}
+            for code, r in by.iterrows()
+        },
+        "findings_shown": "all" if every else f"first {FIRST_ROWS} of each code",
+        "findings": finding_records(shown),
+    }
+
+
+def finding_records(findings: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a findings table as JSON objects (with ``message``: Chinese / English)."""
+    cols = [
+        "severity",
+        "code",
+        "id",
+        "other_id",
+        "district_code",
+        "field",
+        "count",
+        "message_zh",
+        "message_en",
+    ]
+    rows = findings[cols].to_dict("records")
+    for r in rows:
+        r["count"] = int(r["count"])
+        r["message"] = f"{r['message_zh']} / {r['message_en']}"
+    return rows
+
+
+def write_findings(findings: pd.DataFrame, register: Register, path: str) -> Path:
+    """Every finding to ``path``: ``.csv`` (UTF-8 with BOM) or ``.geojson`` (each finding about a park
+    with the park's geometry; the others without)."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix == ".csv":
+        return write_layer(findings, "csv", target, layer="findings")
+    if suffix in (".geojson", ".json"):
+        geoms = pd.Series(
+            register.parks.geometry.to_numpy(), index=register.parks["id"].astype(str).to_numpy()
+        )
+        geoms = geoms[~geoms.index.duplicated()]
+        geometry = findings["id"].astype(str).map(geoms)
+        gdf = gpd.GeoDataFrame(
+            findings.copy(), geometry=gpd.GeoSeries(geometry.to_numpy(), crs=WGS84), crs=WGS84
+        )
+        return write_layer(gdf, "geojson", target, layer="findings")
+    raise PlannerError(
+        f"--findings-out {path}: 只能写 .csv 或 .geojson 文件, 请改用其中一种扩展名 / "
+        "only .csv or .geojson can be written: use one of those extensions"
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """The capacity report and the findings."""
+    """The capacity report and the findings (one check: the district assignment computed once)."""
+    from planner.core.checking import check  # the check path imports only what it uses
+
     plan = load_plan(args.plan)
     store, register, _ = stored_register(args, plan)
-    report = capacity_report(plan, register)
-    findings = run_checks(plan, register)
+    result = check(plan, register)
+    report, findings = result.report, result.findings
+    if args.findings_out:
+        write_findings(findings, register, args.findings_out)
     if args.json:
         areas = districts_layer(plan)[["code", "name_zh", "official_land_km2", "computed_land_km2", "note"]]
         targets = target_table(plan, register, report).astype(object)
         out = report.to_dict() | {
+            "parks": len(register.parks),
+            "allocations": len(register.allocations),
             "targets": targets.where(targets.notna(), None).to_dict("records"),
             "district_areas_km2": areas.to_dict("records"),
-            "findings": [f.to_dict() for f in findings],
         }
-        out |= monitor_json(args, plan, store, register)  # as of --as-of (today): phase, result, warnings
+        out |= findings_json(findings, args.findings == "all")
+        first = None if args.findings == "all" else FIRST_ROWS  # the monitor's lists cut the same way
+        out |= monitor_json(args, plan, store, register, first)  # as of --as-of (today): phase, warnings
         jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
-        _print_report(report, findings, plan.title_zh)
+        shown = findings if args.findings == "all" else findings.groupby("code", sort=False).head(FIRST_ROWS)
+        _print_report(report, findings, shown, plan.title_zh)
         _print_targets(target_table(plan, register, report))
         print_monitor(args, plan, store, register)
         _print_areas(plan)
@@ -304,6 +384,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", parents=[common], help="capacity report and findings / 容量核算与检查")
     check.add_argument("--json", action="store_true", help="one JSON object")
+    check.add_argument(
+        "--findings",
+        choices=["first", "all"],
+        default="first",
+        help=f"first {FIRST_ROWS} findings of each code (default) or all / 每类前{FIRST_ROWS}条或全部",
+    )
+    check.add_argument(
+        "--findings-out", metavar="FILE", help="every finding to FILE (.csv or .geojson) / 全部问题写入文件"
+    )
     add_as_of_arguments(check)
     check.set_defaults(func=cmd_check)
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from planner.cli.store import (
     _records,
@@ -19,16 +22,23 @@ from planner.cli.store import (
 )
 from planner.core.access import require
 from planner.core.geo import fmt_m2
+from planner.core.history import trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, met_text, read_indicator_csv, target_status
-from planner.core.monitor import Monitor, monitor, parse_date, trend
+from planner.core.monitor import Monitor, monitor, parse_date
 from planner.core.plan import Plan, load_plan
-from planner.core.successor import parse_period, parse_target, successor_toml, write_successor
+from planner.core.successor import (
+    parse_period,
+    parse_target,
+    successor_folder,
+    successor_toml,
+    write_successor,
+)
 from planner.errors import AccessDenied
 from planner.io import jsontext
 from planner.io.export import register_file_bytes
 from planner.io.report import report_kind, write_report
 from planner.settings import stale_months
-from planner.store import Store
+from planner.store import MAIN, Store
 
 EXIT_OK = 0
 
@@ -57,26 +67,45 @@ def add_as_of_arguments(parser: argparse.ArgumentParser, *, trend_flag: bool = T
         )
 
 
-def monitor_of(args: argparse.Namespace, plan: Plan, store: Store, register) -> tuple[Monitor, list]:
-    """The monitor as of ``--as-of`` for the scenario's register, with its saved history."""
-    history = store.history_registers(getattr(args, "scenario", "main"))
+def monitor_of(args: argparse.Namespace, plan: Plan, store: Store, register) -> tuple[Monitor, pd.DataFrame]:
+    """The monitor as of ``--as-of`` for the scenario's register, with its saved history, and the
+    trend (each version's figures, computed once per process: ``planner.core.history``)."""
+    rows = versions_of(store, getattr(args, "scenario", MAIN), plan)
     mon = monitor(
         plan,
         register,
         args.as_of,
-        history=[(v.created_at, r) for v, r in history],
+        history=[r for r, _ in rows],
         stale_months=stale_months(args.stale_months),
     )
-    return mon, history
+    return mon, trend_frame(rows)
 
 
-def monitor_json(args: argparse.Namespace, plan: Plan, store: Store, register) -> dict[str, Any]:
-    """The keys ``check --json`` adds: ``monitor``, and ``trend`` with ``--trend``."""
-    mon, history = monitor_of(args, plan, store, register)
-    out: dict[str, Any] = {"as_of": mon.as_of.isoformat(), "monitor": mon.to_dict()}
+def monitor_json(
+    args: argparse.Namespace, plan: Plan, store: Store, register, first: int | None = None
+) -> dict[str, Any]:
+    """The keys ``check --json`` adds: ``monitor``, and ``trend`` with ``--trend``. ``first``: the
+    monitor's per-allocation lists cut to their first rows (warnings: the first of each code), with
+    ``warnings_total``, ``warnings_by_code`` and ``slipped_total``."""
+    mon, trend = monitor_of(args, plan, store, register)
+    counts: dict[str, Any] = {}
+    if first is not None:
+        by_code: dict[str, int] = {}
+        shown = []
+        for w in mon.warnings:
+            by_code[w.code] = by_code.get(w.code, 0) + 1
+            if by_code[w.code] <= first:
+                shown.append(w)
+        counts = {
+            "warnings_total": len(mon.warnings),
+            "warnings_by_code": by_code,
+            "slipped_total": len(mon.slipped),
+        }
+        mon = replace(mon, warnings=shown, slipped=mon.slipped.head(first))
+    out: dict[str, Any] = {"as_of": mon.as_of.isoformat(), "monitor": mon.to_dict() | counts}
     if args.trend:
         out["trend"] = {
-            "versions": _records(trend(plan, history)),
+            "versions": _records(trend),
             "delivered_by_year": _records(mon.delivered_by_year),
         }
     return out
@@ -84,7 +113,7 @@ def monitor_json(args: argparse.Namespace, plan: Plan, store: Store, register) -
 
 def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) -> None:
     """The as-of lines of ``check`` (text)."""
-    mon, history = monitor_of(args, plan, store, register)
+    mon, trend = monitor_of(args, plan, store, register)
     print(f"\n截至 As of {mon.as_of}: {mon.phase_text('zh')} / {mon.phase_text('en')}")
     if mon.phase == "ended":
         verdict = "达成 met" if mon.result_met else "未达成 not met"
@@ -108,7 +137,7 @@ def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) 
         print(f"  [{f.severity}] {f.code} {f.id}: {f.message}")
     if args.trend:
         print("趋势 Trend (按版本 by saved version):")
-        for r in trend(plan, history).to_dict("records"):
+        for r in trend.to_dict("records"):
             print(
                 f"  v{r['version']} {r['created_at']}: 计入 {fmt_m2(r['counted_m2'])}, 已落实 {fmt_m2(r['secured_m2'])}, "
                 f"已交付 {fmt_m2(r['delivered_m2'])}"
@@ -117,7 +146,7 @@ def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) 
 
 # ---- report ------------------------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write the evaluation report (.docx) as of ``--as-of``."""
+    """Write the evaluation report (.docx, or .pdf by the name of ``--out``) as of ``--as-of``."""
     plan = load_plan(args.plan)
     store, register, version = stored_register(args, plan)
     mon, _ = monitor_of(args, plan, store, register)
@@ -194,7 +223,8 @@ def cmd_successor(args: argparse.Namespace) -> int:
         source_title=args.source_title or "",
     )
     register, version = store.load(args.scenario)
-    out = write_successor(plan, register_file_bytes(register, None), Path(args.out), content)
+    folder = Path(args.out) if args.out else successor_folder(f"{plan.name}-{start}-{end}")
+    out = write_successor(plan, register_file_bytes(register, None), folder, content)
     successor = load_plan(out)  # validates what was written
     store.record_event(
         user=user.name,
@@ -216,11 +246,13 @@ def cmd_successor(args: argparse.Namespace) -> int:
 
 def add_monitor_commands(sub: argparse._SubParsersAction) -> None:
     """``report``, ``indicators list|import`` and ``plan successor``."""
-    rep = sub.add_parser("report", help="evaluation report (.docx) / 评估报告")
+    rep = sub.add_parser("report", help="evaluation report (.docx or .pdf) / 评估报告")
     rep.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
     add_store_arguments(rep)
     add_as_of_arguments(rep, trend_flag=False)
-    rep.add_argument("--out", required=True, help="output .docx file")
+    rep.add_argument(
+        "--out", required=True, help="output file: .docx (Word), or .pdf (the same content as PDF)"
+    )
     rep.set_defaults(func=lambda args: run_guarded(cmd_report, args))
 
     ind = sub.add_parser("indicators", help="the other targets' actual values / 其他目标实际值")
@@ -244,7 +276,12 @@ def add_monitor_commands(sub: argparse._SubParsersAction) -> None:
     suc = psub.add_parser("successor", help="start the next plan from this one / 新建后续规划")
     suc.add_argument("--from", dest="source", default=None, help="the current plan (default: shenzhen)")
     suc.add_argument("--period", required=True, help="e.g. 2026-2030")
-    suc.add_argument("--out", required=True, help="the new plan folder (under geodata/ to load it by name)")
+    suc.add_argument(
+        "--out",
+        default=None,
+        help="the new plan folder (default: NAME-START-END in $PLANNER_PLANS_DIR, else data/plans/, "
+        "where --plan NAME and the app's plan choice find it)",
+    )
     suc.add_argument("--id", default=None, help="plan id (default from the current one and the period)")
     suc.add_argument("--title-zh", default=None)
     suc.add_argument("--title-en", default=None)

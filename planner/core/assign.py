@@ -12,6 +12,10 @@ district pages, rights and import alike.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -23,7 +27,153 @@ NEAR_M = 1000.0  # outside but this close: probably an estimated coordinate near
 STRADDLE_SHARE = 0.05  # a polygon with at least 5% of its area in a second district straddles
 
 
-def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
+def geometry_key(geoms: np.ndarray) -> str:
+    """A digest of a geometry column (types, coordinates and their counts): the cache key of the
+    assignment, so a register version's assignment is computed once however often it is asked for."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.ascontiguousarray(shapely.get_type_id(geoms)).tobytes())
+    h.update(np.ascontiguousarray(shapely.get_num_coordinates(geoms)).tobytes())
+    h.update(np.ascontiguousarray(shapely.get_coordinates(geoms)).tobytes())
+    return h.hexdigest()
+
+
+TILE_M = 2000.0  # district polygons cut into tiles this size: small prepared pieces, cheap intersections
+
+
+@dataclass(frozen=True)
+class _Districts:
+    """The plan's district polygons in its metric CRS, prepared once per process: the whole
+    polygons (for the nearest district) and their tiles (for containment and area shares)."""
+
+    geoms: np.ndarray
+    codes: np.ndarray
+    tree: shapely.STRtree
+    tiles: np.ndarray
+    tile_district: np.ndarray
+    key: str
+
+
+def _districts_key(plan: Plan) -> str:
+    """The cache key of the plan's districts: their geometry, codes and metric CRS."""
+    return _districts_metric(plan).key
+
+
+def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each polygon cut by a ``TILE_M`` grid: the non-empty pieces and the polygon each belongs to
+    (clipped by rectangle, the fast way; a piece that comes out invalid is repaired)."""
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    xs, ys = np.arange(x0, x1 + TILE_M, TILE_M), np.arange(y0, y1 + TILE_M, TILE_M)
+    gx, gy = (g.ravel() for g in np.meshgrid(xs[:-1], ys[:-1]))
+    boxes = shapely.box(gx, gy, gx + TILE_M, gy + TILE_M)
+    b_i, d_i = shapely.STRtree(geoms).query(boxes, predicate="intersects")
+    pieces = np.empty(len(b_i), dtype=object)
+    for k, (b, d) in enumerate(zip(b_i, d_i, strict=True)):  # one per tile, a few hundred: once per plan
+        pieces[k] = shapely.clip_by_rect(geoms[d], gx[b], gy[b], gx[b] + TILE_M, gy[b] + TILE_M)
+    bad = ~shapely.is_valid(pieces)
+    if bad.any():
+        pieces[bad] = shapely.make_valid(pieces[bad])
+    keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
+    return pieces[keep], d_i[keep]
+
+
+def _districts_metric(plan: Plan) -> _Districts:
+    """The plan's districts, metric and prepared (cached per plan geometry)."""
+    polygons = plan.district_polygons
+    key = "/".join(
+        (
+            geometry_key(np.asarray(polygons.geometry.values)),
+            "|".join(polygons["code"].astype(str)),
+            plan.metric_crs,
+        )
+    )
+    hit = _DISTRICTS.get(key)
+    if hit is None:
+        districts = plan.district_polygons[["code", "geometry"]].to_crs(plan.metric_crs)
+        geoms = np.asarray(districts.geometry.values, dtype=object)
+        tiles, tile_district = _tiles(geoms)
+        shapely.prepare(geoms)
+        shapely.prepare(tiles)
+        hit = _Districts(
+            geoms, districts["code"].astype(str).to_numpy(), shapely.STRtree(geoms), tiles, tile_district, key
+        )
+        _DISTRICTS.clear()  # one plan at a time in practice; keep memory bounded
+        _DISTRICTS[key] = hit
+    return hit
+
+
+_DISTRICTS: dict[str, _Districts] = {}
+_CACHE: OrderedDict[tuple[str, str, str], pd.DataFrame] = OrderedDict()
+CACHE_SIZE = 4  # register versions whose assignment is kept
+
+
+def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
+    """The geometric part of :func:`assign_districts` for geometries already in the plan's metric
+    CRS (positional index): one bulk tree query per district (each prepared once) finds the parks
+    that touch it; a prepared ``contains_properly`` settles those wholly inside; only the few that
+    cross a boundary pay for an intersection; parks outside get their nearest district."""
+    n = len(metric)
+    d = _districts_metric(plan)
+    geo_code = np.full(n, "", dtype=object)
+    share_out = np.full(n, np.nan)
+    n_districts = np.zeros(n, dtype=np.int64)
+    distance = np.full(n, np.nan)
+    nearest = np.full(n, "", dtype=object)
+    located = ~(shapely.is_missing(metric) | shapely.is_empty(metric))
+    loc_idx = np.flatnonzero(located)
+    if len(loc_idx):
+        geoms = metric[loc_idx]
+        tree = shapely.STRtree(geoms)
+        # Most parks lie wholly inside one district: one query per prepared district polygon settles them.
+        w_d, w_p = tree.query(d.geoms, predicate="contains_properly")
+        rest = np.setdiff1d(np.arange(len(geoms)), w_p)
+        # The few on a boundary: the district's small tiles, intersected only where a tile does not hold them.
+        t_i, r_i = shapely.STRtree(geoms[rest]).query(d.tiles, predicate="intersects")
+        left, right = geoms[rest[r_i]], d.tiles[t_i]
+        inter = shapely.area(left)
+        edge = ~shapely.contains_properly(right, left)
+        if edge.any():
+            inter[edge] = shapely.area(shapely.intersection(left[edge], right[edge]))
+        p_i = np.concatenate([w_p, rest[r_i]])
+        inter = np.concatenate([shapely.area(geoms[w_p]), inter])
+        tile_d = np.concatenate([w_d, d.tile_district[t_i]])
+        if len(p_i):
+            per = pd.DataFrame({"p": p_i, "d": tile_d, "a": inter}).groupby(["p", "d"])["a"].sum()
+            p_u = per.index.get_level_values("p").to_numpy()
+            d_u = per.index.get_level_values("d").to_numpy()
+            own_area = shapely.area(geoms[p_u])
+            share = np.where(own_area > 0, per.to_numpy() / np.where(own_area > 0, own_area, 1), 1.0)
+            order = np.lexsort((-share, p_u))
+            p_s, d_s, s_s = p_u[order], d_u[order], share[order]
+            first = np.ones(len(p_s), dtype=bool)
+            first[1:] = p_s[1:] != p_s[:-1]
+            best = loc_idx[p_s[first]]
+            geo_code[best] = d.codes[d_s[first]]
+            share_out[best] = s_s[first]
+            distance[best] = 0.0
+            nearest[best] = d.codes[d_s[first]]
+            n_districts[:] = np.bincount(loc_idx[p_s[s_s >= STRADDLE_SHARE]], minlength=n)
+        missing = loc_idx[geo_code[loc_idx] == ""]
+        if len(missing):
+            (m_i, d_near), dist = d.tree.query_nearest(
+                metric[missing], all_matches=False, return_distance=True
+            )
+            nearest[missing[m_i]] = d.codes[d_near]
+            distance[missing[m_i]] = dist
+    return pd.DataFrame(
+        {
+            "geo_district_code": geo_code,
+            "geo_share": share_out,
+            "n_districts": n_districts,
+            "distance_m": distance,
+            "nearest_district_code": nearest,
+            "located": located,
+        }
+    )
+
+
+def assign_districts(
+    parks: gpd.GeoDataFrame, plan: Plan, *, metric: np.ndarray | None = None
+) -> pd.DataFrame:
     """For each park (same index): the district its geometry lies in, and how.
 
     Columns: ``geo_district_code`` ('' when outside every district or unlocated), ``geo_share``
@@ -31,48 +181,25 @@ def assign_districts(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
     holding at least ``STRADDLE_SHARE`` of a polygon), ``distance_m`` (0 inside; else the distance
     to ``nearest_district_code``), ``located`` (has a geometry), and
     ``effective_district_code`` (whose park it is: :func:`owner_district`).
+
+    The geometric part is computed once per geometry column (keyed on :func:`geometry_key`) and
+    reused for the same register version; ``metric`` is the parks' geometry in the plan's metric
+    CRS when the caller has it already.
     """
-    out = pd.DataFrame(index=parks.index)
-    out["geo_district_code"] = ""
-    out["geo_share"] = np.nan
-    out["n_districts"] = 0
-    out["distance_m"] = np.nan
-    out["nearest_district_code"] = ""
-    geoms = parks.geometry.values
-    located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    out["located"] = located
-    if located.any():
-        metric = parks.loc[located, ["geometry"]].to_crs(plan.metric_crs)
-        districts = plan.district_polygons[["code", "geometry"]].to_crs(plan.metric_crs)
-        pairs = gpd.sjoin(metric, districts, how="inner", predicate="intersects")
-        if len(pairs):
-            left = metric.geometry.loc[pairs.index].values
-            district_geoms = districts.geometry.values
-            shapely.prepare(district_geoms)
-            right = district_geoms[pairs["index_right"].to_numpy()]
-            # Most parks lie wholly inside one district: a prepared containment test settles them,
-            # and only the few on a boundary pay for an intersection.
-            whole = shapely.contains_properly(right, left)
-            own_area = shapely.area(left)
-            inter = own_area.copy()
-            edge = ~whole
-            inter[edge] = shapely.area(shapely.intersection(left[edge], right[edge]))
-            share = np.where(own_area > 0, inter / np.where(own_area > 0, own_area, 1), 1.0)
-            pairs = pairs.assign(share=share)
-            pairs = pairs.reset_index(names="park").sort_values(["park", "share"], ascending=[True, False])
-            best = pairs.drop_duplicates("park").set_index("park")
-            counts = pairs[pairs["share"] >= STRADDLE_SHARE].groupby("park").size()
-            out.loc[best.index, "geo_district_code"] = best["code"].astype(str)
-            out.loc[best.index, "geo_share"] = best["share"]
-            out.loc[best.index, "distance_m"] = 0.0
-            out.loc[best.index, "nearest_district_code"] = best["code"].astype(str)
-            out.loc[counts.index, "n_districts"] = counts
-        missing = metric.index.difference(out.index[out["geo_district_code"] != ""])
-        if len(missing):
-            near = gpd.sjoin_nearest(metric.loc[missing], districts, how="left", distance_col="dist")
-            near = near[~near.index.duplicated(keep="first")]
-            out.loc[near.index, "distance_m"] = near["dist"]
-            out.loc[near.index, "nearest_district_code"] = near["code"].astype(str)
+    geoms = np.asarray(parks.geometry.values, dtype=object)
+    key = (geometry_key(geoms), _districts_key(plan), str(parks.crs))
+    geo = _CACHE.get(key)
+    if geo is None:
+        if metric is None:
+            metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
+        geo = geo_assign(metric, plan)
+        _CACHE[key] = geo
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    out = geo.copy()
+    out.index = parks.index
     declared = parks["district_code"] if "district_code" in parks else pd.Series("", index=parks.index)
     out["effective_district_code"] = owner_district(out, declared)
     return out

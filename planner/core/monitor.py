@@ -1,16 +1,20 @@
 """Monitoring (监测) as of a date, early warnings (预警) and the trend.
 
 Every figure here is computed *as of a date* (today by default) from a register, using the
-register's current knowledge of statuses and delivery years:
+register's current delivery years and the statuses *as recorded at the date* (the version of the
+store's history current at the end of that day, see :func:`with_status_as_of`; without a history,
+the current statuses):
 
 - ``phase``: ``before`` the plan period starts, ``in_period`` up to and including the deadline,
   ``ended`` after it.
 - counted / secured (as ``planner.core.capacity``): delivery year inside the plan period; secured
   when delivered or under construction.
-- delivered as of the date: counted, status delivered, delivery year not after the as-of year.
-- after the deadline, the **result**: space delivered by the deadline (counted and delivered)
-  against the target, and what **slipped**: counted (due inside the period) but not delivered,
-  with how late (days from the end of its delivery year to the as-of date).
+- delivered as of the date: counted, delivered now and recorded delivered by the date, delivery
+  year not after the as-of year.
+- after the deadline, the **result**: space delivered by the deadline (counted, delivered now and
+  recorded delivered by the deadline day) against the target, and what **slipped**: counted (due
+  inside the period) but not delivered by then, with how late (days from the end of its delivery
+  year to the day it was recorded delivered, or to the as-of date while it is not).
 
 Warnings are findings (``planner.core.findings.Finding``) with stable codes:
 
@@ -43,8 +47,9 @@ import pandas as pd
 from planner.core.capacity import allocation_table, capacity_report
 from planner.core.findings import Finding, findings_frame
 from planner.core.geo import fmt_m2
+from planner.core.history import TREND_COLUMNS, Recorded, as_recorded, figures
 from planner.core.plan import Plan
-from planner.core.register import PARK_COLUMNS, STATUS_LABELS, Register
+from planner.core.register import STATUS_LABELS, Register
 
 PHASES = {
     "before": ("规划期尚未开始", "the plan period has not started"),
@@ -179,33 +184,85 @@ class Monitor:
         }
 
 
+def recorded_at(history: Sequence[Recorded], day: dt.date) -> Recorded | None:
+    """The version current at the end of ``day`` (the latest saved by then); before the first
+    version, the first one (the seed: the register as first recorded stands for the time before
+    it); None without a history."""
+    if not history:
+        return None
+    end = pd.Timestamp(day) + pd.Timedelta(days=1)
+    before = [r for r in history if r.when < end]
+    return before[-1] if before else history[0]
+
+
+def with_status_as_of(a: pd.DataFrame, history: Sequence[Recorded], day: dt.date) -> pd.DataFrame:
+    """The allocation table with ``status_as_of`` and ``delivered_as_of``: the status as recorded in
+    the version current at ``day`` (:func:`recorded_at`).
+
+    Delivered as of a day means delivered now *and* recorded delivered by then: a park delivered and
+    recorded after the day is not delivered as of it (whatever its delivery year says), and one
+    recorded delivered by mistake and corrected since is not delivered at all. An allocation first
+    recorded after the day has no status then (``unknown``). Without a history: the current status.
+    """
+    rec = recorded_at(history, day)
+    delivered = a["status"] == "delivered"
+    if rec is None:
+        return a.assign(status_as_of=a["status"], delivered_as_of=delivered)
+    then = a["allocation_id"].astype(str).map(rec.statuses).fillna("unknown")
+    then = then.where((then != "delivered") | delivered, a["status"])  # corrected since
+    return a.assign(status_as_of=then, delivered_as_of=delivered & (then == "delivered"))
+
+
+def delivered_since(history: Sequence[Recorded], as_of: dt.date) -> pd.Series:
+    """When each allocation was recorded delivered and stayed so (among the versions saved by the
+    end of ``as_of``): allocation id -> Timestamp (naive UTC)."""
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    since = pd.Series(dtype="datetime64[ns]")
+    for rec in history:
+        if rec.when >= end:
+            break
+        now = rec.statuses.index[(rec.statuses == "delivered").to_numpy()]
+        since = since[since.index.isin(now)]
+        since = pd.concat([since, pd.Series(rec.when, index=now[~now.isin(since.index)])])
+    return since
+
+
 def monitor(
     plan: Plan,
     register: Register,
     as_of: dt.date | None = None,
     *,
-    history: Sequence[tuple[str, Register]] = (),
+    history: Sequence[Recorded | tuple[Any, Register]] = (),
     stale_months: int = DEFAULT_STALE_MONTHS,
 ) -> Monitor:
     """The plan's figures and early warnings as of ``as_of`` (today when None).
 
-    ``history`` is the scenario's saved versions as ``(created_at ISO text, register)``, oldest
-    first (``Store.history_registers``); without it there is no staleness warning.
+    ``history`` is the scenario's saved versions, oldest first, as ``planner.core.history.Recorded``
+    (``versions_of``) or ``(created_at ISO text, register)`` pairs. With it, statuses are as
+    recorded at the date (:func:`with_status_as_of`) and stale parks are found; without it the
+    current statuses are used and there is no staleness warning.
     """
     as_of = as_of or today()
     report = capacity_report(plan, register)
-    a = allocation_table(plan, register)
+    facts = as_recorded(history)
+    a = with_status_as_of(allocation_table(plan, register), facts, as_of)
     year = a["delivery_year"]
-    delivered = a["status"] == "delivered"
     counted = a["counted"]
-    delivered_now = counted & delivered & (year <= as_of.year).fillna(False)
+    delivered_now = counted & a["delivered_as_of"] & (year <= as_of.year).fillna(False)
     phase = phase_of(plan, as_of)
+    # delivered by the deadline (after it) or by the as-of date (before it), as recorded then
+    ref = min(as_of, plan.deadline)
+    delivered_ref = (
+        a["delivered_as_of"] if ref == as_of else with_status_as_of(a, facts, ref)["delivered_as_of"]
+    )
 
-    late = year.notna() & (year < as_of.year) & ~delivered
-    slipped_mask = counted & late
+    slipped_mask = counted & year.notna() & (year < as_of.year) & ~delivered_ref
     names = register.parks.set_index("id")["name_zh"]
     s = a[slipped_mask]
     year_end = pd.to_datetime(s["delivery_year"].astype(int).astype(str) + "-12-31")
+    since = delivered_since(facts, as_of).reindex(s["allocation_id"].astype(str).to_numpy())
+    since = pd.Series(since.to_numpy(), index=s.index).where(s["delivered_as_of"])
+    until = since.dt.normalize().fillna(pd.Timestamp(as_of))
     slipped = pd.DataFrame(
         {
             "allocation_id": s["allocation_id"].to_numpy(),
@@ -215,7 +272,10 @@ def monitor(
             "area_m2": s["area_m2"].to_numpy(dtype=float),
             "delivery_year": s["delivery_year"].astype(int).to_numpy(),
             "status": s["status"].to_numpy(),
-            "days_late": (pd.Timestamp(as_of) - year_end).dt.days.to_numpy(),
+            "days_late": (until - year_end).dt.days.to_numpy(),
+            "recorded_delivered_on": np.where(
+                since.notna().to_numpy(), since.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), None
+            ),
         }
     )
 
@@ -233,7 +293,9 @@ def monitor(
     )
 
     years = pd.Index(plan.years, name="year")
-    by_year = a[counted & delivered].groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
+    by_year = (
+        a[counted & delivered_ref].groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
+    )
     delivered_by_year = pd.DataFrame(
         {
             "year": list(years),
@@ -242,7 +304,7 @@ def monitor(
         }
     )
 
-    result = float(a.loc[counted & delivered, "area_m2"].sum()) if phase == "ended" else None
+    result = float(a.loc[counted & delivered_ref, "area_m2"].sum()) if phase == "ended" else None
     mon = Monitor(
         plan_id=plan.id,
         as_of=as_of,
@@ -279,7 +341,7 @@ def _warnings(
     a: pd.DataFrame,
     mon: Monitor,
     as_of: dt.date,
-    history: Sequence[tuple[str, Register]],
+    history: Sequence[Recorded | tuple[Any, Register]],
     stale_months: int,
 ) -> list[Finding]:
     out: list[Finding] = []
@@ -295,7 +357,7 @@ def _warnings(
     def m2(values: pd.Series) -> pd.Series:
         return values.map("{:,.0f}".format).astype(str)
 
-    o = a[year.notna() & (year < as_of.year) & (a["status"] != "delivered")]
+    o = a[year.notna() & (year < as_of.year) & ~a["delivered_as_of"]]
     yr = o["delivery_year"].astype(int).astype(str)
     out += _emit(
         "warning",
@@ -307,7 +369,7 @@ def _warnings(
         + " 应于 "
         + yr
         + f" 年交付, 截至 {as_of} 仍未交付 (状态 "
-        + o["status"].map(lambda k: STATUS_LABELS.get(k, (k, k))[0])
+        + o["status_as_of"].map(lambda k: STATUS_LABELS.get(k, (k, k))[0])
         + ")",
         park_name(o["park_id"])
         + ": "
@@ -315,10 +377,10 @@ def _warnings(
         + " m² due in "
         + yr
         + f", not delivered by {as_of} (status "
-        + o["status"].map(lambda k: STATUS_LABELS.get(k, (k, k))[1].lower())
+        + o["status_as_of"].map(lambda k: STATUS_LABELS.get(k, (k, k))[1].lower())
         + ")",
     )
-    r = a[(year == as_of.year).fillna(False) & a["status"].isin(NOT_STARTED)]
+    r = a[(year == as_of.year).fillna(False) & a["status_as_of"].isin(NOT_STARTED)]
     out += _emit(
         "warning",
         "ALLOC_AT_RISK",
@@ -383,54 +445,43 @@ def _warnings(
     return sorted(out, key=lambda f: (order[f.severity], f.code, f.id))
 
 
-def _park_hashes(register: Register) -> pd.Series:
-    """One hash a park (its stored columns and geometry), indexed by park id."""
-    parks = register.parks
-    cols = [c for c in PARK_COLUMNS if c in parks.columns]
-    frame = parks[cols].astype(str)
-    frame["_geom"] = parks.geometry.to_wkb(hex=True).astype(str)
-    return pd.Series(pd.util.hash_pandas_object(frame, index=False).to_numpy(), index=parks["id"].to_numpy())
-
-
-def park_last_changed(history: Sequence[tuple[str, Register]], as_of: dt.date | None = None) -> pd.Series:
+def park_last_changed(
+    history: Sequence[Recorded | tuple[Any, Register]], as_of: dt.date | None = None
+) -> pd.Series:
     """When each park's row last changed: the time of the version that last added or changed it,
     among the versions saved by the end of ``as_of``. Index park id, values Timestamps (naive UTC)."""
     prev = pd.Series(dtype="uint64")
     last = pd.Series(dtype="datetime64[ns]")
     end = pd.Timestamp(as_of) + pd.Timedelta(days=1) if as_of else None
-    for created, register in history:
-        when = (
-            pd.Timestamp(created).tz_localize(None)
-            if pd.Timestamp(created).tzinfo is None
-            else (pd.Timestamp(created).tz_convert("UTC").tz_localize(None))
-        )
-        if end is not None and when >= end:
+    for rec in as_recorded(history):
+        if end is not None and rec.when >= end:
             break
-        h = _park_hashes(register)
+        h = rec.park_hashes
         changed = h.index[~h.index.isin(prev.index) | (h != prev.reindex(h.index)).to_numpy()]
-        last = pd.concat([last.drop(changed, errors="ignore"), pd.Series(when, index=changed)])
+        last = pd.concat([last.drop(changed, errors="ignore"), pd.Series(rec.when, index=changed)])
         last = last[last.index.isin(h.index)]
         prev = h
     return last
 
 
 def trend(plan: Plan, history: Sequence[tuple[Any, Register]]) -> pd.DataFrame:
-    """Counted, secured and delivered space at each saved version: ``(version record, register)``
-    pairs, oldest first; the record needs ``version`` and ``created_at``."""
+    """Counted, secured and delivered space at each saved version, computed afresh from
+    ``(version record, register)`` pairs, oldest first (the record needs ``version`` and
+    ``created_at``). The app and the CLI use ``planner.core.history.cached_trend``, which computes
+    each version once."""
     rows = []
     for v, register in history:
-        report = capacity_report(plan, register)
-        a = allocation_table(plan, register)
+        f = figures(plan, register)
         rows.append(
             {
                 "version": int(v.version),
                 "created_at": v.created_at,
-                "counted_m2": report.counted_m2,
-                "secured_m2": report.secured_m2,
-                "delivered_m2": float(a.loc[a["counted"] & (a["status"] == "delivered"), "area_m2"].sum()),
+                "counted_m2": f.counted_m2,
+                "secured_m2": f.secured_m2,
+                "delivered_m2": f.delivered_m2,
             }
         )
-    return pd.DataFrame(rows, columns=["version", "created_at", "counted_m2", "secured_m2", "delivered_m2"])
+    return pd.DataFrame(rows, columns=TREND_COLUMNS)
 
 
 def warnings_frame(mon: Monitor) -> pd.DataFrame:

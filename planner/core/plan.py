@@ -31,7 +31,7 @@ from planner.core.geo import M2_PER_KM2, WGS84, area_m2, extent_of, in_extent, t
 from planner.errors import PlanError, Problem
 from planner.settings import DEFAULT_PLAN as DEFAULT_PLAN  # re-exported
 from planner.settings import GEODATA_DIR as GEODATA
-from planner.settings import plan_name
+from planner.settings import plan_name, plans_dir
 
 PLAN_FILE = "plan.toml"
 DISTRICTS_FILE = "districts.geojson"
@@ -41,9 +41,17 @@ DEFAULT_EXTENT_BUFFER_M = 1000.0  # how far beyond its district polygons a park 
 DEFAULT_MAP_ZOOM = 10
 
 
+def plan_folders() -> dict[str, Path]:
+    """Every plan folder known by name: the bundled ones under ``geodata/`` and the planners' own
+    under ``settings.plans_dir()`` (successor plans); a bundled plan wins on a clash of names."""
+    own = {p.parent.name: p.parent for p in plans_dir().glob(f"*/{PLAN_FILE}")}
+    bundled = {p.parent.name: p.parent for p in GEODATA.glob(f"*/{PLAN_FILE}")}
+    return {**own, **bundled}
+
+
 def available_plans() -> list[str]:
-    """Names of the plan folders bundled under ``geodata/``."""
-    return sorted(p.parent.name for p in GEODATA.glob(f"*/{PLAN_FILE}"))
+    """Names of the plans offered: bundled under ``geodata/`` and made by planners (``plans_dir()``)."""
+    return sorted(plan_folders())
 
 
 def plan_path(plan: str | Path | None = None) -> Path:
@@ -57,6 +65,9 @@ def plan_path(plan: str | Path | None = None) -> Path:
     bundled = GEODATA / str(plan)
     if bundled.is_dir():
         return bundled
+    own = plans_dir() / str(plan)
+    if (own / PLAN_FILE).is_file():
+        return own.resolve()
     raise PlanError(
         [
             Problem(

@@ -46,8 +46,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner.core.geo import M2_PER_WAN, fmt_m2
 from planner.core.plan import Plan
@@ -346,6 +344,9 @@ class _Model:
 def _solve(model: _Model, *, relax: bool = False) -> tuple[np.ndarray, float, str]:
     """Solve one model: (x per site in 万㎡, shortfall in 万㎡, status text). ``relax``: the
     continuous relaxation (no binaries: with capacity >= m it is the model without a minimum size)."""
+    import scipy.sparse as sp  # here, not at the top: ``python -m planner check`` need not load scipy
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     n = len(model.cap)
     if n == 0:
         return np.zeros(0), model.need, "no eligible site"
@@ -355,7 +356,7 @@ def _solve(model: _Model, *, relax: bool = False) -> tuple[np.ndarray, float, st
     s = n + nz
     penalty = 1000.0 * float(model.cost.max(initial=1.0))
     c = np.concatenate([model.cost, np.zeros(nz), [penalty]])
-    rows: list[sp.csr_matrix] = []
+    rows: list[Any] = []
     lbs: list[np.ndarray] = []
     ubs: list[np.ndarray] = []
     # target: sum x + s >= need

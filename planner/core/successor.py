@@ -191,14 +191,38 @@ def write_successor(plan: Plan, register_files: dict[str, bytes], out: Path, con
     return out
 
 
+def successor_folder(name: str) -> Path:
+    """The folder of a new successor plan named ``name`` in the planners' plans directory
+    (``settings.plans_dir()``, ``$PLANNER_PLANS_DIR``, default ``data/plans/``), where the app's plan
+    choice and ``--plan NAME`` find it. InputError for an empty name, one with a path in it, or the
+    name of a plan already known (nothing is overwritten or hidden)."""
+    from planner.core import plan as plan_module
+    from planner.settings import plans_dir
+
+    clean = str(name).strip()
+    if not clean or Path(clean).name != clean or clean in (".", ".."):
+        raise InputError(
+            f"文件夹名应为一个名称 (不含路径), 如 shenzhen-2026-2030 / the folder name is one name without a "
+            f"path, e.g. shenzhen-2026-2030: {name!r}"
+        )
+    if clean in plan_module.plan_folders():
+        raise InputError(
+            f"已有名为 {clean} 的规划, 未覆盖; 请另取文件夹名 / a plan named {clean!r} already exists: nothing "
+            "was overwritten; choose another folder name"
+        )
+    return plans_dir() / clean
+
+
 def _periods_under_geodata() -> dict[str, tuple[str, int, int]]:
-    """id -> (predecessor id, start, end) of every plan folder under geodata/ (read lightly)."""
+    """id -> (predecessor id, start, end) of every plan folder known by name (bundled under
+    geodata/ and the planners' own under ``settings.plans_dir()``; read lightly)."""
     import tomllib
 
     from planner.core import plan as plan_module
 
     out = {}
-    for path in plan_module.GEODATA.glob(f"*/{PLAN_FILE}"):
+    for folder in plan_module.plan_folders().values():
+        path = folder / PLAN_FILE
         try:
             head = tomllib.loads(path.read_text(encoding="utf-8")).get("plan", {})
             out[str(head["id"])] = (
@@ -212,7 +236,8 @@ def _periods_under_geodata() -> dict[str, tuple[str, int, int]]:
 
 
 def lineage_ids(plan: Plan) -> set[str]:
-    """The ids of this plan, the plans it follows and the bundled plans that follow it."""
+    """The ids of this plan, the plans it follows and the known plans (bundled or the planners'
+    own) that follow it."""
     known = _periods_under_geodata()
     ids = {plan.id}
     pred = str(plan.raw.get("plan", {}).get("predecessor", ""))
@@ -230,7 +255,8 @@ def lineage_ids(plan: Plan) -> set[str]:
 def register_years(plan: Plan) -> list[int]:
     """The delivery years an allocation may have: the plan's own period, its predecessor's
     (``[plan] predecessor_period``, carried-over allocations) and those of the bundled plans of
-    its lineage (a successor under geodata/), so one register serves both plans."""
+    its lineage (a successor under geodata/ or ``settings.plans_dir()``), so one register serves
+    both plans."""
     years = set(plan.years)
     head = plan.raw.get("plan", {})
     if head.get("predecessor_period"):

@@ -212,8 +212,9 @@ def _import_status_year(
     if "status_src" not in out:
         out["status_src"] = status_src
     by_label = {_norm(lbl): key for key, labels in STATUS_LABELS.items() for lbl in (key, *labels)}
-    direct = status_src.map(lambda s: by_label.get(_norm(s), ""))
-    out["status"] = direct.where(direct != "", status_src.map(normalise_status))
+    texts = pd.unique(status_src.to_numpy(dtype=object))  # a few distinct texts in many rows: each read once
+    direct = status_src.map({s: by_label.get(_norm(s), "") for s in texts})
+    out["status"] = direct.where(direct != "", status_src.map({s: normalise_status(s) for s in texts}))
     unrecognised = (status_src != "") & (out["status"] == "unknown") & (direct == "")
     for i in np.flatnonzero(unrecognised.to_numpy()):
         c.warn(

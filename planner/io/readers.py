@@ -216,6 +216,10 @@ def _sniff_dbf(dbf: Path) -> str:
 _KML_LAUNDER = "LIBKML_LAUNDER_FIELD_NAMES"
 
 
+_ARROW_SUFFIXES = (".gpkg",)  # read through Arrow: columnar, several times faster (GeoJSON: GDAL reads
+# a NaN coordinate differently through Arrow, and the import parses that text itself anyway)
+
+
 def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     """pyogrio read of the first layer; GDAL's warnings become import warnings."""
     try:
@@ -237,7 +241,8 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            gdf = pyogrio.read_dataframe(path, layer=layers[0][0], **kwargs)
+            arrow = {"use_arrow": True} if path.suffix.lower() in _ARROW_SUFFIXES else {}
+            gdf = pyogrio.read_dataframe(path, layer=layers[0][0], **arrow, **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
             _cannot_read(c, exc)
         except RecursionError:  # an attribute nested thousands deep (parsed as JSON)

@@ -1,4 +1,5 @@
-"""The evaluation report (评估报告) as a Word file: 终期评估 after the deadline, 中期评估 before.
+"""The evaluation report (评估报告) as a Word file (and the same content as a PDF,
+``planner.io.report_pdf``): 终期评估 after the deadline, 中期评估 before.
 
 In Chinese: the target and the result, a static map of districts and parks drawn offline
 (matplotlib, a CJK font found on the machine; without one the drawings' labels fall back to
@@ -304,7 +305,7 @@ def build_report(
         doc.add_paragraph("规划期内应交付但未交付 (逾期):")
         _table(
             doc,
-            ["分配", "园区", "面积", "应交付年份", "状态", "逾期天数"],
+            ["分配", "园区", "面积", "应交付年份", "状态", "逾期天数", "记为已交付日期"],
             [
                 [
                     r["allocation_id"],
@@ -313,6 +314,7 @@ def build_report(
                     str(r["delivery_year"]),
                     STATUS_LABELS.get(r["status"], (r["status"],))[0],
                     str(r["days_late"]),
+                    r["recorded_delivered_on"] if isinstance(r["recorded_delivered_on"], str) else "—",
                 ]
                 for r in mon.slipped.to_dict("records")
             ],
@@ -357,8 +359,10 @@ def build_report(
     baseline = plan.raw.get("baseline", {})
     for text in (
         f"计入: 分配的交付年份在 {plan.period_start}-{plan.deadline_year} 年内; 已落实: 其中状态为在建或已交付; "
-        f"已交付: 状态为已交付且交付年份不晚于评估基准日所在年份。",
-        "结果 (规划期结束后): 截止日前交付的计入面积与目标之比; 逾期: 计入但已过交付年份仍未交付, 逾期天数自交付年份年末起算。",
+        f"已交付: 状态为已交付, 交付年份不晚于评估基准日所在年份, 且在基准日当天或之前保存的版本中已记为已交付 "
+        "(状态按当时的记录, 而非事后补记)。",
+        "结果 (规划期结束后): 截止日当天或之前已记为已交付的计入面积与目标之比 (截止后才交付并补记的不计入); "
+        "逾期: 计入但截至截止日 (规划期内为基准日) 未交付, 逾期天数自交付年份年末起算, 至记为已交付之日, 仍未交付则至基准日。",
         f"进度要求: 各区指标 × 规划期已过比例 ({'线性' if mon.pace_rule == 'linear' else '规划人员设定的里程碑'})。",
         f"基线规则: {baseline.get('label_zh', '')}; 分配面积 = 来源中的新增建筑面积 × {plan.baseline_share:g}; "
         "交付年份仅在来源给出时填写。",
@@ -368,12 +372,27 @@ def build_report(
     return doc
 
 
+FORMATS = ("docx", "pdf")
+
+
 def report_bytes(
-    plan: Plan, register: Register, mon: Monitor, indicators: pd.DataFrame, *, scenario_line: str = ""
+    plan: Plan,
+    register: Register,
+    mon: Monitor,
+    indicators: pd.DataFrame,
+    *,
+    scenario_line: str = "",
+    fmt: str = "docx",
 ) -> bytes:
-    """The report as .docx bytes (the app's download)."""
+    """The report as .docx bytes, or with ``fmt="pdf"`` the same content as a PDF
+    (``planner.io.report_pdf``; PlannerError without a CJK font)."""
+    document = build_report(plan, register, mon, indicators, scenario_line=scenario_line)
+    if fmt == "pdf":
+        from planner.io.report_pdf import pdf_from_document
+
+        return pdf_from_document(document)
     buf = io.BytesIO()
-    build_report(plan, register, mon, indicators, scenario_line=scenario_line).save(buf)
+    document.save(buf)
     return buf.getvalue()
 
 
@@ -386,12 +405,13 @@ def write_report(
     *,
     scenario_line: str = "",
 ) -> Path:
-    """Write the report to ``path`` (.docx)."""
+    """Write the report to ``path``: a PDF when it ends in .pdf, else Word (.docx)."""
     path = Path(path)
-    path.write_bytes(report_bytes(plan, register, mon, indicators, scenario_line=scenario_line))
+    fmt = "pdf" if path.suffix.lower() == ".pdf" else "docx"
+    path.write_bytes(report_bytes(plan, register, mon, indicators, scenario_line=scenario_line, fmt=fmt))
     return path
 
 
-def report_file_name(plan: Plan, as_of: dt.date, mon: Monitor) -> str:
-    """'shenzhen-software-2022-2025-终期评估-2026-11-29.docx'."""
-    return f"{plan.id}-{report_kind(mon)[0]}-{as_of.isoformat()}.docx"
+def report_file_name(plan: Plan, as_of: dt.date, mon: Monitor, fmt: str = "docx") -> str:
+    """'shenzhen-software-2022-2025-终期评估-2026-11-29.docx' (or .pdf)."""
+    return f"{plan.id}-{report_kind(mon)[0]}-{as_of.isoformat()}.{fmt}"

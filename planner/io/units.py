@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 from planner.core.geo import (
@@ -41,12 +42,22 @@ _HEADER_UNIT = re.compile(rf"^(.*?)[(\[【/_]?({_UNIT_ALT})[)\]】]?$")
 _YEAR = re.compile(r"((?:19|20|21)\d{2})")
 
 
+def _plain_numbers(values: pd.Series) -> bool:
+    """A column of finite numbers (or blanks), not booleans: parsed as it is."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    return bool(np.isfinite(numbers[~np.isnan(numbers)]).all())
+
+
 def parse_area(values: pd.Series, unit: float | None = None) -> pd.Series:
     """Areas as people write them (``"15万㎡"``, ``"3 公顷"``, ``"300亩"``, ``"1,200"``) -> m² (float).
 
     ``unit`` is the factor the column header names (m² when None); a unit in the cell wins.
     Blank cells give NaN; text that is no number gives NaN too (see :func:`bad_numbers`).
     """
+    if _plain_numbers(values):  # a numeric column (GeoPackage, GeoJSON): no text to read
+        return values.astype(float) * (unit if unit is not None else 1.0)
     text = (
         values.astype(object)
         .where(values.notna(), "")

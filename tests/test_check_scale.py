@@ -1,0 +1,231 @@
+"""Checks built for a city's register, on the real Shenzhen district polygons: the bulk district
+assignment and overlap pairs against a brute-force shapely computation, the summary finding, the
+findings table in ``check --json`` and ``--findings-out``, and a re-check equal to a full check."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from bench.checks import synthetic
+from planner.cli.main import main
+from planner.core.access import User
+from planner.core.assign import STRADDLE_SHARE, assign_districts
+from planner.core.changes import register_changes
+from planner.core.checking import check, recheck
+from planner.core.findings import OVERLAP_SHARE, check_findings, overlap_pairs, polygons_only
+from planner.core.geo import WGS84
+from planner.core.register import Register, conform_parks
+from planner.store import open_store
+from tests.conftest import METRIC, make_register, square
+
+PAIRS = [("440305", "440304"), ("440304", "440303"), ("440306", "440305"), ("440307", "440308")]
+
+
+def _border_squares(plan, n_per_pair: int = 12) -> gpd.GeoDataFrame:
+    """Squares (200-900 m) centred on points of the shared boundary of neighbouring districts,
+    moved a little either way, so each crosses the boundary by a different share."""
+    d = plan.district_polygons.set_index("code").to_crs(METRIC)
+    rng = np.random.default_rng(3)
+    geoms = []
+    for a, b in PAIRS:
+        line = d.loc[a, "geometry"].boundary.intersection(d.loc[b, "geometry"].boundary)
+        for f in np.linspace(0.1, 0.9, n_per_pair):
+            p = line.interpolate(f, normalized=True)
+            side = rng.uniform(200, 900)
+            dx, dy = rng.uniform(-side / 2, side / 2, 2)
+            geoms.append(
+                shapely.box(
+                    p.x + dx - side / 2, p.y + dy - side / 2, p.x + dx + side / 2, p.y + dy + side / 2
+                )
+            )
+    parks = gpd.GeoDataFrame(
+        {"id": [f"b{i}" for i in range(len(geoms))], "name_zh": "界", "district_code": ""},
+        geometry=gpd.GeoSeries(geoms, crs=METRIC).to_crs(WGS84).values,
+        crs=WGS84,
+    )
+    return conform_parks(parks)
+
+
+def test_boundary_crossing_parcels_are_assigned_as_brute_force_shares_say(plan):
+    parks = _border_squares(plan)
+    where = assign_districts(parks, plan)
+    metric = parks.to_crs(METRIC).geometry.values
+    districts = plan.district_polygons.to_crs(METRIC)
+    shares = np.array(
+        [[shapely.intersection(p, g).area / p.area for g in districts.geometry.values] for p in metric]
+    )
+    best = districts["code"].to_numpy()[shares.argmax(axis=1)]
+    assert (where["geo_district_code"].to_numpy() == best).all()
+    assert np.allclose(where["geo_share"].to_numpy(), shares.max(axis=1), atol=1e-9)
+    assert (where["n_districts"].to_numpy() == (shares >= STRADDLE_SHARE).sum(axis=1)).all()
+    assert (where["n_districts"] > 1).sum() > len(parks) // 2  # the fixture really straddles
+
+
+def test_overlap_pairs_and_areas_equal_a_brute_force_computation(plan):
+    rng = np.random.default_rng(5)
+    c = (
+        plan.district_polygons.set_index("code")
+        .to_crs(METRIC)
+        .loc["440305", "geometry"]
+        .representative_point()
+    )
+    x = c.x + rng.uniform(-1500, 1500, 250)
+    y = c.y + rng.uniform(-1500, 1500, 250)
+    half = rng.uniform(20, 120, 250)
+    poly = shapely.box(x - half, y - half, x + half, y + half)
+    poly[7] = None  # a park without a geometry takes part in nothing
+    got = overlap_pairs(polygons_only(poly))
+    i, j = np.triu_indices(len(poly), k=1)
+    ok = (i != 7) & (j != 7)
+    i, j = i[ok], j[ok]
+    inter = shapely.area(shapely.intersection(poly[i], poly[j]))
+    share = inter / np.minimum(shapely.area(poly[i]), shapely.area(poly[j]))
+    hit = share >= OVERLAP_SHARE
+    expected = pd.DataFrame({"i": i[hit], "j": j[hit], "overlap_m2": inter[hit]})
+    got = got.sort_values(["i", "j"]).reset_index(drop=True)
+    assert len(expected) > 20  # the fixture has overlaps to find
+    assert got[["i", "j"]].to_numpy().tolist() == expected[["i", "j"]].to_numpy().tolist()
+    assert np.allclose(got["overlap_m2"], expected["overlap_m2"])
+
+
+def _park(plan, pid: str, dx: float, conf: str) -> dict:
+    from tests.conftest import inside
+
+    return {
+        "id": pid, "name_zh": pid, "district_code": "440305", "status": "planned", "land_area_m2": 50_000.0,
+        "gfa_m2": 100_000.0, "new_gfa_m2": 80_000.0, "figures_conf": conf,
+        "geometry": square(inside(plan, "440305", dx_m=dx), 150),
+    }  # fmt: skip
+
+
+def test_a_finding_on_every_park_is_one_summary_row_with_its_count(plan):
+    parks = [_park(plan, f"u{i}", 400.0 * i, "estimate") for i in range(6)]
+    found = check_findings(plan, make_register(parks))
+    rows = found[found["code"] == "FIGURES_UNCONFIRMED"]
+    assert len(rows) == 1
+    row = rows.iloc[0]
+    assert (
+        row["id"] == plan.id and row["count"] == 6 and "6" in row["message_zh"] and "6" in row["message_en"]
+    )
+    # one park verified: the finding no longer applies to every park, so each is listed
+    parks[0]["figures_conf"] = "verified"
+    found = check_findings(plan, make_register(parks))
+    rows = found[found["code"] == "FIGURES_UNCONFIRMED"]
+    assert sorted(rows["id"]) == [f"u{i}" for i in range(1, 6)] and (rows["count"] == 1).all()
+
+
+@pytest.fixture(scope="module")
+def small_city(plan_module):
+    return synthetic(600, seed=11, overlap=0.05)
+
+
+@pytest.fixture(scope="module")
+def plan_module():
+    from planner.core.plan import load_plan
+
+    return load_plan()
+
+
+def test_recheck_equals_a_full_check_after_edits(plan_module, small_city):
+    plan, reg = plan_module, small_city
+    first = check(plan, reg)
+    pd.testing.assert_frame_equal(first.findings, check_findings(plan, reg))
+    parks = reg.parks.copy()
+    geoms = parks.geometry.values.copy()
+    geoms[5] = geoms[6]  # moved onto a neighbour: a new overlap
+    parks["geometry"] = geoms
+    parks.loc[7, "gfa_m2"] = 1e9  # plot ratio exceeded
+    parks = parks.drop(index=8)  # removed: its allocation names no park now
+    added = parks.iloc[[0]].assign(id="new1", geometry=[reg.parks.geometry.values[9]])
+    parks = pd.concat([parks, added], ignore_index=True)
+    allocs = reg.allocations.copy()
+    allocs.loc[3, "area_m2"] = 5e8  # more than the park's new floor area
+    edited = Register(gpd.GeoDataFrame(parks, crs=reg.parks.crs), allocs, reg.quotas)
+    again = recheck(first, edited, register_changes(reg, edited))
+    full = check(plan, edited)
+    pd.testing.assert_frame_equal(again.findings, full.findings)
+    codes = set(again.findings["code"])
+    assert {"PARKS_OVERLAP", "PLOT_RATIO_EXCEEDED", "ALLOC_UNKNOWN_PARK", "ALLOC_EXCEEDS_NEW_SPACE"} <= codes
+    assert again.report.counted_m2 == pytest.approx(full.report.counted_m2)
+    a, b = again.report.by_district, full.report.by_district
+    assert np.allclose(a["counted_m2"], b["counted_m2"]) and list(a["key"]) == list(b["key"])
+    # and a second edit on top of the re-check (the index now has a stale entry)
+    parks2 = edited.parks.copy()
+    g2 = parks2.geometry.values.copy()
+    g2[6] = reg.parks.geometry.values[5]  # park 6 moves to where park 5 was
+    parks2["geometry"] = g2
+    edited2 = Register(gpd.GeoDataFrame(parks2, crs=reg.parks.crs), edited.allocations, edited.quotas)
+    third = recheck(again, edited2)
+    pd.testing.assert_frame_equal(third.findings, check(plan, edited2).findings)
+
+
+def test_check_json_counts_findings_by_code_and_writes_every_row(tmp_path, plan_module, small_city, capsys):
+    db = tmp_path / "city.gpkg"
+    store = open_store(str(db), plan_module)
+    _, v = store.load()
+    store.save(small_city, user=User("t", "planner"), comment="city", expected_version=v.version)
+    store.close()
+    assert main(["check", "--json", "--db", str(db), "--findings-out", str(tmp_path / "f.csv")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["parks"] == 600 and out["findings_total"] == sum(
+        c["rows"] for c in out["findings_by_code"].values()
+    )
+    for key in ("counted_m2", "by_district", "by_year", "by_status", "by_specialisation"):
+        assert key in out
+    by_code = pd.Series([f["code"] for f in out["findings"]]).value_counts()
+    for code, c in out["findings_by_code"].items():
+        assert by_code[code] == min(c["rows"], 5)
+    assert out["findings_by_code"]["PARKS_OVERLAP"]["rows"] > 5  # so the first rows are fewer than all
+    assert set(out["findings"][0]) >= {"severity", "code", "id", "other_id", "district_code", "message"}
+    csv = pd.read_csv(tmp_path / "f.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert len(csv) == out["findings_total"] and list(csv.columns[:3]) == ["severity", "code", "id"]
+
+    assert (
+        main(
+            [
+                "check",
+                "--json",
+                "--db",
+                str(db),
+                "--findings",
+                "all",
+                "--findings-out",
+                str(tmp_path / "f.geojson"),
+            ]
+        )
+        == 0
+    )
+    every = json.loads(capsys.readouterr().out)
+    assert len(every["findings"]) == every["findings_total"] == out["findings_total"]
+    doc = json.loads((tmp_path / "f.geojson").read_text(encoding="utf-8"))
+    assert len(doc["features"]) == out["findings_total"]
+    overlap = next(f for f in doc["features"] if f["properties"]["code"] == "PARKS_OVERLAP")
+    assert overlap["geometry"]["type"] == "Polygon" and overlap["properties"]["other_id"]
+    assert main(["check", "--db", str(db), "--findings-out", str(tmp_path / "f.txt")]) == 2
+    assert ".csv" in capsys.readouterr().err
+
+
+def test_the_check_command_loads_no_app_chart_report_or_solver_module(tmp_path):
+    """`python -m planner check` starts quickly: streamlit, matplotlib, docx and scipy stay unloaded."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys, io, contextlib\n"
+        "from planner.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['check', '--json', '--db', {str(tmp_path / 's.gpkg')!r}])\n"
+        "heavy = [m for m in ('streamlit', 'matplotlib', 'docx', 'scipy') if m in sys.modules]\n"
+        "print(rc, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 []"
