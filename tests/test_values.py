@@ -406,7 +406,9 @@ def test_gdal_cuts_text_at_a_nul_in_geopackage_and_shapefile(tmp_path: Path) -> 
     """Why the import looks at the files itself: GDAL reads such a name cut short, without a word."""
     import pyogrio
 
-    assert list(pyogrio.read_dataframe(_gpkg_with_nul(tmp_path / "nul.gpkg"))["名称"]) == ["好园", "坏"]
+    gpkg = _gpkg_with_nul(tmp_path / "nul.gpkg")
+    for arrow in (False, True):  # the import reads a GeoPackage through Arrow
+        assert list(pyogrio.read_dataframe(gpkg, use_arrow=arrow)["名称"]) == ["好园", "坏"]
     shp = _shapefile_with_nul(tmp_path / "shp")
     assert list(pyogrio.read_dataframe(shp)["name"]) == ["goodpark", "bad"]
 
