@@ -14,7 +14,7 @@ from streamlit_folium import st_folium
 
 from pages import as_of_picker, frame
 from planner.app.labels import counted_source, findings_table
-from planner.app.mapview import build_map
+from planner.app.mapview import overview_map
 from planner.app.monitoring import session_monitor, session_targets
 from planner.app.session import fmt_wan, targets_frame
 from planner.core.capacity import capacity_report, target_table
@@ -29,96 +29,100 @@ t = translator(lang)  # the one translator (planner.i18n)
 
 
 # Overview: the plan at a glance: progress toward the target, a small map, the most serious findings.
-report = capacity_report(plan, register)
 st.title(plan.title_zh if lang == "zh" else plan.title_en)
-target = plan.new_space
-if (
-    target is None
-):  # a plan with no new-space target (e.g. Zhejiang's): its other targets, counted where possible
-    st.dataframe(
-        targets_frame(target_table(plan, register, report), lang),
-        hide_index=True,
-        placeholder="—",
-        key="targets",
-    )
-else:
-    st.markdown(
-        t(
-            f"**目标**: {target.label_zh} {fmt_m2(report.target_m2)}, 截止 {report.deadline.isoformat()}"
-            f" (《{plan.sources[target.source]['title_zh']}》{target.section}: “{target.quote}”)",
-            f"**Target**: {target.label_en} {fmt_m2(report.target_m2)} by {report.deadline.isoformat()}"
-            f" (action plan, section {target.section}: “{target.quote}”)",
-        )
-    )
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("目标", "Target"), fmt_wan(report.target_m2), help=fmt_m2(report.target_m2))
-    c2.metric(t("已计入", "Counted"), fmt_wan(report.counted_m2), help=fmt_m2(report.counted_m2))
-    c3.metric(
-        t("其中已落实 (在建/已交付)", "of which secured"),
-        fmt_wan(report.secured_m2),
-        help=fmt_m2(report.secured_m2),
-    )
-    c4.metric(t("缺口", "Gap"), fmt_wan(report.gap_m2), help=fmt_m2(report.gap_m2))
-    mon = session_monitor(st.session_state, plan, register)  # every figure as of the sidebar's date
-    if mon.phase == "ended":  # after the deadline: the result, not progress
-        result = mon.result_delivered_m2 or 0.0
-        r1, r2, r3 = st.columns(3)
-        r1.metric(
-            t("截止时已交付 (结果)", "Delivered by the deadline (result)"),
-            fmt_wan(result),
-            help=fmt_m2(result),
-        )
-        r2.metric(
-            t("逾期未交付", "Slipped (not delivered)"), fmt_wan(mon.slipped_m2), help=fmt_m2(mon.slipped_m2)
-        )
-        r3.metric(t("结果", "Result"), t("达成", "met") if mon.result_met else t("未达成", "not met"))
-        st.warning(  # the plan's state, not an error of the app
-            t(
-                f"规划期已于 {plan.deadline} 结束 (截至 {as_of})。结果: 截止时已交付 {fmt_m2(result)}, 目标 "
-                f"{fmt_m2(report.target_m2)}, {'已达成' if mon.result_met else '未达成'}; 规划期内应交付但未交付 "
-                f"{fmt_m2(mon.slipped_m2)} (详见「监测评估」页)。",
-                f"The plan period ended on {plan.deadline} (as of {as_of}). Result: {fmt_m2(result)} delivered by "
-                f"the deadline against {fmt_m2(report.target_m2)}: {'met' if mon.result_met else 'not met'}; "
-                f"{fmt_m2(mon.slipped_m2)} due in the period was not delivered (see Monitoring & evaluation).",
-            )
-        )
-    else:
-        st.progress(
-            min(1.0, report.progress),
-            text=t(
-                f"截至 {as_of}: 进度 {report.progress:.1%} (计入 = 交付年份在 {plan.period_start}-"
-                f"{plan.deadline_year} 内); 规划期已过 {mon.elapsed_share:.0%}; {mon.phase_text()}",
-                f"As of {as_of}: progress {report.progress:.1%} (counted = delivery year within "
-                f"{plan.period_start}-{plan.deadline_year}); {mon.elapsed_share:.0%} of the period passed; "
-                f"{mon.phase_text('en')}",
-            ),
-        )
-    st.caption(counted_source(plan, report, lang))
-    if report.counted_unconfirmed_m2 > 0:
-        st.warning(
-            t(
-                f"计入面积中 {fmt_m2(report.counted_unconfirmed_m2)} 所依据的园区数据未核实。",
-                f"{fmt_m2(report.counted_unconfirmed_m2)} of the counted space rests on unconfirmed park figures.",
-            )
-        )
-    if report.not_counted_m2 > 0:
-        st.info(
-            t(
-                f"另有 {fmt_m2(report.not_counted_m2)} 已分配但无规划期内交付年份, 不计入目标。",
-                f"A further {fmt_m2(report.not_counted_m2)} is allocated but has no delivery year in the plan: not counted.",
-            )
-        )
-
+header = st.container()  # the plan's figures: filled after the map is on its way to the browser
 left, right = st.columns([3, 2])
 with left:
     st.subheader(t("园区分布", "Parks"))
     st_folium(
-        build_map(plan, register, lang=lang),
+        overview_map(plan, register, lang=lang),  # aggregates: never the whole register
         key="overview_map",
         height=420,
         use_container_width=True,
         returned_objects=[],
     )
+with header:
+    report = capacity_report(plan, register)
+    target = plan.new_space
+    if (
+        target is None
+    ):  # a plan with no new-space target (e.g. Zhejiang's): its other targets, counted where possible
+        st.dataframe(
+            targets_frame(target_table(plan, register, report), lang),
+            hide_index=True,
+            placeholder="—",
+            key="targets",
+        )
+    else:
+        st.markdown(
+            t(
+                f"**目标**: {target.label_zh} {fmt_m2(report.target_m2)}, 截止 {report.deadline.isoformat()}"
+                f" (《{plan.sources[target.source]['title_zh']}》{target.section}: “{target.quote}”)",
+                f"**Target**: {target.label_en} {fmt_m2(report.target_m2)} by {report.deadline.isoformat()}"
+                f" (action plan, section {target.section}: “{target.quote}”)",
+            )
+        )
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric(t("目标", "Target"), fmt_wan(report.target_m2), help=fmt_m2(report.target_m2))
+        c2.metric(t("已计入", "Counted"), fmt_wan(report.counted_m2), help=fmt_m2(report.counted_m2))
+        c3.metric(
+            t("其中已落实 (在建/已交付)", "of which secured"),
+            fmt_wan(report.secured_m2),
+            help=fmt_m2(report.secured_m2),
+        )
+        c4.metric(t("缺口", "Gap"), fmt_wan(report.gap_m2), help=fmt_m2(report.gap_m2))
+        mon = session_monitor(st.session_state, plan, register)  # every figure as of the sidebar's date
+        if mon.phase == "ended":  # after the deadline: the result, not progress
+            result = mon.result_delivered_m2 or 0.0
+            r1, r2, r3 = st.columns(3)
+            r1.metric(
+                t("截止时已交付 (结果)", "Delivered by the deadline (result)"),
+                fmt_wan(result),
+                help=fmt_m2(result),
+            )
+            r2.metric(
+                t("逾期未交付", "Slipped (not delivered)"),
+                fmt_wan(mon.slipped_m2),
+                help=fmt_m2(mon.slipped_m2),
+            )
+            r3.metric(t("结果", "Result"), t("达成", "met") if mon.result_met else t("未达成", "not met"))
+            st.warning(  # the plan's state, not an error of the app
+                t(
+                    f"规划期已于 {plan.deadline} 结束 (截至 {as_of})。结果: 截止时已交付 {fmt_m2(result)}, 目标 "
+                    f"{fmt_m2(report.target_m2)}, {'已达成' if mon.result_met else '未达成'}; 规划期内应交付但未交付 "
+                    f"{fmt_m2(mon.slipped_m2)} (详见「监测评估」页)。",
+                    f"The plan period ended on {plan.deadline} (as of {as_of}). Result: {fmt_m2(result)} delivered by "
+                    f"the deadline against {fmt_m2(report.target_m2)}: {'met' if mon.result_met else 'not met'}; "
+                    f"{fmt_m2(mon.slipped_m2)} due in the period was not delivered (see Monitoring & evaluation).",
+                )
+            )
+        else:
+            st.progress(
+                min(1.0, report.progress),
+                text=t(
+                    f"截至 {as_of}: 进度 {report.progress:.1%} (计入 = 交付年份在 {plan.period_start}-"
+                    f"{plan.deadline_year} 内); 规划期已过 {mon.elapsed_share:.0%}; {mon.phase_text()}",
+                    f"As of {as_of}: progress {report.progress:.1%} (counted = delivery year within "
+                    f"{plan.period_start}-{plan.deadline_year}); {mon.elapsed_share:.0%} of the period passed; "
+                    f"{mon.phase_text('en')}",
+                ),
+            )
+        st.caption(counted_source(plan, report, lang))
+        if report.counted_unconfirmed_m2 > 0:
+            st.warning(
+                t(
+                    f"计入面积中 {fmt_m2(report.counted_unconfirmed_m2)} 所依据的园区数据未核实。",
+                    f"{fmt_m2(report.counted_unconfirmed_m2)} of the counted space rests on unconfirmed park figures.",
+                )
+            )
+        if report.not_counted_m2 > 0:
+            st.info(
+                t(
+                    f"另有 {fmt_m2(report.not_counted_m2)} 已分配但无规划期内交付年份, 不计入目标。",
+                    f"A further {fmt_m2(report.not_counted_m2)} is allocated but has no delivery year in the plan: not counted.",
+                )
+            )
+
 with right:
     st.subheader(t("主要问题", "Most serious findings"))
     warnings = (

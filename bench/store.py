@@ -1,4 +1,6 @@
-"""Save and load times of the store for 1,000 and 100,000 parks (not a test: prints figures).
+"""The store on a 100,000-parcel register (not a test: prints figures): saving every row, loading
+the latest version, a one-park edit (Store.save time and bytes added), and the CLI import of one park
+(process start included).
 
 python bench/store.py                       # GeoPackage
 PLANNER_TEST_PG=postgresql://... python bench/store.py   # and PostGIS (a fresh schema)
@@ -7,6 +9,7 @@ PLANNER_TEST_PG=postgresql://... python bench/store.py   # and PostGIS (a fresh 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +24,7 @@ import shapely
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner.core.access import User
+from planner.core.changes import register_changes
 from planner.core.plan import load_plan
 from planner.core.register import Register, conform_allocations, conform_parks
 from planner.store import open_store
@@ -64,42 +68,126 @@ def big_register(seed: Register, n: int) -> Register:
     )
 
 
-def bench(label: str, db: str) -> None:
+def _size(db: str, store) -> int:
+    """Bytes the store takes: the GeoPackage file, or the PostGIS schema's tables and indexes."""
+    if not db.startswith("postgresql"):
+        return Path(db).stat().st_size
+    import sqlalchemy as sa
+
+    with store.backend.engine.connect() as con:
+        return int(
+            con.execute(
+                sa.text(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON "
+                    "n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                )
+            ).scalar()
+        )
+
+
+def _import_one_park(db: str, plan, tmp: Path) -> float:
+    """Seconds for ``python -m planner import`` of one park into the store, process start included."""
+    from planner.core.accounts import set_account
+
+    accounts = tmp / "accounts.toml"
+    set_account("bench_cli", "planner", "bench-password-1", path=accounts)
+    park = gpd.GeoDataFrame(
+        {"id": ["cli_one"], "name_zh": ["命令行园区"], "district_code": ["440305"], "new_gfa_m2": [5000.0]},
+        geometry=[shapely.box(113.975, 22.56, 113.976, 22.561)],  # away from the bench parks
+        crs=4326,
+    )
+    path = tmp / "one.geojson"
+    park.to_file(path, driver="GeoJSON")
+    env = os.environ | {"PLANNER_ACCOUNTS": str(accounts), "PLANNER_PASSWORD": "bench-password-1"}
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "planner", "import", str(path), "--db", db, "--user", "bench_cli"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - t0
+    if done.returncode != 0:
+        print(done.stdout[-2000:], done.stderr[-2000:])
+    return elapsed
+
+
+def bench(label: str, db: str, tmp: Path) -> None:
     plan = load_plan()
     store = open_store(db, plan)
     seed, v = store.load()
-    for n in (1_000, 100_000):
-        reg = big_register(seed, n)
+    n = 100_000
+    reg = big_register(seed, n)
+    t0 = time.perf_counter()
+    store.save(reg, user=PLANNER, comment=f"bench {n}", expected_version=v.version)
+    t1 = time.perf_counter()
+    loaded, v = store.load()
+    t2 = time.perf_counter()
+    print(
+        f"{label:8} {len(loaded.parks):>7,} parks: save of all rows {t1 - t0:6.2f} s, load latest {t2 - t1:6.2f} s"
+    )
+    # a district user's one-park edit, as the app saves it: the change computed once against the
+    # register the session holds (base), then Store.save checks and writes the touched rows only;
+    # three edits one after another (the saved register is the next base), the best and the worst
+    base, expected = loaded, v.version
+    saves, diffs, grown = [], [], []
+    for i in range(3):
+        parks = base.parks.copy()
+        parks.loc[parks["id"] == f"b{i}", "name_en"] = f"edited {i}"
+        edited = Register(parks, base.allocations, base.quotas)
         t0 = time.perf_counter()
-        saved = store.save(reg, user=PLANNER, comment=f"bench {n}", expected_version=v.version)
-        t1 = time.perf_counter()
-        loaded, v = store.load()
-        t2 = time.perf_counter()
-        assert v == saved and len(loaded.parks) == len(reg.parks)
-        print(
-            f"{label:8} {n:>7,} parks: save {t1 - t0:6.2f} s (validation + rights + write), load {t2 - t1:6.2f} s"
+        changes = register_changes(base, edited)
+        diffs.append(time.perf_counter() - t0)
+        size = _size(db, store)
+        t0 = time.perf_counter()
+        saved = store.save(
+            edited,
+            user=User("ns", "district", "440305"),
+            comment=f"edit {i}",
+            expected_version=expected,
+            base=base,
+            changes=changes,
         )
-    # a district user's small edit of the big register: the rights check diffs against the version it started from
-    parks = loaded.parks.copy()
-    parks.loc[parks["id"] == "b0", "name_en"] = "edited"
+        saves.append(time.perf_counter() - t0)
+        grown.append(_size(db, store) - size)
+        assert saved.version == expected + 1
+        base, expected = edited, saved.version
+    print(
+        f"{label:8} one park edited by district staff: Store.save {min(saves):6.3f} s best of 3 "
+        f"(worst {max(saves):.3f}), store grew by {max(grown) / 1e3:,.0f} kB at most; the app's one "
+        f"diff before it (register_changes) {min(diffs):6.3f} s"
+    )
+    # the same edit without a base: the store reads the version it started from and diffs
+    parks2 = loaded.parks.copy()  # v2 with another park edited: merged onto the latest
+    parks2.loc[parks2["id"] == "b5", "name_en"] = "edited"
     t0 = time.perf_counter()
     store.save(
-        Register(parks, loaded.allocations, loaded.quotas),
-        user=User("ns", "district", "440305"),
-        comment="edit",
+        Register(parks2, loaded.allocations, loaded.quotas),
+        user=PLANNER,
+        comment="e2",
         expected_version=v.version,
     )
     print(
-        f"{label:8} one park edited by district staff in {len(parks):,}: save {time.perf_counter() - t0:6.2f} s"
+        f"{label:8} one park edited, no base (store reads and diffs, merged onto the latest): {time.perf_counter() - t0:6.3f} s"
     )
     store.close()
+    size = _size(db, open_store(db, plan))
+    seconds = _import_one_park(db, plan, tmp)
+    after = open_store(db, plan)
+    grew = _size(db, after) - size
+    assert "cli_one" in set(after.load()[0].parks["id"])
+    after.close()
+    print(
+        f"{label:8} python -m planner import of one park (process start included): {seconds:6.2f} s, +{grew / 1e3:,.0f} kB"
+    )
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.gpkg"
-        bench("gpkg", str(path))
-        print(f"         file size after seed + 2 versions: {path.stat().st_size / 1e6:.1f} MB")
+        bench("gpkg", str(path), Path(tmp))
+        print(f"         file size at the end: {path.stat().st_size / 1e6:.1f} MB")
     url = os.environ.get("PLANNER_TEST_PG")
     if url:
         import sqlalchemy as sa
@@ -110,7 +198,8 @@ def main() -> None:
             con.execute(sa.text(f"CREATE SCHEMA {schema}"))
         try:
             sep = "&" if "?" in url else "?"
-            bench("postgis", f"{url}{sep}options=-csearch_path%3D{schema},public")
+            with tempfile.TemporaryDirectory() as tmp:
+                bench("postgis", f"{url}{sep}options=-csearch_path%3D{schema},public", Path(tmp))
         finally:
             with engine.begin() as con:
                 con.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))

@@ -19,6 +19,7 @@ from planner.app.session import (
     LANGS,
     LOAD_LATEST,
     PAGES,
+    REAPPLY,
     SESSION_COOKIE,
     app_title,
     choose_plan,
@@ -27,8 +28,10 @@ from planner.app.session import (
     ensure_state,
     identity_sign_in_once,
     load_latest,
+    pending_change,
     plan_choices,
     problems_frame,
+    reapply_pending,
     refusal_message,
     scenario_line,
     session_plan_name,
@@ -164,6 +167,14 @@ def show_refusal(err: PlannerError, lang: str, *, key: str, forget: Sequence[str
             problems_frame(err.problems, lang), hide_index=True, placeholder="—", key=f"{key}_problems"
         )
     if isinstance(err, ConflictError):
+        if err.rows and pending_change(st.session_state):  # the refused change is kept: re-apply it
+            st.button(
+                REAPPLY[0] if lang == "zh" else REAPPLY[1],
+                key="reapply_pending",
+                type="primary",
+                on_click=reapply_pending,
+                args=(st.session_state, list(forget)),
+            )
         st.button(
             LOAD_LATEST[0] if lang == "zh" else LOAD_LATEST[1],
             key="load_latest",

@@ -14,12 +14,16 @@ from pages import frame, show_refusal
 from planner.app.labels import choice_labels, district_names, drawn_area_text
 from planner.app.mapview import (
     BASEMAPS,
+    COLOUR_BY,
     basemap_datum,
+    bounds_of_view,
     build_map,
+    map_index,
     new_drawing,
     park_id_from_tooltip,
     selection_layer,
     view_around,
+    view_layer,
 )
 from planner.app.session import (
     commit_edit,
@@ -57,6 +61,12 @@ with st.sidebar:
                 "Online basemaps need the internet; use 'None' on an intranet.",
             )
         )
+    colour_by = st.radio(
+        t("缩小时的汇总着色", "Aggregates coloured by"),
+        list(COLOUR_BY),
+        format_func=lambda k: t(*COLOUR_BY[k]),
+        key="colour_by",
+    )
     if basemap_datum(basemap) == "gcj02":
         st.caption(
             t(
@@ -188,24 +198,36 @@ def map_fragment() -> None:
     view = st.session_state.get("map_view")  # after a save: where the user was, not the whole city
     if view is not None and st.button(t("显示全市", "Show the whole city"), key="whole_city"):
         view = st.session_state.map_view = None
+    shown_basemap = basemap
+    options = dict(lang=lang, draw=can_draw, bounds=view, parks=False, legend_expanded=False)
     try:
-        m = build_map(
-            plan, register, lang=lang, basemap=basemap, tianditu_key=tianditu_key, draw=can_draw, bounds=view
-        )
+        m = build_map(plan, register, basemap=basemap, tianditu_key=tianditu_key, **options)
     except ValueError as err:
         st.warning(md(err))
-        m = build_map(plan, register, lang=lang, draw=can_draw, bounds=view)
+        shown_basemap = "none"
+        m = build_map(plan, register, **options)
     # the map's latest value is in session state (st_folium's on_change ran before this rerun):
     # take a new click first, so the outline below already shows the park just clicked
-    _take_click((st.session_state.get("plan_map") or {}).get("last_object_clicked_tooltip"))
+    latest = st.session_state.get("plan_map") or {}
+    _take_click(latest.get("last_object_clicked_tooltip"))
     selected = st.session_state.get("selected_park")
+    # what is in view (the bounds and zoom the map last reported; at first the whole city, or
+    # the view kept after a drawing): the parks one by one at street level, else aggregates
+    bounds = bounds_of_view(latest) or view or list(plan.district_polygons.total_bounds)
+    zoom = latest.get("zoom") or (plan.map_zoom if view is None else 15)
+    layer, _ = view_layer(
+        plan, map_index(plan, register), bounds, zoom, colour_by=colour_by, lang=lang, basemap=shown_basemap
+    )
     out = st_folium(
         m,
         key="plan_map",
         height=600,
         use_container_width=True,
-        returned_objects=["last_object_clicked_tooltip", "last_active_drawing"],
-        feature_group_to_add=selection_layer(plan, register, selected, lang=lang, basemap=basemap),
+        returned_objects=["last_object_clicked_tooltip", "last_active_drawing", "bounds", "zoom"],
+        feature_group_to_add=[
+            layer,
+            selection_layer(plan, register, selected, lang=lang, basemap=shown_basemap),
+        ],
     )
     out = out or {}
     if _take_click(out.get("last_object_clicked_tooltip")):

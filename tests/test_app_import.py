@@ -109,7 +109,7 @@ def test_a_broken_file_shows_every_problem_and_cannot_be_confirmed(plan: Plan) -
         ("broken.geojson 第 2 个要素", "几何形状"),  # Beijing
         ("broken.geojson 第 3 个要素", "占地面积"),  # negative area
     }
-    assert set(errors["代码"]) == {"invalid_geometry", "outside_shenzhen", "negative_area"}
+    assert set(errors["代码"]) == {"invalid_geometry", "outside_extent", "negative_area"}
     repairs = _table(at, "import_repairs")
     assert list(repairs["编号"]) == ["b1"] and repairs["WKT"].iloc[0].startswith("MULTIPOLYGON")
     assert _confirm(at).disabled
@@ -119,7 +119,7 @@ def test_a_broken_file_shows_every_problem_and_cannot_be_confirmed(plan: Plan) -
     at.checkbox(key="import_accept_repairs").check().run()
     assert not at.exception
     issues = _table(at, "import_issues")
-    assert set(issues.loc[issues["级别"] == "错误", "代码"]) == {"outside_shenzhen", "negative_area"}
+    assert set(issues.loc[issues["级别"] == "错误", "代码"]) == {"outside_extent", "negative_area"}
     assert "geometry_repaired" in set(issues["代码"])
     assert _confirm(at).disabled
     assert at.session_state.register.parks.equals(before)

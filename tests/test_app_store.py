@@ -105,28 +105,33 @@ def test_two_sessions_editing_at_once_never_lose_an_update() -> None:
     assert "已有新版本" not in _sidebar(first)
     second.run()
     assert "已有新版本 v2 (wang)" in _sidebar(second)  # the sidebar notices
-    _edit_allocation(second, BAOAN, 0, 450_000)
-    assert not second.exception
-    (error,) = [e.value for e in second.error]
-    assert error.startswith("保存冲突: 方案 main 在你载入 v1 之后已被他人保存 (现为 v2)")
-    assert "v2 · wang (市级规划人员)" in error and "南山区分配表 allocations of Nanshan" in error
-    assert "- 分配修改: sz_bay_super_hq-a1" in error and "未保存的修改将丢失" in error
-    assert second.session_state.version.version == 1
+    _edit_allocation(second, BAOAN, 0, 450_000)  # another row: applied onto v2, no conflict
+    assert not second.exception and not second.error
+    v = second.session_state.version
+    assert (v.version, v.base_version, v.merged_onto) == (3, 1, 2)
+    assert _area(second.session_state.register, "sz_bay_super_hq-a1") == 7000  # the working register is v3
     store = second.session_state.store
-    latest, v = store.load("main")
-    assert v.version == 2 and _area(latest, "sz_bay_super_hq-a1") == 7000  # the first's edit kept
-    assert _area(latest, "tencent_penguin-a1") != 450_000  # the second's not written
-    assert [e["outcome"] for e in events(store)] == ["ok", "conflict"]
+    latest, _ = store.load("main")
+    assert _area(latest, "sz_bay_super_hq-a1") == 7000 and _area(latest, "tencent_penguin-a1") == 450_000
+    assert [e["outcome"] for e in events(store)] == ["ok", "ok"]
 
-    second.button(key="load_latest").click().run()  # the second loads v2 and reapplies
-    assert second.session_state.version.version == 2 and not second.error
-    assert f"alloc_editor_{BAOAN}" not in second.session_state or not second.session_state[
-        f"alloc_editor_{BAOAN}"
-    ].get("edited_rows")
-    _edit_allocation(second, BAOAN, 0, 450_000)
-    assert not second.error and second.session_state.version.version == 3
+    # the same row changed by both: a conflict naming it and who changed it; the change is kept
+    _edit_allocation(first, BAOAN, 0, 500_000)  # first still works on v2
+    assert not first.exception
+    (error,) = [e.value for e in first.error]
+    assert error.startswith("保存冲突: 方案 main 中你修改的行在你载入 v2 之后也被他人修改 (现为 v3)")
+    assert "- 分配 tencent_penguin-a1: li (区级工作人员) 于 v3 修改" in error and "你的修改已保留" in error
+    assert (
+        first.session_state.version.version == 2
+        and _area(store.load("main")[0], "tencent_penguin-a1") == 450_000
+    )
+    assert first.button(key="reapply_pending").label == "在最新版本上重新应用我的修改"
+    first.button(key="reapply_pending").click().run()  # re-applied onto v3 and saved
+    assert not first.exception and not first.error
+    assert first.session_state.version.version == 4
     final, _ = store.load("main")
-    assert _area(final, "sz_bay_super_hq-a1") == 7000 and _area(final, "tencent_penguin-a1") == 450_000
+    assert _area(final, "tencent_penguin-a1") == 500_000 and _area(final, "sz_bay_super_hq-a1") == 7000
+    assert [e["outcome"] for e in events(store)] == ["ok", "ok", "conflict", "ok"]
 
 
 def test_district_staff_restoring_another_districts_change_is_refused_and_recorded() -> None:
@@ -303,17 +308,19 @@ def _someone_saves_first(at: AppTest) -> None:
     assert saved.version == 2 and at.session_state.version.version == 1
 
 
-def _conflict_shown(at: AppTest) -> str:
+def _merged(at: AppTest) -> None:
+    """The save after someone else's (another row) landed: applied onto their v2 as v3, theirs kept."""
     assert not at.exception, [e.message for e in at.exception]
-    (error,) = [e.value for e in at.error]
-    assert error.startswith("保存冲突: 方案 main 在你载入 v1 之后已被他人保存 (现为 v2)")
-    assert "v2 · chen (市级规划人员)" in error and "- 分配修改: sz_bay_super_hq-a1" in error
-    assert at.button(key="load_latest").label == "载入最新版本"
-    assert list(at.session_state.store.history("main")["version"]) == [2, 1]  # nothing of ours written
-    return error
+    assert not at.error, [e.value for e in at.error]
+    v = at.session_state.version
+    assert (v.version, v.base_version, v.merged_onto) == (3, 1, 2)
+    assert (
+        _area(at.session_state.store.load("main")[0], "sz_bay_super_hq-a1") == 7000
+    )  # the other's edit kept
+    assert _area(at.session_state.register, "sz_bay_super_hq-a1") == 7000  # the working register is v3
 
 
-def test_a_quota_save_after_someone_elses_save_is_a_conflict() -> None:
+def test_a_quota_save_after_someone_elses_save_of_another_row_lands() -> None:
     at = app_as(PLANNER, "pages/capacity.py")
     _someone_saves_first(at)
     codes = list(at.data_editor(key="quota_editor").value["district_code"])
@@ -323,13 +330,11 @@ def test_a_quota_save_after_someone_elses_save_is_a_conflict() -> None:
         "deleted_rows": [],
     }
     at.button(key="apply_quotas").click().run()
-    _conflict_shown(at)
-    at.button(key="load_latest").click().run()  # loads v2; the edited quota table is dropped
-    assert at.session_state.version.version == 2 and not at.error
-    assert at.data_editor(key="quota_editor").value["quota_m2"].isna().all()
+    _merged(at)
+    assert at.session_state.store.load("main")[0].quota(BAOAN) == 500_000
 
 
-def test_a_drawing_saved_after_someone_elses_save_is_a_conflict() -> None:
+def test_a_drawing_saved_after_someone_elses_save_lands() -> None:
     from unittest import mock
 
     import shapely.geometry
@@ -342,27 +347,17 @@ def test_a_drawing_saved_after_someone_elses_save_is_a_conflict() -> None:
         _someone_saves_first(at)
         next(w for w in at.text_input if w.label == "名称").set_value("冲突园区")
         next(b for b in at.button if b.label == "加入登记册").click().run()
-        _conflict_shown(at)
-        at.button(key="load_latest").click().run()
-        assert at.session_state.version.version == 2
-        next(w for w in at.text_input if w.label == "名称").set_value("冲突园区")  # the drawing is kept
-        next(b for b in at.button if b.label == "加入登记册").click().run()
-        assert not at.error and at.session_state.version.version == 3
+        _merged(at)
     assert "drawn-001" in set(at.session_state.store.load("main")[0].parks["id"])
 
 
-def test_an_import_confirmed_after_someone_elses_save_is_a_conflict(plan: Plan) -> None:
+def test_an_import_confirmed_after_someone_elses_save_lands(plan: Plan) -> None:
     from tests.test_uploads import good_geojson
 
     at = app_as(PLANNER, "pages/import.py")
     at.file_uploader[0].set_value(("good.geojson", good_geojson(plan), "application/octet-stream")).run()
     _someone_saves_first(at)
     at.button(key="import_confirm").click().run()
-    _conflict_shown(at)
-    at.button(key="load_latest").click().run()  # the preview is checked again against v2
-    assert at.session_state.version.version == 2 and not at.error
-    at.button(key="import_confirm").click().run()
-    assert not at.error and at.session_state.version.version == 3
+    _merged(at)
     stored, _ = at.session_state.store.load("main")
     assert {"up1", "up2"} <= set(stored.parks["id"])
-    assert _area(stored, "sz_bay_super_hq-a1") == 7000  # the other's edit kept

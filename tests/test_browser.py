@@ -58,6 +58,18 @@ LAST = {
     "proposals": "下载场地容量 GeoJSON",
 }
 N_DISTRICTS = 9
+# script run in the map's frame: a park with this id is drawn as a park (interactive), not only as the
+# selection outline (``window.map`` is the Leaflet map streamlit-folium builds)
+HAS_PARK = """(id) => {
+    if (!window.map) { return false; }  // the map is being (re)built
+    let found = false;
+    window.map.eachLayer(l => {
+        if (l.feature && l.feature.properties && l.feature.properties.id === id
+            && l.options.interactive !== false) { found = true; }
+    });
+    return found;
+}"""
+SERVER_LOGS: dict[str, Path] = {}  # the server's address -> its log (stdout and stderr)
 
 
 def _free_port() -> int:
@@ -101,14 +113,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(f"{CHROMIUM} not installed (bash run.sh test installs Debian's chromium)")
     port = _free_port()
     tmp = tmp_path_factory.mktemp("streamlit")
-    log = (tmp / "server.log").open("w")
+    SERVER_LOGS[base := f"http://127.0.0.1:{port}"] = tmp / "server.log"
+    log = SERVER_LOGS[base].open("w")
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **_accounts_env(tmp)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(f"{base}/_stcore/health", proc)
         yield base
@@ -122,9 +134,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser_page(server: str):
+def pw() -> Iterator:
+    """Playwright, once for the module (its sync API runs once per thread)."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+def _only_the_app(app_host: str, blocked: list[str]):
+    """A route handler refusing every request that is not to the app (an intranet)."""
+
+    def handler(route, request) -> None:
+        if urlparse(request.url).netloc == app_host or request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(request.url)
+            route.abort()
+
+    return handler
+
+
+@pytest.fixture(scope="module")
+def browser_page(server: str, pw):
     if SHOTS.exists():
         shutil.rmtree(SHOTS)
     SHOTS.mkdir(parents=True)
@@ -132,30 +164,21 @@ def browser_page(server: str):
     blocked: list[str] = []
     errors: list[str] = []
     sent: list[bytes] = []  # messages the browser sent to the app (reruns among them)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-
-        def only_the_app(route, request) -> None:
-            if urlparse(request.url).netloc == app_host or request.url.startswith(("data:", "blob:")):
-                route.continue_()
-            else:
-                blocked.append(request.url)
-                route.abort()
-
-        context.route("**/*", only_the_app)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
-        page.set_default_timeout(30_000)
-        page.sent = sent
-        yield page, server, blocked, errors
-        context.close()
-        browser.close()
+    browser = pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run"],
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    context.route("**/*", _only_the_app(app_host, blocked))
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.set_default_timeout(30_000)
+    page.sent = sent
+    yield page, server, blocked, errors
+    context.close()
+    browser.close()
 
 
 def _open(page, base: str, name: str) -> None:
@@ -186,8 +209,10 @@ def _assert_no_error(page, name: str) -> None:
 def _map_frame(page):
     frame = page.frame_locator(MAP_FRAME).first
     frame.locator(".leaflet-container").wait_for()
-    # the districts and parks are SVG paths once Leaflet has drawn them
-    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for()
+    # the districts and parks (or aggregate cells) are SVG paths once Leaflet has drawn them; a
+    # park far smaller than a pixel at city scale is an empty path: attached, not visible
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS - 1).wait_for()
+    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for(state="attached")
     return frame
 
 
@@ -235,7 +260,9 @@ def _reruns(frames: list) -> list[str]:
     return out
 
 
-def test_panning_reruns_nothing_and_a_click_reruns_only_the_map(browser_page) -> None:
+def test_panning_and_a_click_rerun_only_the_map(browser_page) -> None:
+    """Panning and zooming rerun the map fragment (it draws what is in view), never the page;
+    a click too."""
     page, base, blocked, errors = browser_page
     _open(page, base, "map")
     frame = _map_frame(page)
@@ -253,8 +280,8 @@ def test_panning_reruns_nothing_and_a_click_reruns_only_the_map(browser_page) ->
     frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).click(force=True)
     page.get_by_text(re.compile(r"^分配 \(\d+ 条\)$")).wait_for()
     reruns = _reruns(page.sent[start:])
-    assert len(reruns) == 1, f"pan/zoom/click asked for {len(reruns)} reruns"
-    assert reruns[0] != "", "the click reran the whole script, not only the map fragment"
+    assert reruns, "the click asked for no rerun"
+    assert "" not in reruns, "a pan, zoom or click reran the whole script, not only the map fragment"
     assert page.get_by_text("新园区 (已绘制)").count() == 0, "a clicked park was taken for a drawing"
     _assert_no_error(page, "map after a click")
     _settled(page)
@@ -311,34 +338,93 @@ def test_a_reload_keeps_the_sign_in_until_sign_out(browser_page) -> None:
     assert blocked == [] and errors == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="after the merge of this session's branches only 11 of the 16 quick clicks give a file; "
-    "each file is written correctly on its own (tests/test_downloads.py): open, see the closing note",
-)
-def test_quick_clicks_on_every_download_button_each_give_a_file(browser_page) -> None:
-    page, base, blocked, errors = browser_page
-    _open(page, base, "export")
+def _allowing_downloads(pw, folder: Path):
+    """A browser in a throwaway profile in which the app may start several downloads without
+    asking, as when a user answers Chrome's "下载多个文件 / Download multiple files" prompt with
+    Allow: a headless browser never answers it, and Playwright cannot grant it (it is no permission
+    of the web platform), so the profile's content setting does."""
+    (folder / "Default").mkdir(parents=True)
+    prefs = {"profile": {"default_content_setting_values": {"automatic_downloads": 1}}}  # 1: allow
+    (folder / "Default" / "Preferences").write_text(json.dumps(prefs), encoding="utf-8")
+    return pw.chromium.launch_persistent_context(
+        str(folder), executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"],
+        viewport={"width": 1400, "height": 1000}, locale="zh-CN", accept_downloads=True,
+    )  # fmt: skip
+
+
+def _quick_clicks(page, server: str) -> tuple[list, dict[str, int]]:
+    """Open the Export page (a new session), click its 16 download buttons one after the other
+    without waiting; the browser's downloads, and each file the server sent (name -> HTTP status)."""
+    _open(page, server, "export")
     buttons = page.locator('[data-testid="stDownloadButton"] button')
     n = buttons.count()
     assert n == 16  # 3 layers x 5 formats, and the annex
     got: list = []
+    served: dict[str, int] = {}
 
     def keep(download) -> None:
         got.append(download)
 
+    def sent(response) -> None:
+        name = re.search(r'filename="([^"]+)"', response.headers.get("content-disposition", ""))
+        if "/media/" in response.url and name:
+            served[name.group(1)] = response.status
+
     page.on("download", keep)
+    page.on("response", sent)
     for i in range(n):  # one after the other, without waiting for the previous file
         buttons.nth(i).click()
     deadline = time.monotonic() + 120
-    while len(got) < n and time.monotonic() < deadline:
+    while (len(served) < n or len(got) < n) and time.monotonic() < deadline:
         page.wait_for_timeout(100)  # polling interval, not a wait for the app
-    names = sorted(d.suggested_filename for d in got)
-    assert len(names) == n and len(set(names)) == n, names
-    for d in got:
-        assert d.failure() is None and Path(d.path()).stat().st_size > 0, d.suggested_filename
+        if len(served) == n:  # every file sent: a download still missing gets 20 s more at most
+            deadline = min(deadline, time.monotonic() + 20)
     page.remove_listener("download", keep)
+    page.remove_listener("response", sent)
+    assert page.locator('[data-testid="stDownloadButtonError"]').count() == 0
+    return got, served
+
+
+def test_quick_clicks_on_every_download_button_each_get_their_file_from_the_server(
+    server: str, pw, tmp_path: Path
+) -> None:
+    """Issue 12.12: 16 quick clicks, in three rounds (each a new session): the server writes and
+    sends each click's file (16 names, HTTP 200) and never loses a deferred file
+    (``MediaFileStorageError: Deferred file ... not found``: a rerun would drop them)."""
+    context = _allowing_downloads(pw, tmp_path / "profile")
+    blocked: list[str] = []
+    errors: list[str] = []
+    context.route("**/*", _only_the_app(urlparse(server).netloc, blocked))
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    for _ in range(3):
+        _, served = _quick_clicks(page, server)
+        assert len(served) == 16 and set(served.values()) == {200}, served
+    context.close()
     assert blocked == [] and errors == []
+    assert "MediaFileStorageError" not in SERVER_LOGS[server].read_text(encoding="utf-8")
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="the server sends all 16 files (the test above), but Chrome sometimes starts no download "
+    "for some of several links Streamlit's frontend clicks within ~100 ms (4 of 16 at worst), even "
+    "with automatic downloads allowed; not the app's: see README, Security, Downloads",
+)
+def test_quick_clicks_on_every_download_button_each_give_a_file(server: str, pw, tmp_path: Path) -> None:
+    """The browser saves each of the 16 files, none empty."""
+    context = _allowing_downloads(pw, tmp_path / "profile")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        got, _ = _quick_clicks(page, server)
+        names = sorted(d.suggested_filename for d in got)
+        assert len(names) == 16 and len(set(names)) == 16, names
+        for d in got:
+            assert d.failure() is None and Path(d.path()).stat().st_size > 0, d.suggested_filename
+    finally:
+        context.close()
 
 
 def test_draw_a_park_with_the_mouse(browser_page) -> None:
@@ -350,7 +436,6 @@ def test_draw_a_park_with_the_mouse(browser_page) -> None:
     page.get_by_text(LAST["map"]).first.wait_for()
     _settled(page)
     frame = _map_frame(page)
-    before = frame.locator("path.leaflet-interactive").count()
     frame.locator(".leaflet-draw-draw-polygon").click()
     box = page.locator(MAP_FRAME).first.bounding_box()
     assert box is not None
@@ -374,11 +459,11 @@ def test_draw_a_park_with_the_mouse(browser_page) -> None:
     page.get_by_role("button", name="加入登记册").click()
     page.get_by_text("已加入园区 drawn-001").wait_for()
     page.get_by_text("浏览器测试园区").first.wait_for()
-    frame = page.frame_locator(MAP_FRAME).first
-    frame.locator(".leaflet-container").wait_for()
-    # one more shape on the map; the view stays around the new park (shapes out of view are
-    # clipped, so "attached", not "visible"), with a button back to the whole city
-    frame.locator("path.leaflet-interactive").nth(before).wait_for(state="attached")
+    _settled(page)  # the page was rerun: a new map, its view around the new park
+    # the new park is drawn as a park of the register, with a button back to the whole city
+    page.locator(MAP_FRAME).first.element_handle().content_frame().wait_for_function(
+        HAS_PARK, arg="drawn-001"
+    )
     page.get_by_role("button", name="显示全市").wait_for()
     _assert_no_error(page, "map after drawing")
     _settled(page)
@@ -412,7 +497,10 @@ def test_import_a_geojson_file(browser_page, plan, tmp_path: Path) -> None:
     page.get_by_text("2 个园区可以导入").first.wait_for()
     page.get_by_text("上传测试园").first.wait_for(state="attached")  # a cell of the (canvas) table
     frame = _map_frame(page)
-    frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).wait_for()
+    # beyond the districts: the incoming parks (the register is shown as district figures, not
+    # parks); a small polygon is a speck at city scale, so "attached", and its dashed circle is seen
+    frame.locator('path.leaflet-interactive[stroke="#c2185b"]').nth(2).wait_for(state="attached")
+    frame.locator('path.leaflet-interactive[stroke="#c2185b"][stroke-dasharray="6 4"]').last.wait_for()
     _assert_no_error(page, "import preview")
     _settled(page)
     page.screenshot(path=SHOTS / "import_preview.png", full_page=True)
@@ -460,7 +548,7 @@ def test_save_as_a_new_scenario(browser_page) -> None:
     page.get_by_test_id("stRadio").get_by_text("方案对比", exact=True).click()
     frame = page.frame_locator(MAP_FRAME).first  # the comparison map: the districts, three layers
     frame.locator("path.leaflet-interactive").nth(N_DISTRICTS - 1).wait_for()
-    frame.get_by_text("新增园区 (0)").first.wait_for()
+    frame.get_by_text("新增园区 (0)").first.wait_for(state="attached")  # in the folded layer control
     page.get_by_text("A 为基准, B 与之对比").wait_for()
     _settled(page)
     page.screenshot(path=SHOTS / "scenario_compare.png", full_page=True)

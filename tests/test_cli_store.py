@@ -138,14 +138,19 @@ def test_conflict_exits_3_and_names_the_other_save(capsys, accounts, edited_file
         "--comment",
         "Alice 改名",
     )
-    rc, out = run_json(
-        capsys, "scenario", "save", "main", "--from-scenario", "main", "--from-version", "1",
+    before = {p.name: p.read_bytes() for p in edited_files.iterdir()}
+    rc, out = run_json(  # the same park changed again from version 1: a conflict on that row
+        capsys, "scenario", "save", "main", "--from-files", str(edited_files),
         "--expected-version", "1", "--user", "alice",
     )  # fmt: skip
     assert rc == 3 and out["outcome"] == "conflict"
     assert (out["expected_version"], out["current_version"]) == (1, 2)
     assert out["versions"][0]["comment"] == "Alice 改名"
-    assert "futian_bonded" in out["message"]
+    assert out["rows"] == [{"table": "parks", "key": "futian_bonded", "version": 2, "author": "alice"}]
+    assert "futian_bonded" in out["message"] and "alice" in out["message"]
+    # the input is untouched and the message says how to retry
+    assert {p.name: p.read_bytes() for p in edited_files.iterdir()} == before
+    assert "--expected-version 2" in out["message"] and "未改动" in out["message"]
 
 
 def test_district_staff_refused_elsewhere_exit_4_and_recorded(capsys, accounts, edited_files):

@@ -181,7 +181,7 @@ CORPUS = {
     "truncated JSON": (_truncated, "unreadable", "truncated"),
     "projected, undeclared": (_projected_undeclared, "undeclared_projected", "declares no coordinate system"),
     "bow-tie polygon": (_bowtie, "invalid_geometry", "Self-intersection"),
-    "park in Beijing": (_beijing, "outside_shenzhen", "outside Shenzhen"),
+    "park in Beijing": (_beijing, "outside_extent", "outside Shenzhen"),
     "swapped lat/lon": (_swapped_csv, "swapped_axes", "look swapped"),
     "negative area": (_negative, "negative_area", "must not be negative"),
     "empty collection": (_empty, "empty", "empty"),
@@ -244,7 +244,7 @@ def test_every_problem_reported_at_once(plan, register, tmp_path):
     assert got == {
         ("missing_name", "many.geojson feature 2"),
         ("negative_area", "many.geojson feature 2"),
-        ("outside_shenzhen", "many.geojson feature 3"),
+        ("outside_extent", "many.geojson feature 3"),
         ("duplicate_id", "many.geojson feature 4"),
         ("wrong_geometry_type", "many.geojson feature 4"),
         ("bad_year", "many.geojson feature 5"),
@@ -650,6 +650,20 @@ def test_a_parcel_on_nanshans_southern_edge_is_inside_the_city(plan, register, t
         plan,
         register,
     )
-    assert sea.codes() == {"outside_shenzhen"}
+    assert sea.codes() == {"outside_extent"}
     message = sea.problems[0].message_zh
     assert "深圳市范围以外" in message and "1,000 米" in message
+
+
+def test_a_park_outside_another_plans_extent_names_that_plans_city(tmp_path):
+    """The import's code for a place outside the plan is city-neutral (outside_extent); its message
+    names the city of the plan folder: a Shenzhen park offered to the Zhejiang plan is outside 浙江省."""
+    from tests.conftest import DATA
+
+    zj = load_plan(DATA / "zhejiang")
+    path = write_fc(tmp_path / "sz.geojson", [feature({"id": "sz", "名称": "深圳园区"}, point(*LONGGANG))])
+    preview = preview_import(path, None, zj, load_register(zj))
+    assert preview.codes() == {"outside_extent"}
+    (issue,) = preview.problems
+    assert "浙江省范围以外" in issue.message_zh and "outside Zhejiang" in issue.message_en
+    assert "深圳" not in issue.message_zh.replace("深圳园区", "") and "Shenzhen" not in issue.message_en

@@ -15,6 +15,7 @@ import shapely
 
 from planner import settings
 from planner.app import mapview
+from planner.core.capacity import allocation_table, capacity_report
 from planner.core.geo import shift_from_wgs84
 from planner.core.plan import Plan
 from planner.core.register import STATUSES, Register
@@ -227,8 +228,11 @@ def test_import_map_draws_incoming_parks_and_offered_repairs_over_the_plan(
     fixed = _features(_geojson_layers(groups["修复后的形状 (1)"])[0])
     assert [f["properties"]["id"] for f in fixed] == ["b1"]
     assert shapely.geometry.shape(fixed[0]["geometry"]).is_valid
-    base = _geojson_layers(mapview.build_map(plan, seed_register))
-    assert len(_geojson_layers(m)) == len(base) + 4  # the plan's layers are all still there
+    base = _geojson_layers(mapview.build_map(plan, seed_register, parks=False))
+    assert len(_geojson_layers(m)) == len(base) + 4  # the plan's districts are all still there
+    shipped = {f["properties"].get("id") for layer in _geojson_layers(m) for f in _features(layer)}
+    assert not shipped & set(seed_register.parks["id"])  # the register is not shipped, only aggregates
+    assert "园区 " in _features(_geojson_layers(m)[0])[0]["properties"]["_tip"]  # a district's figures
     # the view reaches Beijing, so a park far outside the city is seen where it lies
     fit = next(c for c in m._children.values() if isinstance(c, folium.map.FitBounds))
     (south, west), (north, east) = fit.bounds
@@ -277,7 +281,7 @@ def test_compare_map_draws_added_removed_and_changed_parks(plan: Plan, seed_regi
     cmp = compare(plan, seed_register, b)
     m = mapview.compare_map(plan, cmp)
     groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
-    assert set(groups) == {"新增园区 (1)", "删除园区 (1)", "修改园区 (1)"}
+    assert set(groups) == {"区名", "新增园区 (1)", "删除园区 (1)", "修改园区 (1)"}  # district names too
     for name, kind, pid in (
         ("新增园区 (1)", "added", "baguang_b"),
         ("删除园区 (1)", "removed", "baguang"),
@@ -298,7 +302,7 @@ def test_compare_map_draws_added_removed_and_changed_parks(plan: Plan, seed_regi
     assert "方案对比 A → B" in legend.html and mapview.COMPARE_COLOURS["removed"] in legend.html
     en = mapview.compare_map(plan, cmp, lang="en")
     names = {c.layer_name for c in en._children.values() if isinstance(c, folium.FeatureGroup)}
-    assert names == {"Parks added (1)", "Parks removed (1)", "Parks changed (1)"}
+    assert names == {"District names", "Parks added (1)", "Parks removed (1)", "Parks changed (1)"}
 
 
 def test_compare_map_of_identical_registers_has_empty_layers(plan: Plan, seed_register: Register) -> None:
@@ -306,5 +310,166 @@ def test_compare_map_of_identical_registers_has_empty_layers(plan: Plan, seed_re
 
     m = mapview.compare_map(plan, compare(plan, seed_register, seed_register))
     groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
-    assert [g.layer_name for g in groups] == ["新增园区 (0)", "删除园区 (0)", "修改园区 (0)"]
+    assert [g.layer_name for g in groups] == ["区名", "新增园区 (0)", "删除园区 (0)", "修改园区 (0)"]
     assert len(_geojson_layers(m)) == 1  # the districts only
+
+
+# ---- city scale ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def city(plan: Plan) -> Register:
+    """2,000 synthetic parcels inside the real districts (bench/checks.py), years inside the plan."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from checks import synthetic
+
+    reg = synthetic(2_000)
+    late = reg.allocations["delivery_year"] > plan.deadline_year
+    reg.allocations["delivery_year"] = reg.allocations["delivery_year"].where(~late)
+    return reg
+
+
+def _counted_by_park(plan: Plan, register: Register) -> pd.Series:
+    a = allocation_table(plan, register)
+    return a[a["counted"]].groupby("park_id")["area_m2"].sum()
+
+
+@pytest.mark.parametrize("cell_m", [500.0, 4_000.0])
+def test_grid_cells_add_up_to_the_register(plan: Plan, city: Register, cell_m: float) -> None:
+    index = mapview.map_index(plan, city)
+    cells = mapview.grid_cells(plan, index, cell_m)
+    parks = city.parks
+    assert cells["count"].sum() == len(parks)
+    assert cells["land_m2"].sum() == pytest.approx(parks["land_area_m2"].sum())
+    assert cells["counted_m2"].sum() == pytest.approx(_counted_by_park(plan, city).sum())
+    assert (cells["aligned_m2"] <= cells["counted_m2"] + 1e-6).all()
+    # each cell is cell_m across in the metric CRS and holds the parks whose point lies in it
+    metric = cells.to_crs(plan.metric_crs)
+    assert np.allclose(np.sqrt(metric.area), cell_m, rtol=1e-3)
+    first = cells.iloc[0]
+    inside = (np.floor(index.x / cell_m) == first["ix"]) & (np.floor(index.y / cell_m) == first["iy"])
+    assert first["count"] == inside.sum()
+    assert first["status"] == index.parks.loc[inside, "status"].value_counts().idxmax()
+
+
+def test_district_figures_are_the_register_by_district(plan: Plan, city: Register) -> None:
+    figures = mapview.district_figures(plan, mapview.map_index(plan, city))
+    counts = city.parks["district_code"].value_counts()
+    assert figures["count"].to_dict() == {c: int(counts.get(c, 0)) for c in plan.district_codes()}
+    land = city.parks.groupby("district_code")["land_area_m2"].sum()
+    assert figures.loc[land.index, "land_m2"].to_numpy() == pytest.approx(land.to_numpy())
+    assert figures["counted_m2"].sum() == pytest.approx(_counted_by_park(plan, city).sum())
+    # the share aligned with the district's specialisations is the capacity report's (NaN where the
+    # district designates none; here the register's district is the parcel's own)
+    report = capacity_report(plan, city).by_district.set_index("key")
+    share = report["aligned_share"].reindex(figures.index).to_numpy(dtype=float)
+    assert np.allclose(figures["aligned_share"].to_numpy(dtype=float), share, equal_nan=True, atol=0.02)
+    assert np.isnan(figures["aligned_share"]).any() and (figures["aligned_share"] > 0.5).any()
+
+
+def test_the_viewport_query_returns_the_parcels_in_bounds_up_to_a_cap(plan: Plan, city: Register) -> None:
+    index = mapview.map_index(plan, city)
+    bounds = (113.88, 22.50, 113.98, 22.58)  # Nanshan
+    hits = mapview.parcels_in_view(index, bounds, cap=len(city.parks))
+    expected = np.flatnonzero(shapely.intersects(index.parks.geometry.values, shapely.box(*bounds)))
+    assert 0 < len(hits) < len(city.parks) and list(hits) == list(expected)
+    assert mapview.parcels_in_view(index, bounds, cap=len(expected) - 1) is None  # over the cap: aggregates
+    layer, kind = mapview.view_layer(plan, index, bounds, 15, cap=len(city.parks))
+    assert kind == "parcels"
+    (parcels,) = _geojson_layers(layer)
+    drawn = {f["properties"]["id"] for f in _features(parcels)}
+    assert set(index.parks["id"].iloc[expected]) <= drawn  # every parcel in view (and a margin)
+    layer, kind = mapview.view_layer(plan, index, bounds, 11, cap=10)
+    assert kind == "cells" and all("id" not in f["properties"] for f in _features(_geojson_layers(layer)[0]))
+    # on Amap (GCJ-02) the parcels are shifted like the rest of the map
+    amap, _ = mapview.view_layer(plan, index, bounds, 15, cap=len(city.parks), basemap="amap")
+    p0 = shapely.geometry.shape(_features(parcels)[0]["geometry"])
+    p1 = shapely.geometry.shape(_features(_geojson_layers(amap)[0])[0]["geometry"])
+    assert 0.002 < p0.centroid.distance(p1.centroid) < 0.01
+
+
+def test_parcels_keep_their_shape_at_street_level_and_become_points_zoomed_out(
+    plan: Plan, city: Register
+) -> None:
+    index = mapview.map_index(plan, city)
+    positions = np.arange(50)
+    street = mapview.parcel_frame(index, positions, 17)
+    assert set(street.geom_type) == {"Polygon"}
+    assert list(street["id"]) == list(index.parks["id"].iloc[:50])
+    assert all(t.endswith(f"编号 ID: {i}") for t, i in zip(street["_tip"], street["id"], strict=True))
+    assert (street["_colour"] == street["status"].map(mapview.STATUS_COLOURS)).all()
+    far = mapview.parcel_frame(index, positions, 8)  # under 4 px across (about 2 km here): specks
+    assert set(far.geom_type) == {"Point"}
+    shapes = index.parks.geometry.iloc[:50].values
+    assert (shapely.distance(far.geometry.values, shapes) < 1e-5).all()  # a point of its own parcel
+
+
+def test_cells_show_counts_and_colour_by_status_or_alignment(plan: Plan, city: Register) -> None:
+    index = mapview.map_index(plan, city)
+    cells, labels = (_features(layer) for layer in _geojson_layers(mapview.cell_layer(plan, index, 11)))
+    by_status = cells
+    assert len(labels) == len(cells) and {f["geometry"]["type"] for f in labels} == {"Point"}
+    assert sum(int(f["properties"]["_label"].replace(",", "")) for f in labels) == len(city.parks)
+    for cell, label in zip(cells, labels, strict=True):  # each count at its cell's centre
+        box = shapely.geometry.shape(cell["geometry"])
+        assert box.centroid.distance(shapely.geometry.shape(label["geometry"])) < 1e-4
+    assert {f["properties"]["_colour"] for f in by_status} <= set(mapview.STATUS_COLOURS.values())
+    assert all("万㎡" in f["properties"]["_tip"] for f in by_status)
+    aligned = _features(_geojson_layers(mapview.cell_layer(plan, index, 11, colour_by="alignment"))[0])
+    assert {f["properties"]["_colour"] for f in aligned} <= {
+        *mapview.ALIGNED_COLOURS,
+        mapview.NO_COUNT_COLOUR,
+    }
+    m = mapview.build_map(plan, city, parks=False)
+    (names,) = [c for c in m._children.values() if getattr(c, "layer_name", "") == "区名"]
+    labels = [c.icon.options["html"] for c in names._children.values()]
+    assert len(labels) == len(plan.district_codes())
+    nanshan = next(x for x in labels if "南山" in x)
+    assert "planner-district-label" in nanshan
+    assert f"{int((city.parks['district_code'] == '440305').sum()):,} 个园区" in nanshan
+
+
+def test_overview_map_ships_aggregates_never_the_parks(plan: Plan, city: Register) -> None:
+    m = mapview.overview_map(plan, city)
+    features = [f for layer in _geojson_layers(m) for f in _features(layer)]
+    assert not any("id" in f["properties"] for f in features[len(plan.district_codes()) :])
+    assert len(m.get_root().render()) < 500_000  # a few hundred kB whatever the register's size
+
+
+def test_compare_map_draws_at_most_max_features_per_kind(plan: Plan, seed_register: Register) -> None:
+    from planner.store import compare, empty_register
+
+    m = mapview.compare_map(plan, compare(plan, empty_register(), seed_register), max_features=3)
+    groups = {c.layer_name: c for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
+    n = int(seed_register.parks.geometry.notna().sum())
+    added = next(g for name, g in groups.items() if name.startswith("新增园区"))
+    assert f"显示 3 / 共 {len(seed_register.parks):,}" in added.layer_name
+    assert len(_features(_geojson_layers(added)[0])) == min(3, n)
+
+
+def test_one_copy_of_each_register_version_per_process(plan: Plan, tmp_path: Path) -> None:
+    from planner.app import registers
+    from planner.core.access import User
+    from planner.store import open_store
+
+    store = open_store(str(tmp_path / "shared.gpkg"), plan)
+    a, va = registers.shared_register(store)
+    b, vb = registers.shared_register(store, "main", va.version)
+    assert a is b and va == vb  # two sessions, one copy
+    built: list[int] = []
+    for _ in range(2):
+        registers.derived(a, "n", lambda r: built.append(1) or len(r.parks))
+    assert built == [1]  # derived once per register
+    parks = a.parks.copy()
+    parks.loc[0, "name_en"] = "changed"
+    store.save(
+        Register(parks, a.allocations, a.quotas),
+        user=User("t", "planner"),
+        comment="t",
+        expected_version=va.version,
+    )
+    c, vc = registers.shared_register(store)
+    assert vc.version == va.version + 1 and c is not a and c.parks.loc[0, "name_en"] == "changed"
+    assert registers.shared_register(store, "main", va.version)[0] is a  # the old version still shared

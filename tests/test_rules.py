@@ -57,7 +57,7 @@ def _codes(problems) -> set[tuple[str, str]]:
             "wrong_geometry_type",
             "geometry",
         ),
-        ({"geometry": shapely.Point(116.4, 39.9)}, "outside_shenzhen", "geometry"),
+        ({"geometry": shapely.Point(116.4, 39.9)}, "outside_extent", "geometry"),
         (
             {
                 "geometry": shapely.Polygon(

@@ -18,10 +18,12 @@ from planner.app.session import (
     identity_sign_in_once,
     load_latest,
     load_scenario,
+    pending_change,
     problems_frame,
     quota_table,
     quotas_from_table,
     read_only_note,
+    reapply_pending,
     refusal_message,
     rights_text,
     scenario_line,
@@ -125,28 +127,37 @@ def test_nobody_signed_in_is_a_viewer(plan: Plan) -> None:
 def test_two_sessions_never_lose_an_update(plan: Plan) -> None:
     first, second = _state(plan, User("wang", "planner")), _state(plan, BAOAN_STAFF)
     commit_register(first, _with_area(first["register"], "sz_bay_super_hq-a1", 7.0), comment="南山")
-    mine = _with_area(second["register"], "tencent_penguin-a1", 5.0)  # loaded v1 too
+    mine = _with_area(second["register"], "tencent_penguin-a1", 5.0)  # loaded v1 too: another row
+    commit_register(second, mine, comment="宝安")  # applied onto v2
+    assert (second["version"].version, second["version"].merged_onto) == (3, 2)
+    a = second["register"].allocations.set_index("allocation_id")["area_m2"]
+    assert a["sz_bay_super_hq-a1"] == 7.0 and a["tencent_penguin-a1"] == 5.0  # the working register is v3
+    # the same row from an older version: a conflict naming it and its author; the change is kept
+    theirs = _with_area(first["register"], "tencent_penguin-a1", 9.0)  # first is still on v2
     with pytest.raises(ConflictError) as info:
-        commit_register(second, mine, comment="宝安")
+        commit_register(first, theirs, comment="南山改宝安")
     err = info.value
-    assert (err.expected_version, err.current_version) == (1, 2)
-    assert err.changes.allocations.changed == ["sz_bay_super_hq-a1"]
+    assert (err.expected_version, err.current_version) == (2, 3)
+    assert [(k, v.author, v.version) for k, v in err.rows["allocations"]] == [("tencent_penguin-a1", "li", 3)]
     text = conflict_message(err, "zh")
-    assert text.startswith("保存冲突: 方案 main 在你载入 v1 之后已被他人保存 (现为 v2)")
-    assert "- v2 · wang (市级规划人员)" in text and "南山" in text
-    assert "- 分配修改: sz_bay_super_hq-a1" in text and "载入最新版本" in text
-    assert "- allocations changed: sz_bay_super_hq-a1" in conflict_message(err, "en")
+    assert text.startswith("保存冲突: 方案 main 中你修改的行在你载入 v2 之后也被他人修改 (现为 v3)")
+    assert (
+        "- 分配 tencent_penguin-a1: li (区级工作人员) 于 v3 修改" in text and "在最新版本上重新应用" in text
+    )
+    assert "- allocation tencent_penguin-a1: changed by li (District staff) in v3" in conflict_message(
+        err, "en"
+    )
     assert refusal_message(err, "en") == conflict_message(err, "en")
-    assert second["version"].version == 1 and second["register"] is not mine
-    stored, latest = second["store"].load("main")
-    assert latest.version == 2 and latest.author == "wang"
-    a = stored.allocations.set_index("allocation_id")["area_m2"]
-    assert a["sz_bay_super_hq-a1"] == 7.0 and a["tencent_penguin-a1"] != 5.0  # the first's edit kept
-    assert [e["outcome"] for e in events(second["store"])] == ["ok", "conflict"]
-    second["editor"] = "stale edits"
-    assert load_latest(second, forget=["editor"]).version == 2 and "editor" not in second
-    commit_register(second, _with_area(second["register"], "tencent_penguin-a1", 5.0), comment="宝安")
-    assert second["version"].version == 3
+    assert first["version"].version == 2 and pending_change(first).allocations.changed == [
+        "tencent_penguin-a1"
+    ]
+    assert [e["outcome"] for e in events(first["store"])] == ["ok", "ok", "conflict"]
+    first["editor"] = "stale edits"
+    changes = reapply_pending(first, forget=["editor"])  # an on_click callback: onto v3, saved
+    assert changes is not None and first["version"].version == 4 and "editor" not in first
+    assert pending_change(first) is None
+    stored = first["store"].load("main")[0].allocations.set_index("allocation_id")["area_m2"]
+    assert stored["tencent_penguin-a1"] == 9.0 and stored["sz_bay_super_hq-a1"] == 7.0
 
 
 def test_load_scenario_and_an_unknown_one(plan: Plan) -> None:

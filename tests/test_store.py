@@ -264,7 +264,7 @@ def test_scenarios_copy_and_delete_with_confirmation(store, plan, seed_register)
     assert (log["outcome"] == "denied").sum() == 2
 
 
-def test_concurrent_edits_never_lose_an_update(store, plan, seed_register):
+def test_saves_from_the_same_base_on_different_rows_both_succeed(store, plan, seed_register):
     reg_a, va = store.load()
     reg_b, vb = store.load()
     assert va.version == vb.version == 1
@@ -275,52 +275,92 @@ def test_concurrent_edits_never_lose_an_update(store, plan, seed_register):
         expected_version=1,
     )
     pid = park_in(plan, reg_b, "440304")
-    bobs = edited(reg_b, pid, name_en="Bob's name")
+    bobs = store.save(
+        edited(reg_b, pid, name_en="Bob's name"),
+        user=PLANNER2,
+        comment="Bob 改名",
+        expected_version=vb.version,
+    )
+    # Bob's change is applied onto Alice's version and recorded as such: nothing of either is lost
+    assert (bobs.version, bobs.base_version, bobs.merged_onto) == (3, 1, 2)
+    assert "merged onto v2" in bobs.describe() and "合并到 v2" in bobs.describe()
+    latest, v = store.load()
+    assert v.version == 3 and len(latest.parks) == len(seed_register.parks) + 1
+    final = latest.parks.set_index("id")
+    assert "from_alice" in final.index and final.loc[pid, "name_en"] == "Bob's name"
+    assert store.history()["base_version"].tolist()[:2] == [1, 1]
+    assert "merged onto v2" in store.audit_log(limit=1)["detail"].iloc[0]
+
+
+def test_a_row_changed_by_both_is_a_conflict_naming_it_and_who_changed_it(store, plan, seed_register):
+    reg, v = store.load()
+    pid = park_in(plan, reg, "440304")
+    store.save(
+        edited(reg, pid, name_en="Alice's name"), user=PLANNER, comment="Alice 改名", expected_version=1
+    )
+    mine = edited(reg, pid, name_en="Bob's name")
     with pytest.raises(ConflictError) as err:
-        store.save(bobs, user=PLANNER2, comment="Bob 改名", expected_version=vb.version)
+        store.save(mine, user=PLANNER2, comment="Bob 改名", expected_version=v.version)
     exc = err.value
     assert (exc.scenario, exc.expected_version, exc.current_version) == (MAIN, 1, 2)
-    assert [v.author for v in exc.versions] == ["alice"]
-    assert exc.changes.parks.added == ["from_alice"]
+    assert exc.clashing() == [f"park {pid}"]
+    assert [(k, who.author, who.version) for k, who in exc.rows["parks"]] == [(pid, "alice", 2)]
     text = str(exc)
-    assert "alice" in text and "Alice 加园区" in text and "from_alice" in text
-    assert "conflict" in text and "冲突" in text
-    # nothing lost: Alice's version is the latest, Bob's was not written
-    latest, v = store.load()
-    assert v.version == 2 and "from_alice" in set(latest.parks["id"])
-    assert latest.parks.set_index("id").loc[pid, "name_en"] != "Bob's name"
+    assert text.index("冲突") < text.index("conflict") and pid in text and "alice" in text
+    # nothing lost: Alice's version is the latest, Bob's was not written and his register is untouched
+    latest, now = store.load()
+    assert now.version == 2 and latest.parks.set_index("id").loc[pid, "name_en"] == "Alice's name"
+    assert mine.parks.set_index("id").loc[pid, "name_en"] == "Bob's name"
     assert store.audit_log(limit=1)["outcome"].iloc[0] == "conflict"
-    # Bob reloads, reapplies, saves: both edits are kept
+    # Bob re-applies onto the latest and saves
     store.save(
         edited(latest, pid, name_en="Bob's name"), user=PLANNER2, comment="Bob 改名", expected_version=2
     )
-    final = store.load()[0].parks.set_index("id")
-    assert "from_alice" in final.index and final.loc[pid, "name_en"] == "Bob's name"
+    assert store.load()[0].parks.set_index("id").loc[pid, "name_en"] == "Bob's name"
 
 
-def test_simultaneous_saves_one_wins_one_conflicts(store_db, plan, seed_register):
-    stores = [open_store(store_db, plan), open_store(store_db, plan)]
-    results: list[object] = [None, None]
-    barrier = threading.Barrier(2)
+def _race(store_db, plan, registers: list[Register]) -> list[object]:
+    stores = [open_store(store_db, plan) for _ in registers]
+    results: list[object] = [None] * len(registers)
+    barrier = threading.Barrier(len(registers))
 
     def save(i: int) -> None:
-        reg = with_park(seed_register, new_park(plan, f"race_{i}"))
         barrier.wait()
         try:
-            results[i] = stores[i].save(reg, user=PLANNER, comment=f"race {i}", expected_version=1)
+            results[i] = stores[i].save(registers[i], user=PLANNER, comment=f"race {i}", expected_version=1)
         except ConflictError as exc:
             results[i] = exc
 
-    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(len(registers))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    kinds = sorted(type(r).__name__ for r in results)
-    assert kinds == ["ConflictError", "Version"]
-    assert stores[0].history()["version"].tolist() == [2, 1]
     for s in stores:
         s.close()
+    return results
+
+
+def test_simultaneous_saves_of_different_rows_both_land(store_db, plan, seed_register):
+    open_store(store_db, plan).close()
+    results = _race(store_db, plan, [with_park(seed_register, new_park(plan, f"race_{i}")) for i in range(2)])
+    assert sorted(type(r).__name__ for r in results) == ["Version", "Version"]
+    again = open_store(store_db, plan)
+    assert again.history()["version"].tolist() == [3, 2, 1]
+    assert {"race_0", "race_1"} <= set(again.load()[0].parks["id"])
+    again.close()
+
+
+def test_simultaneous_saves_of_the_same_row_one_wins_one_conflicts(store_db, plan, seed_register):
+    open_store(store_db, plan).close()
+    pid = park_in(plan, seed_register, "440305")
+    results = _race(store_db, plan, [edited(seed_register, pid, name_en=f"name {i}") for i in range(2)])
+    assert sorted(type(r).__name__ for r in results) == ["ConflictError", "Version"]
+    conflict = next(r for r in results if isinstance(r, ConflictError))
+    assert conflict.clashing() == [f"park {pid}"]
+    again = open_store(store_db, plan)
+    assert again.history()["version"].tolist() == [2, 1]
+    again.close()
 
 
 def test_district_staff_change_their_own_district_only_and_refusals_are_recorded(store, plan, seed_register):
@@ -437,8 +477,9 @@ def test_a_save_killed_half_way_leaves_the_last_good_version(store, store_db, pl
     if not store_db.startswith("postgresql"):
         with sqlite3.connect(store_db) as con:
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            assert con.execute("SELECT count(*) FROM parks").fetchone()[0] == 2 * len(seed_register.parks) + 1
-        assert len(pyogrio.read_dataframe(store_db, layer="parks")) == 2 * len(seed_register.parks) + 1
+            # a version stores its change only: the seed's rows and the one added park
+            assert con.execute("SELECT count(*) FROM parks").fetchone()[0] == len(seed_register.parks) + 1
+        assert len(pyogrio.read_dataframe(store_db, layer="parks")) == len(seed_register.parks) + 1
     again.close()
 
 
@@ -455,7 +496,8 @@ def test_the_store_file_is_a_valid_geopackage(plan, tmp_path, seed_register):
     assert layers["parks"] is not None and {"allocations", "versions", "audit"} <= set(layers)
     gdf = pyogrio.read_dataframe(path, layer="parks")
     assert gdf.crs.equals(WGS84)
-    latest = gdf[(gdf["scenario"] == MAIN) & (gdf["version"] == 2)]
+    # the row history: version 2 is every row with v_from <= 2 < v_to (v_to missing: current)
+    latest = gdf[(gdf["scenario"] == MAIN) & (gdf["v_from"] <= 2) & ~(gdf["v_to"] <= 2)]
     assert len(latest) == len(seed_register.parks) + 1
     ours = store.load()[0].parks.set_index("id")
     theirs = latest.set_index("id")

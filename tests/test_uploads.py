@@ -185,7 +185,7 @@ def test_issues_table_lists_every_problem_with_place_and_field(plan: Plan, seed_
     }
     assert got == {  # places and fields in Chinese: no "feature", no "geometry"
         ("invalid_geometry", "broken.geojson 第 1 个要素", "几何形状"),
-        ("outside_shenzhen", "broken.geojson 第 2 个要素", "几何形状"),
+        ("outside_extent", "broken.geojson 第 2 个要素", "几何形状"),
         ("negative_area", "broken.geojson 第 3 个要素", "占地面积"),
     }  # fmt: skip
     assert list(errors["位置"].str.split(" [(]").str[0]) == [

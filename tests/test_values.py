@@ -5,7 +5,9 @@ characters: at the import, ``scenario save --from-files``, the app's edits and t
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -363,3 +365,107 @@ def test_save_from_files_refuses_an_escaped_nul_in_the_parks_file(
     store = open_store(store_db)
     assert store.history()["version"].tolist() == [1]
     store.close()
+
+
+def _parks_frame(names: list[str]):
+    """Two parks in Nanshan, one a name each: the geometry is real, the names are crafted later."""
+    import geopandas as gpd
+    import shapely
+
+    return gpd.GeoDataFrame(
+        {"id": [f"p{i + 1}" for i in range(len(names))], "名称": names},
+        geometry=[shapely.Point(*NANSHAN)] * len(names),
+        crs="EPSG:4326",
+    )
+
+
+def _gpkg_with_nul(path: Path) -> Path:
+    """A GeoPackage whose second park's name holds a NUL (SQLite keeps it; GDAL reads "坏")."""
+    import sqlite3
+
+    _parks_frame(["好园", "坏园X"]).to_file(path, driver="GPKG", layer="parks")
+    with sqlite3.connect(path) as con:  # GDAL's triggers call spatial functions sqlite3 lacks
+        for name in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+            con.create_function(name, 1, lambda _blob: 0)
+        con.execute("UPDATE parks SET 名称 = ? WHERE id = 'p2'", ("坏\x00园尾",))
+    return path
+
+
+def _shapefile_with_nul(folder: Path) -> Path:
+    """A shapefile whose second park's name holds a NUL in the DBF (GDAL reads "bad")."""
+    folder.mkdir()
+    shp = folder / "parks.shp"
+    _parks_frame(["goodpark", "badXpark"]).rename(columns={"名称": "name"}).to_file(shp, encoding="utf-8")
+    dbf = folder / "parks.dbf"
+    raw = dbf.read_bytes()
+    dbf.write_bytes(raw.replace(b"badXpark", b"bad\x00park"))
+    return shp
+
+
+def test_gdal_cuts_text_at_a_nul_in_geopackage_and_shapefile(tmp_path: Path) -> None:
+    """Why the import looks at the files itself: GDAL reads such a name cut short, without a word."""
+    import pyogrio
+
+    gpkg = _gpkg_with_nul(tmp_path / "nul.gpkg")
+    for arrow in (False, True):  # the import reads a GeoPackage through Arrow
+        assert list(pyogrio.read_dataframe(gpkg, use_arrow=arrow)["名称"]) == ["好园", "坏"]
+    shp = _shapefile_with_nul(tmp_path / "shp")
+    assert list(pyogrio.read_dataframe(shp)["name"]) == ["goodpark", "bad"]
+
+
+def test_a_nul_in_a_geopackage_attribute_is_refused_not_cut(
+    plan: Plan, seed_register: Register, tmp_path: Path
+) -> None:
+    preview = preview_import(_gpkg_with_nul(tmp_path / "nul.gpkg"), None, plan, seed_register)
+    assert [(i.code, i.place, i.field) for i in preview.problems] == [
+        ("control_character", "nul.gpkg feature 2", "名称")
+    ]
+    (issue,) = preview.problems
+    assert "坏\\x00园尾" in issue.message_en and "控制字符" in issue.message_zh
+
+
+def test_a_nul_in_a_shapefile_attribute_is_refused_not_cut(
+    plan: Plan, seed_register: Register, tmp_path: Path
+) -> None:
+    shp = _shapefile_with_nul(tmp_path / "shp")
+    preview = preview_import(shp, None, plan, seed_register)
+    assert [(i.code, i.place, i.field) for i in preview.problems] == [
+        ("control_character", "parks.shp feature 2", "name")
+    ]
+    assert "bad\\x00park" in preview.problems[0].message_en
+    # zipped, as the app receives it: the same problem, the same place
+    archive = tmp_path / "parks.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in shp.parent.iterdir():
+            zf.write(f, f.name)
+    zipped = preview_import(archive, None, plan, seed_register)
+    assert [(i.code, i.field) for i in zipped.problems] == [("control_character", "name")]
+
+
+def test_nul_padding_in_a_shapefile_is_not_a_problem(
+    plan: Plan, seed_register: Register, tmp_path: Path
+) -> None:
+    """Some writers pad DBF text with NULs instead of spaces: nothing follows them, nothing is cut."""
+    shp = _shapefile_with_nul(tmp_path / "shp")
+    dbf = shp.with_suffix(".dbf")
+    dbf.write_bytes(
+        dbf.read_bytes().replace(b"bad\x00park", b"badpark\x00").replace(b"goodpark", b"good\x00\x00\x00\x00")
+    )
+    preview = preview_import(shp, None, plan, seed_register)
+    assert preview.problems == [] and sorted(preview.parks["name_zh"]) == ["badpark", "good"]
+
+
+@pytest.mark.parametrize("text", ["坏\x00园", "坏&#0;园", "坏\x01园", "坏&#1;园"])
+def test_a_control_character_in_a_kml_is_refused_with_its_line(
+    plan: Plan, seed_register: Register, tmp_path: Path, text: str
+) -> None:
+    """XML allows no NUL (nor most control characters), raw or as a character reference: GDAL refuses
+    the whole file, and the import says where."""
+    good = tmp_path / "good.kml"
+    _parks_frame(["好园", "坏园X"]).to_file(good, driver="KML")
+    bad = tmp_path / "bad.kml"
+    bad.write_text(good.read_text(encoding="utf-8").replace("坏园X", text), encoding="utf-8")
+    preview = preview_import(bad, None, plan, seed_register)
+    (issue,) = preview.problems
+    assert (issue.code, issue.place) == ("unreadable", "bad.kml")
+    assert re.search(r"on line \d+ at offset \d+", issue.message_en) and "无法读取" in issue.message_zh

@@ -16,6 +16,7 @@ display (``planner.core.geo.shift_gdf``); what is drawn there must be shifted ba
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -27,8 +28,10 @@ import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely.geometry
 from branca.element import MacroElement
+from folium.utilities import JsCode
 from jinja2 import Template
 
 from planner.app.labels import district_area_note
@@ -249,6 +252,36 @@ class _Legend(MacroElement):
         self.html = html_text
 
 
+MAP_CSS = """
+.planner-count{font:bold 11px/16px sans-serif;color:#222;text-align:center;white-space:nowrap;
+  text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;pointer-events:none}
+.planner-district-label{font:bold 13px sans-serif;color:#222;text-align:center;white-space:nowrap;
+  text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff;pointer-events:none}
+.planner-legend details>summary{cursor:pointer}
+"""
+
+
+class _Style(MacroElement):
+    """CSS for the map's own labels, added to the map's page by script (works inside streamlit-folium)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var s = document.createElement("style");
+            s.textContent = {{ this.css | tojson }};
+            document.head.appendChild(s);
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, css: str) -> None:
+        super().__init__()
+        self._name = "Style"
+        self.css = css
+
+
 class _DrawLocale(MacroElement):
     """Leaflet.draw's texts in the map's language: merged into ``L.drawLocal`` (inline, offline)."""
 
@@ -269,6 +302,31 @@ class _DrawLocale(MacroElement):
         super().__init__()
         self._name = "DrawLocale"
         self.texts = texts
+
+
+def aggregate_legend(lang: str = "zh") -> str:
+    """Legend rows for the aggregates: what a cell shows and the alignment colours."""
+    sw = '<span style="display:inline-block;width:12px;height:12px;margin-right:4px;background:{}"></span>'
+    rows = [
+        f"<b>{_t(lang, '园区汇总 (缩小时)', 'Aggregates (zoomed out)')}</b>",
+        _t(
+            lang,
+            "网格数字 = 园区个数; 颜色 = 最多的状态 (或契合度); 放大到街区显示每个园区",
+            "Cell number = parks; colour = commonest status (or alignment); zoom in for each park",
+        ),
+    ]
+    for colour, (zh, en) in zip(
+        (*ALIGNED_COLOURS, NO_COUNT_COLOUR),
+        (
+            ("契合 < 1/3", "aligned < 1/3"),
+            ("契合 1/3-2/3", "aligned 1/3-2/3"),
+            ("契合 ≥ 2/3", "aligned ≥ 2/3"),
+            ("无计入面积或本区未指定方向", "nothing counted, or no specialisation designated"),
+        ),
+        strict=True,
+    ):
+        rows.append(sw.format(colour) + html.escape(_t(lang, zh, en)))
+    return "<br>".join(rows)
 
 
 def legend_html(
@@ -372,8 +430,15 @@ def build_map(
     legend_extra: str = "",
     legend_expanded: bool = True,
     bounds: Sequence[float] | None = None,
+    parks: bool = True,
+    figures: bool = True,
 ) -> folium.Map:
     """The plan's map: districts by role, parks by status, legend, layer control, optional draw tools.
+
+    ``parks=False`` draws no park (a city register: the page adds what is in view with
+    :func:`view_layer`, or aggregates with :func:`cell_layer`); ``figures`` puts each district's
+    park count, land area and counted new space in its label and tooltip (off for a map whose
+    register is not the one shown, e.g. the compare map). The layer control starts folded.
 
     ``basemap`` is a key of ``BASEMAPS`` ("none" needs no internet). On a GCJ-02 basemap every
     overlay is shifted into GCJ-02 so it lines up with the tiles. ``overlays`` are further layers
@@ -383,10 +448,20 @@ def build_map(
     """
     datum = basemap_datum(basemap)
     districts = district_layer_frame(plan, lang=lang)
-    parks = park_layer_frame(plan, register, lang=lang)
+    index = map_index(plan, register) if (figures or not parks) else None
+    by_district = district_figures(plan, index) if (figures and index is not None) else None
+    if by_district is not None:
+        f = by_district.reindex(districts["code"])
+        districts["_tip"] = (
+            districts["_tip"]
+            + (
+                "<br>" + _figures_html(f["count"], f["land_m2"], f["counted_m2"], f["aligned_share"], lang)
+            ).to_numpy()
+        )
+    shown = park_layer_frame(plan, register, lang=lang) if parks else None
     if datum != "wgs84":
         districts = shift_gdf(districts, to=datum)
-        parks = shift_gdf(parks, to=datum)
+        shown = shift_gdf(shown, to=datum) if shown is not None else None
 
     m = folium.Map(
         location=plan.map_centre,
@@ -398,6 +473,7 @@ def build_map(
     )
     _use_local_assets(m, LEAFLET_JS, LEAFLET_CSS)
     _add_basemap(m, basemap, tianditu_key)
+    _Style(MAP_CSS).add_to(m)
 
     folium.GeoJson(
         districts,
@@ -412,8 +488,12 @@ def build_map(
         tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
     ).add_to(m)
 
+    district_labels(plan, by_district, lang=lang, basemap=basemap).add_to(m)
+
     for status in STATUSES:
-        subset = parks[parks["status"] == status]
+        if shown is None:
+            break
+        subset = shown[shown["status"] == status]
         if subset.empty:
             continue
         group = folium.FeatureGroup(name=f"{_t(lang, *STATUS_LABELS[status])} ({len(subset)})")
@@ -435,7 +515,11 @@ def build_map(
     for layer in overlays:
         layer.add_to(m)
 
-    n_unlocated = len(register.parks) - len(parks)
+    if shown is not None:
+        n_unlocated = len(register.parks) - len(shown)
+    else:
+        n_unlocated = index.n_unlocated if index is not None else 0
+        legend_extra = aggregate_legend(lang) + ("<br>" + legend_extra if legend_extra else "")
     legend = legend_html(
         plan, lang=lang, n_unlocated=n_unlocated, extra=legend_extra, expanded=legend_expanded
     )
@@ -460,7 +544,7 @@ def build_map(
         _use_local_assets(d, DRAW_JS, DRAW_CSS)
         d.add_to(m)
 
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)  # an icon: the list opens on hover, hides nothing
     if bounds is None:
         bounds = districts.total_bounds
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
@@ -473,10 +557,9 @@ def selection_layer(
     """A layer outlining the selected park (empty when none), to pass as streamlit-folium's
     ``feature_group_to_add``: the map swaps it in without being rebuilt, so the view is kept."""
     group = folium.FeatureGroup(name=_t(lang, "选中的园区", "Selected park"))
-    parks = park_layer_frame(plan, register, lang=lang)
-    chosen = (
-        parks.loc[parks["id"] == selected, ["id", "_radius", "geometry"]] if selected else parks.iloc[0:0]
-    )
+    parks = map_index(plan, register).parks  # shared per version: no frame of the whole register built
+    chosen = parks.loc[parks["id"] == selected, ["id", "geometry"]] if selected else parks.iloc[0:0, [0]]
+    chosen = chosen.assign(_radius=RADIUS_MAX)
     if len(chosen):
         datum = basemap_datum(basemap)
         if datum != "wgs84":
@@ -652,6 +735,7 @@ def import_map(
         legend_extra=extra,
         legend_expanded=False,  # the incoming parks may lie anywhere, the legend must not hide them
         bounds=bounds,
+        parks=False,  # the register as aggregates (district figures), never every park
     )
 
 
@@ -706,12 +790,20 @@ def compare_layer_frame(parks: gpd.GeoDataFrame, kind: str, *, lang: str = "zh")
     return gpd.GeoDataFrame(p[["id", "_tip", "_popup"]], geometry=p.geometry.values, crs=WGS84)
 
 
-def compare_map(plan: Plan, comparison: Any, *, lang: str = "zh", height: int | str = "100%") -> folium.Map:
+def compare_map(
+    plan: Plan,
+    comparison: Any,
+    *,
+    lang: str = "zh",
+    height: int | str = "100%",
+    max_features: int = MAX_PREVIEW_FEATURES,
+) -> folium.Map:
     """Two scenarios on one map: the districts, and the parks added (green), removed (red) and
     changed (orange) from A to B, each a layer with tooltips, popups and a legend entry.
 
     ``comparison`` is a :class:`planner.store.service.Comparison` (``compare(plan, a, b)``). Parks that
-    are the same in both are not drawn (the tables list everything). No tiles (works offline).
+    are the same in both are not drawn (the tables list everything); at most ``max_features`` of
+    each kind are drawn (the layer's name says how many of how many). No tiles (works offline).
     """
     from planner.store import empty_register  # the store imports nothing of the map
 
@@ -722,9 +814,16 @@ def compare_map(plan: Plan, comparison: Any, *, lang: str = "zh", height: int | 
     }
     overlays, rows = [], []
     for kind, parks in sides.items():
-        frame = compare_layer_frame(parks, kind, lang=lang)
+        frame = compare_layer_frame(parks.iloc[:max_features], kind, lang=lang)
         colour = COMPARE_COLOURS[kind]
-        name = f"{_t(lang, *_COMPARE_LABELS[kind])} ({len(parks)})"
+        count = f"{len(parks)}"
+        if len(parks) > max_features:
+            count = _t(
+                lang,
+                f"显示 {max_features:,} / 共 {len(parks):,}",
+                f"{max_features:,} of {len(parks):,} shown",
+            )
+        name = f"{_t(lang, *_COMPARE_LABELS[kind])} ({count})"
         group = folium.FeatureGroup(name=name)
         if len(frame):
             folium.GeoJson(
@@ -745,7 +844,9 @@ def compare_map(plan: Plan, comparison: Any, *, lang: str = "zh", height: int | 
             f'border-radius:6px;background:{colour}"></span>{html.escape(name)}'
         )
     extra = f"<b>{_t(lang, '方案对比 A → B', 'Comparison A → B')}</b><br>" + "<br>".join(rows)
-    return build_map(plan, empty_register(), lang=lang, height=height, overlays=overlays, legend_extra=extra)
+    return build_map(
+        plan, empty_register(), lang=lang, height=height, overlays=overlays, legend_extra=extra, figures=False
+    )
 
 
 PROPOSAL_COLOURS = {"proposed": "#2e7d32", "capacity": "#1565c0", "unusable": "#9e9e9e"}
@@ -854,4 +955,394 @@ def proposal_map(
         height=height,
         overlays=overlays,
         legend_extra=extra,
+        figures=False,
+    )
+
+
+# ---- city scale: a register of 100,000 parcels ------------------------------------------------
+# The map page draws the parcels in view one by one while there are at most MAX_PARCELS of them
+# (street level), else aggregates: grid cells in the plan's metric CRS (count, land area, counted
+# new space; coloured by the commonest status or by alignment with the district's specialisation;
+# the count as a label) and the districts' figures in their labels and tooltips. The parcels or cells
+# are a layer swapped in by streamlit-folium (``feature_group_to_add``) from the bounds and zoom it
+# returns, so panning keeps the map and sends only what is in view.
+
+MAX_PARCELS = 3_000  # parcels drawn one by one in a view at most; beyond: aggregates
+CELL_PX = 40  # a grid cell is about this many screen pixels across at the view's zoom
+CELL_M_MIN, CELL_M_MAX = 250.0, 16_000.0
+ALIGNED_COLOURS = ("#d73027", "#fee08b", "#1a9850")  # counted space: none / half / all aligned
+NO_COUNT_COLOUR = "#bdbdbd"
+COLOUR_BY = {
+    "status": ("按状态着色", "Colour by status"),
+    "alignment": ("按专业方向契合度着色", "Colour by alignment"),
+}
+
+
+@dataclass(frozen=True)
+class MapIndex:
+    """What the map needs of one register version, built once (``map_index``) and shared.
+
+    ``parks``: located parks (id, names, status, district_code, land_m2, counted_m2, aligned_m2,
+    geometry in WGS84) with a spatial index; ``x``/``y``: a point inside each, in the plan's metric
+    CRS; ``lon``/``lat``: the same points in WGS84; ``n_unlocated``: parks with no location.
+    """
+
+    parks: gpd.GeoDataFrame
+    x: np.ndarray
+    y: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    n_unlocated: int
+
+
+def park_figures(plan: Plan, register: Register) -> pd.DataFrame:
+    """Per park (index: park id) the counted new space and the part of it aligned with its
+    district's specialisations (m²), by ``planner.core.capacity.allocation_table``'s rules; the
+    district is the one the register records (no spatial join: a city register is assigned at import)."""
+    from planner.core.capacity import allocation_table
+
+    where = pd.DataFrame({"effective_district_code": register.parks["district_code"].fillna("").to_numpy()})
+    a = allocation_table(plan, register, where=where)
+    counted = a["area_m2"].where(a["counted"], 0.0).fillna(0.0)
+    aligned = counted.where(a["aligned"].eq(True), 0.0)
+    judged = counted.where(a["aligned"].notna(), 0.0)  # in a district that designates specialisations
+    cols = ["counted_m2", "aligned_m2", "judged_m2"]
+    frame = pd.DataFrame({"counted_m2": counted, "aligned_m2": aligned, "judged_m2": judged})
+    return frame.assign(park_id=a["park_id"]).groupby("park_id")[cols].sum()
+
+
+def build_index(plan: Plan, register: Register) -> MapIndex:
+    """The register's :class:`MapIndex` (vectorised; a spatial index over the parks)."""
+    p = register.parks
+    located = ~(p.geometry.isna() | p.geometry.is_empty)
+    keep = ["id", "name_zh", "name_en", "status", "district_code", "land_area_m2", "new_gfa_m2"]
+    parks = gpd.GeoDataFrame(p.loc[located, keep], geometry=p.geometry[located].values, crs=WGS84)
+    parks = parks.reset_index(drop=True).rename(columns={"land_area_m2": "land_m2"})
+    fig = park_figures(plan, register)
+    parks["counted_m2"] = parks["id"].map(fig["counted_m2"]).fillna(0.0).to_numpy()
+    parks["aligned_m2"] = parks["id"].map(fig["aligned_m2"]).fillna(0.0).to_numpy()
+    parks["judged_m2"] = parks["id"].map(fig["judged_m2"]).fillna(0.0).to_numpy()
+    points = parks.geometry.representative_point()
+    lonlat = shapely.get_coordinates(points.values)
+    xy = shapely.get_coordinates(points.to_crs(plan.metric_crs).values)
+    parks.sindex  # noqa: B018  built now, once, not on the first view
+    return MapIndex(parks, xy[:, 0], xy[:, 1], lonlat[:, 0], lonlat[:, 1], int((~located).sum()))
+
+
+def map_index(plan: Plan, register: Register) -> MapIndex:
+    """The register's :class:`MapIndex`, built once per register object and process and shared by
+    every session viewing that version (``planner.app.registers.derived``)."""
+    from planner.app.registers import derived
+
+    return derived(register, f"map_index:{plan.id}", lambda r: build_index(plan, r))
+
+
+def cell_size_m(zoom: float) -> float:
+    """The grid cell size (m) for a zoom level: about ``CELL_PX`` pixels at Shenzhen's latitude,
+    rounded to a power of two times 250 m.
+
+    >>> cell_size_m(10), cell_size_m(13)
+    (4000.0, 500.0)
+    """
+    m_per_px = 156_543.03 * np.cos(np.radians(22.6)) / 2.0 ** float(zoom)
+    size = CELL_M_MIN * 2.0 ** np.round(np.log2(max(CELL_PX * m_per_px, CELL_M_MIN) / CELL_M_MIN))
+    return float(min(size, CELL_M_MAX))
+
+
+def _in_bounds(index: MapIndex, bounds: Sequence[float] | None) -> np.ndarray:
+    if bounds is None:
+        return np.ones(len(index.x), dtype=bool)
+    minx, miny, maxx, maxy = bounds
+    return (index.lon >= minx) & (index.lon <= maxx) & (index.lat >= miny) & (index.lat <= maxy)
+
+
+def _alignment_colour(share: np.ndarray) -> np.ndarray:
+    """Counted space aligned with the district's specialisations: red (none), yellow, green (all)."""
+    out = np.where(
+        share >= 2 / 3, ALIGNED_COLOURS[2], np.where(share >= 1 / 3, ALIGNED_COLOURS[1], ALIGNED_COLOURS[0])
+    )
+    return np.where(np.isnan(share), NO_COUNT_COLOUR, out)
+
+
+def grid_cells(
+    plan: Plan, index: MapIndex, cell_m: float, *, bounds: Sequence[float] | None = None
+) -> gpd.GeoDataFrame:
+    """The parks aggregated into square cells of ``cell_m`` metres in the plan's metric CRS (only
+    cells with a park whose point lies in ``bounds``, WGS84 minx, miny, maxx, maxy, when given):
+    ``count``, ``land_m2``, ``counted_m2``, ``aligned_m2``, ``aligned_share`` (NaN when nothing is
+    counted), ``status`` (the commonest), geometry (the cell, WGS84). Vectorised (numpy/pandas)."""
+    keep = _in_bounds(index, bounds)
+    p = index.parks.loc[keep]
+    frame = pd.DataFrame(
+        {
+            "ix": np.floor(index.x[keep] / cell_m).astype(np.int64),
+            "iy": np.floor(index.y[keep] / cell_m).astype(np.int64),
+            "land_m2": p["land_m2"].fillna(0.0).to_numpy(),
+            "counted_m2": p["counted_m2"].to_numpy(),
+            "aligned_m2": p["aligned_m2"].to_numpy(),
+            "judged_m2": p["judged_m2"].to_numpy(),
+            "status": p["status"].to_numpy(),
+        }
+    )
+    g = frame.groupby(["ix", "iy"], sort=True)
+    cells = g[["land_m2", "counted_m2", "aligned_m2", "judged_m2"]].sum()
+    cells.insert(0, "count", g.size())
+    by_status = frame.groupby(["ix", "iy", "status"]).size().unstack(fill_value=0)
+    cells["status"] = by_status.idxmax(axis=1).reindex(cells.index) if len(by_status.columns) else []
+    cells["aligned_share"] = _aligned_share(cells)
+    cells = cells.reset_index()
+    ix, iy = cells["ix"].to_numpy(), cells["iy"].to_numpy()
+    # the cell's corners in the metric CRS, counter-clockwise, taken to WGS84 (one cached transformer)
+    cx = (np.stack([ix, ix + 1, ix + 1, ix], axis=1) * cell_m).ravel()
+    cy = (np.stack([iy, iy, iy + 1, iy + 1], axis=1) * cell_m).ravel()
+    lon, lat = _to_wgs84(plan.metric_crs).transform(cx, cy)
+    corners = np.stack([np.asarray(lon), np.asarray(lat)], axis=1).reshape(len(cells), 4, 2)
+    return gpd.GeoDataFrame(cells, geometry=shapely.polygons(corners), crs=WGS84)
+
+
+@functools.lru_cache(maxsize=8)
+def _to_wgs84(crs: str) -> pyproj.Transformer:
+    """A transformer from ``crs`` to WGS84 (lon, lat), built once: building one takes a PROJ lookup."""
+    return pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
+
+
+def district_figures(plan: Plan, index: MapIndex) -> pd.DataFrame:
+    """Per district of the plan (index: code): ``count``, ``land_m2``, ``counted_m2``,
+    ``aligned_m2``, ``aligned_share`` of its located parks (by the district the register records)."""
+    p = index.parks
+    g = p.assign(land_m2=p["land_m2"].fillna(0.0)).groupby("district_code")
+    out = g[["land_m2", "counted_m2", "aligned_m2", "judged_m2"]].sum()
+    out.insert(0, "count", g.size())
+    out = out.reindex(plan.district_codes()).fillna(0.0)
+    out["count"] = out["count"].astype(int)
+    out["aligned_share"] = _aligned_share(out)
+    return out
+
+
+def _aligned_share(frame: pd.DataFrame) -> np.ndarray:
+    """Aligned / counted space, of the space counted in districts that designate specialisations
+    (as ``capacity_report``'s ``aligned_share``); NaN where none is."""
+    judged = frame["judged_m2"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(judged > 0, frame["aligned_m2"].to_numpy(dtype=float) / judged, np.nan)
+
+
+def _wan(v: pd.Series) -> pd.Series:
+    return (v / 1e4).map("{:,.1f} 万㎡".format)
+
+
+def _figures_html(
+    count: pd.Series, land: pd.Series, counted: pd.Series, share: pd.Series, lang: str
+) -> pd.Series:
+    pct = share.map(lambda s: "—" if pd.isna(s) else f"{s:.0%}")
+    return (
+        _t(lang, "园区 ", "Parks ")
+        + count.map("{:,}".format)
+        + _t(lang, " 个<br>占地 ", "<br>Land ")
+        + _wan(land)
+        + _t(lang, "<br>计入新增空间 ", "<br>Counted new space ")
+        + _wan(counted)
+        + _t(lang, "<br>其中与本区专业方向契合 ", "<br>aligned with the district's specialisation ")
+        + pct
+    )
+
+
+# each cell's figures in a popup; its count a label: a marker at the cell's centre (a tooltip on the
+# polygon is placed once, before the map has its size, and drifts)
+_CELL_POPUP = "function (feature, layer) { layer.bindPopup(feature.properties._tip); }"
+_COUNT_LABEL = """function (feature, latlng) {
+    return L.marker(latlng, {interactive: false, keyboard: false, icon: L.divIcon({
+        className: "planner-count", html: String(feature.properties._label),
+        iconSize: [44, 16], iconAnchor: [22, 8]})});
+}"""
+
+
+def cell_layer(
+    plan: Plan,
+    index: MapIndex,
+    zoom: float,
+    *,
+    bounds: Sequence[float] | None = None,
+    colour_by: str = "status",
+    lang: str = "zh",
+    basemap: str = "none",
+) -> folium.FeatureGroup:
+    """Grid cells (``cell_size_m(zoom)``) of the parks in ``bounds`` as one layer: coloured by the
+    commonest status or by alignment, the count as a permanent label, the figures in a popup."""
+    size = cell_size_m(zoom)
+    cells = grid_cells(plan, index, size, bounds=bounds)
+    if colour_by == "alignment":
+        cells["_colour"] = _alignment_colour(cells["aligned_share"].to_numpy(dtype=float))
+    else:
+        cells["_colour"] = cells["status"].map(STATUS_COLOURS).fillna(STATUS_COLOURS["unknown"])
+    cells["_label"] = cells["count"].map("{:,}".format)
+    cells["_tip"] = _t(lang, f"{size / 1000:g} km 网格<br>", f"{size / 1000:g} km cell<br>") + _figures_html(
+        cells["count"], cells["land_m2"], cells["counted_m2"], cells["aligned_share"], lang
+    )
+    frame = gpd.GeoDataFrame(cells[["_colour", "_tip"]], geometry=cells.geometry, crs=WGS84)
+    frame["geometry"] = shapely.set_precision(frame.geometry.values, 1e-5)
+    centres = _to_wgs84(plan.metric_crs).transform((cells["ix"] + 0.5) * size, (cells["iy"] + 0.5) * size)
+    labels = gpd.GeoDataFrame(
+        {"_label": cells["_label"].to_numpy()},
+        geometry=shapely.set_precision(shapely.points(*centres), 1e-5),
+        crs=WGS84,
+    )
+    datum = basemap_datum(basemap)
+    if datum != "wgs84":
+        frame, labels = shift_gdf(frame, to=datum), shift_gdf(labels, to=datum)
+    name = _t(lang, f"园区汇总 ({size / 1000:g} km 网格)", f"Parks aggregated ({size / 1000:g} km cells)")
+    group = folium.FeatureGroup(name=name)
+    if len(frame):
+        folium.GeoJson(
+            frame,
+            style_function=lambda f: {
+                "color": f["properties"]["_colour"],
+                "weight": 1,
+                "fillColor": f["properties"]["_colour"],
+                "fillOpacity": 0.45,
+            },
+            on_each_feature=JsCode(_CELL_POPUP),
+        ).add_to(group)
+        folium.GeoJson(labels, pointToLayer=JsCode(_COUNT_LABEL)).add_to(group)
+    return group
+
+
+def parcels_in_view(index: MapIndex, bounds: Sequence[float], *, cap: int = MAX_PARCELS) -> np.ndarray | None:
+    """Positions (in ``index.parks``) of the parks whose shape meets ``bounds`` (WGS84 minx, miny,
+    maxx, maxy), through the spatial index; None when there are more than ``cap`` (draw aggregates)."""
+    if int(_in_bounds(index, bounds).sum()) > cap:  # counting points first spares a query of the city
+        return None
+    hits = index.parks.sindex.query(shapely.box(*bounds), predicate="intersects")
+    return None if len(hits) > cap else np.sort(hits)
+
+
+def parcel_frame(
+    index: MapIndex, positions: np.ndarray, zoom: float, *, lang: str = "zh"
+) -> gpd.GeoDataFrame:
+    """The parks at ``positions`` for drawing: shapes simplified to about half a pixel at ``zoom``
+    and rounded to ~0.1 m (a shape under 4 pixels across becomes a point, drawn as a circle), the
+    status colour, the circle radius by new floor area, a tooltip ending in the park's id (click-to-select)."""
+    p = index.parks.iloc[positions]
+    pixel = 360.0 / (256 * 2.0 ** float(zoom))  # degrees of longitude per screen pixel
+    geoms = shapely.simplify(p.geometry.values, 0.5 * pixel, preserve_topology=True)
+    # a shape under 4 pixels across would be an invisible speck: drawn as a circle at a point inside it
+    b = shapely.bounds(geoms)
+    speck = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < 4 * pixel
+    geoms = np.where(speck, shapely.point_on_surface(geoms), geoms)
+    geoms = shapely.set_precision(geoms, 1e-6)
+    # a circle's area is proportional to new floor area (of the register's largest), as on the small map
+    gfa = index.parks["new_gfa_m2"].to_numpy(dtype=float)
+    top = float(np.nanmax(gfa)) if np.isfinite(gfa).any() else 1.0
+    mine = np.clip(np.nan_to_num(p["new_gfa_m2"].to_numpy(dtype=float), nan=0.0), 0, None)
+    radius = np.round(RADIUS_MIN + (RADIUS_MAX - RADIUS_MIN) * np.sqrt(mine / (top or 1.0)), 1)
+    name = p["name_zh"] if lang == "zh" else p["name_en"].where(p["name_en"] != "", p["name_zh"])
+    status = p["status"].map({k: _t(lang, *v) for k, v in STATUS_LABELS.items()}).fillna(p["status"])
+    return gpd.GeoDataFrame(
+        {
+            "id": p["id"].to_numpy(),
+            "status": p["status"].to_numpy(),
+            "_colour": p["status"].map(STATUS_COLOURS).fillna(STATUS_COLOURS["unknown"]).to_numpy(),
+            "_radius": radius,
+            "_tip": (
+                "<b>" + _esc(name) + "</b> · " + _esc(status) + "<br>编号 ID: " + _esc(p["id"])
+            ).to_numpy(),
+        },
+        geometry=geoms,
+        crs=WGS84,
+    )
+
+
+def parcel_layer(frame: gpd.GeoDataFrame, *, lang: str = "zh", basemap: str = "none") -> folium.FeatureGroup:
+    """The parks of :func:`parcel_frame` as one layer, each with its status colour and tooltip."""
+    if basemap_datum(basemap) != "wgs84":
+        frame = shift_gdf(frame, to=basemap_datum(basemap))
+    group = folium.FeatureGroup(name=_t(lang, f"园区 ({len(frame):,})", f"Parks ({len(frame):,})"))
+    if len(frame):
+        folium.GeoJson(
+            frame[["id", "_colour", "_radius", "_tip", "geometry"]],
+            marker=folium.CircleMarker(radius=RADIUS_MIN, fill=True),
+            style_function=lambda f: {
+                "color": f["properties"]["_colour"],
+                "fillColor": f["properties"]["_colour"],
+                "fillOpacity": 0.6,
+                "weight": 2,
+                "radius": f["properties"]["_radius"],
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+        ).add_to(group)
+    return group
+
+
+def view_layer(
+    plan: Plan,
+    index: MapIndex,
+    bounds: Sequence[float],
+    zoom: float,
+    *,
+    colour_by: str = "status",
+    lang: str = "zh",
+    basemap: str = "none",
+    cap: int = MAX_PARCELS,
+) -> tuple[folium.FeatureGroup, str]:
+    """What the map shows of the register in a view (``bounds`` WGS84, widened by a tenth on each
+    side so a small pan or the GCJ-02 shift leaves no gap): the parks one by one when there are at
+    most ``cap`` (``"parcels"``), else grid cells (``"cells"``). Returns the layer and which it is."""
+    minx, miny, maxx, maxy = bounds
+    dx, dy = (maxx - minx) / 10, (maxy - miny) / 10
+    wide = (minx - dx, miny - dy, maxx + dx, maxy + dy)
+    positions = parcels_in_view(index, wide, cap=cap)
+    if positions is not None:
+        return parcel_layer(
+            parcel_frame(index, positions, zoom, lang=lang), lang=lang, basemap=basemap
+        ), "parcels"
+    return cell_layer(
+        plan, index, zoom, bounds=wide, colour_by=colour_by, lang=lang, basemap=basemap
+    ), "cells"
+
+
+def bounds_of_view(value: dict | None) -> list[float] | None:
+    """streamlit-folium's returned ``bounds`` as (minx, miny, maxx, maxy), else None."""
+    b = (value or {}).get("bounds") or {}
+    try:
+        sw, ne = b["_southWest"], b["_northEast"]
+        out = [float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"])]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return out if out[0] < out[2] and out[1] < out[3] else None
+
+
+def district_labels(
+    plan: Plan, figures: pd.DataFrame | None, *, lang: str = "zh", basemap: str = "none"
+) -> folium.FeatureGroup:
+    """A name label on each district (with its park count when ``figures`` are given)."""
+    d = plan.district_polygons
+    pts = gpd.GeoSeries(d.geometry.representative_point().values, crs=WGS84)
+    if basemap_datum(basemap) != "wgs84":
+        pts = gpd.GeoSeries(shift_from_wgs84(pts, basemap_datum(basemap)), crs=WGS84)
+    short = {x.code: (x.short_zh if lang == "zh" else x.name_en) for x in plan.districts}
+    group = folium.FeatureGroup(name=_t(lang, "区名", "District names"))
+    for code, pt in zip(d["code"], pts, strict=True):
+        text = html.escape(short.get(code, code))
+        if figures is not None and code in figures.index:
+            text += f'<br><span style="font-weight:normal">{int(figures.loc[code, "count"]):,} {_t(lang, "个园区", "parks")}</span>'
+        folium.Marker(
+            [pt.y, pt.x],
+            icon=folium.DivIcon(
+                html=f'<div class="planner-district-label">{text}</div>',
+                icon_size=(120, 36),
+                icon_anchor=(60, 18),
+            ),
+            interactive=False,
+        ).add_to(group)
+    return group
+
+
+def overview_map(
+    plan: Plan, register: Register, *, lang: str = "zh", colour_by: str = "status", height: int | str = "100%"
+) -> folium.Map:
+    """The Overview's small map: districts with their figures and name labels, and the register as
+    grid cells (count labels) sized for the city view; never the parks themselves."""
+    cells = cell_layer(plan, map_index(plan, register), plan.map_zoom, colour_by=colour_by, lang=lang)
+    return build_map(
+        plan, register, lang=lang, height=height, parks=False, legend_expanded=False, overlays=[cells]
     )

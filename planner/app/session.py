@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.app.registers import shared_register
 from planner.core.access import ANONYMOUS, User, may, may_edit_district, rows
 from planner.core.accounts import (
     LOCKED_DETAIL,
@@ -38,7 +39,7 @@ from planner.core.accounts import (
     user_for_identity,
     user_for_token,
 )
-from planner.core.changes import RegisterChanges, register_changes
+from planner.core.changes import RegisterChanges, apply_delta, register_changes, register_delta
 from planner.core.geo import m2_to_wan
 from planner.core.plan import Plan, available_plans, load_plan
 from planner.core.register import Register
@@ -118,9 +119,10 @@ def load_scenario(
 ) -> Version:
     """Make a scenario's version (the latest when ``version`` is None) the working register.
 
-    Raises NotFound when there is no such scenario or version (the state is then unchanged).
+    Raises NotFound when there is no such scenario or version (the state is then unchanged). The
+    register is the process's shared copy of that version (:func:`planner.app.registers.shared_register`).
     """
-    register, v = state_store(state).load(scenario, version)
+    register, v = shared_register(state_store(state), scenario, version)
     state["register"] = register
     state["version"] = v
     state["scenario"] = scenario
@@ -197,31 +199,77 @@ def acting_user(state: MutableMapping[str, Any], action: str = "save") -> User:
     return fresh
 
 
+PENDING = "pending_change"  # state key: the change a conflict refused, kept to re-apply
+
+
 def commit_register(
     state: MutableMapping[str, Any], new_register: Register, *, comment: str = ""
 ) -> RegisterChanges:
     """The app's one write path: save ``new_register`` as a new version of the session's
     scenario, by the signed-in user, after the version the working register was loaded from.
 
-    The store checks the user's rights (AccessDenied names every park, allocation or quota
-    refused), validates (ValidationError) and detects a save by someone else since
-    (ConflictError names their versions and changes); each refusal is recorded in the store's
-    audit log and leaves the store and the working register exactly as they were. On success
+    The change is computed once here and handed to the store with the working register as its
+    base: the store checks the user's rights on the touched rows (AccessDenied names every park,
+    allocation or quota refused), validates them (ValidationError) and applies the change onto
+    a newer version someone else saved meanwhile unless they changed the same rows
+    (ConflictError names those rows and who changed them). Each refusal is recorded in the
+    store's audit log and leaves the store and the working register exactly as they were; after
+    a conflict the change is kept (``state[PENDING]``) for :func:`reapply_pending`. On success
     the new register and its Version are installed. No change: nothing is saved.
     """
-    changes = register_changes(state["register"], new_register)
+    base = state["register"]
+    changes = register_changes(base, new_register)
     if not changes:
         return changes
-    version = state_store(state).save(
-        new_register,
-        user=acting_user(state),
-        comment=comment,
-        scenario=state.get("scenario", MAIN),
-        expected_version=state["version"].version,
+    store = state_store(state)
+    scenario = state.get("scenario", MAIN)
+    try:
+        version = store.save(
+            new_register,
+            user=acting_user(state),
+            comment=comment,
+            scenario=scenario,
+            expected_version=state["version"].version,
+            base=base,
+            changes=changes,
+        )
+    except ConflictError:
+        state[PENDING] = {"delta": register_delta(base, new_register, changes), "comment": comment}
+        raise
+    state.pop(PENDING, None)
+    # merged onto a newer version: the working register is that version, others' changes included
+    state["register"] = (
+        new_register if version.merged_onto is None else store.load(scenario, version.version)[0]
     )
-    state["register"] = new_register
     state["version"] = version
     return changes
+
+
+def pending_change(state: MutableMapping[str, Any]) -> RegisterChanges | None:
+    """The change a conflict refused, kept for re-applying (None: there is none)."""
+    pending = state.get(PENDING)
+    return pending["delta"].changes if pending else None
+
+
+def reapply_pending(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> RegisterChanges | None:
+    """After a conflict: load the scenario's latest version, apply the kept change onto it and save
+    (the rows it changes take the values of the kept change; ``forget`` names the page's editor
+    state to drop). Safe in an on_click callback: a refusal is not raised but put in
+    ``state["notice"]`` (the page frame shows it) and the change stays kept. None: nothing saved."""
+    pending = state.get(PENDING)
+    if not pending:
+        return None
+    for key in forget:
+        state.pop(key, None)
+    try:
+        load_scenario(state, state.get("scenario", MAIN))
+        return commit_register(
+            state, apply_delta(state["register"], pending["delta"]), comment=pending["comment"]
+        )
+    except PlannerError as err:
+        state[PENDING] = pending
+        state["notice"] = refusal_message(err, "zh") + "\n\n" + refusal_message(err, "en")
+        return None
 
 
 def commit_edit(
@@ -250,7 +298,8 @@ def commit_edit(
 
 def load_latest(state: MutableMapping[str, Any], forget: Iterable[str] = ()) -> Version:
     """After a conflict: load the scenario's latest version (the session's unsaved edits are
-    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget).
+    dropped; ``forget`` names state keys to drop with them, e.g. an editor's widget; a change kept
+    by a row conflict stays kept for :func:`reapply_pending`).
 
     A scenario deleted meanwhile has no latest version: ``main`` is loaded instead and
     ``state["notice"]`` says so (the page frame shows it once). Safe in an on_click callback.
@@ -571,6 +620,7 @@ def denied_message(err: AccessDenied, lang: str = "zh") -> str:
 
 
 LOAD_LATEST = ("载入最新版本", "Load the latest version")
+REAPPLY = ("在最新版本上重新应用我的修改", "Re-apply my change onto the latest version")
 
 
 def conflict_message(err: ConflictError, lang: str = "zh") -> str:
@@ -593,6 +643,15 @@ def conflict_message(err: ConflictError, lang: str = "zh") -> str:
         cur = (
             f"主方案 {MAIN} 的最新版本" if zh else f"the latest version of {MAIN} (this scenario is deleted)"
         )
+    elif err.rows:
+        head = (
+            f"保存冲突: 方案 {err.scenario} 中你修改的行在你载入 {exp} 之后也被他人修改 (现为 {cur}); "
+            "你的修改未保存, 已记录, 并已保留。"
+            if zh
+            else f"Conflict: in scenario {err.scenario}, rows you changed were also changed by someone else "
+            f"after you loaded {exp} (now {cur}); your change was not saved; the attempt is recorded and "
+            "your change is kept."
+        )
     else:
         head = (
             f"保存冲突: 方案 {err.scenario} 在你载入 {exp} 之后已被他人保存 (现为 {cur}); 你的修改未保存, 已记录。"
@@ -600,7 +659,24 @@ def conflict_message(err: ConflictError, lang: str = "zh") -> str:
             else f"Conflict: scenario {err.scenario} was saved by someone else after you loaded {exp} "
             f"(now {cur}); your change was not saved; the attempt is recorded."
         )
-    lines = [head, "", "期间保存的版本:" if zh else "Saved since:"]
+    lines = [head]
+    if err.rows:
+        lines += ["", "双方都修改了:" if zh else "Changed by both:"]
+        kinds = {
+            "parks": ("园区", "park"),
+            "allocations": ("分配", "allocation"),
+            "quotas": ("指标", "quota"),
+        }
+        for table, rows in err.rows.items():
+            for key, v in rows:
+                role = ROLE_LABELS.get(v.role, (v.role, v.role))[0 if zh else 1]
+                what = kinds[table][0 if zh else 1]
+                lines.append(
+                    f"- {what} {key}: {v.author} ({role}) 于 v{v.version} 修改"
+                    if zh
+                    else f"- {what} {key}: changed by {v.author} ({role}) in v{v.version}"
+                )
+    lines += ["", "期间保存的版本:" if zh else "Saved since:"]
     for v in err.versions:
         role = ROLE_LABELS.get(v.role, (v.role, v.role))[0 if zh else 1]
         when = v.created_at[:19].replace("T", " ")
@@ -622,13 +698,23 @@ def conflict_message(err: ConflictError, lang: str = "zh") -> str:
                     shown = ", ".join(ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
                     label = f"{what_zh}{kind_zh}" if zh else f"{what_en} {kind_en}"
                     lines.append(f"- {label}: {shown}")
-    lines += [
-        "",
-        f"点击「{LOAD_LATEST[0]}」载入 {cur}: 你在此页未保存的修改将丢失, 请在新版本上重新修改后保存。"
-        if zh
-        else f"'{LOAD_LATEST[1]}' loads {cur}: your unsaved edits on this page are dropped; "
-        "reapply them to the new version and save again.",
-    ]
+    if err.rows:
+        lines += [
+            "",
+            f"你的修改已保留: 点击「{REAPPLY[0]}」把它应用到 {cur} 上并保存 (上面这些行取你的值); "
+            f"或点击「{LOAD_LATEST[0]}」载入 {cur} 后重新修改。"
+            if zh
+            else f"Your change is kept: '{REAPPLY[1]}' applies it onto {cur} and saves (the rows above take "
+            f"your values); or '{LOAD_LATEST[1]}' loads {cur} to edit again.",
+        ]
+    else:
+        lines += [
+            "",
+            f"点击「{LOAD_LATEST[0]}」载入 {cur}: 你在此页未保存的修改将丢失, 请在新版本上重新修改后保存。"
+            if zh
+            else f"'{LOAD_LATEST[1]}' loads {cur}: your unsaved edits on this page are dropped; "
+            "reapply them to the new version and save again.",
+        ]
     return "\n".join(lines)
 
 

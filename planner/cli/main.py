@@ -27,6 +27,7 @@ from planner.cli.propose import add_propose_command
 from planner.cli.store import (
     add_scenario_command,
     add_store_arguments,
+    add_store_command,
     cli_store,
     run_guarded,
     signed_in,
@@ -295,8 +296,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     if preview.ok and not args.dry_run and user is not None:
         comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
-        saved = store.save(
-            new_register, user=user, comment=comment, scenario=args.scenario, expected_version=loaded.version
+        saved = store.save(  # the change against the version just loaded: computed once, not read again
+            new_register,
+            user=user,
+            comment=comment,
+            scenario=args.scenario,
+            expected_version=loaded.version,
+            base=register,
         )
         imported = True
     if args.json:
@@ -368,6 +374,7 @@ def add_import_command(sub: argparse._SubParsersAction) -> None:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_import_command,
     add_scenario_command,
+    add_store_command,
     add_account_command,
     add_monitor_commands,
     add_propose_command,

@@ -110,6 +110,7 @@ def run_guarded(func, args: argparse.Namespace, *, writes: bool = False) -> int:
         _fail(args, "usage", exc, [])
         return EXIT_USAGE
     except ConflictError as exc:
+        exc.args = (str(exc) + retry_hint(exc),)
         _fail(args, "conflict", exc, getattr(exc, "problems", []))
         return EXIT_CONFLICT
     except (AccessDenied, SignInFailed) as exc:
@@ -144,9 +145,27 @@ def _fail(args: argparse.Namespace, outcome: str, exc: Exception, problems: list
                 "expected_version": exc.expected_version,
                 "current_version": exc.current_version,
                 "versions": [_version_dict(v) for v in exc.versions],
+                "rows": [
+                    {"table": table, "key": key, "version": v.version, "author": v.author}
+                    for table, rows in exc.rows.items()
+                    for key, v in rows
+                ],
             }
         _dump(out)
     print(f"拒绝 refused ({outcome}): {exc}", file=sys.stderr)
+
+
+def retry_hint(exc: ConflictError) -> str:
+    """How to retry after a conflict on the command line: the input was not changed."""
+    if exc.current_version is None:
+        return ""
+    return (
+        f"\n你的输入文件未改动; 看过上面的改动后, 用 --expected-version {exc.current_version} 重新运行同一命令"
+        f"即可在 v{exc.current_version} 上应用你的修改 (import 会自动载入最新版本, 直接重新运行) / your input "
+        f"files are untouched: after reviewing the changes above, run the same command again with "
+        f"--expected-version {exc.current_version} to apply your change onto v{exc.current_version} "
+        "(import loads the latest version itself: just run it again)"
+    )
 
 
 def _plain(x: Any) -> Any:
@@ -451,3 +470,34 @@ def add_scenario_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--yes-delete", metavar="NAME", default=None, help="repeat the scenario's name to confirm")
     p = command("audit", cmd_audit, "the audit log, newest first / 审计日志")
     p.add_argument("--limit", type=int, default=50)
+
+
+def cmd_store_upgrade(args: argparse.Namespace) -> int:
+    """Upgrade a store of the snapshot format to the row history (done on open too): print what the
+    re-check of the stored numbers found."""
+    store = cli_store(args)
+    report = store.upgrade_report
+    if args.json:
+        _dump({"store": store.location, "upgraded": store.upgraded, "report": report})
+    elif store.upgraded:
+        print(f"已升级 upgraded {store.location}: 行历史格式, 全部版本保留 / row history, every version kept")
+        for line in report:
+            print(f"  - {line}")
+    else:
+        print(f"已是最新结构, 无需升级 / {store.location} is already at the current schema: nothing to do")
+    store.close()
+    return EXIT_OK
+
+
+def add_store_command(sub: argparse._SubParsersAction) -> None:
+    """``store upgrade``."""
+    st = sub.add_parser("store", help="the store itself / 规划库")
+    ssub = st.add_subparsers(dest="store_command", required=True, parser_class=type(st))
+    p = ssub.add_parser(
+        "upgrade",
+        help="upgrade a store of an earlier release, keeping every version (done on open too) / 升级规划库",
+    )
+    add_store_arguments(p, scenario=False)
+    p.add_argument("--plan", default=None, help="plan folder or bundled name (default: shenzhen)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=lambda args: run_guarded(cmd_store_upgrade, args))

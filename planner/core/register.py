@@ -146,6 +146,8 @@ def _conform(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
         if c.name not in out:
             out[c.name] = pd.Series(np.nan if c.kind == "real" else pd.NA, index=out.index, dtype=object)
         col = out[c.name]
+        if str(col.dtype) == c.dtype and (c.kind != "text" or not col.isna().any()):
+            continue  # already conformed (the common case: a register read or edited by the planner)
         if c.kind == "text":
             out[c.name] = col.astype(object).where(col.notna(), "").astype(str)
         elif c.kind == "bool":
@@ -326,6 +328,63 @@ def validate_register(register: Register, plan: Plan, *, place: str = "register"
         )
         + validate_quotas(register.quotas, plan, place=f"{place}/{QUOTAS_FILE}")
     )
+
+
+def validate_touched(
+    rows: Register,
+    stored: Register,
+    plan: Plan,
+    *,
+    added: dict[str, list[str]],
+    removed_parks: list[str],
+    dependants: pd.DataFrame,
+    place: str = "register",
+) -> list[Problem]:
+    """The problems of one change, found on its touched rows only, plus the cross-row rules they
+    can affect: what :func:`validate_register` finds in a register that was valid before it.
+
+    ``rows``: the change's new rows (added and changed); ``stored``: the stored rows of the touched
+    keys, and of the parks the touched allocations name, in the version the change applies to;
+    ``added``: per table, the keys the change adds (a key already stored is a duplicate);
+    ``dependants``: the stored allocations that name a removed park and are not changed themselves."""
+    problems = validate_parks(rows.parks, plan, place=f"{place}/{PARKS_FILE}") if len(rows.parks) else []
+    if len(rows.allocations):
+        known = pd.concat(
+            [stored.parks["id"][~stored.parks["id"].isin(removed_parks)], rows.parks["id"]], ignore_index=True
+        )
+        problems += validate_allocations(
+            rows.allocations, pd.DataFrame({"id": known}), plan, place=f"{place}/{ALLOCATIONS_FILE}"
+        )
+    if len(rows.quotas):
+        problems += validate_quotas(rows.quotas, plan, place=f"{place}/{QUOTAS_FILE}")
+    for table, frame, old, key, file in (
+        ("parks", rows.parks, stored.parks, "id", PARKS_FILE),
+        ("allocations", rows.allocations, stored.allocations, "allocation_id", ALLOCATIONS_FILE),
+        ("quotas", rows.quotas, stored.quotas, "district_code", QUOTAS_FILE),
+    ):
+        clash = frame[key].isin(added.get(table, [])) & frame[key].isin(old[key])
+        name = _rows(frame, f"{place}/{file}", key, key)
+        problems += [
+            Problem(
+                name(int(i)),
+                key,
+                f"编号已在登记册中: {v}",
+                f"id already in the register: {v}",
+                "duplicate_id",
+            )
+            for i, v in zip(np.flatnonzero(clash.to_numpy()), frame[key][clash], strict=True)
+        ]
+    problems += [
+        Problem(
+            f"{place}/{ALLOCATIONS_FILE} ({aid})",
+            "park_id",
+            f"园区已删除, 但分配 {aid} 仍指向它: {pid}",
+            f"park {pid} is removed but allocation {aid} still names it: remove or move the allocation too",
+            "unknown_park",
+        )
+        for aid, pid in zip(dependants["allocation_id"], dependants["park_id"], strict=True)
+    ]
+    return problems
 
 
 def add_parks(

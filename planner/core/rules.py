@@ -245,7 +245,7 @@ def geometry_problems(
     bounds = parks.geometry.bounds.round(4).values.tolist()
     out += [
         Problem(place(i), "geometry", f"坐标在{plan.city_zh}范围以外: {bounds[i]}",
-                f"coordinates outside {plan.city_en}: {bounds[i]}", "outside_shenzhen")
+                f"coordinates outside {plan.city_en}: {bounds[i]}", "outside_extent")
         for i in np.flatnonzero(outside)
     ]  # fmt: skip
     return out

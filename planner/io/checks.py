@@ -419,7 +419,7 @@ def _check_geometry(
         pt = shapely.point_on_surface(geoms[i]) if not shapely.is_empty(geoms[i]) else None
         where = f"{pt.x:.4f}, {pt.y:.4f}" if pt is not None else "?"
         c.error(
-            "outside_shenzhen", place(i, ids.iloc[i]), "geometry",
+            "outside_extent", place(i, ids.iloc[i]), "geometry",
             f"坐标在{plan.city_zh}范围以外 ({extent_zh}): {where}",
             f"coordinates outside {plan.city_en} ({extent_en}): {where}",
         )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -90,12 +91,11 @@ def _declared_crs(
             f"{what_en} {unusable[1]}; the system chosen is used instead",
         )  # fmt: skip
         return None
-    c.error(
-        "unusable_crs", place, "crs",
+    _refuse(
+        c, "unusable_crs",
         f"{what_zh}{unusable[0]}; {fix_zh}用 --crs 指定 (如 {example})",
-        f"{what_en} {unusable[1]}; {fix_en}give --crs (e.g. {example})",
+        f"{what_en} {unusable[1]}; {fix_en}give --crs (e.g. {example})", place=place,
     )  # fmt: skip
-    raise _CrsUnknown
 
 
 def _crs_name(crs: CRS | None) -> str:
@@ -103,6 +103,13 @@ def _crs_name(crs: CRS | None) -> str:
         return "undeclared"
     epsg = crs.to_epsg()
     return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def _refuse(c: _Collector, code: str, zh: str, en: str, *, place: str | None = None) -> NoReturn:
+    """One error about the coordinate system (field ``crs``, the file or ``place``); the geometry
+    cannot be brought to WGS84, so the import stops there."""
+    c.error(code, place or c.file, "crs", zh, en)
+    raise _CrsUnknown
 
 
 def _looks_projected(geoms: np.ndarray) -> bool:
@@ -134,28 +141,25 @@ def _to_wgs84(
     def done(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
         reason = _unusable(crs)
         if reason:
-            c.error(
-                "unusable_crs", c.file, "crs", f"坐标系 {_crs_name(crs)} {reason[0]}; 请另选坐标系",
+            _refuse(
+                c, "unusable_crs", f"坐标系 {_crs_name(crs)} {reason[0]}; 请另选坐标系",
                 f"the coordinate system {_crs_name(crs)} {reason[1]}; choose another",
             )  # fmt: skip
-            raise _CrsUnknown
         return frame.set_crs(crs, allow_override=True).to_crs(WGS84)
 
     if declared is not None and not declared.is_geographic:
         if user_crs is not None and not user_crs.equals(declared):
-            c.error(
-                "crs_conflict", c.file, "crs",
+            _refuse(
+                c, "crs_conflict",
                 f"文件声明坐标系 {_crs_name(declared)}, 但指定为 {_crs_name(user_crs)}",
                 f"the file declares {_crs_name(declared)} but {_crs_name(user_crs)} was given",
             )  # fmt: skip
-            raise _CrsUnknown
         if datum in ("gcj02", "bd09"):
-            c.error(
-                "crs_conflict", c.file, "crs",
+            _refuse(
+                c, "crs_conflict",
                 f"文件声明投影坐标系 {_crs_name(declared)}, 不能按 {datum} 经纬度处理",
                 f"the file declares the projected {_crs_name(declared)}; it cannot be {datum} lon/lat",
             )  # fmt: skip
-            raise _CrsUnknown
         c.warn(
             "crs_converted", c.file, "crs", f"已从 {_crs_name(declared)} 转换为 WGS84",
             f"converted from {_crs_name(declared)} to WGS84",
@@ -169,21 +173,19 @@ def _to_wgs84(
                 f"converted from {_crs_name(user_crs)} (as given) to WGS84",
             )  # fmt: skip
             return done(gdf, user_crs), _crs_name(user_crs)
-        c.error(
-            "undeclared_projected", c.file, "crs",
+        _refuse(
+            c, "undeclared_projected",
             f"坐标看起来是投影坐标 ({sample}, 不是经纬度), 但文件没有声明坐标系; "
             f"请附上 .prj 或用 --crs 指定 (如 {example})",
             f"coordinates look projected ({sample}, not longitude/latitude) but the file declares no "
             f"coordinate system; add a .prj or give --crs (e.g. {example})",
         )  # fmt: skip
-        raise _CrsUnknown
     if user_crs is not None and not user_crs.is_geographic:
-        c.error(
-            "crs_conflict", c.file, "crs",
+        _refuse(
+            c, "crs_conflict",
             f"指定了投影坐标系 {_crs_name(user_crs)}, 但坐标是经纬度 ({sample})",
             f"{_crs_name(user_crs)} was given but the coordinates are longitude/latitude ({sample})",
         )  # fmt: skip
-        raise _CrsUnknown
     base = declared or user_crs or CRS.from_user_input(WGS84)
     out = done(gdf, base)
     used = _crs_name(base)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import json
 import shutil
+import sqlite3
+import struct
 import warnings
 import zipfile
 import zlib
@@ -21,7 +24,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from planner.core.values import geojson_text_problems
+from planner.core.values import field_problems, geojson_text_problems
 from planner.io.issues import _Collector, _Refuse
 from planner.settings import MB, import_limits
 
@@ -34,19 +37,31 @@ TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")  # old .xls: save it as .xls
 SUPPORTED_SUFFIXES = VECTOR_SUFFIXES + TABLE_SUFFIXES
 
 
+def _refuse_file(c: _Collector, zh: str, en: str, *, code: str = "unreadable", field: str = "") -> NoReturn:
+    """One error about the whole file (Chinese, English); the import stops there."""
+    c.error(code, c.file, field, zh, en)
+    raise _Refuse
+
+
+def _cannot_read(
+    c: _Collector, exc: BaseException, what_zh: str = "文件", what_en: str = "the file"
+) -> NoReturn:
+    """The reader failed on the file: its own words, after what could not be read."""
+    _refuse_file(c, f"无法读取{what_zh}: {exc}", f"cannot read {what_en}: {exc}")
+
+
 def _too_large(c: _Collector, limit: str, what_zh: str, what_en: str) -> NoReturn:
     """Refuse the file: it passes one of the import limits (``limit``, a field of ImportLimits)."""
     limits = import_limits()
     env = limits.env_of(limit)
     value = getattr(limits, limit)
     shown = f"{value:,}" if limit == "members" else f"{value // MB:,} MB"
-    c.error(
-        "too_large", c.file, "",
+    _refuse_file(
+        c,
         f"{what_zh}, 超过上限 {shown}; 请拆分文件, 或请管理员调高环境变量 {env}",
         f"{what_en}, beyond the limit of {shown}; split the file, or ask an administrator to raise "
-        f"the environment variable {env}",
+        f"the environment variable {env}", code="too_large",
     )  # fmt: skip
-    raise _Refuse
 
 
 def _materialise(
@@ -106,8 +121,7 @@ def check_archive(path: Path, c: _Collector) -> None:
         with zipfile.ZipFile(path) as zf:
             _archive_directory(zf, c)
     except (zipfile.BadZipFile, OSError) as exc:
-        c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc)
 
 
 def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
@@ -147,8 +161,7 @@ def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
                             _too_large(c, "expand_bytes", "压缩包解压后过大", "the archive expands too far")
                         sink.write(chunk)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
-        c.error("unreadable", c.file, "", f"无法读取压缩文件: {exc}", f"cannot read the zip file: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc, "压缩文件", "the zip file")
     files = sorted(out.iterdir())
     wanted = (".kml",) if path.suffix.lower() == ".kmz" else (".shp", ".gpkg", ".geojson", ".json", ".kml")
     for suffix in wanted:
@@ -161,12 +174,11 @@ def _unzip(path: Path, tmp: Path, c: _Collector) -> Path:
                     f"the zip holds several {suffix} files; only {hits[0].name} is imported",
                 )  # fmt: skip
             return hits[0]
-    c.error(
-        "unreadable", c.file, "",
+    _refuse_file(
+        c,
         f"压缩包中没有 {'/'.join(wanted)} 文件",
         f"the archive holds no {', '.join(wanted)} file",
     )  # fmt: skip
-    raise _Refuse
 
 
 def _sidecar(shp: Path, suffix: str) -> Path | None:
@@ -214,11 +226,9 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     try:  # GeoJSON has one layer by definition: listing it would make GDAL parse the whole file twice
         layers = [[path.stem]] if path.suffix.lower() in _ONE_LAYER else pyogrio.list_layers(path)
     except (pyogrio.errors.DataSourceError, OSError) as exc:
-        c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc)
     if len(layers) == 0:
-        c.error("empty", c.file, "", "文件中没有图层", "the file holds no layer")
-        raise _Refuse
+        _refuse_file(c, "文件中没有图层", "the file holds no layer", code="empty")
     if len(layers) > 1:
         c.warn(
             "layers_ignored", c.file, "",
@@ -236,26 +246,104 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
             layer = 0 if path.suffix.lower() in _ONE_LAYER else layers[0][0]
             gdf = pyogrio.read_dataframe(path, layer=layer, **arrow, **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-            c.error("unreadable", c.file, "", f"无法读取文件: {exc}", f"cannot read the file: {exc}")
-            raise _Refuse from exc
-        except RecursionError as exc:  # an attribute nested thousands deep (parsed as JSON)
-            c.error("unreadable", c.file, "", "属性嵌套层数过深", "an attribute is nested too deep to read")
-            raise _Refuse from exc
+            _cannot_read(c, exc)
+        except RecursionError:  # an attribute nested thousands deep (parsed as JSON)
+            _refuse_file(c, "属性嵌套层数过深", "an attribute is nested too deep to read")
         except UnicodeDecodeError as exc:
             if "encoding" not in kwargs:
                 raise  # the shapefile reader retries with another encoding
-            c.error(
-                "unreadable", c.file, "",
+            _refuse_file(
+                c,
                 f"文字无法按 {kwargs['encoding']} 解码 (字段名可能被截断): {exc}",
                 f"text does not decode as {kwargs['encoding']} (a field name may be cut short): {exc}",
             )  # fmt: skip
-            raise _Refuse from exc
         finally:
             if kml:
                 pyogrio.set_gdal_config_options({_KML_LAUNDER: previous})
     for w in caught:
         c.warn("read_warning", c.file, "", f"读取提示: {w.message}", f"reader says: {w.message}")
+    if path.suffix.lower() == ".gpkg":
+        _refuse_cut_texts(_gpkg_cut_texts(path, layers[0][0]), c)
     return gdf
+
+
+def _gpkg_cut_texts(path: Path, table: str) -> list[tuple[int, str, str]]:
+    """(feature number, column, whole text) of each GeoPackage text cell holding a NUL.
+
+    SQLite keeps the whole text; GDAL reads it only up to the NUL, so it is looked for in the
+    file itself, read-only. Features are numbered in GDAL's reading order (the table's rowid).
+    """
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
+            quoted = table.replace('"', '""')
+            cols = [row[1] for row in con.execute(f'PRAGMA table_info("{quoted}")')]
+            if not cols:
+                return []
+            names = [col.replace('"', '""') for col in cols]
+            texts = ", ".join(
+                f'CASE WHEN typeof("{n}") = \'text\' THEN CAST("{n}" AS BLOB) END AS c{i}'
+                for i, n in enumerate(names)
+            )
+            has_nul = " OR ".join(f"instr(c{i}, X'00') > 0" for i in range(len(names)))
+            rows = con.execute(  # numbered over every row first, then the rows with a NUL kept
+                f'SELECT * FROM (SELECT row_number() OVER (ORDER BY rowid) AS n, {texts} FROM "{quoted}") '
+                f"WHERE {has_nul}"
+            ).fetchall()
+    except sqlite3.Error:
+        return []  # GDAL read the file: what SQLite cannot say is no cut text
+    return [
+        (int(row[0]), col, bytes(value).decode("utf-8", "replace"))
+        for row in rows
+        for col, value in zip(cols, row[1:], strict=True)
+        if isinstance(value, bytes) and b"\x00" in value
+    ]
+
+
+_DELETED = 0x2A  # a DBF record starting with "*" is deleted: GDAL skips it
+
+
+def _dbf_cut_texts(dbf: Path, encoding: str) -> list[tuple[int, str, str]]:
+    """(feature number, field, whole text) of each DBF text cell in which text follows a NUL.
+
+    GDAL reads a DBF text only up to a NUL. A NUL that only pads the cell (as some writers pad
+    instead of with spaces) cuts nothing; one followed by text does. Looked for in the records'
+    bytes, one field at a time (numpy over all records).
+    """
+    raw = dbf.read_bytes()
+    if len(raw) < 32:
+        return []
+    count, header, size = struct.unpack_from("<IHH", raw, 4)
+    fields, pos, offset = [], 32, 1  # each record starts with its deletion flag
+    while pos + 32 <= min(header, len(raw)) and raw[pos] != 0x0D:
+        length = raw[pos + 16]
+        if raw[pos + 11 : pos + 12] == b"C":
+            fields.append((raw[pos : pos + 11].split(b"\x00")[0].decode(encoding, "replace"), offset, length))
+        offset, pos = offset + length, pos + 32
+    count = min(count, (len(raw) - header) // size) if size and header <= len(raw) else 0
+    if not fields or count == 0 or offset > size:
+        return []
+    records = np.frombuffer(raw, np.uint8, count=count * size, offset=header).reshape(count, size)
+    kept = records[:, 0] != _DELETED
+    numbers = np.cumsum(kept)
+    out = []
+    for name, start, length in fields:
+        cells = records[:, start : start + length]
+        nul = cells == 0
+        cut = (np.logical_or.accumulate(nul, axis=1) & ~nul & (cells != 0x20)).any(axis=1) & kept
+        out += [
+            (int(numbers[i]), name, cells[i].tobytes().rstrip(b" \x00").decode(encoding, "replace"))
+            for i in np.flatnonzero(cut)
+        ]
+    return out
+
+
+def _refuse_cut_texts(found: list[tuple[int, str, str]], c: _Collector) -> None:
+    """Each text GDAL would cut at a NUL is a problem with its feature and field (the text rule of
+    ``planner.core.values``), never a shortened name."""
+    for number, field, text in found:
+        for problem in field_problems({field: text}, place=f"{c.file} feature {number}"):
+            c.error("control_character", problem.place, problem.field, problem.message_zh, problem.message_en)
 
 
 def _note_prj(prj: Path | None, gdf: gpd.GeoDataFrame, c: _Collector) -> None:
@@ -312,13 +400,12 @@ def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
     try:
         gdf = _read_vector(shp, c, encoding=encoding) if encoding else _read_vector(shp, c)
         _note_prj(prj, gdf, c)
+        if dbf is not None:
+            _refuse_cut_texts(_dbf_cut_texts(dbf, encoding or "utf-8"), c)
         return gdf
     except UnicodeDecodeError:
         if encoding == "gb18030" or dbf is None:
-            c.error(
-                "unreadable", c.file, "", "属性文字编码无法识别", "the attribute text's encoding is unknown"
-            )
-            raise _Refuse from None
+            _refuse_file(c, "属性文字编码无法识别", "the attribute text's encoding is unknown")
         c.warn(
             "encoding", c.file, "", f"按 {encoding} 解码失败, 改按 GB18030 读取",
             f"text did not decode as {encoding}; read as GB18030 instead",
@@ -326,6 +413,7 @@ def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
         kwargs_retry = {"encoding": "gb18030"}
         gdf = _read_vector(shp, c, **kwargs_retry)
         _note_prj(prj, gdf, c)
+        _refuse_cut_texts(_dbf_cut_texts(dbf, "gb18030"), c)
         return gdf
 
 
@@ -335,33 +423,30 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        c.error("unreadable", c.file, "", f"不是 UTF-8 编码的 JSON: {exc}", f"not UTF-8 JSON: {exc}")
-        raise _Refuse from exc
+        _refuse_file(c, f"不是 UTF-8 编码的 JSON: {exc}", f"not UTF-8 JSON: {exc}")
     except json.JSONDecodeError as exc:
-        c.error(
-            "unreadable", c.file, "",
+        _refuse_file(
+            c,
             f"JSON 语法错误 (第 {exc.lineno} 行第 {exc.colno} 列): {exc.msg}; 文件可能被截断",
             f"JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}; the file may be truncated",
         )  # fmt: skip
-        raise _Refuse from exc
-    except RecursionError as exc:  # [[[[...]]]] a thousand levels deep: no GeoJSON is like that
-        c.error(
-            "unreadable", c.file, "", "JSON 嵌套层数过深, 不是有效的 GeoJSON",
+    except RecursionError:  # [[[[...]]]] a thousand levels deep: no GeoJSON is like that
+        _refuse_file(
+            c, "JSON 嵌套层数过深, 不是有效的 GeoJSON",
             "the JSON is nested too deep to be GeoJSON",
         )  # fmt: skip
-        raise _Refuse from exc
     if not isinstance(doc, dict) or doc.get("type") not in (
         "FeatureCollection", "Feature", "Point", "Polygon", "MultiPolygon", "LineString",
         "MultiLineString", "MultiPoint", "GeometryCollection",
     ):  # fmt: skip
-        c.error(
-            "unreadable", c.file, "type", "不是 GeoJSON (缺少 type 或类型未知)",
-            "not GeoJSON: no known top-level 'type'",
+        _refuse_file(
+            c, "不是 GeoJSON (缺少 type 或类型未知)",
+            "not GeoJSON: no known top-level 'type'", field="type",
         )  # fmt: skip
-        raise _Refuse
     if doc.get("type") == "FeatureCollection" and not doc.get("features"):
-        c.error("empty", c.file, "features", "要素集合为空, 没有园区", "the feature collection is empty")
-        raise _Refuse
+        _refuse_file(
+            c, "要素集合为空, 没有园区", "the feature collection is empty", code="empty", field="features"
+        )
     for problem in geojson_text_problems(
         raw.decode("utf-8-sig"), place=c.file, doc=doc
     ):  # a NUL GDAL would cut
@@ -430,6 +515,5 @@ def _read_table(path: Path, c: _Collector) -> pd.DataFrame:
             check_archive(path, c)  # an .xlsx is a zip: the same limits as any archive
             frame = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, zipfile.BadZipFile) as exc:
-        c.error("unreadable", c.file, "", f"无法读取表格: {exc}", f"cannot read the table: {exc}")
-        raise _Refuse from exc
+        _cannot_read(c, exc, "表格", "the table")
     return frame

@@ -2,7 +2,8 @@
 
 ``open_store`` picks the backend from the location; :class:`Store` (``service``) holds every rule
 (rights, validation, conflicts, audit) once for both backends (``gpkg``, ``postgis``), which import
-only ``base``.
+only ``base``. A version stores only the rows it changes (a row history, ``v_from``/``v_to``); a
+store of the earlier snapshot format is upgraded on open.
 """
 
 from planner.errors import NotFound, StoreUnavailable

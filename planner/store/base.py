@@ -8,6 +8,7 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,15 +16,33 @@ from typing import Protocol
 
 import pandas as pd
 
+from planner.core.changes import Delta
 from planner.core.indicators import STORED_INDICATOR_COLUMNS
-from planner.core.register import Register
+from planner.core.register import (
+    ALLOCATION_COLUMNS,
+    QUOTA_COLUMNS,
+    Register,
+    conform_allocations,
+    conform_quotas,
+    empty_parks,
+)
 from planner.core.schema import TABLES
 from planner.core.values import shown_text
-from planner.errors import StoreUnavailable
+from planner.errors import InputError, StoreUnavailable
 
 # Set ONLY by the crash test: seconds to sleep after a save's rows are written and before its
 # version row (the commit marker) is, so the test can kill the process half-way.
 TEST_PAUSE_ENV = "PLANNER_STORE_TEST_PAUSE"
+
+# The store's schema: 1 = every version a full snapshot (tables tagged by ``version``), 2 = a row
+# history (``v_from``/``v_to``). A store records its schema in ``store_meta``; a store of schema 1
+# is upgraded on open, one of a newer or unknown schema is refused untouched.
+SCHEMA_VERSION = 2
+LEGACY_SCHEMA = 1
+ROW_TABLES = ("parks", "allocations", "quotas")
+# A row's place in its version (``pos``): a changed row keeps its place, the rows a version adds
+# get version * POS_STEP + i, after every row of the versions before it (no max() to look up).
+POS_STEP = 10_000_000
 
 # The columns each table stores, with their kind (text / real / int / bool), from the schema;
 # the backends map kinds to types.
@@ -49,10 +68,20 @@ class Version:
     changes: str = ""  # summary of the changes against the previous version
     n_parks: int = 0
     n_allocations: int = 0
+    base_version: int | None = None  # the version the edit started from (None: a new scenario)
+
+    @property
+    def merged_onto(self) -> int | None:
+        """The newer version a save from an older base was applied onto (None: saved on its base)."""
+        if self.base_version is None or self.base_version == self.version - 1:
+            return None
+        return self.version - 1
 
     def describe(self) -> str:
         """'v3 by alice (planner) at 2026-...: comment'."""
         note = f" [{self.action}]" if self.action != "save" else ""
+        if self.merged_onto is not None:
+            note += f" [基于 v{self.base_version}, 合并到 v{self.merged_onto} / from v{self.base_version}, merged onto v{self.merged_onto}]"
         return f"v{self.version} {self.author} ({self.role}) {self.created_at}{note}: {self.comment or '—'}"
 
 
@@ -62,16 +91,27 @@ class Race(Exception):
 
 
 class Backend(Protocol):
-    """What a storage backend provides; ``Store`` holds every rule, the backend only stores."""
+    """What a storage backend provides; ``Store`` holds every rule, the backend only stores.
+
+    Every table of rows (parks, allocations, quotas) is a row history: a row is valid for the
+    versions ``v_from <= v < v_to`` of its scenario (``v_to`` NULL: still current), so a version
+    stores only the rows it adds or changes, and reading any version is one query per table."""
 
     location: str
+    legacy: bool  # the store is in the snapshot format of schema 1 (upgrade it before use)
 
     def is_empty(self) -> bool: ...
     def versions(self, scenario: str | None = None) -> list[Version]: ...
     def read(self, scenario: str, version: int) -> Register: ...
+    def read_keys(
+        self, scenario: str, version: int, table: str, column: str, values: list[str]
+    ) -> pd.DataFrame: ...  # the rows of ``table`` at ``version`` whose ``column`` is one of ``values``
+    def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]: ...
+    def park_history(self, scenario: str, park_id: str) -> pd.DataFrame: ...
     def write(
-        self, version: Version, register: Register | None, expected_latest: int | None
+        self, version: Version, delta: Delta | None, expected_latest: int | None
     ) -> None: ...  # raises Race when the scenario's latest version is not ``expected_latest``
+    def upgrade(self) -> list[tuple[Version, Register]]: ...  # schema 1 -> 2, in one transaction
     def audit(self, row: dict) -> None: ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
@@ -104,7 +144,11 @@ _BACKEND_METHODS = (
     "is_empty",
     "versions",
     "read",
+    "read_keys",
+    "touched_since",
+    "park_history",
     "write",
+    "upgrade",
     "audit",
     "get_meta",
     "set_meta",
@@ -168,3 +212,76 @@ def audit_row(row: dict) -> dict:
     park id or comment, which PostgreSQL cannot store) are written escaped (``\\x00``), so a
     refusal is always recorded."""
     return {k: shown_text(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+_EMPTY: list[Register] = []
+
+
+def empty_register() -> Register:
+    """A register with no parks, allocations or quotas (a copy of one made once)."""
+    if not _EMPTY:
+        _EMPTY.append(
+            Register(
+                empty_parks(),
+                conform_allocations(pd.DataFrame(columns=ALLOCATION_COLUMNS)),
+                conform_quotas(pd.DataFrame(columns=QUOTA_COLUMNS)),
+            )
+        )
+    return _EMPTY[0].copy()
+
+
+def refuse_schema(location: str, found: str | None) -> InputError:
+    """The refusal of a store written by a newer or unknown schema: never read or written."""
+    return InputError(
+        f"{location}: 规划库的结构版本为 {found!r}, 本程序只认识 {LEGACY_SCHEMA}-{SCHEMA_VERSION}; 未读取也未改动, "
+        f"请用新版程序打开 / the store's schema version is {found!r}, this program knows "
+        f"{LEGACY_SCHEMA} to {SCHEMA_VERSION}: it was written by a newer or another program; nothing was "
+        "read or changed: open it with the release that wrote it"
+    )
+
+
+def refuse_columns(location: str, table: str, missing: set[str], extra: set[str]) -> InputError:
+    """The refusal of a store whose table's columns are not the ones its schema names."""
+    parts_zh, parts_en = [], []
+    if missing:
+        parts_zh.append(f"缺少列 {', '.join(sorted(missing))}")
+        parts_en.append(f"lacks column(s) {', '.join(sorted(missing))}")
+    if extra:
+        parts_zh.append(f"多出列 {', '.join(sorted(extra))}")
+        parts_en.append(f"has unknown column(s) {', '.join(sorted(extra))}")
+    return InputError(
+        f"{location}: 数据表 {table} {'; '.join(parts_zh)}, 与结构版本不符; 未读取也未改动, 请用写入它的程序版本打开 "
+        f"/ table {table!r} of the store {'; '.join(parts_en)}, unlike its schema: nothing was read or "
+        "changed; open it with the release that wrote it"
+    )
+
+
+def check_columns(location: str, table: str, found: list[str], expected: list[str]) -> None:
+    """Raise :func:`refuse_columns` unless ``found`` are exactly the ``expected`` columns."""
+    missing, extra = set(expected) - set(found), set(found) - set(expected)
+    if missing or extra:
+        raise refuse_columns(location, table, missing, extra)
+
+
+def replay(
+    versions: list[Version],
+    read_legacy: Callable[[str, int], Register],
+    apply: Callable[[Version, Delta | None], None],
+) -> list[tuple[Version, Register]]:
+    """Turn schema-1 snapshots into the row history: each version's change against the one before
+    (a delete closes every row), handed to ``apply`` in order. Returns every version read, for the
+    upgrade's re-check of stored numbers."""
+    from planner.core.changes import register_delta
+
+    seen: list[tuple[Version, Register]] = []
+    previous: dict[str, Register] = {}
+    for v in sorted(versions, key=lambda v: (v.scenario, v.version)):
+        if v.action == "delete":
+            apply(v, None)
+            previous[v.scenario] = empty_register()
+            continue
+        register = read_legacy(v.scenario, v.version)
+        apply(v, register_delta(previous.get(v.scenario, empty_register()), register))
+        previous[v.scenario] = register
+        seen.append((v, register))
+    return seen

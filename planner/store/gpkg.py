@@ -2,11 +2,13 @@
 
 The file is a conformant GeoPackage (application id ``GPKG``, ``gpkg_spatial_ref_sys``,
 ``gpkg_contents``, ``gpkg_geometry_columns``; geometries as GeoPackage binary, WGS84), so QGIS
-and ``pyogrio.read_dataframe`` open it: layer ``parks`` holds every version's parks, tagged by
-``scenario`` and ``version``, and the view ``parks_latest`` each scenario's latest version; ``allocations``, ``quotas``, ``versions`` and ``audit`` are attribute
-tables. A save is one SQLite transaction (``BEGIN IMMEDIATE``, so concurrent writers queue) that
-writes the rows and then the ``versions`` row; a process killed before COMMIT leaves a journal that
-SQLite rolls back on the next open, and rows without a version row are never read anyway.
+and ``pyogrio.read_dataframe`` open it: layer ``parks`` holds the row history of every scenario's
+parks (a row is valid for versions ``v_from <= v < v_to``, ``v_to`` NULL: current), and the view
+``parks_latest`` each scenario's current parks; ``allocations``, ``quotas`` (row histories too),
+``versions``, ``audit`` and ``store_meta`` (the schema version) are attribute tables. A save is one
+SQLite transaction (``BEGIN IMMEDIATE``, so concurrent writers queue) that closes the changed and
+removed rows, inserts the added and changed ones and then writes the ``versions`` row; a process
+killed before COMMIT leaves a journal that SQLite rolls back on the next open.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from planner.core.changes import KEYS, Delta
 from planner.core.geo import WGS84
 from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
@@ -29,11 +32,17 @@ from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
     INDICATOR_TABLE_COLUMNS,
+    POS_STEP,
+    ROW_TABLES,
+    SCHEMA_VERSION,
     Race,
     Version,
     audit_row,
+    check_columns,
     guard_backend,
     pause_for_crash_test,
+    refuse_schema,
+    replay,
 )
 
 SRS_ID = 4326
@@ -53,7 +62,9 @@ _VERSION_COLUMNS = [
     ("changes", "TEXT NOT NULL"),
     ("n_parks", "INTEGER NOT NULL"),
     ("n_allocations", "INTEGER NOT NULL"),
+    ("base_version", "INTEGER"),
 ]
+_CHUNK = 500  # keys per IN (...) list
 AUDIT_COLUMNS = ["time", "user", "role", "action", "scenario", "version", "outcome", "detail"]
 
 _GPKG_DDL = """
@@ -78,15 +89,16 @@ CREATE TABLE gpkg_geometry_columns (
 # The latest version of every scenario that is not deleted (a tombstone has no rows): for QGIS.
 LATEST_VIEW = "parks_latest"
 _LATEST_SQL = f"""
-CREATE VIEW {LATEST_VIEW} AS SELECT p.* FROM parks p JOIN (
-  SELECT scenario, max(version) AS version FROM versions GROUP BY scenario
-) l ON p.scenario = l.scenario AND p.version = l.version
+CREATE VIEW {LATEST_VIEW} AS SELECT p.*, l.version AS version FROM parks p JOIN versions l
+  ON l.scenario = p.scenario AND l.version = (SELECT max(version) FROM versions WHERE scenario = p.scenario)
+  WHERE p.v_to IS NULL
 """
+_HISTORY = ["scenario", "v_from", "v_to", "pos"]  # the row-history columns of every table of rows
 
 _DESCRIPTIONS = {
-    "parks": "园区 (每个场景的每个版本) / parks of every scenario version",
-    "allocations": "分配 / allocations of every scenario version",
-    "quotas": "区配额 / district quotas of every scenario version",
+    "parks": "园区 (各场景的行历史, v_from <= 版本 < v_to) / parks: row history of every scenario",
+    "allocations": "分配 (行历史) / allocations: row history of every scenario",
+    "quotas": "区配额 (行历史) / district quotas: row history of every scenario",
     "versions": "版本 (作者, 时间, 说明) / versions: author, time, comment",
     "audit": "审计日志 / audit log of every write attempt",
     LATEST_VIEW: "各场景最新版本的园区 / parks of each scenario's latest version",
@@ -135,6 +147,7 @@ class GeoPackageBackend:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self.legacy = False
         self._check_location()
         try:
             with self._tx(create=True) as con:
@@ -148,7 +161,8 @@ class GeoPackageBackend:
                         "不是规划库 (已有其他数据表)",
                         f"is not a planner store (it holds other tables: {', '.join(sorted(tables)[:5])})",
                     )
-                if "versions" not in tables:
+                new = "versions" not in tables
+                if new:
                     self._create(con)
                 if "store_meta" not in tables:
                     con.execute(
@@ -158,6 +172,9 @@ class GeoPackageBackend:
                         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
                         "VALUES ('store_meta', 'attributes', 'store_meta', '规划库信息 / store settings (plan id)')"
                     )
+                if new:
+                    con.execute("INSERT INTO store_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.legacy = self._check_schema(con)
         except sqlite3.DatabaseError as exc:
             raise _refuse(
                 self.path, "无法作为 SQLite/GeoPackage 打开", f"cannot be opened as a planner store ({exc})"
@@ -229,14 +246,7 @@ class GeoPackageBackend:
                     ("WGS 84 geodetic", SRS_ID, "EPSG", SRS_ID, CRS(WGS84).to_wkt("WKT1_GDAL"), "WGS 84"),
                 ],
             )
-        for table in ("parks", "allocations", "quotas"):
-            cols = ", ".join(f"{_q(c)} {_SQL_TYPES[k]}" for c, k in COLUMNS[table])
-            geom = "geom GEOMETRY, " if table == "parks" else ""
-            con.execute(
-                f"CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {geom}"
-                f"scenario TEXT NOT NULL, version INTEGER NOT NULL, {cols})"
-            )
-            con.execute(f"CREATE INDEX {table}_scenario_version ON {table} (scenario, version)")
+        self._create_row_tables(con)
         vcols = ", ".join(f"{_q(c)} {t}" for c, t in _VERSION_COLUMNS)
         con.execute(
             f"CREATE TABLE versions (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {vcols}, "
@@ -257,28 +267,138 @@ class GeoPackageBackend:
             [("parks", SRS_ID), (LATEST_VIEW, SRS_ID)],
         )
 
+    @staticmethod
+    def _create_row_tables(con: sqlite3.Connection) -> None:
+        """The row histories of parks, allocations and quotas, indexed for reading a version
+        (scenario, v_from / v_to) and one key's history (scenario, key)."""
+        for table in ROW_TABLES:
+            cols = ", ".join(f"{_q(c)} {_SQL_TYPES[k]}" for c, k in COLUMNS[table])
+            geom = "geom GEOMETRY, " if table == "parks" else ""
+            con.execute(
+                f"CREATE TABLE {table} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {geom}"
+                f"scenario TEXT NOT NULL, v_from INTEGER NOT NULL, v_to INTEGER, pos INTEGER NOT NULL, {cols})"
+            )
+            con.execute(f"CREATE INDEX {table}_from ON {table} (scenario, v_from)")
+            con.execute(f"CREATE INDEX {table}_to ON {table} (scenario, v_to)")
+            con.execute(f"CREATE INDEX {table}_key ON {table} (scenario, {_q(KEYS[table])})")
+
+    @staticmethod
+    def _columns(con: sqlite3.Connection, table: str) -> list[str]:
+        return [r[1] for r in con.execute(f"PRAGMA table_info({_q(table)})").fetchall()]
+
+    def _check_schema(self, con: sqlite3.Connection) -> bool:
+        """Refuse a store of a newer or unknown schema, or whose tables' columns are not its
+        schema's; True when it is of schema 1 (snapshots: to upgrade)."""
+        row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+        found = None if row is None else row[0]
+        if found not in (None, str(SCHEMA_VERSION)):
+            raise refuse_schema(self.location, found)
+        legacy = found is None
+        for table in ROW_TABLES:
+            names = [c for c, _ in COLUMNS[table]]
+            geom = ["geom"] if table == "parks" else []
+            history = ["scenario", "version"] if legacy else _HISTORY
+            check_columns(self.location, table, self._columns(con, table), ["fid", *geom, *history, *names])
+        vnames = [c for c, _ in _VERSION_COLUMNS]
+        check_columns(
+            self.location,
+            "versions",
+            self._columns(con, "versions"),
+            ["fid", *(vnames[:-1] if legacy else vnames)],
+        )
+        check_columns(self.location, "audit", self._columns(con, "audit"), ["fid", *AUDIT_COLUMNS])
+        return legacy
+
     # ---- reading -------------------------------------------------------------------------
     def is_empty(self) -> bool:
         with self._connect() as con:
             return con.execute("SELECT count(*) FROM versions").fetchone()[0] == 0
 
     def versions(self, scenario: str | None = None) -> list[Version]:
-        names = [c for c, _ in _VERSION_COLUMNS]
-        sql = f"SELECT {', '.join(map(_q, names))} FROM versions"
         with self._connect() as con:
-            if scenario is None:
-                rows = con.execute(sql + " ORDER BY scenario, version").fetchall()
-            else:
-                rows = con.execute(sql + " WHERE scenario = ? ORDER BY version", (scenario,)).fetchall()
+            return self._versions(con, scenario)
+
+    def _versions(self, con: sqlite3.Connection, scenario: str | None) -> list[Version]:
+        names = [c for c, _ in _VERSION_COLUMNS]
+        if self.legacy:  # schema 1 had no base_version
+            names = names[:-1]
+        sql = f"SELECT {', '.join(map(_q, names))} FROM versions"
+        if scenario is None:
+            rows = con.execute(sql + " ORDER BY scenario, version").fetchall()
+        else:
+            rows = con.execute(sql + " WHERE scenario = ? ORDER BY version", (scenario,)).fetchall()
         return [Version(**dict(zip(names, r, strict=True))) for r in rows]
 
     def _frame(self, con: sqlite3.Connection, table: str, scenario: str, version: int) -> pd.DataFrame:
+        """One version's rows of ``table``: one query over the row history."""
         names = [c for c, _ in COLUMNS[table]] + (["geom"] if table == "parks" else [])
         return pd.read_sql_query(
-            f"SELECT {', '.join(map(_q, names))} FROM {table} WHERE scenario = ? AND version = ? ORDER BY fid",
+            f"SELECT {', '.join(map(_q, names))} FROM {table} WHERE scenario = ?1 AND v_from <= ?2 "
+            "AND (v_to IS NULL OR v_to > ?2) ORDER BY pos, fid",
             con,
             params=(scenario, version),
         )
+
+    @staticmethod
+    def _parks(parks: pd.DataFrame) -> gpd.GeoDataFrame:
+        geoms = from_gpkg_blobs(parks.pop("geom").tolist())
+        parks["figures_verified"] = parks["figures_verified"].astype("boolean").fillna(False).astype(bool)
+        return conform_parks(gpd.GeoDataFrame(parks, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84))
+
+    def _register(self, parks: pd.DataFrame, allocations: pd.DataFrame, quotas: pd.DataFrame) -> Register:
+        return Register(self._parks(parks), conform_allocations(allocations), conform_quotas(quotas))
+
+    def read_keys(
+        self, scenario: str, version: int, table: str, column: str, values: list[str]
+    ) -> pd.DataFrame:
+        """The rows of ``table`` at ``version`` whose ``column`` is one of ``values`` (conformed;
+        parks as a GeoDataFrame)."""
+        names = [c for c, _ in COLUMNS[table]] + (["geom"] if table == "parks" else [])
+        assert column in names
+        values = sorted(set(map(str, values)))
+        with self._connect() as con:
+            frames = [
+                pd.read_sql_query(
+                    f"SELECT {', '.join(map(_q, names))} FROM {table} WHERE scenario = ? AND v_from <= ? "
+                    f"AND (v_to IS NULL OR v_to > ?) AND {_q(column)} IN ({', '.join('?' * len(chunk))})",
+                    con,
+                    params=(scenario, version, version, *chunk),
+                )
+                for chunk in (values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK))
+            ] or [pd.DataFrame(columns=names)]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if table == "parks":
+            return self._parks(frame)
+        return conform_allocations(frame) if table == "allocations" else conform_quotas(frame)
+
+    def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]:
+        """Per table, the keys that versions ``since < v <= upto`` added, changed or removed, with
+        the version that touched them (columns ``key``, ``version``): one query per table."""
+        out = {}
+        with self._connect() as con:
+            for table in ROW_TABLES:
+                rows = con.execute(
+                    f"SELECT {_q(KEYS[table])}, CASE WHEN v_from > ?1 AND v_from <= ?2 THEN v_from ELSE v_to END "
+                    f"FROM {table} WHERE scenario = ?3 AND ((v_from > ?1 AND v_from <= ?2) "
+                    "OR (v_to > ?1 AND v_to <= ?2))",
+                    (since, upto, scenario),
+                ).fetchall()
+                out[table] = pd.DataFrame(rows, columns=["key", "version"])
+        return out
+
+    def park_history(self, scenario: str, park_id: str) -> pd.DataFrame:
+        """Every stored state of one park (``v_from``, ``v_to`` and its columns), oldest first: one query."""
+        names = [c for c, _ in COLUMNS["parks"]]
+        with self._connect() as con:
+            frame = pd.read_sql_query(
+                f"SELECT v_from, v_to, {', '.join(map(_q, names))}, geom FROM parks "
+                "WHERE scenario = ? AND id = ? ORDER BY v_from",
+                con,
+                params=(scenario, park_id),
+            )
+        geoms = from_gpkg_blobs(frame.pop("geom").tolist())
+        frame["v_to"] = frame["v_to"].astype("Int64")
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
 
     def read(self, scenario: str, version: int) -> Register:
         with self._connect() as con:
@@ -293,10 +413,7 @@ class GeoPackageBackend:
             allocations = self._frame(con, "allocations", scenario, version)
             quotas = self._frame(con, "quotas", scenario, version)
             con.execute("COMMIT")
-        geoms = from_gpkg_blobs(parks.pop("geom").tolist())
-        parks["figures_verified"] = parks["figures_verified"].astype("boolean").fillna(False).astype(bool)
-        gdf = gpd.GeoDataFrame(parks, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
-        return Register(conform_parks(gdf), conform_allocations(allocations), conform_quotas(quotas))
+        return self._register(parks, allocations, quotas)
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         sql = f"SELECT {', '.join(map(_q, AUDIT_COLUMNS))} FROM audit ORDER BY fid DESC"
@@ -307,8 +424,8 @@ class GeoPackageBackend:
 
     # ---- writing -------------------------------------------------------------------------
     @staticmethod
-    def _rows(frame: pd.DataFrame, table: str, scenario: str, version: int) -> list[list]:
-        cols: list[list] = [[scenario] * len(frame), [version] * len(frame)]
+    def _rows(frame: pd.DataFrame, table: str) -> list[list]:
+        cols: list[list] = []
         for c, kind in COLUMNS[table]:
             s = frame[c]
             if kind == "bool":
@@ -317,13 +434,63 @@ class GeoPackageBackend:
                 cols.append(s.astype(object).where(s.notna(), None).tolist())
         return cols
 
-    def _insert(self, con: sqlite3.Connection, table: str, cols: list[list], names: list[str]) -> None:
-        marks = ", ".join("?" * len(names))
-        con.executemany(
-            f"INSERT INTO {table} ({', '.join(map(_q, names))}) VALUES ({marks})", zip(*cols, strict=True)
+    @staticmethod
+    def _in_chunks(con: sqlite3.Connection, sql: str, params: tuple, keys: list[str]) -> list:
+        """Run ``sql`` (ending in ``IN ({})``) for every chunk of ``keys``; the rows of all."""
+        out: list = []
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            out += con.execute(sql.format(", ".join("?" * len(chunk))), (*params, *chunk)).fetchall()
+        return out
+
+    def _apply(self, con: sqlite3.Connection, scenario: str, number: int, delta: Delta | None) -> None:
+        """Version ``number``'s rows: close the removed and changed rows (``v_to``), insert the
+        added and changed ones (``v_from``), a changed row keeping its place; no delta (a delete):
+        close every current row."""
+        if delta is None:
+            for table in ROW_TABLES:
+                con.execute(
+                    f"UPDATE {table} SET v_to = ? WHERE scenario = ? AND v_to IS NULL", (number, scenario)
+                )
+            return
+        for table in ROW_TABLES:
+            frame = getattr(delta.rows, table)
+            key = KEYS[table]
+            ch = getattr(delta.changes, table)
+            gone = [*ch.removed, *ch.changed]
+            where = f"scenario = ? AND v_to IS NULL AND {_q(key)} IN ({{}})"
+            places = dict(
+                self._in_chunks(
+                    con, f"SELECT {_q(key)}, pos FROM {table} WHERE {where}", (scenario,), ch.changed
+                )
+            )
+            self._in_chunks(con, f"UPDATE {table} SET v_to = ? WHERE {where}", (number, scenario), gone)
+            if not len(frame):
+                continue
+            keys = frame[key].astype(str).tolist()
+            top = number * POS_STEP  # an added row goes after every row of the earlier versions
+            new = iter(range(top, top + len(keys)))
+            pos = [places[k] if k in places else next(new) for k in keys]
+            names = ["scenario", "v_from", "pos", *(c for c, _ in COLUMNS[table])]
+            cols = [[scenario] * len(frame), [number] * len(frame), pos, *self._rows(frame, table)]
+            if table == "parks":
+                names.append("geom")
+                cols.append(to_gpkg_blobs(np.asarray(frame.geometry.values, dtype=object)))
+            con.executemany(
+                f"INSERT INTO {table} ({', '.join(map(_q, names))}) VALUES ({', '.join('?' * len(names))})",
+                zip(*cols, strict=True),
+            )
+            if table == "parks":
+                self._extend_bounds(con, frame)
+
+    def _version_row(self, con: sqlite3.Connection, v: Version) -> None:
+        names = [c for c, _ in _VERSION_COLUMNS]
+        con.execute(
+            f"INSERT INTO versions ({', '.join(map(_q, names))}) VALUES ({', '.join('?' * len(names))})",
+            [getattr(v, c) for c in names],
         )
 
-    def write(self, version: Version, register: Register | None, expected_latest: int | None) -> None:
+    def write(self, version: Version, delta: Delta | None, expected_latest: int | None) -> None:
         v = version
         with self._tx() as con:
             latest = con.execute(
@@ -331,33 +498,58 @@ class GeoPackageBackend:
             ).fetchone()[0]
             if latest != expected_latest or v.version != (latest or 0) + 1:
                 raise Race(v.scenario)
-            if register is not None:
-                for table, frame in (
-                    ("parks", register.parks),
-                    ("allocations", register.allocations),
-                    ("quotas", register.quotas),
-                ):
-                    names = ["scenario", "version", *(c for c, _ in COLUMNS[table])]
-                    cols = self._rows(frame, table, v.scenario, v.version)
-                    if table == "parks":
-                        names.append("geom")
-                        cols.append(to_gpkg_blobs(np.asarray(frame.geometry.values, dtype=object)))
-                    self._insert(con, table, cols, names)
-                if len(register.parks):
-                    self._extend_bounds(con, register.parks)
+            self._apply(con, v.scenario, v.version, delta)
             pause_for_crash_test()
-            names = [c for c, _ in _VERSION_COLUMNS]
-            try:  # the commit marker, last
-                con.execute(
-                    f"INSERT INTO versions ({', '.join(map(_q, names))}) VALUES ({', '.join('?' * len(names))})",
-                    [getattr(v, c) for c in names],
-                )
+            try:  # the version row, last
+                self._version_row(con, v)
             except sqlite3.IntegrityError:
                 raise Race(v.scenario) from None
             con.execute(
                 "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
                 "WHERE table_name IN ('parks', 'allocations', 'quotas', 'versions')"
             )
+
+    def upgrade(self) -> list[tuple[Version, Register]]:
+        """Schema 1 (a snapshot a version) to the row history, keeping every version, in one
+        transaction (a failure leaves the store as it was). Returns every version read."""
+        with self._tx() as con:
+            if self._check_schema(con) is False:
+                return []
+            versions = self._versions(con, None)
+            con.execute(f"DROP VIEW {LATEST_VIEW}")
+            for table in ROW_TABLES:
+                for index in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                    (table,),
+                ).fetchall():
+                    con.execute(f"DROP INDEX {_q(index[0])}")
+                con.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+            self._create_row_tables(con)
+            con.execute("ALTER TABLE versions ADD COLUMN base_version INTEGER")
+            con.execute("UPDATE versions SET base_version = version - 1 WHERE version > 1")
+
+            def legacy(scenario: str, number: int) -> Register:
+                frames = [self._legacy_frame(con, t, scenario, number) for t in ROW_TABLES]
+                return self._register(*frames)
+
+            seen = replay(versions, legacy, lambda v, d: self._apply(con, v.scenario, v.version, d))
+            for table in ROW_TABLES:
+                con.execute(f"DROP TABLE {table}_v1")
+            con.execute(_LATEST_SQL)
+            con.execute(
+                "INSERT OR REPLACE INTO store_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        self.legacy = False
+        return seen
+
+    @staticmethod
+    def _legacy_frame(con: sqlite3.Connection, table: str, scenario: str, version: int) -> pd.DataFrame:
+        names = [c for c, _ in COLUMNS[table]] + (["geom"] if table == "parks" else [])
+        return pd.read_sql_query(
+            f"SELECT {', '.join(map(_q, names))} FROM {table}_v1 WHERE scenario = ? AND version = ? ORDER BY fid",
+            con,
+            params=(scenario, version),
+        )
 
     @staticmethod
     def _extend_bounds(con: sqlite3.Connection, parks: gpd.GeoDataFrame) -> None:

@@ -1,10 +1,12 @@
 """The team store: PostGIS through SQLAlchemy 2, GeoAlchemy2 and geopandas.
 
 Tables (in the connection's schema, ``public`` unless the URL sets ``search_path``): ``parks``
-(geometry(Geometry, 4326), GiST index), ``allocations``, ``quotas``, every row tagged by
-``scenario`` and ``version``; ``versions`` (primary key scenario + version) and ``audit``. A save is
-one transaction: a per-scenario advisory lock, the version check, the rows by COPY, then the
-``versions`` row; a client killed before COMMIT leaves nothing behind (PostgreSQL rolls back).
+(geometry(Geometry, 4326), GiST index), ``allocations``, ``quotas``: row histories, a row valid for
+the versions ``v_from <= v < v_to`` of its ``scenario`` (``v_to`` NULL: current); ``versions``
+(primary key scenario + version), ``audit`` and ``store_meta`` (the schema version). A save is one
+transaction: a per-scenario advisory lock, the version check, the changed and removed rows closed,
+the added and changed rows by COPY, then the ``versions`` row; a client killed before COMMIT leaves
+nothing behind (PostgreSQL rolls back).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.engine import make_url
 
+from planner.core.changes import KEYS, Delta
 from planner.core.geo import WGS84
 from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
 from planner.core.register import Register, conform_allocations, conform_parks, conform_quotas
@@ -27,11 +30,17 @@ from planner.errors import InputError, NotFound
 from planner.store.base import (
     COLUMNS,
     INDICATOR_TABLE_COLUMNS,
+    POS_STEP,
+    ROW_TABLES,
+    SCHEMA_VERSION,
     Race,
     Version,
     audit_row,
+    check_columns,
     guard_backend,
     pause_for_crash_test,
+    refuse_schema,
+    replay,
 )
 
 _SA_TYPES: dict[str, Any] = {
@@ -42,8 +51,9 @@ _SA_TYPES: dict[str, Any] = {
 }
 _VERSION_NAMES = [
     "scenario", "version", "author", "role", "created_at", "comment", "restored_from", "action",
-    "changes", "n_parks", "n_allocations",
+    "changes", "n_parks", "n_allocations", "base_version",
 ]  # fmt: skip
+_HISTORY = ["scenario", "v_from", "v_to", "pos"]
 AUDIT_COLUMNS = ["time", "user", "role", "action", "scenario", "version", "outcome", "detail"]
 
 
@@ -52,18 +62,34 @@ def _cols(names: list[str]) -> str:
     return ", ".join('"' + c.replace('"', '""') + '"' for c in names)
 
 
-def _metadata() -> sa.MetaData:
-    md = sa.MetaData()
-    for table in ("parks", "allocations", "quotas"):
+def _row_tables(md: sa.MetaData, suffix: str = "") -> None:
+    """The row histories of parks, allocations and quotas (``suffix``: under another name, for the
+    upgrade), indexed for reading a version and one key's history."""
+    for table in ROW_TABLES:
+        name = table + suffix
         cols: list[Any] = [
             sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
             sa.Column("scenario", sa.Text, nullable=False),
-            sa.Column("version", sa.Integer, nullable=False),
+            sa.Column("v_from", sa.Integer, nullable=False),
+            sa.Column("v_to", sa.Integer),
+            sa.Column("pos", sa.BigInteger, nullable=False),
         ]
         cols += [sa.Column(c, _SA_TYPES[k]) for c, k in COLUMNS[table]]
         if table == "parks":
             cols.append(sa.Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=True)))
-        sa.Table(table, md, *cols, sa.Index(f"{table}_scenario_version", "scenario", "version"))
+        sa.Table(
+            name,
+            md,
+            *cols,
+            sa.Index(f"{name}_from", "scenario", "v_from"),
+            sa.Index(f"{name}_to", "scenario", "v_to"),
+            sa.Index(f"{name}_key", "scenario", KEYS[table]),
+        )
+
+
+def _metadata() -> sa.MetaData:
+    md = sa.MetaData()
+    _row_tables(md)
     sa.Table(
         "versions",
         md,
@@ -78,6 +104,7 @@ def _metadata() -> sa.MetaData:
         sa.Column("changes", sa.Text, nullable=False),
         sa.Column("n_parks", sa.Integer, nullable=False),
         sa.Column("n_allocations", sa.Integer, nullable=False),
+        sa.Column("base_version", sa.Integer),
     )
     sa.Table(
         "store_meta",
@@ -121,6 +148,7 @@ class PostgisBackend:
         self.location = parsed.render_as_string(hide_password=True)
         self.engine = sa.create_engine(parsed, pool_pre_ping=True)
         self.md = _metadata()
+        self.legacy = False
         try:
             with self.engine.begin() as con:
                 con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('planner schema'))"))
@@ -132,12 +160,25 @@ class PostgisBackend:
                         f"{', '.join(present)} that are not a planner store's; nothing was changed: use "
                         "another database or schema (options=-csearch_path=...)"
                     )
+                if present:  # an existing store: its schema first, before anything is created
+                    found = con.execute(
+                        sa.text("SELECT value FROM store_meta WHERE key = 'schema_version'")
+                    ).scalar()
+                    if found not in (None, str(SCHEMA_VERSION)):
+                        raise refuse_schema(self.location, found)
+                    self.legacy = found is None and "versions" in present
                 has_postgis = con.execute(
                     sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")
                 ).scalar()
                 if not has_postgis:
                     con.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
                 self.md.create_all(con, checkfirst=True)
+                if not present:
+                    con.execute(
+                        sa.text("INSERT INTO store_meta (key, value) VALUES ('schema_version', :v)"),
+                        {"v": str(SCHEMA_VERSION)},
+                    )
+                self._check_columns(con)
         except InputError:
             self.engine.dispose()
             raise
@@ -166,25 +207,70 @@ class PostgisBackend:
         ).all()
         return str(schema), [r[0] for r in rows]
 
+    def _check_columns(self, con) -> None:
+        """Refuse a store whose tables' columns are not the ones its schema names."""
+        rows = con.execute(
+            sa.text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ANY(:names)"
+            ),
+            {"names": [*ROW_TABLES, "versions", "audit"]},
+        ).all()
+        found: dict[str, list[str]] = {}
+        for table, column in rows:
+            found.setdefault(table, []).append(column)
+        for table in ROW_TABLES:
+            geom = ["geom"] if table == "parks" else []
+            history = ["scenario", "version"] if self.legacy else _HISTORY
+            names = [c for c, _ in COLUMNS[table]]
+            check_columns(self.location, table, found.get(table, []), ["fid", *history, *names, *geom])
+        vnames = _VERSION_NAMES[:-1] if self.legacy else _VERSION_NAMES
+        check_columns(self.location, "versions", found.get("versions", []), vnames)
+        check_columns(self.location, "audit", found.get("audit", []), ["id", *AUDIT_COLUMNS])
+
     # ---- reading -------------------------------------------------------------------------
     def is_empty(self) -> bool:
         with self.engine.connect() as con:
             return not con.execute(sa.text("SELECT exists (SELECT 1 FROM versions)")).scalar()
 
     def versions(self, scenario: str | None = None) -> list[Version]:
-        sql = f"SELECT {', '.join(_VERSION_NAMES)} FROM versions"
         with self.engine.connect() as con:
-            if scenario is None:
-                rows = con.execute(sa.text(sql + " ORDER BY scenario, version")).all()
-            else:
-                rows = con.execute(
-                    sa.text(sql + " WHERE scenario = :s ORDER BY version"), {"s": scenario}
-                ).all()
-        return [Version(**dict(zip(_VERSION_NAMES, r, strict=True))) for r in rows]
+            return self._versions(con, scenario)
+
+    def _versions(self, con, scenario: str | None) -> list[Version]:
+        names = _VERSION_NAMES[:-1] if self.legacy else _VERSION_NAMES  # schema 1: no base_version
+        sql = f"SELECT {', '.join(names)} FROM versions"
+        if scenario is None:
+            rows = con.execute(sa.text(sql + " ORDER BY scenario, version")).all()
+        else:
+            rows = con.execute(sa.text(sql + " WHERE scenario = :s ORDER BY version"), {"s": scenario}).all()
+        return [Version(**dict(zip(names, r, strict=True))) for r in rows]
+
+    _VALID = " WHERE scenario = :s AND v_from <= :v AND (v_to IS NULL OR v_to > :v)"
+
+    def _parks(self, con, sql: str, p: dict) -> gpd.GeoDataFrame:
+        parks = gpd.read_postgis(sa.text(sql), con, geom_col="geom", crs=WGS84, params=p)
+        parks = parks.rename_geometry("geometry")
+        return parks if parks.crs is not None else parks.set_crs(WGS84)
+
+    def _read_tables(self, con, where: str, p: dict, suffix: str = "") -> Register:
+        """The three tables' rows ``where`` (one query each), as a register."""
+        names = [c for c, _ in COLUMNS["parks"]]
+        parks = self._parks(con, f"SELECT {_cols(names)}, geom FROM parks{suffix}{where}", p)
+        frames = {
+            t: pd.read_sql(
+                sa.text(f"SELECT {', '.join(c for c, _ in COLUMNS[t])} FROM {t}{suffix}{where}"),
+                con,
+                params=p,
+            )
+            for t in ("allocations", "quotas")
+        }
+        return Register(
+            conform_parks(parks), conform_allocations(frames["allocations"]), conform_quotas(frames["quotas"])
+        )
 
     def read(self, scenario: str, version: int) -> Register:
         p = {"s": scenario, "v": version}
-        where = " WHERE scenario = :s AND version = :v ORDER BY fid"
         with self.engine.connect() as con:
             con.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))  # one snapshot
             hit = con.execute(
@@ -195,26 +281,52 @@ class PostgisBackend:
             ).scalar()
             if not hit:
                 raise NotFound(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
-            names = [c for c, _ in COLUMNS["parks"]]
-            parks = gpd.read_postgis(
-                sa.text(f"SELECT {_cols(names)}, geom FROM parks{where}"),
+            return self._read_tables(con, self._VALID + " ORDER BY pos, fid", p)
+
+    def read_keys(
+        self, scenario: str, version: int, table: str, column: str, values: list[str]
+    ) -> pd.DataFrame:
+        """The rows of ``table`` at ``version`` whose ``column`` is one of ``values`` (conformed)."""
+        names = [c for c, _ in COLUMNS[table]]
+        assert column in names
+        p = {"s": scenario, "v": version, "k": sorted(set(map(str, values)))}
+        where = self._VALID + f" AND {_cols([column])} = ANY(:k) ORDER BY pos, fid"
+        with self.engine.connect() as con:
+            if table == "parks":
+                return conform_parks(self._parks(con, f"SELECT {_cols(names)}, geom FROM parks{where}", p))
+            frame = pd.read_sql(sa.text(f"SELECT {_cols(names)} FROM {table}{where}"), con, params=p)
+        return conform_allocations(frame) if table == "allocations" else conform_quotas(frame)
+
+    def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]:
+        """Per table, the keys versions ``since < v <= upto`` added, changed or removed, with the
+        version that touched them (columns ``key``, ``version``): one query per table."""
+        p = {"s": scenario, "a": since, "b": upto}
+        out = {}
+        with self.engine.connect() as con:
+            for table in ROW_TABLES:
+                rows = con.execute(
+                    sa.text(
+                        f"SELECT {_cols([KEYS[table]])}, CASE WHEN v_from > :a AND v_from <= :b THEN v_from "
+                        f"ELSE v_to END FROM {table} WHERE scenario = :s AND ((v_from > :a AND v_from <= :b) "
+                        "OR (v_to > :a AND v_to <= :b))"
+                    ),
+                    p,
+                ).all()
+                out[table] = pd.DataFrame([tuple(r) for r in rows], columns=["key", "version"])
+        return out
+
+    def park_history(self, scenario: str, park_id: str) -> pd.DataFrame:
+        """Every stored state of one park (``v_from``, ``v_to`` and its columns), oldest first: one query."""
+        names = [c for c, _ in COLUMNS["parks"]]
+        with self.engine.connect() as con:
+            frame = self._parks(
                 con,
-                geom_col="geom",
-                crs=WGS84,
-                params=p,
+                f"SELECT v_from, v_to, {_cols(names)}, geom FROM parks WHERE scenario = :s AND id = :i "
+                "ORDER BY v_from",
+                {"s": scenario, "i": park_id},
             )
-            frames = {
-                t: pd.read_sql(
-                    sa.text(f"SELECT {', '.join(c for c, _ in COLUMNS[t])} FROM {t}{where}"), con, params=p
-                )
-                for t in ("allocations", "quotas")
-            }
-        parks = parks.rename_geometry("geometry")
-        if parks.crs is None:
-            parks = parks.set_crs(WGS84)
-        return Register(
-            conform_parks(parks), conform_allocations(frames["allocations"]), conform_quotas(frames["quotas"])
-        )
+        frame["v_to"] = frame["v_to"].astype("Int64")
+        return frame
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         sql = f"SELECT {_cols(AUDIT_COLUMNS)} FROM audit ORDER BY id DESC"
@@ -225,10 +337,11 @@ class PostgisBackend:
 
     # ---- writing -------------------------------------------------------------------------
     @staticmethod
-    def _copy(cursor, table: str, frame: pd.DataFrame, scenario: str, version: int) -> None:
-        """COPY the frame's stored columns (and geometry as EWKB) into ``table``."""
+    def _copy(cursor, table: str, frame: pd.DataFrame, head: dict[str, Any], into: str | None = None) -> None:
+        """COPY the frame's stored columns (and geometry as EWKB) into ``table`` (or ``into``), with
+        the row-history columns ``head`` (scalars or per-row lists) before them."""
         names = [c for c, _ in COLUMNS[table]]
-        out = pd.DataFrame({"scenario": scenario, "version": version}, index=frame.index)
+        out = pd.DataFrame(head, index=frame.index)
         for c, kind in COLUMNS[table]:
             out[c] = frame[c].astype(bool) if kind == "bool" else frame[c]
         if table == "parks":
@@ -239,10 +352,55 @@ class PostgisBackend:
         out.to_csv(buf, header=False, index=False)
         buf.seek(0)
         cursor.copy_expert(
-            f"COPY {table} ({_cols(['scenario', 'version', *names])}) FROM STDIN WITH (FORMAT csv)", buf
+            f"COPY {into or table} ({_cols([*head, *names])}) FROM STDIN WITH (FORMAT csv)", buf
         )
 
-    def write(self, version: Version, register: Register | None, expected_latest: int | None) -> None:
+    def _apply(self, con, scenario: str, number: int, delta: Delta | None, suffix: str = "") -> None:
+        """Version ``number``'s rows: close the removed and changed rows (``v_to``), insert the
+        added and changed ones (``v_from``), a changed row keeping its place; no delta (a delete):
+        close every current row."""
+        p: dict[str, Any] = {"s": scenario, "n": number}
+        if delta is None:
+            for table in ROW_TABLES:
+                con.execute(
+                    sa.text(f"UPDATE {table}{suffix} SET v_to = :n WHERE scenario = :s AND v_to IS NULL"), p
+                )
+            return
+        dbapi = con.connection.dbapi_connection
+        assert dbapi is not None  # an open connection inside the transaction
+        for table in ROW_TABLES:
+            frame = getattr(delta.rows, table)
+            key = _cols([KEYS[table]])
+            ch = getattr(delta.changes, table)
+            where = f"scenario = :s AND v_to IS NULL AND {key} = ANY(:k)"
+            places: dict[str, int] = {}
+            if ch.changed:
+                places = dict(
+                    con.execute(
+                        sa.text(f"SELECT {key}, pos FROM {table}{suffix} WHERE {where}"),
+                        {**p, "k": ch.changed},
+                    ).all()
+                )
+            if ch.removed or ch.changed:
+                con.execute(
+                    sa.text(f"UPDATE {table}{suffix} SET v_to = :n WHERE {where}"),
+                    {**p, "k": [*ch.removed, *ch.changed]},
+                )
+            if not len(frame):
+                continue
+            keys = frame[KEYS[table]].astype(str).tolist()
+            top = number * POS_STEP  # an added row goes after every row of the earlier versions
+            new = iter(range(top, top + len(keys)))
+            pos = [places[k] if k in places else next(new) for k in keys]
+            cursor = dbapi.cursor()
+            try:
+                self._copy(
+                    cursor, table, frame, {"scenario": scenario, "v_from": number, "pos": pos}, table + suffix
+                )
+            finally:
+                cursor.close()
+
+    def write(self, version: Version, delta: Delta | None, expected_latest: int | None) -> None:
         v = version
         with self.engine.begin() as con:
             con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": v.scenario})
@@ -251,21 +409,48 @@ class PostgisBackend:
             ).scalar()
             if latest != expected_latest or v.version != (latest or 0) + 1:
                 raise Race(v.scenario)
-            if register is not None:
-                dbapi = con.connection.dbapi_connection
-                assert dbapi is not None  # an open connection inside the transaction
-                cursor = dbapi.cursor()
-                try:
-                    self._copy(cursor, "parks", register.parks, v.scenario, v.version)
-                    self._copy(cursor, "allocations", register.allocations, v.scenario, v.version)
-                    self._copy(cursor, "quotas", register.quotas, v.scenario, v.version)
-                finally:
-                    cursor.close()
+            self._apply(con, v.scenario, v.version, delta)
             pause_for_crash_test()
-            try:  # the commit marker, last
+            try:  # the version row, last
                 con.execute(self.md.tables["versions"].insert(), {c: getattr(v, c) for c in _VERSION_NAMES})
             except sa.exc.IntegrityError:
                 raise Race(v.scenario) from None
+
+    def upgrade(self) -> list[tuple[Version, Register]]:
+        """Schema 1 (a snapshot a version) to the row history, keeping every version, in one
+        transaction (a failure leaves the store as it was). Returns every version read."""
+        if not self.legacy:
+            return []
+        with self.engine.begin() as con:
+            con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('planner schema'))"))
+            found = con.execute(sa.text("SELECT value FROM store_meta WHERE key = 'schema_version'")).scalar()
+            if found is not None:  # another process upgraded it meanwhile
+                self.legacy = False
+                return []
+            versions = self._versions(con, None)
+            md = sa.MetaData()
+            _row_tables(md, "_h")
+            md.create_all(con)
+            con.execute(sa.text("ALTER TABLE versions ADD COLUMN base_version integer"))
+            con.execute(sa.text("UPDATE versions SET base_version = version - 1 WHERE version > 1"))
+
+            def legacy(scenario: str, number: int) -> Register:
+                where = " WHERE scenario = :s AND version = :v ORDER BY fid"
+                return self._read_tables(con, where, {"s": scenario, "v": number})
+
+            seen = replay(versions, legacy, lambda v, d: self._apply(con, v.scenario, v.version, d, "_h"))
+            for table in ROW_TABLES:
+                con.execute(sa.text(f"DROP TABLE {table}"))
+                con.execute(sa.text(f"ALTER TABLE {table}_h RENAME TO {table}"))
+            con.execute(
+                sa.text(
+                    "INSERT INTO store_meta (key, value) VALUES ('schema_version', :v) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                {"v": str(SCHEMA_VERSION)},
+            )
+        self.legacy = False
+        return seen
 
     def audit(self, row: dict) -> None:
         row = audit_row(row)

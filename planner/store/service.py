@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,42 +32,76 @@ from confusable_homoglyphs import categories, confusables
 
 from planner.core.access import SYSTEM, User, check_change, require
 from planner.core.capacity import capacity_report
-from planner.core.changes import RegisterChanges, register_changes
+from planner.core.changes import KEYS, Delta, RegisterChanges, register_changes, register_delta, whole_delta
 from planner.core.geo import WGS84
 from planner.core.indicators import INDICATOR_COLUMNS, conform_indicators, validate_indicators
 from planner.core.plan import Plan, load_plan
 from planner.core.register import (
-    ALLOCATION_COLUMNS,
-    QUOTA_COLUMNS,
     Register,
     conform_allocations,
     conform_parks,
     conform_quotas,
-    empty_parks,
     load_register,
     validate_register,
+    validate_touched,
 )
 from planner.core.successor import lineage_ids
 from planner.core.values import field_problems
 from planner.errors import AccessDenied, InputError, NotFound, PlannerError, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
+    ROW_TABLES,
     Backend,
     Race,
     Version,
+    empty_register,
     is_url,
     now_utc,
 )
 
 MAIN = "main"
+_WRITERS: dict[tuple[str, str], threading.Lock] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _writer(location: str, scenario: str):
+    """One save of a scenario at a time in this process (the app's sessions are threads): the
+    next one checks its change against the version just written instead of retrying after a
+    Race. Saves from other processes still meet as a Race in the backend's transaction."""
+    with _WRITERS_LOCK:
+        lock = _WRITERS.setdefault((location, scenario), threading.Lock())
+    with lock:
+        yield
+
+
+# the problem codes of a stored number the upgrade reports (an infinite, missing or implausible figure)
+_NUMBER_CODES = {
+    "implausible_number",
+    "negative_area",
+    "not_positive",
+    "missing_number",
+    "negative",
+    "bad_number",
+}
+_ATTEMPTS = 50  # saves by others in between that a change is re-applied onto before giving up
 SEED_COMMENT = "种子登记册 seed register"
 
 
-class ConflictError(PlannerError):
-    """Someone saved the scenario after you loaded it; nothing of yours was written.
+_TABLE_LABELS = (
+    ("parks", "园区", "parks"),
+    ("allocations", "分配", "allocations"),
+    ("quotas", "配额", "quotas"),
+)
 
-    ``changes`` are their changes since your ``expected_version``; ``versions`` their versions.
-    """
+
+class ConflictError(PlannerError):
+    """A save that cannot be applied; nothing of yours was written.
+
+    ``rows``: the rows you changed that someone else changed too since your ``expected_version``
+    (per table, each key with the version that changed it: its author is who), the only conflict
+    between two saves; else the scenario was deleted or created meanwhile. ``versions`` are the
+    versions saved since; ``changes`` theirs when known."""
 
     def __init__(
         self,
@@ -76,23 +111,38 @@ class ConflictError(PlannerError):
         changes: RegisterChanges | None,
         versions: list[Version],
         reason: str = "",
+        rows: dict[str, list[tuple[str, Version]]] | None = None,
     ) -> None:
         self.scenario = scenario
         self.expected_version = expected_version
         self.current_version = current_version
         self.changes = changes
         self.versions = list(versions)
+        self.rows = {t: list(r) for t, r in (rows or {}).items() if r}
         exp = "—" if expected_version is None else f"v{expected_version}"
         cur = "—" if current_version is None else f"v{current_version}"
-        lines = [
-            reason
-            or (
+        if self.rows:
+            default = (
+                f"保存冲突: 场景 {scenario} 中你修改的以下行在你载入 {exp} 之后已被他人修改 (现为 {cur}); 你的修改"
+                f"未保存, 但已保留, 可在最新版本上重新应用 / conflict: in scenario {scenario!r} the rows below, "
+                f"which you changed, were changed by someone else after you loaded {exp} (now {cur}); your "
+                "save was not written but is kept: re-apply it onto the latest version"
+            )
+        else:
+            default = (
                 f"保存冲突: 场景 {scenario} 在你载入 {exp} 之后已被修改, 现为 {cur}; 你的修改未保存, "
                 f"请重新载入后再改 / conflict: scenario {scenario!r} changed since you loaded {exp} "
                 f"(now {cur}); your save was not written: reload, reapply your edit and save again"
             )
-        ]
-        lines += [f"  - {v.describe()}" for v in self.versions]
+        lines = [reason or default]
+        for table, zh, en in _TABLE_LABELS:
+            for key, v in self.rows.get(table, []):
+                lines.append(
+                    f"  - {zh} {en} {key}: 由 {v.author} ({v.role}) 在 v{v.version} 修改 / changed by "
+                    f"{v.author} ({v.role}) in v{v.version}"
+                )
+        if not self.rows:
+            lines += [f"  - {v.describe()}" for v in self.versions]
         if changes:
             lines.append(f"  改动 changed since {exp}: {changes.summary()}")
             for zh, en, ch in (
@@ -109,6 +159,11 @@ class ConflictError(PlannerError):
                         shown = ", ".join(ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
                         lines.append(f"    {zh} {en} {what}: {shown}")
         super().__init__("\n".join(lines))
+
+    def clashing(self) -> list[str]:
+        """'park p1', 'allocation a1', ... : the rows changed by both."""
+        kinds = {"parks": "park", "allocations": "allocation", "quotas": "quota"}
+        return [f"{kinds[t]} {k}" for t, rows in self.rows.items() for k, _ in rows]
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -175,15 +230,6 @@ def _look_alikes(name: str, other: str) -> str:
     )
 
 
-def empty_register() -> Register:
-    """A register with no parks, allocations or quotas."""
-    return Register(
-        empty_parks(),
-        conform_allocations(pd.DataFrame(columns=ALLOCATION_COLUMNS)),
-        conform_quotas(pd.DataFrame(columns=QUOTA_COLUMNS)),
-    )
-
-
 def conform(register: Register) -> Register:
     """The register with the stored columns and dtypes (idempotent)."""
     parks = register.parks
@@ -227,10 +273,13 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
             "({plan} in it is replaced by the plan's name: one store per plan)"
         )
     store = Store(backend, plan)
+    if backend.legacy:  # a store of the snapshot format: upgraded on open, every version kept
+        store.upgrade_report = store.upgrade()
+        store.upgraded = True
     if backend.is_empty():
         register = load_register(plan)
         with contextlib.suppress(Race):  # another process seeded it at the same moment
-            store._commit(MAIN, register, SYSTEM, SEED_COMMENT, None, action="seed")
+            store._commit(MAIN, whole_delta(conform(register)), SYSTEM, SEED_COMMENT, None, action="seed")
     return store
 
 
@@ -330,6 +379,8 @@ class Store:
         self.backend = backend
         self.plan = plan
         self.location = backend.location
+        self.upgraded = False  # whether opening it upgraded it from an earlier schema
+        self.upgrade_report: list[str] = []  # what the upgrade's re-check of stored numbers found
 
     def __repr__(self) -> str:
         return f"Store({self.location!r})"
@@ -396,16 +447,19 @@ class Store:
         return self.backend.read(scenario, v.version), v
 
     def history(self, scenario: str = MAIN) -> pd.DataFrame:
-        """One row a version, newest first: version, action, author, role, time, comment, changes."""
+        """One row a version, newest first: version, action, author, role, time, comment, changes,
+        and the version it was based on (``base_version``; a save merged onto a newer version
+        has an older base)."""
         versions = self._versions(scenario)
         if not versions:
             raise NotFound(f"没有场景 {scenario} / no scenario named {scenario!r}")
         cols = [
             "version", "action", "author", "role", "created_at", "comment", "changes",
-            "restored_from", "n_parks", "n_allocations",
+            "restored_from", "n_parks", "n_allocations", "base_version",
         ]  # fmt: skip
         frame = pd.DataFrame([{c: getattr(v, c) for c in cols} for v in reversed(versions)], columns=cols)
         frame["restored_from"] = frame["restored_from"].astype("Int64")
+        frame["base_version"] = frame["base_version"].astype("Int64")
         return frame
 
     def history_registers(self, scenario: str = MAIN) -> list[tuple[Version, Register]]:
@@ -416,6 +470,45 @@ class Store:
             for v in self._versions(scenario)
             if v.action != "delete"
         ]
+
+    def park_history(self, park_id: str, scenario: str = MAIN) -> gpd.GeoDataFrame:
+        """Every stored state of one park in the scenario, oldest first: the park's columns with
+        ``v_from`` and ``v_to`` (the state is that of versions ``v_from <= v < v_to``; ``v_to``
+        missing: current). One query."""
+        return self.backend.park_history(scenario, park_id)
+
+    def upgrade(self) -> list[str]:
+        """Upgrade a store of the snapshot format (schema 1) to the row history, keeping every
+        version (``python -m planner store upgrade``; done on open too). Stored numbers are
+        re-checked on the way: every infinite, missing or implausible figure an old release
+        stored is reported (scenario, versions, row, field), recorded in the audit log and
+        returned, never silently carried on. Nothing to do: []."""
+        seen = self.backend.upgrade()
+        if not seen:
+            return []
+        found: dict[tuple[str, str, str, str, str], list[int]] = {}
+        for v, register in seen:
+            for p in validate_register(register, self.plan, place=f"scenario {v.scenario}"):
+                if p.code in _NUMBER_CODES:
+                    found.setdefault((v.scenario, p.place, p.field, p.message_zh, p.message_en), []).append(
+                        v.version
+                    )
+        report = [
+            f"场景 {scenario} 版本 {', '.join(f'v{n}' for n in numbers)}: {place} 字段 {fld}: {zh} / scenario "
+            f"{scenario!r} version(s) {', '.join(map(str, numbers))}: {place}, field {fld}: {en} (stored by an "
+            "earlier release; correct it and save)"
+            for (scenario, place, fld, zh, en), numbers in found.items()
+        ]
+        self._record(
+            SYSTEM,
+            "upgrade",
+            MAIN,
+            None,
+            "ok" if not report else "warning",
+            f"规划库已升级到行历史格式, {len(seen)} 个版本 / store upgraded to the row history, {len(seen)} "
+            "version(s) kept" + "".join(f"\n{line}" for line in report),
+        )
+        return report
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         """Every write attempt, newest first: time, user, role, action, scenario, version, outcome, detail."""
@@ -506,13 +599,22 @@ class Store:
         self._record(user, action, scenario, None, "invalid", message)
         raise InputError(message)
 
-    def _conflict(self, scenario: str, expected: int | None, user: User, action: str) -> ConflictError:
+    def _conflict(
+        self,
+        scenario: str,
+        expected: int | None,
+        user: User,
+        action: str,
+        rows: dict[str, list[tuple[str, Version]]] | None = None,
+    ) -> ConflictError:
+        """The conflict (recorded): ``rows`` changed by both, or the scenario deleted or created
+        meanwhile (then their changes since ``expected``)."""
         versions = self._versions(scenario)
         latest = versions[-1] if versions else None
         current = latest.version if latest is not None and latest.action != "delete" else None
         since = [v for v in versions if expected is None or v.version > expected]
         changes = None
-        if current is not None:
+        if current is not None and not rows:
             try:
                 before = self.backend.read(scenario, expected) if expected is not None else empty_register()
             except NotFound:  # the version you name never existed: no changes to list
@@ -525,31 +627,147 @@ class Store:
                 f"场景 {scenario} 已存在 (现为 v{current}); 未保存 / scenario {scenario!r} already exists "
                 f"(now v{current}): nothing was written; load it and save with its version"
             )
-        exc = ConflictError(scenario, expected, current, changes, since, reason=reason)
+        exc = ConflictError(scenario, expected, current, changes, since, reason=reason, rows=rows)
         self._record(user, action, scenario, expected, "conflict", str(exc))
         return exc
+
+    def _clash(
+        self, scenario: str, delta: Delta, expected: int, target: int
+    ) -> dict[str, list[tuple[str, Version]]]:
+        """The rows ``delta`` touches that versions ``expected < v <= target`` touched too, each
+        with the (last) version that did: the only conflict between two saves."""
+        theirs = self.backend.touched_since(scenario, expected, target)
+        by_number = {v.version: v for v in self._versions(scenario)}
+        out: dict[str, list[tuple[str, Version]]] = {}
+        for table in ROW_TABLES:
+            mine = getattr(delta.changes, table).touched
+            frame = theirs[table]
+            hit = frame[frame["key"].astype(str).isin(mine)].sort_values("version")
+            last = hit.drop_duplicates("key", keep="last")
+            if len(last):
+                out[table] = [
+                    (str(k), by_number[int(n)]) for k, n in zip(last["key"], last["version"], strict=True)
+                ]
+        return out
+
+    def _stored(self, scenario: str, target: int | None, delta: Delta) -> tuple[Register, pd.DataFrame]:
+        """The stored rows a change needs, at version ``target``: its touched keys, the parks its
+        allocations name (old and new), and the allocations naming a park it removes (not
+        changed themselves). A handful of key queries, never the whole register."""
+        ch = delta.changes
+        if target is None:
+            empty = empty_register()
+            return empty, empty.allocations
+
+        def read(scenario: str, version: int, table: str, column: str, keys: list[str]) -> pd.DataFrame:
+            # a key with a NUL cannot be stored (PostgreSQL cannot even be asked for it): the
+            # validation that follows refuses its row
+            return self.backend.read_keys(
+                scenario, version, table, column, [k for k in keys if "\x00" not in k]
+            )
+
+        allocations = (
+            read(scenario, target, "allocations", "allocation_id", ch.allocations.touched)
+            if ch.allocations
+            else empty_register().allocations
+        )
+        quotas = (
+            read(scenario, target, "quotas", "district_code", ch.quotas.touched)
+            if ch.quotas
+            else empty_register().quotas
+        )
+        ids = sorted(
+            set(ch.parks.touched)
+            | set(allocations["park_id"].astype(str))
+            | set(delta.rows.allocations["park_id"].astype(str))
+        )
+        parks = read(scenario, target, "parks", "id", ids) if ids else empty_register().parks
+        dependants = (
+            read(scenario, target, "allocations", "park_id", ch.parks.removed)
+            if ch.parks.removed
+            else empty_register().allocations
+        )
+        dependants = dependants[~dependants["allocation_id"].isin(ch.allocations.touched)]
+        return Register(parks, allocations, quotas), dependants
+
+    @staticmethod
+    def _after(stored: Register, delta: Delta) -> Register:
+        """The stored rows with the change applied: what the touched rows look like after it."""
+        frames = []
+        for table in ROW_TABLES:
+            old, new = getattr(stored, table), getattr(delta.rows, table)
+            key = KEYS[table]
+            kept = old[~old[key].astype(str).isin(getattr(delta.changes, table).touched)]
+            frames.append(pd.concat([kept, new], ignore_index=True) if len(new) else kept)
+        parks = gpd.GeoDataFrame(frames[0], geometry="geometry", crs=WGS84)
+        return Register(parks, frames[1], frames[2])
+
+    def _check(
+        self,
+        delta: Delta,
+        stored: Register,
+        dependants: pd.DataFrame,
+        user: User,
+        comment: str,
+        scenario: str,
+        expected: int | None,
+        action: str,
+    ) -> None:
+        """Validation (touched rows + cross-row rules) and rights (touched rows) of one change;
+        each refusal recorded. Nothing is written here."""
+        problems = field_problems({"comment": comment, "author": user.name}, place=f"scenario {scenario}")
+        problems += validate_touched(
+            delta.rows,
+            stored,
+            self.plan,
+            added={t: getattr(delta.changes, t).added for t in ROW_TABLES},
+            removed_parks=delta.changes.parks.removed,
+            dependants=dependants,
+            place=f"scenario {scenario}",
+        )
+        if problems:
+            invalid = ValidationError(problems, what=f"scenario {scenario}")
+            self._record(user, action, scenario, expected, "invalid", str(invalid))
+            raise invalid
+        rights = "restore" if action == "restore" else "save"  # a copy's rows: those of a save
+        try:
+            require(user, rights, "register")
+            check_change(
+                user, stored, self._after(stored, delta), self.plan, changes=delta.changes, action=rights
+            )
+        except AccessDenied as exc:
+            self._deny(user, action, scenario, expected, exc)
+            raise
 
     def _commit(
         self,
         scenario: str,
-        register: Register | None,
+        delta: Delta | None,
         user: User,
         comment: str,
         expected: int | None,
         *,
         action: str,
         restored_from: int | None = None,
-        changes: RegisterChanges | None = None,
+        latest: Version | str | None = "now",
     ) -> Version:
-        """Write a new version (``register`` None: a tombstone) after ``expected``; Race when not latest."""
-        latest = self._latest(scenario)
+        """Write ``delta`` as the version after ``latest``, the scenario's latest version (any
+        kind; None: it has none) when the change was checked (default: looked up now), or a
+        tombstone (``delta`` None); recorded as based on ``expected``. Race when the latest moved
+        meanwhile."""
+        if isinstance(latest, str):
+            latest = self._latest(scenario)
         number = (latest.version if latest is not None else 0) + 1
-        if register is not None:
-            if changes is None:
-                changes = register_changes(empty_register(), register)
-            summary = changes.summary()
+        live = latest if latest is not None and latest.action != "delete" else None
+        if delta is not None:
+            summary = delta.changes.summary()
+            ch = delta.changes
+            n_parks = (live.n_parks if live else 0) + len(ch.parks.added) - len(ch.parks.removed)
+            n_allocs = (
+                (live.n_allocations if live else 0) + len(ch.allocations.added) - len(ch.allocations.removed)
+            )
         else:
-            summary = "删除场景 scenario deleted"
+            summary, n_parks, n_allocs = "删除场景 scenario deleted", 0, 0
         v = Version(
             scenario=scenario,
             version=number,
@@ -560,14 +778,17 @@ class Store:
             restored_from=restored_from,
             action=action,
             changes=summary,
-            n_parks=0 if register is None else len(register.parks),
-            n_allocations=0 if register is None else len(register.allocations),
+            n_parks=n_parks,
+            n_allocations=n_allocs,
+            base_version=expected,
         )
-        expected_latest = expected if expected is not None else (latest.version if latest else None)
-        if expected is None and latest is not None and latest.action != "delete":
-            raise Race(scenario)
-        self.backend.write(v, register, expected_latest)
-        self._record(user, action, scenario, v.version, "ok", f"{comment} | {summary}".strip(" |"))
+        self.backend.write(v, delta, latest.version if latest is not None else None)
+        merged = (
+            f" | 基于 v{expected} 合并到 v{number - 1} / from v{expected}, merged onto v{number - 1}"
+            if v.merged_onto is not None
+            else ""
+        )
+        self._record(user, action, scenario, v.version, "ok", f"{comment} | {summary}{merged}".strip(" |"))
         return v
 
     def save(
@@ -578,28 +799,70 @@ class Store:
         comment: str,
         scenario: str = MAIN,
         expected_version: int | None,
+        base: Register | None = None,
+        changes: RegisterChanges | None = None,
     ) -> Version:
-        """Save ``register`` as the scenario's next version.
+        """Save ``register`` as the scenario's next version: only its change is written.
 
         ``expected_version`` is the version the edit started from (None: the scenario is new; only a
-        city planner may create a scenario or save into a deleted one). A register equal to the
-        expected version's writes nothing and returns that version (compare ``version``).
-        Raises ValidationError (an invalid register), AccessDenied (the user may not make this
-        change; recorded), ConflictError (someone saved since; recorded). Nothing is written then.
-        """
-        return self._save(register, user, comment, scenario, expected_version, action="save")
+        city planner may create a scenario or save into a deleted one). ``base``: that version's
+        register when the caller holds it (the app's session), so the change is computed once
+        against it (``changes`` when already computed) and the store reads back only the touched
+        rows; else the store reads that version. A change with nothing in it writes nothing and
+        returns the latest version (compare ``version``).
 
-    def _save(
+        When others saved since ``expected_version``, the change is applied onto the latest
+        version (recorded as based on ``expected_version``, merged onto the latest) unless it
+        touches a row they changed too: then ConflictError names those rows and who changed them.
+        Raises ValidationError (the touched rows, or the rows they affect, are invalid),
+        AccessDenied (the user may not make this change). Every refusal is recorded; nothing is
+        written then.
+        """
+        prepared = self._prepare(register, user, scenario, expected_version, "save", base, changes)
+        return self.save_change(
+            prepared, user=user, comment=comment, scenario=scenario, expected_version=expected_version
+        )
+
+    def _prepare(
         self,
         register: Register,
         user: User,
-        comment: str,
         scenario: str,
-        expected_version: int | None,
-        *,
+        expected: int | None,
         action: str,
+        base: Register | None = None,
+        changes: RegisterChanges | None = None,
+    ) -> Delta:
+        """The change from ``expected`` (or ``base``, the caller's register of that version, and
+        ``register`` made from it by the library's edits: not conformed again) to ``register``,
+        computed once; its rows are conformed when it is applied."""
+        if expected is None:
+            return whole_delta(conform(register))
+        if base is None:
+            register = conform(register)
+            latest = self._latest(scenario)
+            if latest is None or expected > latest.version:
+                raise self._conflict(scenario, expected, user, action)
+            try:
+                base = self.backend.read(scenario, expected)
+            except NotFound:
+                raise self._conflict(scenario, expected, user, action) from None
+            changes = None
+        return register_delta(base, register, changes)
+
+    def save_change(
+        self,
+        delta: Delta,
+        *,
+        user: User,
+        comment: str,
+        scenario: str = MAIN,
+        expected_version: int | None,
+        action: str = "save",
         restored_from: int | None = None,
     ) -> Version:
+        """Apply one change (:class:`planner.core.changes.Delta`: the keys and the new rows) made
+        from ``expected_version`` as the scenario's next version; see :meth:`save`."""
         try:
             check_scenario_name(scenario)
         except InputError as exc:
@@ -608,51 +871,56 @@ class Store:
         if not self.exists(scenario) and not self._versions(scenario):  # a new name
             scenario = normalise_scenario_name(scenario)
             self._refuse_confusable(scenario, user, action)
-        register = conform(register)
-        problems = field_problems({"comment": comment, "author": user.name}, place=f"scenario {scenario}")
-        problems += validate_register(register, self.plan, place=f"scenario {scenario}")
-        if problems:
-            invalid = ValidationError(problems, what=f"scenario {scenario}")
-            self._record(user, action, scenario, expected_version, "invalid", str(invalid))
-            raise invalid
-        latest = self._live_latest(scenario)
-        if expected_version is not None and (latest is None or expected_version > latest.version):
-            # the version the edit started from is gone (the scenario was deleted since): a conflict
-            raise self._conflict(scenario, expected_version, user, action)
-        if latest is None:  # version 1, or the version after a delete: a new scenario
-            self._require(user, action, scenario, "create")
-        try:
-            before = (
-                self.backend.read(scenario, expected_version)
-                if expected_version is not None
-                else empty_register()
-            )
-        except NotFound:
-            raise self._conflict(scenario, expected_version, user, action) from None
-        rights = "restore" if action == "restore" else "save"  # a copy's rows: those of a save
-        try:
-            require(user, rights, "register")
-            changes = check_change(user, before, register, self.plan, action=rights)
-        except AccessDenied as exc:
-            self._deny(user, action, scenario, expected_version, exc)
-            raise
-        if (latest.version if latest else None) != expected_version:
-            raise self._conflict(scenario, expected_version, user, action)
-        if latest is not None and not changes:  # the same content as the latest version
-            return latest
-        try:
-            return self._commit(
-                scenario,
-                register,
-                user,
-                comment,
-                expected_version,
-                action=action,
-                restored_from=restored_from,
-                changes=changes,
-            )
-        except Race:
-            raise self._conflict(scenario, expected_version, user, action) from None
+        delta = Delta(delta.changes, conform(delta.rows))
+        with _writer(self.location, scenario):  # saves of one process queue here; of others: Race
+            return self._save_change(delta, user, comment, scenario, expected_version, action, restored_from)
+
+    def _save_change(
+        self,
+        delta: Delta,
+        user: User,
+        comment: str,
+        scenario: str,
+        expected_version: int | None,
+        action: str,
+        restored_from: int | None,
+    ) -> Version:
+        for _attempt in range(_ATTEMPTS):
+            newest = self._latest(scenario)  # the version to write after (a tombstone too)
+            latest = newest if newest is not None and newest.action != "delete" else None
+            target = latest.version if latest is not None else None
+            if expected_version is not None and (target is None or expected_version > target):
+                # the version the edit started from is gone (the scenario was deleted since): a conflict
+                raise self._conflict(scenario, expected_version, user, action)
+            if expected_version is None and target is not None:
+                raise self._conflict(scenario, None, user, action)
+            if target is None:  # version 1, or the version after a delete: a new scenario
+                self._require(user, action, scenario, "create")
+            if expected_version is not None and target is not None and target != expected_version:
+                since = [v for v in self._versions(scenario) if v.version > expected_version]
+                if any(v.action == "delete" for v in since):  # deleted and brought back meanwhile
+                    raise self._conflict(scenario, expected_version, user, action)
+                clash = self._clash(scenario, delta, expected_version, target)
+                if clash:
+                    raise self._conflict(scenario, expected_version, user, action, rows=clash)
+            stored, dependants = self._stored(scenario, target, delta)
+            self._check(delta, stored, dependants, user, comment, scenario, expected_version, action)
+            if latest is not None and not delta:  # nothing to write
+                return latest
+            try:
+                return self._commit(
+                    scenario,
+                    delta,
+                    user,
+                    comment,
+                    expected_version,
+                    action=action,
+                    restored_from=restored_from,
+                    latest=newest,
+                )
+            except Race:
+                continue  # someone saved in between: apply onto theirs, or find the clash
+        raise self._conflict(scenario, expected_version, user, action)
 
     def restore(
         self,
@@ -674,8 +942,15 @@ class Store:
             latest = self._live_latest(scenario)
             expected_version = latest.version if latest is not None else None
         note = comment or f"恢复到 v{version} / restored v{version}"
-        return self._save(
-            old, user, note, scenario, expected_version, action="restore", restored_from=version
+        delta = self._prepare(old, user, scenario, expected_version, "restore")
+        return self.save_change(
+            delta,
+            user=user,
+            comment=note,
+            scenario=scenario,
+            expected_version=expected_version,
+            action="restore",
+            restored_from=version,
         )
 
     def copy(self, source: str, target: str, *, user: User, comment: str = "") -> Version:
@@ -688,7 +963,14 @@ class Store:
             self._record(user, "copy", target, None, "invalid", str(exc))
             raise exc
         note = comment or f"复制自 {source} v{v.version} / copied from {source} v{v.version}"
-        return self._save(register, user, note, target, None, action="copy")
+        return self.save_change(
+            whole_delta(conform(register)),
+            user=user,
+            comment=note,
+            scenario=target,
+            expected_version=None,
+            action="copy",
+        )
 
     # ---- the other targets' actual values ----------------------------------------------------
     def indicators(self) -> pd.DataFrame:
