@@ -2,6 +2,7 @@
 # One entry point for a fresh machine:
 #   bash run.sh app    install what the app needs, then start it (streamlit run app.py)
 #   bash run.sh test   install what the tests need (Debian packages, a PostGIS server), then run them
+#   bash run.sh bench  install the benchmark's peers (ogr2ogr from gdal-bin), then run bench/run.py
 # Both are idempotent: a second run installs nothing new.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -51,8 +52,14 @@ case "${1:-}" in
     fi
     exec $PY -m pytest "${@:2}"
     ;;
+  bench)
+    # The benchmark compares import/export with ogr2ogr (GDAL's command-line tools); the tests never need it.
+    need_apt gdal-bin || echo "run.sh: gdal-bin not installed: the benchmark compares with pyogrio only" >&2
+    setup_python
+    exec $PY bench/run.py "${@:2}"
+    ;;
   *)
-    echo "usage: bash run.sh app|test [args]" >&2
+    echo "usage: bash run.sh app|test|bench [args]" >&2
     exit 2
     ;;
 esac

@@ -102,8 +102,13 @@ def _districts_metric(plan: Plan) -> _Districts:
 
 
 _DISTRICTS: dict[str, _Districts] = {}
-_CACHE: OrderedDict[tuple[str, str, str], pd.DataFrame] = OrderedDict()
-CACHE_SIZE = 4  # register versions whose assignment is kept
+_CACHE: OrderedDict[tuple[str, str, str], tuple[pd.DataFrame, np.ndarray]] = OrderedDict()
+CACHE_SIZE = 4  # register versions whose assignment and metric geometries are kept
+
+
+def clear_cache() -> None:
+    """Forget the kept assignments and metric geometries (a benchmark's cold start; tests)."""
+    _CACHE.clear()
 
 
 def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
@@ -186,23 +191,33 @@ def assign_districts(
     reused for the same register version; ``metric`` is the parks' geometry in the plan's metric
     CRS when the caller has it already.
     """
+    return locate(parks, plan, metric=metric)[1]
+
+
+def locate(
+    parks: gpd.GeoDataFrame, plan: Plan, *, metric: np.ndarray | None = None
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The parks' geometries in the plan's metric CRS and :func:`assign_districts`' table, both
+    computed once per geometry column (one key, :func:`geometry_key`) and kept for the last
+    ``CACHE_SIZE`` register versions: a version checked again (a page rerun, a re-check) reuses them."""
     geoms = np.asarray(parks.geometry.values, dtype=object)
     key = (geometry_key(geoms), _districts_key(plan), str(parks.crs))
-    geo = _CACHE.get(key)
-    if geo is None:
+    hit = _CACHE.get(key)
+    if hit is None:
         if metric is None:
             metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
-        geo = geo_assign(metric, plan)
-        _CACHE[key] = geo
+        hit = (geo_assign(metric, plan), metric)
+        _CACHE[key] = hit
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
+    geo, kept = hit
     out = geo.copy()
     out.index = parks.index
     declared = parks["district_code"] if "district_code" in parks else pd.Series("", index=parks.index)
     out["effective_district_code"] = owner_district(out, declared)
-    return out
+    return kept, out
 
 
 def owner_district(where: pd.DataFrame, declared: pd.Series) -> pd.Series:

@@ -96,50 +96,88 @@ def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None 
     """Allocations joined with their park's district, area key, confidence and whether they count.
 
     Columns added: ``area_key`` (district code, functional-area key, or 'unassigned'),
-    ``park_known`` (the park is in the register), ``park_cap_m2`` (its new floor area, else its floor
+    ``park_known`` (the park is in the register), ``park_pos`` (its row in ``register.parks``, -1 when
+    unknown), ``park_cap_m2`` (its new floor area, else its floor
     area), ``figures_verified``, ``counted``, ``secured``, ``aligned`` (True/False, NaN where the district
     designates no specialisation).
     """
     parks = register.parks
     if where is None:
         where = assign_districts(parks, plan)
+    no_parent = {a.key for a in plan.functional_areas if not a.parent}
+    district = where["effective_district_code"].to_numpy(dtype=object)
+    functional = parks["functional_area"].to_numpy(dtype=object)
     park_info = pd.DataFrame(
         {
             "park_id": parks["id"].to_numpy(),
-            "district_code": where["effective_district_code"].to_numpy(),
-            "functional_area": parks["functional_area"].to_numpy(),
+            "district_code": district,
+            "functional_area": functional,
             "figures_verified": parks["figures_verified"].to_numpy(),
             "park_known": True,
+            "park_pos": np.arange(len(parks)),
             "park_cap_m2": parks["new_gfa_m2"].fillna(parks["gfa_m2"]).to_numpy(dtype=float),
+            "area_key": np.where(
+                district != "",
+                district,
+                np.where(pd.Series(functional).isin(no_parent), functional, UNASSIGNED),
+            ),
         }
     )
-    no_parent = {a.key for a in plan.functional_areas if not a.parent}
-    park_info["area_key"] = np.where(
-        park_info["district_code"] != "",
-        park_info["district_code"],
-        np.where(park_info["functional_area"].isin(no_parent), park_info["functional_area"], UNASSIGNED),
-    )
-    a = register.allocations.merge(park_info, on="park_id", how="left")
+    a = _join_parks(register.allocations, park_info)
     a["area_key"] = a["area_key"].fillna(UNASSIGNED)
     a["figures_verified"] = a["figures_verified"].fillna(False).astype(bool)
     a["park_known"] = a["park_known"].fillna(False).astype(bool)
+    a["park_pos"] = a["park_pos"].fillna(-1).astype(np.int64)
     year = a["delivery_year"]
     a["counted"] = (
         (year.notna() & (year >= plan.period_start) & (year <= plan.deadline_year)).fillna(False).astype(bool)
     )
     a["secured"] = a["counted"] & a["status"].isin(SECURED_STATUSES)
-    pairs = pd.DataFrame(
-        [(d.code, s) for d in plan.districts for s in d.specialisations],
-        columns=["area_key", "specialisation"],
-    ).assign(_match=True)
-    a = a.merge(pairs, on=["area_key", "specialisation"], how="left")
-    wildcard = a["area_key"].isin([d.code for d in plan.districts if d.any_specialisation])
-    designating = a["area_key"].isin(
-        [d.code for d in plan.districts if d.any_specialisation or d.specialisations]
-    )
-    matches = wildcard | a["_match"].notna()
-    a["aligned"] = matches.astype(object).where(designating, np.nan)
-    return a.drop(columns=["_match"])
+    a["aligned"] = _aligned(plan, a["area_key"], a["specialisation"])
+    return a
+
+
+def _join_parks(allocs: pd.DataFrame, park_info: pd.DataFrame) -> pd.DataFrame:
+    """``allocs`` left-joined to ``park_info`` on ``park_id``: by position when park ids are unique
+    (one hash lookup, the columns taken by position), else by a merge (one row per matching park)."""
+    ids = pd.Index(park_info["park_id"])
+    if not ids.is_unique:
+        return allocs.merge(park_info, on="park_id", how="left")
+    pos = ids.get_indexer(allocs["park_id"])
+    known = pos >= 0
+    take = np.where(known, pos, 0)
+    a = allocs.reset_index(drop=True)
+    extra = {}
+    for c in park_info.columns.drop("park_id"):
+        col = park_info[c].to_numpy()
+        if not len(col):
+            extra[c] = pd.Series(np.full(len(a), np.nan, dtype=object))
+            continue
+        values = pd.Series(col[take])
+        extra[c] = values.where(known, np.nan) if not known.all() else values
+    return pd.concat([a, pd.DataFrame(extra)], axis=1)
+
+
+def _aligned(plan: Plan, area_key: pd.Series, spec: pd.Series) -> pd.Series:
+    """True/False whether each specialisation is designated for its area, NaN where the area
+    designates none (a district with ``any_specialisation`` accepts every one)."""
+    keys, key_values = pd.factorize(area_key)
+    specs, spec_values = pd.factorize(spec)
+    allowed = np.zeros((len(key_values) + 1, len(spec_values) + 1), dtype=bool)  # last row/col: missing
+    designating = np.zeros(len(key_values) + 1, dtype=bool)
+    k_index, s_index = pd.Index(key_values), pd.Index(spec_values)
+    for d in plan.districts:
+        k = k_index.get_indexer([d.code])[0]
+        if k < 0 or not (d.any_specialisation or d.specialisations):
+            continue
+        designating[k] = True
+        if d.any_specialisation:
+            allowed[k, :] = True
+            continue
+        hit = s_index.get_indexer(list(d.specialisations))
+        allowed[k, hit[hit >= 0]] = True
+    match = allowed[keys, specs]
+    return pd.Series(match, index=area_key.index).astype(object).where(designating[keys], np.nan)
 
 
 CUBE_KEYS = [

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.core.assign import assign_districts, geo_assign, owner_district
+from planner.core.assign import geo_assign, locate, owner_district
 from planner.core.capacity import (
     CUBE_KEYS,
     CapacityReport,
@@ -71,8 +71,7 @@ class CheckResult:
 def check(plan: Plan, register: Register) -> CheckResult:
     """The capacity report and every finding of ``register`` (assignment computed once)."""
     parks = register.parks
-    metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
-    where = assign_districts(parks, plan, metric=metric)
+    metric, where = locate(parks, plan)  # both once per register version
     poly = polygons_only(metric)
     tree = shapely.STRtree(poly)
     ids = parks["id"].astype(str).to_numpy(dtype=object)

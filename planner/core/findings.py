@@ -100,18 +100,20 @@ def _emit(
     severity: str,
     code: str,
     ids: pd.Series,
-    zh: pd.Series,
-    en: pd.Series,
+    zh: pd.Series | str,
+    en: pd.Series | str,
     other: pd.Series | None = None,
+    district: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """One block of the findings table from aligned columns (vectorised; no object per finding)."""
+    """One block of the findings table from aligned columns (vectorised; no object per finding); a
+    message given as one string is every row's."""
     n = len(ids)
     if n == 0:  # most codes find nothing: skip building nine empty columns
         return _EMPTY.copy()
 
-    def col(values: pd.Series | None) -> pd.Series:
-        if values is None:
-            return pd.Series([""] * n, dtype=str)
+    def col(values: pd.Series | str | None) -> pd.Series:
+        if values is None or isinstance(values, str):
+            return pd.Series([values or ""] * n, dtype=str)
         return pd.Series(values, dtype=str).reset_index(drop=True)
 
     return pd.DataFrame(
@@ -120,7 +122,7 @@ def _emit(
             "code": pd.Series([code] * n, dtype=str),
             "id": col(ids),
             "other_id": col(other),
-            "district_code": col(None),
+            "district_code": col(None) if district is None else col(district.fillna("")),
             "field": pd.Series([FIELDS.get(code, "")] * n, dtype=str),
             "count": np.ones(n, dtype=np.int64),
             "message_zh": col(zh),
@@ -154,215 +156,276 @@ def _names(plan: Plan) -> pd.Series:
     return pd.Series(names)
 
 
+class _Rows:
+    """The rows of one table that a check hits, by position: columns are taken for those rows only
+    (a code that hits nothing costs one boolean mask over the table, no text is built)."""
+
+    def __init__(self, frames: tuple[pd.DataFrame, ...], owner: pd.Series, ids: pd.Series) -> None:
+        self.frames = frames
+        self.owner = owner
+        self.ids = ids
+        self.out: list[pd.DataFrame] = []
+
+    def add(
+        self,
+        severity: str,
+        code: str,
+        mask: np.ndarray | pd.Series,
+        zh: object,
+        en: object,
+    ) -> None:
+        """A block for the rows where ``mask`` holds; ``zh``/``en`` are strings or functions of a
+        :class:`_Cols` taking columns at those rows."""
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not len(idx):
+            return
+        cols = _Cols(self.frames, idx)
+        self.out.append(
+            _emit(
+                severity,
+                code,
+                cols.at(self.ids),
+                zh(cols) if callable(zh) else str(zh),
+                en(cols) if callable(en) else str(en),
+                district=cols.at(self.owner),
+            )
+        )
+
+
+class _Cols:
+    """Columns of the check's tables at the hit positions (index reset so the columns align)."""
+
+    def __init__(self, frames: tuple[pd.DataFrame, ...], idx: np.ndarray) -> None:
+        self.frames = frames
+        self.idx = idx
+
+    def at(self, col: pd.Series | np.ndarray) -> pd.Series:
+        """``col`` (a column of the table, or an array as long) at the hit rows."""
+        if isinstance(col, pd.Series):
+            return col.iloc[self.idx].reset_index(drop=True)
+        return pd.Series(np.asarray(col)[self.idx])
+
+    def __getitem__(self, name: str) -> pd.Series:
+        for f in self.frames:
+            if name in f.columns:
+                return self.at(f[name])
+        raise KeyError(name)
+
+
 def _location_findings(plan: Plan, parks: gpd.GeoDataFrame, where: pd.DataFrame) -> list[pd.DataFrame]:
-    out: list[pd.DataFrame] = []
     names = _names(plan)
     fa_names = {a.key: (a.name_zh, a.name_en, a.note_zh, a.note_en) for a in plan.functional_areas}
-    ids = parks["id"]
-    located = where["located"]
-    out.append(
-        _emit(
-            "warning",
-            "PARK_NO_LOCATION",
-            ids[~located],
-            "园区尚无位置 (无坐标/边界)" + pd.Series("", index=ids[~located].index),
-            pd.Series("park has no location yet (no coordinates or footprint)", index=ids[~located].index),
-        )
+    rows = _Rows((parks, where), where["effective_district_code"], parks["id"])
+
+    def name(c: pd.Series) -> pd.Series:
+        return c.map(names).fillna("—").astype(str)
+
+    located = where["located"].to_numpy(dtype=bool)
+    rows.add(
+        "warning",
+        "PARK_NO_LOCATION",
+        ~located,
+        "园区尚无位置 (无坐标/边界)",
+        "park has no location yet (no coordinates or footprint)",
+    )
+    in_fa = (parks["functional_area"] != "").to_numpy(dtype=bool)
+    rows.add(
+        "info",
+        "PARK_IN_FUNCTIONAL_AREA",
+        in_fa,
+        lambda c: c["functional_area"].map(
+            lambda k: f"属于{fa_names.get(k, (k,) * 4)[0]}: {fa_names.get(k, (k,) * 4)[2]}"
+        ),
+        lambda c: c["functional_area"].map(
+            lambda k: f"in {fa_names.get(k, (k,) * 4)[1]}: {fa_names.get(k, (k,) * 4)[3]}"
+        ),
     )
 
-    in_fa = parks["functional_area"] != ""
-    fa = parks[in_fa]
-    out.append(
-        _emit(
-            "info",
-            "PARK_IN_FUNCTIONAL_AREA",
-            fa["id"],
-            fa["functional_area"].map(
-                lambda k: f"属于{fa_names.get(k, (k,) * 4)[0]}: {fa_names.get(k, (k,) * 4)[2]}"
-            ),
-            fa["functional_area"].map(
-                lambda k: f"in {fa_names.get(k, (k,) * 4)[1]}: {fa_names.get(k, (k,) * 4)[3]}"
-            ),
-        )
-    )
-
-    outside = located & (where["geo_district_code"] == "") & ~in_fa
+    geo = where["geo_district_code"]
+    outside = located & (geo == "").to_numpy(dtype=bool) & ~in_fa
     dist = where["distance_m"].fillna(np.inf)
-    nearest = where["nearest_district_code"].map(names).fillna("")
     # Just outside a boundary is an estimate's error only for a park declared in a district.
-    near = outside & (dist <= NEAR_M) & (parks["district_code"] != "")
-    far = outside & ~near
-    out.append(
-        _emit(
-            "info",
-            "PARK_NEAR_BOUNDARY",
-            ids[near],
-            "位于各区边界外 "
-            + dist[near].round().astype(int).astype(str)
-            + " 米 (最近: "
-            + nearest[near]
-            + "), 坐标可能为估计值",
-            "outside the district polygons by "
-            + dist[near].round().astype(int).astype(str)
-            + " m (nearest: "
-            + nearest[near]
-            + "); the coordinate may be an estimate",
-        )
+    near = (
+        outside & (dist <= NEAR_M).to_numpy(dtype=bool) & (parks["district_code"] != "").to_numpy(dtype=bool)
     )
-    out.append(
-        _emit(
-            "warning",
-            "PARK_OUTSIDE_CITY",
-            ids[far],
-            f"位于{plan.city_zh}各区以外, 距最近的"
-            + nearest[far]
-            + " "
-            + (dist[far] / 1000).round(1).astype(str)
-            + " 公里",
-            f"outside {plan.city_en}'s districts, "
-            + (dist[far] / 1000).round(1).astype(str)
-            + " km from the nearest ("
-            + nearest[far]
-            + ")",
-        )
+    far = outside & ~near
+
+    def nearest(c: _Cols) -> pd.Series:
+        return c["nearest_district_code"].map(names).fillna("").astype(str)
+
+    def metres(c: _Cols) -> pd.Series:
+        return c.at(dist).round().astype(int).astype(str)
+
+    def km(c: _Cols) -> pd.Series:
+        return (c.at(dist) / 1000).round(1).astype(str)
+
+    rows.add(
+        "info",
+        "PARK_NEAR_BOUNDARY",
+        near,
+        lambda c: "位于各区边界外 " + metres(c) + " 米 (最近: " + nearest(c) + "), 坐标可能为估计值",
+        lambda c: (
+            "outside the district polygons by "
+            + metres(c)
+            + " m (nearest: "
+            + nearest(c)
+            + "); the coordinate may be an estimate"
+        ),
+    )
+    rows.add(
+        "warning",
+        "PARK_OUTSIDE_CITY",
+        far,
+        lambda c: f"位于{plan.city_zh}各区以外, 距最近的" + nearest(c) + " " + km(c) + " 公里",
+        lambda c: (
+            f"outside {plan.city_en}'s districts, " + km(c) + " km from the nearest (" + nearest(c) + ")"
+        ),
     )
 
-    straddle = where["n_districts"] > 1
-    out.append(
-        _emit(
-            "warning",
-            "PARK_STRADDLES_DISTRICTS",
-            ids[straddle],
+    def pct(c: _Cols) -> pd.Series:
+        return (c["geo_share"] * 100).round().astype(int).astype(str)
+
+    rows.add(
+        "warning",
+        "PARK_STRADDLES_DISTRICTS",
+        (where["n_districts"] > 1).to_numpy(dtype=bool),
+        lambda c: (
             "跨越 "
-            + where["n_districts"][straddle].astype(str)
+            + c["n_districts"].astype(str)
             + " 个区; 主要位于"
-            + where["geo_district_code"][straddle].map(names).fillna("—").astype(str)
+            + name(c["geo_district_code"])
             + " ("
-            + (where["geo_share"][straddle] * 100).round().astype(int).astype(str)
-            + "%)",
+            + pct(c)
+            + "%)"
+        ),
+        lambda c: (
             "straddles "
-            + where["n_districts"][straddle].astype(str)
+            + c["n_districts"].astype(str)
             + " districts; mostly in "
-            + where["geo_district_code"][straddle].map(names).fillna("—").astype(str)
+            + name(c["geo_district_code"])
             + " ("
-            + (where["geo_share"][straddle] * 100).round().astype(int).astype(str)
-            + "%)",
-        )
+            + pct(c)
+            + "%)"
+        ),
     )
 
     declared = parks["district_code"]
-    mismatch = (
-        (declared != "") & (where["geo_district_code"] != "") & (declared != where["geo_district_code"])
-    )
-    out.append(
-        _emit(
-            "warning",
-            "PARK_DISTRICT_MISMATCH",
-            ids[mismatch],
+    mismatch = ((declared != "") & (geo != "") & (declared != geo)).to_numpy(dtype=bool)
+    rows.add(
+        "warning",
+        "PARK_DISTRICT_MISMATCH",
+        mismatch,
+        lambda c: (
             "申报所在区为"
-            + declared[mismatch].map(names).fillna("—").astype(str)
+            + name(c["district_code"])
             + ", 但位置在"
-            + where["geo_district_code"][mismatch].map(names).fillna("—").astype(str)
-            + " (以位置为准)",
+            + name(c["geo_district_code"])
+            + " (以位置为准)"
+        ),
+        lambda c: (
             "declared in "
-            + declared[mismatch].map(names).fillna("—").astype(str)
+            + name(c["district_code"])
             + " but lies in "
-            + where["geo_district_code"][mismatch].map(names).fillna("—").astype(str)
-            + " (location decides)",
-        )
+            + name(c["geo_district_code"])
+            + " (location decides)"
+        ),
     )
-    ambiguous = parks["district"].str.contains("/", regex=False) & (declared == "")
-    out.append(
-        _emit(
-            "info",
-            "PARK_DISTRICT_AMBIGUOUS",
-            ids[ambiguous],
+    ambiguous = (parks["district"].str.contains("/", regex=False) & (declared == "")).to_numpy(dtype=bool)
+    rows.add(
+        "info",
+        "PARK_DISTRICT_AMBIGUOUS",
+        ambiguous,
+        lambda c: (
             "来源标注多个区 ("
-            + parks["district"][ambiguous]
+            + c["district"].astype(str)
             + "), 按位置归入"
-            + where["geo_district_code"][ambiguous].map(names).fillna("—"),
+            + c["geo_district_code"].map(names).fillna("—")
+        ),
+        lambda c: (
             "the source names several districts ("
-            + parks["district"][ambiguous]
+            + c["district"].astype(str)
             + "); location puts it in "
-            + where["geo_district_code"][ambiguous].map(names).fillna("—"),
-        )
+            + c["geo_district_code"].map(names).fillna("—")
+        ),
     )
-    return out
+    return rows.out
 
 
-def _area_findings(plan: Plan, parks: gpd.GeoDataFrame) -> list[pd.DataFrame]:
-    out: list[pd.DataFrame] = []
-    ids = parks["id"]
-    no_area = parks["land_area_m2"].isna() & parks["gfa_m2"].isna()
-    out.append(
-        _emit(
-            "warning",
-            "PARK_NO_AREA",
-            ids[no_area],
-            pd.Series("缺少占地面积和建筑面积, 无法核算", index=ids[no_area].index),
-            pd.Series("no land or floor area: capacity cannot be checked", index=ids[no_area].index),
-        )
+def _area_findings(plan: Plan, parks: gpd.GeoDataFrame, owner: pd.Series) -> list[pd.DataFrame]:
+    rows = _Rows((parks,), owner, parks["id"])
+    land = parks["land_area_m2"].to_numpy(dtype=float, na_value=np.nan)
+    gfa = parks["gfa_m2"].to_numpy(dtype=float, na_value=np.nan)
+    new = parks["new_gfa_m2"].to_numpy(dtype=float, na_value=np.nan)
+    declared_ratio = parks["plot_ratio"].to_numpy(dtype=float, na_value=np.nan)
+    rows.add(
+        "warning",
+        "PARK_NO_AREA",
+        np.isnan(land) & np.isnan(gfa),
+        "缺少占地面积和建筑面积, 无法核算",
+        "no land or floor area: capacity cannot be checked",
     )
 
-    limits = {c: plan.max_plot_ratio(c or None) for c in parks["land_use_class"].unique()}
-    limit = parks["land_use_class"].map(limits).astype(float)
+    codes, classes = pd.factorize(parks["land_use_class"])
+    per_class = np.array([plan.max_plot_ratio(c or None) for c in classes] + [np.nan], dtype=float)
+    limit = per_class[codes]  # code -1 (missing) takes the last: NaN
     unconfirmed = "" if plan.plot_ratio_confirmed else " (容积率上限未核实)"
     unconfirmed_en = "" if plan.plot_ratio_confirmed else " (plot-ratio limit unconfirmed)"
-    ratio = parks["gfa_m2"] / parks["land_area_m2"]
-    over = (ratio > limit).fillna(False)
-    out.append(
-        _emit(
-            "warning",
-            "PLOT_RATIO_EXCEEDED",
-            ids[over],
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = gfa / land
+
+    def lim(c: _Cols) -> pd.Series:
+        return c.at(limit).astype(str)
+
+    def implied(c: _Cols) -> pd.Series:
+        return c.at(ratio).round(2).astype(str)
+
+    rows.add(
+        "warning",
+        "PLOT_RATIO_EXCEEDED",
+        ratio > limit,
+        lambda c: (
             "建筑面积 "
-            + _m2(parks["gfa_m2"][over])
+            + _m2(c["gfa_m2"])
             + " 超过占地 x 容积率上限 "
-            + limit[over].astype(str)
+            + lim(c)
             + " = "
-            + _m2(parks["land_area_m2"][over] * limit[over])
+            + _m2(c["land_area_m2"] * c.at(limit))
             + "; 实际容积率 "
-            + ratio[over].round(2).astype(str)
-            + unconfirmed,
+            + implied(c)
+            + unconfirmed
+        ),
+        lambda c: (
             "floor area "
-            + _m2(parks["gfa_m2"][over])
+            + _m2(c["gfa_m2"])
             + " exceeds land area x allowed plot ratio "
-            + limit[over].astype(str)
+            + lim(c)
             + "; implied plot ratio "
-            + ratio[over].round(2).astype(str)
-            + unconfirmed_en,
-        )
+            + implied(c)
+            + unconfirmed_en
+        ),
     )
-    declared_over = (parks["plot_ratio"] > limit).fillna(False)
-    out.append(
-        _emit(
-            "warning",
-            "PLOT_RATIO_ABOVE_LIMIT",
-            ids[declared_over],
-            "申报容积率 "
-            + parks["plot_ratio"][declared_over].astype(str)
-            + " 高于上限 "
-            + limit[declared_over].astype(str)
-            + unconfirmed,
+    rows.add(
+        "warning",
+        "PLOT_RATIO_ABOVE_LIMIT",
+        declared_ratio > limit,
+        lambda c: "申报容积率 " + c["plot_ratio"].astype(str) + " 高于上限 " + lim(c) + unconfirmed,
+        lambda c: (
             "declared plot ratio "
-            + parks["plot_ratio"][declared_over].astype(str)
+            + c["plot_ratio"].astype(str)
             + " above the limit "
-            + limit[declared_over].astype(str)
-            + unconfirmed_en,
-        )
+            + lim(c)
+            + unconfirmed_en
+        ),
     )
-    has_figures = parks[["land_area_m2", "gfa_m2", "new_gfa_m2"]].notna().any(axis=1)
-    unverified = has_figures & ~parks["figures_verified"]
-    out.append(
-        _emit(
-            "info",
-            "FIGURES_UNCONFIRMED",
-            ids[unverified],
-            "数据未经核实: " + parks["figures_conf"][unverified],
-            "figures not verified: " + parks["figures_conf"][unverified],
-        )
+    has_figures = ~(np.isnan(land) & np.isnan(gfa) & np.isnan(new))
+    rows.add(
+        "info",
+        "FIGURES_UNCONFIRMED",
+        has_figures & ~parks["figures_verified"].to_numpy(dtype=bool),
+        lambda c: "数据未经核实: " + c["figures_conf"].astype(str),
+        lambda c: "figures not verified: " + c["figures_conf"].astype(str),
     )
-    return out
+    return rows.out
 
 
 def polygons_only(metric: np.ndarray) -> np.ndarray:
@@ -388,9 +451,11 @@ def overlap_pairs(poly: np.ndarray, tree: shapely.STRtree | None = None) -> pd.D
     one bulk tree query with the ``intersects`` predicate, then intersection areas of the candidate
     pairs only."""
     tree = tree if tree is not None else shapely.STRtree(poly)
-    i, j = tree.query(poly, predicate="intersects")
-    keep = i < j
+    i, j = tree.query(poly)  # boxes only: the predicate is tested below on the pairs i < j alone, not
+    keep = i < j  # on each polygon's pair with itself (which is most of the candidates)
     i, j = i[keep], j[keep]
+    hit = shapely.intersects(poly[i], poly[j])
+    i, j = i[hit], j[hit]
     return measure_pairs(poly[i], poly[j], i, j)
 
 
@@ -412,110 +477,122 @@ def overlap_findings(ids: np.ndarray, pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> list[pd.DataFrame]:
-    out: list[pd.DataFrame] = []
-    ids = a["allocation_id"]
-    unknown = ~a["park_known"]  # allocation_table joined each allocation to its park
-    out.append(
-        _emit(
-            "error",
-            "ALLOC_UNKNOWN_PARK",
-            ids[unknown],
-            "分配所属园区不存在: " + a["park_id"][unknown],
-            "allocation names no park in the register: " + a["park_id"][unknown],
-        )
+    rows = _Rows((a,), a["area_key"], a["allocation_id"])
+    known = a["park_known"].to_numpy(dtype=bool)  # allocation_table joined each allocation to its park
+    rows.add(
+        "error",
+        "ALLOC_UNKNOWN_PARK",
+        ~known,
+        lambda c: "分配所属园区不存在: " + c["park_id"].astype(str),
+        lambda c: "allocation names no park in the register: " + c["park_id"].astype(str),
     )
+    exceeds = _exceeds(a, known)
 
-    sums = a[a["park_known"]].groupby("park_id").agg(total=("area_m2", "sum"), cap=("park_cap_m2", "first"))
-    hit = sums[(sums["total"] > sums["cap"]).fillna(False)]
-    over, cap = hit["total"], hit["cap"]
-    out.append(
-        _emit(
-            "error",
-            "ALLOC_EXCEEDS_NEW_SPACE",
-            pd.Series(over.index, index=over.index),
-            "分配合计 " + _m2(over) + " 超过园区(新增)建筑面积 " + _m2(cap),
-            "allocations total "
-            + _int(over)
-            + " m², more than the park's (new) floor area "
-            + _int(cap)
-            + " m²",
-        )
-    )
-
-    not_counted = ~a["counted"]
-    reason_zh = np.where(a["delivery_year"].isna(), "无交付年份", "交付年份不在规划期内")
-    reason_en = np.where(
-        a["delivery_year"].isna(), "no delivery year", "delivery year outside the plan period"
-    )
-    out.append(
-        _emit(
-            "info",
-            "ALLOC_NOT_COUNTED",
-            ids[not_counted],
-            pd.Series(reason_zh, index=a.index)[not_counted]
-            + f", 不计入 {plan.deadline_year} 年目标: "
-            + _m2(a["area_m2"][not_counted]),
-            pd.Series(reason_en, index=a.index)[not_counted]
+    counted = a["counted"].to_numpy(dtype=bool)
+    no_year = a["delivery_year"].isna().to_numpy(dtype=bool)
+    reason_zh = np.where(no_year, "无交付年份", "交付年份不在规划期内")
+    reason_en = np.where(no_year, "no delivery year", "delivery year outside the plan period")
+    rows.add(
+        "info",
+        "ALLOC_NOT_COUNTED",
+        ~counted,
+        lambda c: c.at(reason_zh) + f", 不计入 {plan.deadline_year} 年目标: " + _m2(c["area_m2"]),
+        lambda c: (
+            c.at(reason_en)
             + f": not counted toward the {plan.deadline_year} target: "
-            + _int(a["area_m2"][not_counted])
-            + " m²",
-        )
+            + _int(c["area_m2"])
+            + " m²"
+        ),
     )
 
     names = _names(plan)
-    spec_zh = a["specialisation"].map({s.key: s.label_zh for s in plan.specialisations}).fillna("未指定")
-    spec_en = a["specialisation"].map({s.key: s.label_en for s in plan.specialisations}).fillna("unspecified")
+    labels_zh = {s.key: s.label_zh for s in plan.specialisations}
+    labels_en = {s.key: s.label_en for s in plan.specialisations}
     designated = pd.Series(
         {
             d.code: "、".join(plan.label("specialisations", s) for s in d.specialisations)
             for d in plan.districts
         }
     )
-    misaligned = a["aligned"] == False  # noqa: E712
-    out.append(
-        _emit(
-            "warning",
-            "ALLOC_SPEC_MISALIGNED",
-            ids[misaligned],
+
+    def area(c: _Cols) -> pd.Series:
+        return c["area_key"].map(names).fillna("—").astype(str)
+
+    rows.add(
+        "warning",
+        "ALLOC_SPEC_MISALIGNED",
+        (a["aligned"] == False).to_numpy(dtype=bool),  # noqa: E712
+        lambda c: (
             "方向“"
-            + spec_zh[misaligned]
+            + c["specialisation"].map(labels_zh).fillna("未指定").astype(str)
             + "”不在"
-            + a["area_key"][misaligned].map(names).fillna("—").astype(str)
+            + area(c)
             + "的指定方向 ("
-            + a["area_key"][misaligned].map(designated).fillna("—").astype(str)
-            + ") 内 (规划允许各区发挥优势)",
+            + c["area_key"].map(designated).fillna("—").astype(str)
+            + ") 内 (规划允许各区发挥优势)"
+        ),
+        lambda c: (
             "specialisation '"
-            + spec_en[misaligned]
+            + c["specialisation"].map(labels_en).fillna("unspecified").astype(str)
             + "' is not one designated for "
-            + a["area_key"][misaligned].map(names).fillna("—").astype(str)
-            + " (the plan lets districts follow their strengths)",
-        )
+            + area(c)
+            + " (the plan lets districts follow their strengths)"
+        ),
     )
-    return out
+    return [*rows.out, exceeds]
+
+
+def _exceeds(a: pd.DataFrame, known: np.ndarray) -> pd.DataFrame:
+    """ALLOC_EXCEEDS_NEW_SPACE: the parks whose allocations add up to more than their (new) floor
+    area, summed by the park's position (``park_pos`` of :func:`allocation_table`)."""
+    pos = a["park_pos"].to_numpy()[known].astype(np.int64)
+    if not len(pos):
+        return empty_findings()
+    row = np.flatnonzero(known)
+    area = np.nan_to_num(a["area_m2"].to_numpy(dtype=float, na_value=np.nan)[known])
+    total = np.bincount(pos, weights=area)
+    first = np.full(len(total), -1)
+    first[pos[::-1]] = row[::-1]  # each park's first allocation row
+    parks = np.flatnonzero(first >= 0)
+    cap = a["park_cap_m2"].to_numpy(dtype=float, na_value=np.nan)[first[parks]]
+    over = total[parks] > cap
+    take = first[parks[over]]
+    order = np.argsort(a["park_id"].to_numpy(dtype=object)[take], kind="stable")
+    take = take[order]
+    over_m2 = pd.Series(total[parks[over]][order])
+    cap_m2 = pd.Series(cap[over][order])
+    return _emit(
+        "error",
+        "ALLOC_EXCEEDS_NEW_SPACE",
+        a["park_id"].iloc[take],
+        "分配合计 " + _m2(over_m2) + " 超过园区(新增)建筑面积 " + _m2(cap_m2),
+        "allocations total "
+        + _int(over_m2)
+        + " m², more than the park's (new) floor area "
+        + _int(cap_m2)
+        + " m²",
+        district=a["area_key"].iloc[take],
+    )
 
 
 def park_findings(plan: Plan, parks: gpd.GeoDataFrame, where: pd.DataFrame) -> pd.DataFrame:
     """The findings about each park on its own (location and figures; not overlaps): row-wise, so
-    a re-check recomputes them for the touched parks only. ``district_code`` filled in."""
-    blocks = _location_findings(plan, parks, where) + _area_findings(plan, parks)
+    a re-check recomputes them for the touched parks only. ``district_code`` filled in (whose park
+    it is: ``where['effective_district_code']``)."""
+    blocks = _location_findings(plan, parks, where) + _area_findings(
+        plan, parks, where["effective_district_code"]
+    )
     out = pd.concat([b for b in blocks if len(b)] or [empty_findings()], ignore_index=True)
-    owner = pd.Series(where["effective_district_code"].to_numpy(), index=parks["id"].to_numpy())
-    owner = owner[~owner.index.duplicated()]
-    out["district_code"] = out["id"].map(owner).fillna("").astype(object)
+    out["district_code"] = out["district_code"].astype(object)
     return out
 
 
 def allocation_findings(plan: Plan, register: Register, a: pd.DataFrame) -> pd.DataFrame:
-    """The findings about allocations (``a`` is :func:`allocation_table`), ``district_code`` filled in."""
+    """The findings about allocations (``a`` is :func:`allocation_table`), ``district_code`` filled in
+    (the allocation's park's area key)."""
     blocks = _allocation_findings(plan, register, a)
     out = pd.concat([b for b in blocks if len(b)] or [empty_findings()], ignore_index=True)
-    by_alloc = pd.Series(a["area_key"].to_numpy(), index=a["allocation_id"].to_numpy())
-    by_park = pd.Series(a["area_key"].to_numpy(), index=a["park_id"].to_numpy())
-    by_alloc = by_alloc[~by_alloc.index.duplicated()]
-    by_park = by_park[~by_park.index.duplicated()]
-    per_park = out["code"] == "ALLOC_EXCEEDS_NEW_SPACE"
-    out["district_code"] = np.where(per_park, out["id"].map(by_park), out["id"].map(by_alloc))
-    out["district_code"] = out["district_code"].fillna("").astype(object)
+    out["district_code"] = out["district_code"].astype(object)
     return out
 
 

@@ -195,6 +195,12 @@ def recorded_at(history: Sequence[Recorded], day: dt.date) -> Recorded | None:
     return before[-1] if before else history[0]
 
 
+def _isin(index: pd.Index, values: Any) -> np.ndarray:
+    """``index.isin(values)`` through one hash table of objects: pandas' Arrow-text ``isin`` converts
+    the values one by one (a second for 100,000 park ids, against a twentieth of that)."""
+    return pd.Index(np.asarray(index, dtype=object), dtype=object).isin(np.asarray(values, dtype=object))
+
+
 def with_status_as_of(a: pd.DataFrame, history: Sequence[Recorded], day: dt.date) -> pd.DataFrame:
     """The allocation table with ``status_as_of`` and ``delivered_as_of``: the status as recorded in
     the version current at ``day`` (:func:`recorded_at`).
@@ -222,8 +228,8 @@ def delivered_since(history: Sequence[Recorded], as_of: dt.date) -> pd.Series:
         if rec.when >= end:
             break
         now = rec.statuses.index[(rec.statuses == "delivered").to_numpy()]
-        since = since[since.index.isin(now)]
-        since = pd.concat([since, pd.Series(rec.when, index=now[~now.isin(since.index)])])
+        since = since[_isin(since.index, now)]
+        since = pd.concat([since, pd.Series(rec.when, index=now[~_isin(now, since.index)])])
     return since
 
 
@@ -394,7 +400,7 @@ def _warnings(
     if history:
         changed = park_last_changed(history, as_of)
         limit = pd.Timestamp(as_of) - pd.DateOffset(months=stale_months)
-        stale = changed[changed.notna() & (changed < limit) & changed.index.isin(register.parks["id"])]
+        stale = changed[changed.notna() & (changed < limit) & _isin(changed.index, register.parks["id"])]
         ids = pd.Series(stale.index.astype(str), index=stale.index)
         since = pd.Series(stale.dt.strftime("%Y-%m-%d").to_numpy(), index=stale.index)
         out += _emit(
@@ -457,9 +463,9 @@ def park_last_changed(
         if end is not None and rec.when >= end:
             break
         h = rec.park_hashes
-        changed = h.index[~h.index.isin(prev.index) | (h != prev.reindex(h.index)).to_numpy()]
+        changed = h.index[~_isin(h.index, prev.index) | (h != prev.reindex(h.index)).to_numpy()]
         last = pd.concat([last.drop(changed, errors="ignore"), pd.Series(rec.when, index=changed)])
-        last = last[last.index.isin(h.index)]
+        last = last[_isin(last.index, h.index)]
         prev = h
     return last
 

@@ -110,12 +110,17 @@ def _drop_non_finite(gdf: gpd.GeoDataFrame, c: _Collector) -> gpd.GeoDataFrame:
     return gdf.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
 
 
-def _generated_ids(names: pd.Series, geoms: np.ndarray) -> pd.Series:
-    wkb = shapely.to_wkb(geoms, output_dimension=2)
-    keys = [
-        "imp-" + hashlib.sha1(f"{n}|".encode() + (w or b"")).hexdigest()[:10]
-        for n, w in zip(names, wkb, strict=True)
-    ]
+def _generated_ids(names: pd.Series, geoms: np.ndarray, need: np.ndarray | None = None) -> pd.Series:
+    """Ids from name + geometry (a digest each), for the rows in ``need`` (all when None; '' elsewhere):
+    a file that gives its ids pays no digest."""
+    rows = np.arange(len(names)) if need is None else np.flatnonzero(need)
+    keys = np.full(len(names), "", dtype=object)
+    if len(rows):
+        wkb = shapely.to_wkb(np.asarray(geoms, dtype=object)[rows], output_dimension=2)
+        keys[rows] = [
+            "imp-" + hashlib.sha1(f"{n}|".encode() + (w or b"")).hexdigest()[:10]
+            for n, w in zip(names.to_numpy(dtype=object)[rows], wkb, strict=True)
+        ]
     return pd.Series(keys, index=names.index)
 
 
@@ -154,7 +159,7 @@ def _build_parks(
 
     # Ids: given, else generated from name + geometry (stable: a re-import finds the same park).
     geoms = gdf.geometry.values
-    generated = _generated_ids(names, geoms)
+    generated = _generated_ids(names, geoms, (ids_given == "").to_numpy(dtype=bool))
     if "id" not in out or (out["id"] == "").any():
         c.warn(
             "ids_generated", c.file, "id", "部分园区没有编号, 已按名称和位置生成",
@@ -222,7 +227,14 @@ def _import_status_year(
             f"状态无法识别, 记为未知: {status_src.iloc[i]}",
             f"status not recognised, recorded as unknown: {status_src.iloc[i]}",
         )  # fmt: skip
-    if "delivery_year" in cols:
+    if "delivery_year" in cols and _whole_years(gdf[cols["delivery_year"]]):
+        col = gdf[
+            cols["delivery_year"]
+        ]  # a numeric column of plain years (GeoPackage, GeoJSON): no text to read
+        out["delivery_year"] = pd.Series(col.to_numpy(dtype=float, na_value=np.nan), index=col.index)
+        if "year_src" not in out:
+            out["year_src"] = _text(col).str.replace(r"\.0$", "", regex=True)
+    elif "delivery_year" in cols:
         raw = _text(gdf[cols["delivery_year"]]).str.replace(r"\.0$", "", regex=True)
         year = pd.to_numeric(raw.str.extract(_YEAR)[0], errors="coerce")
         bad = (raw != "") & year.isna()  # a year out of range: the register's rules
@@ -238,6 +250,16 @@ def _import_status_year(
         out["delivery_year"] = [
             normalise_year(s, "", st) for s, st in zip(status_src, out["status"], strict=True)
         ]
+
+
+def _whole_years(values: pd.Series) -> bool:
+    """A numeric column (not booleans) whose values are all blank or whole numbers the year
+    pattern reads as they are (1900-2199): taken as years without going through text."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    v = values.to_numpy(dtype=float, na_value=np.nan)
+    v = v[~np.isnan(v)]
+    return bool(((v == np.floor(v)) & (v >= 1900) & (v < 2200)).all())
 
 
 def _import_labels(
@@ -281,10 +303,13 @@ def _import_district(
     parks: gpd.GeoDataFrame, cols: dict[str, str], place: Any, c: _Collector, plan: Plan
 ) -> None:
     """District from the file's text where given (the location decides later); unknown names warned."""
-    declared = parks["district"].map(lambda d: plan.resolve_district(d) if d else ("", ""))
-    parks["district_code"] = parks["district_code"].where(parks["district_code"] != "", declared.str[0])
-    parks["functional_area"] = parks["functional_area"].where(parks["functional_area"] != "", declared.str[1])
-    unknown_d = (parks["district"] != "") & (declared.str[0] == "") & (declared.str[1] == "")
+    texts = pd.unique(parks["district"].to_numpy(dtype=object))  # a few names in many rows: each read once
+    resolved = {d: plan.resolve_district(d) if d else ("", "") for d in texts}
+    code = parks["district"].map({d: r[0] for d, r in resolved.items()}).astype(str)
+    area = parks["district"].map({d: r[1] for d, r in resolved.items()}).astype(str)
+    parks["district_code"] = parks["district_code"].where(parks["district_code"] != "", code)
+    parks["functional_area"] = parks["functional_area"].where(parks["functional_area"] != "", area)
+    unknown_d = (parks["district"] != "") & (code == "") & (area == "")
     for i in np.flatnonzero(unknown_d.to_numpy()):
         c.warn(
             "district_unknown", place(i, parks["id"].iloc[i]), cols.get("district", "district"),

@@ -20,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from planner.core.assign import assign_districts
@@ -157,15 +158,8 @@ def write_layer(
     if fmt not in FORMATS:
         raise PlannerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)} / 未知格式")
     path = Path(path)
-    if fmt == "geojson":
-        text = jsontext.dumps(to_geojson_dict(gdf), ensure_ascii=False)
-        _atomic_write(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
-    elif fmt == "gpkg":
-        out = gdf.copy()
-        for col in out.columns:
-            if str(out[col].dtype) == "Int64":
-                out[col] = out[col].astype("float64")
-        _atomic_write(path, lambda p: (p.unlink(), out.to_file(p, layer=layer, driver="GPKG")))
+    if fmt in ("geojson", "gpkg"):
+        _atomic_write(path, lambda p: _write_ogr(gdf, p, fmt, layer))
     elif fmt == "kml":
         _atomic_write(path, lambda p: _replace_with_kml(gdf, p, layer))
     elif fmt == "xlsx":
@@ -175,6 +169,28 @@ def write_layer(
         table = csv_safe(_flat_table(gdf))
         _atomic_write(path, lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
     return path
+
+
+def _write_ogr(gdf: gpd.GeoDataFrame | pd.DataFrame, path: Path, fmt: str, layer: str) -> None:
+    """GeoJSON (RFC 7946) or GeoPackage through GDAL's own writer, columns handed over as Arrow
+    (no Python object per feature). GeoJSON: GDAL's ``RFC7946=YES`` reprojects to WGS84, orients
+    outer rings counter-clockwise and writes no ``crs`` member; ``COORDINATE_PRECISION`` 6 decimals;
+    text written as UTF-8, not escaped."""
+    path.unlink()  # the temporary placeholder: GDAL creates the file itself
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        gdf = gpd.GeoDataFrame(gdf, geometry=gpd.GeoSeries([None] * len(gdf), index=gdf.index), crs=WGS84)
+    if gdf.crs is None:
+        raise PlannerError("layer has no CRS; cannot write RFC 7946 GeoJSON / 图层未声明坐标系")
+    if fmt == "geojson":
+        pyogrio.write_dataframe(
+            gdf,
+            path,
+            driver="GeoJSON",
+            use_arrow=True,
+            layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": str(PRECISION), "WRITE_NAME": "NO"},
+        )
+    else:
+        pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", use_arrow=True)
 
 
 # A text cell starting with one of these is a formula to a spreadsheet program (=, +, -, @; a tab

@@ -129,6 +129,8 @@ def _map_columns(frame: pd.DataFrame, c: _Collector) -> tuple[dict[str, str], di
 
 
 def _text(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.StringDtype):  # text already (Arrow): no round trip through objects
+        return series.fillna("").str.strip().replace("nan", "").astype(str)
     return series.astype(object).where(series.notna(), "").astype(str).str.strip().replace("nan", "")
 
 
@@ -150,6 +152,6 @@ def _map_labels(values: pd.Series, lookup: dict[str, str], multi: bool) -> tuple
         tokens = [t for t in re.split(r"[;,，、；/|]+", v) if t.strip()] if multi else [v]
         keys = [lookup.get(_norm(t)) for t in tokens]
         uniq[v] = (";".join(k for k in keys if k), any(k is None for k in keys))
-    mapped = values.map(lambda v: uniq[v][0])
-    unknown = values.map(lambda v: uniq[v][1]).astype(bool)
+    mapped = values.map({v: m for v, (m, _) in uniq.items()})
+    unknown = values.map({v: u for v, (_, u) in uniq.items()}).astype(bool)
     return mapped, unknown

@@ -216,14 +216,15 @@ def _sniff_dbf(dbf: Path) -> str:
 _KML_LAUNDER = "LIBKML_LAUNDER_FIELD_NAMES"
 
 
+_ONE_LAYER = (".geojson", ".json")
 _ARROW_SUFFIXES = (".gpkg",)  # read through Arrow: columnar, several times faster (GeoJSON: GDAL reads
 # a NaN coordinate differently through Arrow, and the import parses that text itself anyway)
 
 
 def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
     """pyogrio read of the first layer; GDAL's warnings become import warnings."""
-    try:
-        layers = pyogrio.list_layers(path)
+    try:  # GeoJSON has one layer by definition: listing it would make GDAL parse the whole file twice
+        layers = [[path.stem]] if path.suffix.lower() in _ONE_LAYER else pyogrio.list_layers(path)
     except (pyogrio.errors.DataSourceError, OSError) as exc:
         _cannot_read(c, exc)
     if len(layers) == 0:
@@ -242,7 +243,8 @@ def _read_vector(path: Path, c: _Collector, **kwargs: Any) -> gpd.GeoDataFrame:
         warnings.simplefilter("always")
         try:
             arrow = {"use_arrow": True} if path.suffix.lower() in _ARROW_SUFFIXES else {}
-            gdf = pyogrio.read_dataframe(path, layer=layers[0][0], **arrow, **kwargs)
+            layer = 0 if path.suffix.lower() in _ONE_LAYER else layers[0][0]
+            gdf = pyogrio.read_dataframe(path, layer=layer, **arrow, **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
             _cannot_read(c, exc)
         except RecursionError:  # an attribute nested thousands deep (parsed as JSON)

@@ -73,5 +73,7 @@ def parse_area(values: pd.Series, unit: float | None = None) -> pd.Series:
 
 def bad_numbers(values: pd.Series, parsed: pd.Series) -> pd.Series:
     """True where a cell holds text that did not parse as a number (blank cells are fine)."""
+    if not parsed.isna().any():  # every cell read as a number: nothing to report
+        return pd.Series(False, index=values.index)
     blank = values.isna() | (values.astype(object).astype(str).str.strip() == "")  # "nan" text is no number
     return ~blank & parsed.isna()
