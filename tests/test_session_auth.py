@@ -115,6 +115,23 @@ def test_an_allowed_change_is_a_new_version(plan: Plan) -> None:
     assert (event["action"], event["outcome"], event["version"]) == ("save", "ok", 2)
 
 
+def test_a_saved_version_is_shared_with_its_next_viewer_without_reading_it_back(plan: Plan) -> None:
+    from planner.app.registers import shared_register
+
+    state = _state(plan, BAOAN_STAFF)
+    commit_register(state, _with_area(state["register"], "tencent_penguin-a1", 5.0), comment="own")
+    store, v = state["store"], state["version"]
+    reads: list[tuple] = []
+    load = store.load
+    store.load = lambda *a, **k: reads.append(a) or load(*a, **k)  # count the store's reads
+    try:
+        shared, shared_v = shared_register(store, "main", v.version)  # another session opens v2
+    finally:
+        store.load = load
+    assert shared is state["register"] and shared_v == v and reads == []
+    assert not register_changes(shared, load("main", v.version)[0])  # exactly what the store holds
+
+
 def test_nobody_signed_in_is_a_viewer(plan: Plan) -> None:
     state = _state(plan)
     with pytest.raises(AccessDenied):

@@ -53,6 +53,19 @@ def shared_register(
     return register, v
 
 
+def remember(store: Store, scenario: str, version: Version, register: Register) -> Register:
+    """Share ``register`` as the process's copy of a version this process just saved (the store holds
+    exactly these rows), so the next viewer of that version does not read it back; returns the
+    shared copy (another session's, if one was shared first)."""
+    key = (str(store.location), scenario, version.version)
+    with _LOCK:
+        register = _REGISTERS.setdefault(key, register)
+        _REGISTERS.move_to_end(key)
+        while len(_REGISTERS) > KEEP:
+            _REGISTERS.popitem(last=False)
+    return register
+
+
 def derived(register: Register, name: str, build: Callable[[Register], T]) -> T:
     """``build(register)``, computed once per register object and process and kept with it (the
     ``2 * KEEP`` registers used last keep theirs). ``name`` tells apart what is derived."""

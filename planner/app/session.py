@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.app.registers import shared_register
+from planner.app.registers import remember, shared_register
 from planner.core.access import ANONYMOUS, User, may, may_edit_district, rows
 from planner.core.accounts import (
     LOCKED_DETAIL,
@@ -237,9 +237,12 @@ def commit_register(
         state[PENDING] = {"delta": register_delta(base, new_register, changes), "comment": comment}
         raise
     state.pop(PENDING, None)
-    # merged onto a newer version: the working register is that version, others' changes included
+    # merged onto a newer version: the working register is that version, others' changes included;
+    # otherwise it is the register just saved, shared with the next viewer of that version
     state["register"] = (
-        new_register if version.merged_onto is None else store.load(scenario, version.version)[0]
+        remember(store, scenario, version, new_register)
+        if version.merged_onto is None
+        else shared_register(store, scenario, version.version)[0]
     )
     state["version"] = version
     return changes
