@@ -11,13 +11,11 @@ from typing import Any
 import pandas as pd
 
 from planner.app.session import acting_user, state_store
-from planner.core.access import require
 from planner.core.history import Figures, Recorded, trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, read_indicator_csv, target_status
 from planner.core.monitor import Monitor, monitor, today
 from planner.core.plan import Plan, load_plan
 from planner.core.successor import TargetInput, successor_folder, successor_toml, write_successor
-from planner.errors import AccessDenied
 from planner.io.export import register_file_bytes
 from planner.io.report import report_bytes, report_file_name
 from planner.settings import stale_months
@@ -105,13 +103,7 @@ def start_successor(
     recorded in the audit log. Returns the loaded successor."""
     user = acting_user(state, "plan_successor")
     store = state_store(state)
-    try:
-        require(user, "successor", f"plan {plan.id}")
-    except AccessDenied as exc:
-        store.record_event(
-            user=user.name, role=user.role, action="plan_successor", outcome="denied", detail=str(exc)
-        )
-        raise
+    store.require_recorded(user, "successor", f"plan {plan.id}", "plan_successor")
     content = successor_toml(
         plan, period=period, plan_id=plan_id, title_zh=title_zh, targets=targets, source_title=source_title
     )

@@ -20,7 +20,6 @@ from planner.cli.store import (
     signed_in,
     stored_register,
 )
-from planner.core.access import require
 from planner.core.geo import fmt_m2
 from planner.core.history import trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, met_text, read_indicator_csv, target_status
@@ -33,7 +32,6 @@ from planner.core.successor import (
     successor_toml,
     write_successor,
 )
-from planner.errors import AccessDenied
 from planner.io import jsontext
 from planner.io.export import register_file_bytes
 from planner.io.report import report_kind, write_report
@@ -204,13 +202,7 @@ def cmd_successor(args: argparse.Namespace) -> int:
     plan = load_plan(args.source)
     store = cli_store(args, plan)
     user = signed_in(args, store)
-    try:
-        require(user, "successor", f"plan {plan.id}")
-    except AccessDenied as exc:
-        store.record_event(
-            user=user.name, role=user.role, action="plan_successor", outcome="denied", detail=str(exc)
-        )
-        raise
+    store.require_recorded(user, "successor", f"plan {plan.id}", "plan_successor")
     start, end = parse_period(args.period)
     targets = [parse_target(t) for t in args.target]
     content = successor_toml(

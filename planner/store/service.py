@@ -585,6 +585,18 @@ class Store:
             self._deny(user, action, scenario, None, exc)
             raise
 
+    def require_recorded(self, user: User, what: str, place: str, action: str) -> None:
+        """AccessDenied unless the policy lets ``user`` take ``what`` on ``place``
+        (:func:`planner.core.access.require`); a refusal is recorded in the audit log as ``action``
+        (for writes that make no version, e.g. a successor plan)."""
+        try:
+            require(user, what, place)
+        except AccessDenied as exc:
+            self.record_event(
+                user=user.name, role=user.role, action=action, outcome="denied", detail=str(exc)
+            )
+            raise
+
     def _refuse_confusable(self, scenario: str, user: User, action: str) -> None:
         """InputError (recorded) when a new scenario's name looks like an existing one's."""
         names = sorted({v.scenario for v in self.backend.versions(None)})
