@@ -276,6 +276,7 @@ def test_panning_and_a_click_rerun_only_the_map(browser_page) -> None:
     page.mouse.up()
     frame.locator(".leaflet-control-zoom-in").click()
     frame.locator(".leaflet-control-zoom-out").click()
+    _settled(page)  # the viewport layer swapped in after the zoom, before a park is clicked
     # clicking a park is the next thing that may rerun anything; it must rerun the map fragment only
     frame.locator("path.leaflet-interactive").nth(N_DISTRICTS).click(force=True)
     page.get_by_text(re.compile(r"^分配 \(\d+ 条\)$")).wait_for()
