@@ -132,6 +132,24 @@ def _emit(
     )
 
 
+def finding_rows(
+    severity: str, code: str, ids: pd.Series, zh: pd.Series | str, en: pd.Series | str
+) -> pd.DataFrame:
+    """Rows of the findings table (:data:`FINDING_COLUMNS`) from aligned columns of ids and
+    messages, built column by column (the monitor's warnings are made so too)."""
+    return _emit(severity, code, ids, zh, en)
+
+
+def m2_text(values: pd.Series) -> pd.Series:
+    """:func:`planner.core.geo.fmt_m2` over a column ('123.4万㎡ (1,234,000 m²)', '—' for missing)."""
+    return _m2(values)
+
+
+def int_text(values: pd.Series) -> pd.Series:
+    """Whole numbers with thousands separators ('1,234,000') over a column."""
+    return _int(values)
+
+
 def _m2(values: pd.Series) -> pd.Series:
     """:func:`fmt_m2` over a column ('123.4万㎡ (1,234,000 m²)', '—' for missing), index kept."""
     out = [fmt_m2(v) if v != v else f"{v / M2_PER_WAN:,.1f}万㎡ ({v:,.0f} m²)" for v in values.tolist()]

@@ -40,6 +40,8 @@ from planner.store.base import (
     audit_row,
     check_columns,
     guard_backend,
+    history_columns,
+    history_frame,
     pause_for_crash_test,
     refuse_schema,
     replay,
@@ -399,6 +401,18 @@ class GeoPackageBackend:
         geoms = from_gpkg_blobs(frame.pop("geom").tolist())
         frame["v_to"] = frame["v_to"].astype("Int64")
         return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
+
+    def row_history(self, scenario: str, table: str, columns: list[str]) -> pd.DataFrame:
+        """Every stored row of ``table`` in the scenario: its key, ``columns``, ``v_from`` and ``v_to``
+        (missing: current), ordered by ``v_from``: one query (what the monitor reads of the history)."""
+        names = history_columns(table, columns)
+        with self._connect() as con:
+            rows = con.execute(
+                f"SELECT {', '.join(map(_q, names))}, v_from, v_to FROM {table} WHERE scenario = ? "
+                "ORDER BY v_from, pos, fid",
+                (scenario,),
+            ).fetchall()
+        return history_frame(rows, names)
 
     def read(self, scenario: str, version: int) -> Register:
         with self._connect() as con:
