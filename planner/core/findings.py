@@ -38,7 +38,7 @@ import shapely
 
 from planner.core.assign import NEAR_M, assign_districts
 from planner.core.capacity import CapacityReport, allocation_table, capacity_report
-from planner.core.geo import M2_PER_WAN, fmt_m2
+from planner.core.geo import M2_PER_WAN, fmt_m2, project
 from planner.core.plan import Plan
 from planner.core.register import Register
 from planner.errors import SEVERITIES, Problem
@@ -668,7 +668,7 @@ def check_findings(
     parks = register.parks
     where = where if where is not None else assign_districts(parks, plan)
     if pairs is None:
-        metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
+        metric = project(parks.geometry.values, parks.crs, plan.metric_crs)
         pairs = overlap_pairs(polygons_only(metric))
     a = allocation_table(plan, register, where)
     blocks = [
