@@ -392,7 +392,9 @@ def _warnings(
 
     def status_text(keys: pd.Series, lang: int) -> pd.Series:
         labels = {k: (v[lang] if lang == 0 else v[lang].lower()) for k, v in STATUS_LABELS.items()}
-        return keys.map(lambda k: labels.get(k, k)).astype(str)
+        codes, uniques = pd.factorize(keys.astype(str))  # a few statuses: each label looked up once
+        shown = np.array([labels.get(u, u) for u in uniques] + [""], dtype=object)
+        return pd.Series(shown[codes], index=keys.index, dtype=object)
 
     wan, m2 = m2_text, int_text
 

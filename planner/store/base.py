@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from planner.core.changes import KEYS, Delta
@@ -137,9 +138,10 @@ def history_columns(table: str, columns: list[str]) -> list[str]:
 
 def history_frame(rows: Sequence[Any], names: list[str]) -> pd.DataFrame:
     """A row history's rows (``names``, then v_from and v_to) as a table; ``v_to`` missing: current."""
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=[*names, "v_from", "v_to"])
-    frame["v_from"] = frame["v_from"].astype("int64")
-    frame["v_to"] = frame["v_to"].astype("Int64")
+    columns = list(zip(*rows, strict=True)) if len(rows) else [()] * (len(names) + 2)
+    frame = pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(names, columns[:-2], strict=True)})
+    frame["v_from"] = np.array(columns[-2], dtype=np.int64)
+    frame["v_to"] = pd.array(columns[-1], dtype="Int64")
     return frame
 
 

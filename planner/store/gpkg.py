@@ -409,7 +409,7 @@ class GeoPackageBackend:
         with self._connect() as con:
             rows = con.execute(
                 f"SELECT {', '.join(map(_q, names))}, v_from, v_to FROM {table} WHERE scenario = ? "
-                "ORDER BY v_from, pos, fid",
+                "ORDER BY v_from",
                 (scenario,),
             ).fetchall()
         return history_frame(rows, names)
