@@ -145,11 +145,6 @@ def m2_text(values: pd.Series) -> pd.Series:
     return _m2(values)
 
 
-def int_text(values: pd.Series) -> pd.Series:
-    """Whole numbers with thousands separators ('1,234,000') over a column."""
-    return _int(values)
-
-
 def _m2(values: pd.Series) -> pd.Series:
     """:func:`fmt_m2` over a column ('123.4万㎡ (1,234,000 m²)', '—' for missing), index kept."""
     out = [fmt_m2(v) if v != v else f"{v / M2_PER_WAN:,.1f}万㎡ ({v:,.0f} m²)" for v in values.tolist()]

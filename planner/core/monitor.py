@@ -49,7 +49,6 @@ from planner.core.findings import (
     Finding,
     empty_findings,
     finding_rows,
-    int_text,
     m2_text,
     sort_findings,
 )
@@ -390,51 +389,63 @@ def _warnings(
         at = park_ids.get_indexer(values)
         return pd.Series(np.where(at >= 0, park_names[at], values), index=ids.index, dtype=object)
 
-    def status_text(keys: pd.Series, lang: int) -> pd.Series:
+    def status_text(keys: pd.Series, lang: int) -> list[str]:
         labels = {k: (v[lang] if lang == 0 else v[lang].lower()) for k, v in STATUS_LABELS.items()}
         codes, uniques = pd.factorize(keys.astype(str))  # a few statuses: each label looked up once
         shown = np.array([labels.get(u, u) for u in uniques] + [""], dtype=object)
-        return pd.Series(shown[codes], index=keys.index, dtype=object)
+        return shown[codes].tolist()
 
-    wan, m2 = m2_text, int_text
-
+    # One f-string a row and language over plain lists (pandas' string concatenation of many
+    # columns takes several times as long for tens of thousands of allocations).
     o = a[year.notna() & (year < as_of.year) & ~a["delivered_as_of"]]
-    yr = o["delivery_year"].astype(int).astype(str)
-    name = park_name(o["park_id"])
+    rows = list(
+        zip(
+            park_name(o["park_id"]).tolist(),
+            o["area_m2"].astype(float).tolist(),
+            m2_text(o["area_m2"].astype(float)).tolist(),
+            o["delivery_year"].astype(int).tolist(),
+            status_text(o["status_as_of"], 0),
+            status_text(o["status_as_of"], 1),
+            strict=True,
+        )
+    )
     out.append(
         _emit(
             "warning",
             "ALLOC_OVERDUE",
             o["allocation_id"],
-            name
-            + ": "
-            + wan(o["area_m2"])
-            + " 应于 "
-            + yr
-            + f" 年交付, 截至 {as_of} 仍未交付 (状态 "
-            + status_text(o["status_as_of"], 0)
-            + ")",
-            name
-            + ": "
-            + m2(o["area_m2"])
-            + " m² due in "
-            + yr
-            + f", not delivered by {as_of} (status "
-            + status_text(o["status_as_of"], 1)
-            + ")",
+            pd.Series(
+                [f"{n}: {w} 应于 {y} 年交付, 截至 {as_of} 仍未交付 (状态 {z})" for n, _, w, y, z, _ in rows]
+            ),
+            pd.Series(
+                [
+                    f"{n}: {v:,.0f} m² due in {y}, not delivered by {as_of} (status {e})"
+                    for n, v, _, y, _, e in rows
+                ]
+            ),
         )
     )
     r = a[(year == as_of.year).fillna(False) & a["status_as_of"].isin(NOT_STARTED)]
+    at_risk = list(
+        zip(
+            park_name(r["park_id"]).tolist(),
+            r["area_m2"].astype(float).tolist(),
+            m2_text(r["area_m2"].astype(float)).tolist(),
+            strict=True,
+        )
+    )
     out.append(
         _emit(
             "warning",
             "ALLOC_AT_RISK",
             r["allocation_id"],
-            park_name(r["park_id"]) + ": " + wan(r["area_m2"]) + f" 应于今年 ({as_of.year}) 交付, 尚未开工",
-            park_name(r["park_id"])
-            + ": "
-            + m2(r["area_m2"])
-            + f" m² due this year ({as_of.year}), not yet under construction",
+            pd.Series([f"{n}: {w} 应于今年 ({as_of.year}) 交付, 尚未开工" for n, _, w in at_risk]),
+            pd.Series(
+                [
+                    f"{n}: {v:,.0f} m² due this year ({as_of.year}), not yet under construction"
+                    for n, v, _ in at_risk
+                ]
+            ),
         )
     )
     if len(history):
