@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 import geopandas as gpd
@@ -22,10 +23,12 @@ from planner.core.register import (
     PARK_COLUMNS,
     STATUS_LABELS,
     TEXT_COLUMNS,
+    Nearby,
     Register,
     conform_parks,
     normalise_status,
     normalise_year,
+    rows_near,
 )
 from planner.core.values import (
     ONE_LINE_FIELDS,
@@ -466,18 +469,40 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
     parks.loc[undeclared[undeclared].index, "district_code"] = owner[undeclared]
 
 
+def near_boxes(geoms: gpd.GeoSeries, plan: Plan, margin_m: float = DUPLICATE_POINT_M) -> np.ndarray:
+    """The search windows of incoming parks (WGS84 minx, miny, maxx, maxy rows): each usable shape's
+    envelope grown by ``margin_m`` metres, measured in the plan's metric CRS. A register park that can
+    be a duplicate of one (nearly the same footprint, a point within ``DUPLICATE_POINT_M``) has its
+    envelope meet its window; shapes that are missing, empty or invalid get none."""
+    g = geoms.values
+    ok = ~(shapely.is_missing(g) | shapely.is_empty(g)) & shapely.is_valid(g)
+    if not ok.any():
+        return np.empty((0, 4))
+    b = shapely.bounds(gpd.GeoSeries(g[ok], crs=WGS84).to_crs(plan.metric_crs).values)
+    b = b[np.isfinite(b).all(axis=1)]  # a shape the metric CRS cannot hold is no register park's
+    windows = shapely.box(b[:, 0] - margin_m, b[:, 1] - margin_m, b[:, 2] + margin_m, b[:, 3] + margin_m)
+    # corners back to WGS84: over a park's extent the projection bends an edge by millimetres
+    out = shapely.bounds(gpd.GeoSeries(windows, crs=plan.metric_crs).to_crs(WGS84).values)
+    return out[np.isfinite(out).all(axis=1)]
+
+
 def _check_register(
     parks: gpd.GeoDataFrame,
     plan: Plan,
-    register: Register,
+    register: Register | Nearby,
     place: Any,
     c: _Collector,
     *,
     located: bool = True,
 ) -> None:
-    """Parks already in the register: same id, or a near-identical footprint."""
+    """Parks already in the register: same id, or a near-identical footprint. Only the register's
+    rows near the incoming parks are read and compared (:data:`planner.core.register.Nearby`: a
+    register in memory through its spatial index, or a store through its own)."""
     ids = parks["id"]
-    for i in np.flatnonzero(ids.isin(register.parks["id"]).to_numpy()):
+    nearby: Nearby = register if callable(register) else partial(rows_near, register)
+    boxes = near_boxes(parks.geometry, plan) if located else np.empty((0, 4))
+    near = nearby(boxes, ids.astype(str).tolist(), ())
+    for i in np.flatnonzero(ids.isin(near.parks["id"]).to_numpy()):
         c.error(
             "existing_id", place(i, ids.iloc[i]), "id", f"编号已在登记册中: {ids.iloc[i]}",
             f"id already in the register: {ids.iloc[i]}",
@@ -485,7 +510,7 @@ def _check_register(
     if not located:
         return
     mine = parks.geometry.values
-    theirs = register.parks.geometry.values
+    theirs = near.parks.geometry.values
     ok_mine = ~(shapely.is_missing(mine) | shapely.is_empty(mine)) & shapely.is_valid(mine)
     ok_theirs = ~(shapely.is_missing(theirs) | shapely.is_empty(theirs)) & shapely.is_valid(theirs)
     if not ok_mine.any() or not ok_theirs.any():
@@ -494,7 +519,7 @@ def _check_register(
         plan.metric_crs
     )
     b = gpd.GeoDataFrame(
-        {"rid": register.parks["id"].to_numpy()[ok_theirs]}, geometry=theirs[ok_theirs], crs=WGS84
+        {"rid": near.parks["id"].to_numpy()[ok_theirs]}, geometry=theirs[ok_theirs], crs=WGS84
     ).to_crs(plan.metric_crs)
     pairs = gpd.sjoin(a, b.set_geometry(b.buffer(DUPLICATE_POINT_M)), predicate="intersects")
     if pairs.empty:
