@@ -195,3 +195,22 @@ def test_the_store_and_a_register_in_memory_find_the_same_neighbours(big, plan: 
     # the gap's square meets the envelopes of the two parcels beside it; g900 its own; ids by id
     assert {"g3", "szsib", "g40", "g900"} <= set(theirs.parks["id"]) and len(theirs.parks) < 20
     assert theirs.allocations.empty and theirs.quotas.empty
+
+
+def test_a_geopackage_store_without_the_spatial_index_gets_it_on_open(plan: Plan, tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "older.gpkg"
+    store = open_store(str(db), plan)
+    register, v = store.load()
+    with sqlite3.connect(db) as con:  # as a store written before the index was
+        con.execute("DROP TABLE parks_bounds")
+    reopened = open_store(str(db), plan)
+    with sqlite3.connect(db) as con:
+        indexed = con.execute("SELECT count(*) FROM parks_bounds").fetchone()[0]
+        rows = con.execute("SELECT count(*) FROM parks WHERE geom IS NOT NULL").fetchone()[0]
+    assert indexed == rows > 0
+    shape = register.parks.geometry.iloc[0]
+    near = reopened.near("main", v.version, near_boxes(gpd.GeoSeries([shape], crs=WGS84), plan))
+    assert register.parks["id"].iloc[0] in set(near.parks["id"])
+    assert len(near.parks) < len(register.parks)
