@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from planner.cli.accounts import add_account_command
@@ -41,7 +42,6 @@ from planner.core.register import Register
 from planner.errors import NotFound, PlannerError, ValidationError
 from planner.i18n import STATUS_LABELS
 from planner.io import jsontext
-from planner.io.checks import near_boxes
 from planner.io.export import (
     ANNEX_TITLE,
     FORMATS,
@@ -286,8 +286,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     delta = None
     if preview.ok:
         try:
-            rows = near(
-                near_boxes(preview.parks.geometry, plan),
+            rows = near(  # what import_delta needs: the stored rows with the incoming ids
+                np.empty((0, 4)),
                 preview.parks["id"].astype(str).tolist(),
                 preview.allocations["allocation_id"].astype(str).tolist(),
             )
