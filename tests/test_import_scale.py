@@ -214,3 +214,24 @@ def test_a_geopackage_store_without_the_spatial_index_gets_it_on_open(plan: Plan
     near = reopened.near("main", v.version, near_boxes(gpd.GeoSeries([shape], crs=WGS84), plan))
     assert register.parks["id"].iloc[0] in set(near.parks["id"])
     assert len(near.parks) < len(register.parks)
+
+
+def test_the_app_and_the_cli_previews_find_the_same_problems(big, plan: Plan, tmp_path: Path) -> None:
+    """The app previews against the register it holds (rows_near), the CLI against the store
+    (Store.near): the same rule, the same problems."""
+    from functools import partial
+
+    from planner.io.ingest import preview_import
+
+    db, grid = big
+    store = open_store(db, plan)
+    register, v = store.load()
+    k = 77
+    copy = gpd.GeoSeries([grid.geometry.iloc[k]], crs=WGS84).to_crs(METRIC).translate(0.5, 0.5)
+    path = _file(tmp_path, [("g9", square(_in_gap(grid, 500), 30)), ("c", copy.to_crs(WGS84).iloc[0])])
+    in_memory = preview_import(path, None, plan, register)
+    from_store = preview_import(path, None, plan, partial(store.near, "main", v.version))
+    found = [(p.code, p.place) for p in in_memory.problems]
+    assert found == [(p.code, p.place) for p in from_store.problems]
+    assert ("existing_id", "incoming.geojson feature 1 (g9)") in found
+    assert ("existing_footprint", "incoming.geojson feature 2 (c)") in found
