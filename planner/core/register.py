@@ -401,14 +401,20 @@ def rows_near(
     """The rows of ``register`` near a change (see :data:`Nearby`): one bulk spatial-index query."""
     parks = register.parks
     hit = np.zeros(len(parks), dtype=bool)
-    if len(park_ids):
-        hit |= parks["id"].isin(list(park_ids)).to_numpy(dtype=bool)
+    if len(park_ids) and len(parks):  # as objects: a hash look-up (an Arrow string isin is slow)
+        hit |= pd.Series(parks["id"].to_numpy(dtype=object)).isin(list(park_ids)).to_numpy(dtype=bool)
     b = np.asarray(boxes, dtype=float).reshape(-1, 4)
     if len(b) and len(parks):
         hit[parks.sindex.query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))[1]] = True
     allocs = register.allocations
-    taken = allocs["allocation_id"].isin(list(allocation_ids)) if len(allocation_ids) else allocs.index < 0
-    return Register(parks[hit], allocs[np.asarray(taken)], register.quotas.iloc[:0])
+    taken = (
+        pd.Series(allocs["allocation_id"].to_numpy(dtype=object))
+        .isin(list(allocation_ids))
+        .to_numpy(dtype=bool)
+        if len(allocation_ids)
+        else np.zeros(len(allocs), dtype=bool)
+    )
+    return Register(parks[hit], allocs[taken], register.quotas.iloc[:0])
 
 
 def add_parks(

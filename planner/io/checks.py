@@ -10,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 
 from planner.core import rules
 from planner.core.assign import assign_districts, owner_district
@@ -470,20 +471,27 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
 
 
 def near_boxes(geoms: gpd.GeoSeries, plan: Plan, margin_m: float = DUPLICATE_POINT_M) -> np.ndarray:
-    """The search windows of incoming parks (WGS84 minx, miny, maxx, maxy rows): each usable shape's
+    """The search windows of incoming parks (WGS84 minx, miny, maxx, maxy rows): each shape's
     envelope grown by ``margin_m`` metres, measured in the plan's metric CRS. A register park that can
     be a duplicate of one (nearly the same footprint, a point within ``DUPLICATE_POINT_M``) has its
-    envelope meet its window; shapes that are missing, empty or invalid get none."""
+    envelope meet its window; missing and empty shapes get none. Only envelope corners are
+    projected (a shape lies in its envelope; over a park's extent the projection bends an
+    envelope's edge by millimetres, well inside the margin)."""
     g = geoms.values
-    ok = ~(shapely.is_missing(g) | shapely.is_empty(g)) & shapely.is_valid(g)
-    if not ok.any():
+    b = shapely.bounds(g[~(shapely.is_missing(g) | shapely.is_empty(g))])
+    b = b[np.isfinite(b).all(axis=1)]
+    if not len(b):
         return np.empty((0, 4))
-    b = shapely.bounds(gpd.GeoSeries(g[ok], crs=WGS84).to_crs(plan.metric_crs).values)
-    b = b[np.isfinite(b).all(axis=1)]  # a shape the metric CRS cannot hold is no register park's
-    windows = shapely.box(b[:, 0] - margin_m, b[:, 1] - margin_m, b[:, 2] + margin_m, b[:, 3] + margin_m)
-    # corners back to WGS84: over a park's extent the projection bends an edge by millimetres
-    out = shapely.bounds(gpd.GeoSeries(windows, crs=plan.metric_crs).to_crs(WGS84).values)
-    return out[np.isfinite(out).all(axis=1)]
+    to_metric = Transformer.from_crs(WGS84, plan.metric_crs, always_xy=True)
+    to_wgs84 = Transformer.from_crs(plan.metric_crs, WGS84, always_xy=True)
+    corners_x = np.stack([b[:, 0], b[:, 2], b[:, 2], b[:, 0]], axis=1)
+    corners_y = np.stack([b[:, 1], b[:, 1], b[:, 3], b[:, 3]], axis=1)
+    x, y = to_metric.transform(corners_x, corners_y)
+    x0, x1 = x.min(axis=1) - margin_m, x.max(axis=1) + margin_m
+    y0, y1 = y.min(axis=1) - margin_m, y.max(axis=1) + margin_m
+    lon, lat = to_wgs84.transform(np.stack([x0, x1, x1, x0], axis=1), np.stack([y0, y0, y1, y1], axis=1))
+    out = np.stack([lon.min(axis=1), lat.min(axis=1), lon.max(axis=1), lat.max(axis=1)], axis=1)
+    return out[np.isfinite(out).all(axis=1)]  # a shape the metric CRS cannot hold is no register park's
 
 
 def _check_register(
@@ -500,7 +508,8 @@ def _check_register(
     register in memory through its spatial index, or a store through its own)."""
     ids = parks["id"]
     nearby: Nearby = register if callable(register) else partial(rows_near, register)
-    boxes = near_boxes(parks.geometry, plan) if located else np.empty((0, 4))
+    look = located and (callable(register) or len(register.parks) > 0)  # nothing to look for in none
+    boxes = near_boxes(parks.geometry, plan) if look else np.empty((0, 4))
     near = nearby(boxes, ids.astype(str).tolist(), ())
     for i in np.flatnonzero(ids.isin(near.parks["id"]).to_numpy()):
         c.error(
