@@ -60,6 +60,7 @@ from planner.core.register import (
     add_parks,
     conform_allocations,
     conform_parks,
+    rows_near,
     validate_allocations,
 )
 from planner.errors import PlannerError, Problem, ValidationError
@@ -333,13 +334,12 @@ def import_delta(preview: ImportPreview, near: Register, plan: Plan) -> Delta:
         raise ImportRefused(
             [Problem(preview.file, "", "没有可导入的园区", "no parks to import", "empty")], what=place
         )
-    parks = add_parks(
-        Register(near.parks, near.allocations.iloc[:0], near.quotas.iloc[:0]),
-        preview.parks,
-        plan,
-        place=place,
-    ).parks.iloc[len(near.parks) :]
     incoming = conform_allocations(preview.allocations.copy())
+    ids = preview.parks["id"].astype(str).tolist()  # of a whole register, only the rows they name
+    near = rows_near(near, np.empty((0, 4)), ids, incoming["allocation_id"].astype(str).tolist())
+    parks = add_parks(
+        Register(near.parks, near.allocations.iloc[:0], near.quotas), preview.parks, plan, place=place
+    ).parks.iloc[len(near.parks) :]
     clash = incoming["allocation_id"].isin(near.allocations["allocation_id"])
     incoming.loc[clash, "allocation_id"] = incoming.loc[clash, "park_id"] + "-i1"
     problems = validate_allocations(incoming, parks, plan, place=place)
