@@ -533,7 +533,10 @@ def _warnings(
     table = sort_findings(pd.concat(out, ignore_index=True))
     codes = table["code"].drop_duplicates().tolist()  # the table's order of codes
     few = table["code"].value_counts(sort=False)  # the codes built whole (a district's, the plan's)
-    return table, {str(c): int(counts.get(c, few[c])) for c in codes}
+    counted = {str(c): int(counts.get(c, few[c])) for c in codes}
+    if first is not None:  # those cut too (a few rows)
+        table = table.groupby("code", sort=False).head(first).reset_index(drop=True)
+    return table, counted
 
 
 def _one(severity: str, id: str, code: str, zh: str, en: str) -> pd.DataFrame:
