@@ -10,7 +10,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from planner.cli.main import main
+from planner.cli.main import FIRST_ROWS, main
 from planner.core.access import User
 from planner.core.history import cached_trend, versions_of
 from planner.core.monitor import WARNING_CODES, monitor, park_last_changed, trend
@@ -317,3 +317,19 @@ def test_first_rows_of_each_warning_code_are_the_full_tables(plan, small):
         assert cut.warnings_by_code == full.warnings_by_code
         assert cut.warnings_total == len(full.warnings_table)
         assert cut.to_dict()["districts"] == full.to_dict()["districts"]
+
+
+def test_check_json_prints_the_first_warnings_of_each_code_and_counts_all(plan, capsys):
+    """``check --json`` builds only the warnings it prints: the first rows of each code of what
+    ``--findings all`` prints, and the counts of all of them."""
+    assert main(["check", "--as-of", "2030-06-01", "--json", "--findings", "all"]) == 0
+    every = json.loads(capsys.readouterr().out)["monitor"]["warnings"]
+    assert main(["check", "--as-of", "2030-06-01", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["monitor"]
+    by_code: dict[str, list[dict]] = {}
+    for w in every:
+        by_code.setdefault(w["code"], []).append(w)
+    assert max(len(rows) for rows in by_code.values()) > FIRST_ROWS  # the cut matters here
+    assert out["warnings"] == [w for rows in by_code.values() for w in rows[:FIRST_ROWS]]
+    assert out["warnings_by_code"] == {c: len(rows) for c, rows in by_code.items()}
+    assert out["warnings_total"] == len(every)
