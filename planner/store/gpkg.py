@@ -459,6 +459,17 @@ class GeoPackageBackend:
         """Every stored row of ``table`` in the scenario: its key, ``columns``, ``v_from`` and ``v_to``
         (missing: current), ordered by ``v_from``: one query (what the monitor reads of the history)."""
         names = history_columns(table, columns)
+        literal = "'" + scenario.replace("'", "''") + "'"
+        frame = pyogrio.read_dataframe(  # by GDAL through Arrow: a quarter of the time of sqlite3 rows
+            str(self.path),
+            sql=f"SELECT {', '.join(map(_q, names))}, v_from, v_to FROM {table} WHERE scenario = {literal} "
+            "ORDER BY v_from",
+            use_arrow=True,
+        )
+        if len(frame) and list(frame.columns) == [*names, "v_from", "v_to"]:
+            frame["v_from"] = frame["v_from"].astype(np.int64)
+            frame["v_to"] = frame["v_to"].astype("Int64")  # missing: current
+            return frame
         with self._connect() as con:
             rows = con.execute(
                 f"SELECT {', '.join(map(_q, names))}, v_from, v_to FROM {table} WHERE scenario = ? "
