@@ -102,6 +102,7 @@ def test_at_street_level_a_click_selects_the_parcel_under_the_mouse(city_page) -
     target = register.parks.iloc[0]
     point = target.geometry.representative_point()
     leaflet = _leaflet(page)
+    leaflet.wait_for_function("() => !!window.map")  # built (this test may be the module's first)
     leaflet.evaluate("([lat, lon]) => window.map.setView([lat, lon], 17)", [point.y, point.x])
     leaflet.wait_for_function(HAS_PARK, arg=target["id"])  # the parcels in view are drawn
     _settled(page)
