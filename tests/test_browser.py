@@ -289,6 +289,18 @@ def test_a_reload_keeps_the_sign_in_until_sign_out(browser_page) -> None:
 BURST_LIMIT, BURST_SECONDS = 10, 1.2  # Blink's 1 s, and a margin
 
 
+def _downloading_page(browser, server: str) -> tuple:
+    """A new context that accepts downloads, its tab, and the lists of blocked requests and
+    JavaScript errors it collects."""
+    blocked: list[str] = []
+    errors: list[str] = []
+    context = app_context(browser, server, blocked, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page, blocked, errors
+
+
 def _quick_clicks(page, server: str, *, as_chrome_allows: bool) -> tuple[list, dict[str, int]]:
     """Open the Export page (a new session) and click its 16 download buttons one after the other,
     never waiting for the previous file. ``as_chrome_allows``: a click waits, if need be, until
@@ -339,12 +351,7 @@ def test_quick_clicks_on_every_download_button_each_get_their_file_from_the_serv
     """Issue 12.12: 16 clicks as quick as Playwright's, in three rounds (each a new session): the
     server writes and sends each click's file (16 names, HTTP 200) and never loses a deferred file
     (``MediaFileStorageError: Deferred file ... not found``: a rerun would drop them)."""
-    blocked: list[str] = []
-    errors: list[str] = []
-    context = app_context(browser, server, blocked, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, blocked, errors = _downloading_page(browser, server)
     for _ in range(3):
         _, served = _quick_clicks(page, server, as_chrome_allows=False)
         assert len(served) == 16 and set(served.values()) == {200}, served
@@ -357,12 +364,7 @@ def test_quick_clicks_on_every_download_button_each_give_a_file(server: str, bro
     """Issue 12.12 in the browser: 16 quick clicks (the next before the previous file has come,
     as many at once as Chrome starts downloads, see BURST_LIMIT) and the browser saves each of the
     16 files, none empty, none twice."""
-    blocked: list[str] = []
-    errors: list[str] = []
-    context = app_context(browser, server, blocked, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page, blocked, errors = _downloading_page(browser, server)
     try:
         got, served = _quick_clicks(page, server, as_chrome_allows=True)
         names = sorted(d.suggested_filename for d in got)
@@ -376,6 +378,21 @@ def test_quick_clicks_on_every_download_button_each_give_a_file(server: str, bro
     assert "MediaFileStorageError" not in SERVER_LOGS[server].read_text(encoding="utf-8")
 
 
+def _draw_square(page, frame, x: float, y: float, side: float) -> tuple[float, float]:
+    """Take Leaflet.draw's polygon tool in the map's ``frame`` and click the corners of a square
+    ``side`` pixels wide from page position (x, y), moving like a hand (so that no two clicks are
+    read as a double click); ends over the first corner, where a click closes the ring."""
+    frame.locator(".leaflet-draw-draw-polygon").click()
+    corners = [(x, y), (x + side, y), (x + side, y + side), (x, y + side)]
+    vertices = frame.locator(".leaflet-editing-icon")
+    for i, (cx, cy) in enumerate(corners):
+        page.mouse.move(cx, cy, steps=25)
+        page.mouse.click(cx, cy)
+        vertices.nth(i).wait_for()  # Leaflet.draw placed the vertex
+    page.mouse.move(x, y, steps=25)
+    return x, y
+
+
 def test_draw_a_park_with_the_mouse(browser_page) -> None:
     page, base, blocked, errors = browser_page
     _sign_in(page, base, PASSWORD)
@@ -385,21 +402,13 @@ def test_draw_a_park_with_the_mouse(browser_page) -> None:
     page.get_by_text(LAST["map"]).first.wait_for()
     _settled(page)
     frame = _map_frame(page)
-    frame.locator(".leaflet-draw-draw-polygon").click()
     box = page.locator(MAP_FRAME).first.bounding_box()
     assert box is not None
-    # a small square left of the map's centre (inside Shenzhen's districts), clicked corner by corner
-    cx, cy = box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.45
-    corners = [(cx, cy), (cx + 40, cy), (cx + 40, cy + 40), (cx, cy + 40)]
-    vertices = frame.locator(".leaflet-editing-icon")
-    for i, (x, y) in enumerate(corners):
-        page.mouse.move(x, y, steps=25)  # move like a hand, so clicks are not read as a double click
-        page.mouse.click(x, y)
-        vertices.nth(i).wait_for()  # Leaflet.draw placed the vertex
+    # a small square left of the map's centre (inside Shenzhen's districts)
+    first = _draw_square(page, frame, box["x"] + box["width"] * 0.42, box["y"] + box["height"] * 0.45, 40)
     page.screenshot(path=SHOTS / "map_drawing.png")
-    page.mouse.move(*corners[0], steps=25)
     start = len(page.sent)
-    page.mouse.click(*corners[0])  # closing the ring finishes the polygon
+    page.mouse.click(*first)  # closing the ring finishes the polygon
     name = page.get_by_label("名称", exact=True)
     name.wait_for()
     reruns = _reruns(page.sent[start:])

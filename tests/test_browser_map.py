@@ -30,6 +30,7 @@ from tests.test_browser import (
     SHOTS,
     _accounts_env,
     _assert_no_error,
+    _draw_square,
     _settled,
     _sign_in,
 )
@@ -125,18 +126,10 @@ def test_at_street_level_a_click_selects_the_parcel_under_the_mouse(city_page) -
 def test_a_polygon_drawn_on_the_city_map_becomes_a_park(city_page) -> None:
     page, _, blocked, errors = city_page
     frame = page.frame_locator(MAP_FRAME).first
-    frame.locator(".leaflet-draw-draw-polygon").click()
     box = page.locator(MAP_FRAME).first.bounding_box()
     assert box is not None
-    x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
-    corners = [(x0, y0), (x0 + 60, y0), (x0 + 60, y0 + 60), (x0, y0 + 60)]
-    vertices = frame.locator(".leaflet-editing-icon")
-    for i, (x, y) in enumerate(corners):
-        page.mouse.move(x, y, steps=25)  # move like a hand, so clicks are not read as a double click
-        page.mouse.click(x, y)
-        vertices.nth(i).wait_for()
-    page.mouse.move(*corners[0], steps=25)
-    page.mouse.click(*corners[0])  # closing the ring finishes the polygon
+    first = _draw_square(page, frame, box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2, 60)
+    page.mouse.click(*first)  # closing the ring finishes the polygon
     page.get_by_label("名称", exact=True).fill("城市尺度测试园区")
     page.get_by_role("button", name="加入登记册").click()
     page.get_by_text("已加入园区 drawn-001").wait_for()
