@@ -199,6 +199,7 @@ def one_size(n: int, args: argparse.Namespace, tmp: Path) -> None:
         pg = pg_peer(args.pg, tmp, plan, reg, args.repeats)
         line("python -m planner check --json", ours, pg, "PostGIS join+sum SQL")
 
+    cli_import_row(plan, db, reg, args, tmp)  # before library_rows adds its park: the same store each run
     library_rows(plan, store, db, reg, args)
     import_export_rows(plan, store, reg, n, args, tmp)
     store.close()
@@ -244,6 +245,38 @@ def library_rows(plan, store, db: Path, reg: Register, args: argparse.Namespace)
     print(f"  {'one-park save (library)':<34} {save_s:9.3f} s    file grew {grown / 1024:,.0f} KiB")
     load_s = median_time(lambda: store.load(), args.repeats)
     line("load latest", load_s, None, "")
+
+
+def cli_import_row(plan, db: Path, reg: Register, args: argparse.Namespace, tmp: Path) -> None:
+    """The whole ``python -m planner import`` process (start included) of one new park, median of
+    ``--repeats``: each run imports the same park into a fresh copy of the store (copying not timed)."""
+    from planner.core.accounts import set_account
+
+    accounts = tmp / "bench_accounts.toml"
+    if not accounts.exists():
+        set_account("bench", "planner", "bench-password-1", path=accounts)
+    park = tmp / "one_park.geojson"
+    one = reg.parks.iloc[[0]].assign(id="bench_cli_new", name_zh="bench_cli_new")
+    one = one.set_geometry(one.geometry.scale(0.5, 0.5))  # inside parcel 0: a neighbour, not a duplicate
+    one.to_file(park, driver="GeoJSON", engine="pyogrio")
+    env = os.environ | {"PLANNER_ACCOUNTS": str(accounts), "PLANNER_PASSWORD": "bench-password-1"}
+    copy = tmp / f"import_{db.name}"
+    cmd = [sys.executable, "-m", "planner", "import", str(park), "--db", str(copy), "--user", "bench"]
+    times, grown = [], []
+    for _ in range(args.repeats):
+        shutil.copyfile(db, copy)
+        size0 = copy.stat().st_size
+        t = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        times.append(time.perf_counter() - t)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        grown.append(copy.stat().st_size - size0)
+    copy.unlink()
+    print(
+        f"  {'python -m planner import (1 park)':<34} {statistics.median(times):9.3f} s    "
+        f"file grew {max(grown) / 1024:,.0f} KiB"
+    )
 
 
 def import_export_rows(plan, store, reg: Register, n: int, args: argparse.Namespace, tmp: Path) -> None:

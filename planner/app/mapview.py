@@ -497,17 +497,8 @@ def build_map(
         if subset.empty:
             continue
         group = folium.FeatureGroup(name=f"{_t(lang, *STATUS_LABELS[status])} ({len(subset)})")
-        folium.GeoJson(
+        _park_geojson(
             subset,
-            marker=folium.CircleMarker(radius=RADIUS_MIN, fill=True),
-            style_function=lambda f: {
-                "color": f["properties"]["_colour"],
-                "fillColor": f["properties"]["_colour"],
-                "fillOpacity": 0.6,
-                "weight": 2,
-                "radius": f["properties"]["_radius"],
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
             popup=folium.GeoJsonPopup(fields=["_popup"], labels=False, localize=False, max_width=420),
         ).add_to(group)
         group.add_to(m)
@@ -1258,19 +1249,25 @@ def parcel_layer(frame: gpd.GeoDataFrame, *, lang: str = "zh", basemap: str = "n
         frame = shift_gdf(frame, to=basemap_datum(basemap))
     group = folium.FeatureGroup(name=_t(lang, f"园区 ({len(frame):,})", f"Parks ({len(frame):,})"))
     if len(frame):
-        folium.GeoJson(
-            frame[["id", "_colour", "_radius", "_tip", "geometry"]],
-            marker=folium.CircleMarker(radius=RADIUS_MIN, fill=True),
-            style_function=lambda f: {
-                "color": f["properties"]["_colour"],
-                "fillColor": f["properties"]["_colour"],
-                "fillOpacity": 0.6,
-                "weight": 2,
-                "radius": f["properties"]["_radius"],
-            },
-            tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
-        ).add_to(group)
+        _park_geojson(frame[["id", "_colour", "_radius", "_tip", "geometry"]]).add_to(group)
     return group
+
+
+def _park_geojson(frame: gpd.GeoDataFrame, popup: folium.GeoJsonPopup | None = None) -> folium.GeoJson:
+    """Parks drawn in their status colour (``_colour``), points as circles of ``_radius``, with ``_tip``."""
+    return folium.GeoJson(
+        frame,
+        marker=folium.CircleMarker(radius=RADIUS_MIN, fill=True),
+        style_function=lambda f: {
+            "color": f["properties"]["_colour"],
+            "fillColor": f["properties"]["_colour"],
+            "fillOpacity": 0.6,
+            "weight": 2,
+            "radius": f["properties"]["_radius"],
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+        popup=popup,
+    )
 
 
 def view_layer(

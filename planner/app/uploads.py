@@ -23,20 +23,22 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner.app.session import commit_edit, current_user
 from planner.core.access import ANONYMOUS, check_change
-from planner.core.changes import RegisterChanges
+from planner.core.changes import RegisterChanges, apply_delta
 from planner.core.geo import M2_PER_WAN, area_m2
 from planner.core.plan import Plan
-from planner.core.register import Register
+from planner.core.register import Register, rows_near
 from planner.errors import AccessDenied, PlannerError
 from planner.i18n import field_label, labels, place_label
 from planner.io.ingest import (
     SUPPORTED_SUFFIXES,
     ImportPreview,
     confirm_import,
+    import_delta,
     parse_crs_option,
     preview_import,
 )
@@ -290,9 +292,11 @@ def preview_denied(state: MutableMapping[str, Any], preview: ImportPreview) -> A
     if not preview.ok or len(preview.parks) == 0:
         return None
     user = current_user(state) or ANONYMOUS
-    try:
-        after = confirm_import(preview, state["register"], state["plan"])
-        check_change(user, state["register"], after, state["plan"])
+    try:  # the rights of the change's rows only, as the store checks them (not a whole-register diff)
+        delta = import_delta(preview, state["register"], state["plan"])
+        ch = delta.changes
+        near = rows_near(state["register"], np.empty((0, 4)), ch.parks.touched, ch.allocations.touched)
+        check_change(user, near, apply_delta(near, delta), state["plan"], changes=ch)
     except AccessDenied as err:
         return err
     except PlannerError:  # the register refuses the parks: the confirm will say so

@@ -15,10 +15,12 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from planner.cli.accounts import add_account_command
@@ -52,7 +54,7 @@ from planner.io.export import (
 from planner.io.ingest import (
     ImportPreview,
     ImportRefused,
-    confirm_import,
+    import_delta,
     parse_crs_option,
     preview_import,
 )
@@ -268,24 +270,34 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Preview a file of parks; unless --dry-run, save them into the store as a new version."""
+    """Preview a file of parks; unless --dry-run, save them into the store as a new version.
+
+    The register is not read: the preview and the change are checked against the stored rows
+    near the incoming parks and those with their ids (``Store.near``: the store's spatial and key
+    indexes), and the store writes only the new rows."""
     plan = load_plan(args.plan)
     store = cli_store(args, plan)
     user = None if args.dry_run else signed_in(args, store)  # no preview work for a wrong password
-    register, loaded = store.load(args.scenario)
+    loaded = store.version(args.scenario)
+    near = partial(store.near, args.scenario, loaded.version)
     preview = preview_import(
-        Path(args.file), None, plan, register, crs=args.crs, accept_repairs=args.accept_repairs
+        Path(args.file), None, plan, near, crs=args.crs, accept_repairs=args.accept_repairs
     )
-    imported = False
+    delta = None
     if preview.ok:
         try:
-            new_register = confirm_import(preview, register, plan)
-        except ValidationError as exc:  # the register's own rules, checked again on add
+            rows = near(  # what import_delta needs: the stored rows with the incoming ids
+                np.empty((0, 4)),
+                preview.parks["id"].astype(str).tolist(),
+                preview.allocations["allocation_id"].astype(str).tolist(),
+            )
+            delta = import_delta(preview, rows, plan)
+        except ValidationError as exc:  # the register's own rules, checked on the incoming rows
             preview = replace(
                 preview, problems=[replace(p, code=p.code or "register_rule") for p in exc.problems]
             )
-            new_register = register
     saved = None
+    imported = False
     if not preview.ok and not args.dry_run and user is not None:  # refused before the store: recorded
         store.record_refusal(
             ImportRefused(preview.problems, what=f"import {preview.file}"),
@@ -294,15 +306,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             scenario=args.scenario,
             expected_version=loaded.version,
         )
-    if preview.ok and not args.dry_run and user is not None:
+    if delta is not None and preview.ok and not args.dry_run and user is not None:
         comment = args.comment or f"导入 import {preview.file} ({len(preview.parks)} parks)"
-        saved = store.save(  # the change against the version just loaded: computed once, not read again
-            new_register,
+        saved = store.save_change(  # only the new rows: validated, rights checked and written by the store
+            delta,
             user=user,
             comment=comment,
             scenario=args.scenario,
             expected_version=loaded.version,
-            base=register,
         )
         imported = True
     if args.json:

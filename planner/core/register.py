@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio.errors
+import shapely
 
 from planner.core import rules
 from planner.core.geo import WGS84
@@ -385,6 +386,35 @@ def validate_touched(
         for aid, pid in zip(dependants["allocation_id"], dependants["park_id"], strict=True)
     ]
     return problems
+
+
+# The stored rows a change of a few parks is checked against (an import's duplicates): the parks
+# whose envelope meets one of ``boxes`` (rows of WGS84 minx, miny, maxx, maxy) or whose id is one
+# of ``park_ids``, and the allocations whose id is one of ``allocation_ids``. :func:`rows_near`
+# answers it from a register in memory; ``planner.store.service.Store.near`` from the store's indexes.
+Nearby = Callable[[np.ndarray, Sequence[str], Sequence[str]], Register]
+
+
+def rows_near(
+    register: Register, boxes: np.ndarray, park_ids: Sequence[str] = (), allocation_ids: Sequence[str] = ()
+) -> Register:
+    """The rows of ``register`` near a change (see :data:`Nearby`): one bulk spatial-index query."""
+    parks = register.parks
+    hit = np.zeros(len(parks), dtype=bool)
+    if len(park_ids) and len(parks):  # as objects: a hash look-up (an Arrow string isin is slow)
+        hit |= pd.Series(parks["id"].to_numpy(dtype=object)).isin(list(park_ids)).to_numpy(dtype=bool)
+    b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    if len(b) and len(parks):
+        hit[parks.sindex.query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))[1]] = True
+    allocs = register.allocations
+    taken = (
+        pd.Series(allocs["allocation_id"].to_numpy(dtype=object))
+        .isin(list(allocation_ids))
+        .to_numpy(dtype=bool)
+        if len(allocation_ids)
+        else np.zeros(len(allocs), dtype=bool)
+    )
+    return Register(parks[hit], allocs[taken], register.quotas.iloc[:0])
 
 
 def add_parks(

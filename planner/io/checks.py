@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 
 from planner.core import rules
 from planner.core.assign import assign_districts, owner_district
@@ -22,10 +24,12 @@ from planner.core.register import (
     PARK_COLUMNS,
     STATUS_LABELS,
     TEXT_COLUMNS,
+    Nearby,
     Register,
     conform_parks,
     normalise_status,
     normalise_year,
+    rows_near,
 )
 from planner.core.values import (
     ONE_LINE_FIELDS,
@@ -466,18 +470,48 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
     parks.loc[undeclared[undeclared].index, "district_code"] = owner[undeclared]
 
 
+def near_boxes(geoms: gpd.GeoSeries, plan: Plan, margin_m: float = DUPLICATE_POINT_M) -> np.ndarray:
+    """The search windows of incoming parks (WGS84 minx, miny, maxx, maxy rows): each shape's
+    envelope grown by ``margin_m`` metres, measured in the plan's metric CRS. A register park that can
+    be a duplicate of one (nearly the same footprint, a point within ``DUPLICATE_POINT_M``) has its
+    envelope meet its window; missing and empty shapes get none. Only envelope corners are
+    projected (a shape lies in its envelope; over a park's extent the projection bends an
+    envelope's edge by millimetres, well inside the margin)."""
+    g = geoms.values
+    b = shapely.bounds(g[~(shapely.is_missing(g) | shapely.is_empty(g))])
+    b = b[np.isfinite(b).all(axis=1)]
+    if not len(b):
+        return np.empty((0, 4))
+    to_metric = Transformer.from_crs(WGS84, plan.metric_crs, always_xy=True)
+    to_wgs84 = Transformer.from_crs(plan.metric_crs, WGS84, always_xy=True)
+    corners_x = np.stack([b[:, 0], b[:, 2], b[:, 2], b[:, 0]], axis=1)
+    corners_y = np.stack([b[:, 1], b[:, 1], b[:, 3], b[:, 3]], axis=1)
+    x, y = to_metric.transform(corners_x, corners_y)
+    x0, x1 = x.min(axis=1) - margin_m, x.max(axis=1) + margin_m
+    y0, y1 = y.min(axis=1) - margin_m, y.max(axis=1) + margin_m
+    lon, lat = to_wgs84.transform(np.stack([x0, x1, x1, x0], axis=1), np.stack([y0, y0, y1, y1], axis=1))
+    out = np.stack([lon.min(axis=1), lat.min(axis=1), lon.max(axis=1), lat.max(axis=1)], axis=1)
+    return out[np.isfinite(out).all(axis=1)]  # a shape the metric CRS cannot hold is no register park's
+
+
 def _check_register(
     parks: gpd.GeoDataFrame,
     plan: Plan,
-    register: Register,
+    register: Register | Nearby,
     place: Any,
     c: _Collector,
     *,
     located: bool = True,
 ) -> None:
-    """Parks already in the register: same id, or a near-identical footprint."""
+    """Parks already in the register: same id, or a near-identical footprint. Only the register's
+    rows near the incoming parks are read and compared (:data:`planner.core.register.Nearby`: a
+    register in memory through its spatial index, or a store through its own)."""
     ids = parks["id"]
-    for i in np.flatnonzero(ids.isin(register.parks["id"]).to_numpy()):
+    nearby: Nearby = register if callable(register) else partial(rows_near, register)
+    look = located and (callable(register) or len(register.parks) > 0)  # nothing to look for in none
+    boxes = near_boxes(parks.geometry, plan) if look else np.empty((0, 4))
+    near = nearby(boxes, ids.astype(str).tolist(), ())
+    for i in np.flatnonzero(ids.isin(near.parks["id"]).to_numpy()):
         c.error(
             "existing_id", place(i, ids.iloc[i]), "id", f"编号已在登记册中: {ids.iloc[i]}",
             f"id already in the register: {ids.iloc[i]}",
@@ -485,7 +519,7 @@ def _check_register(
     if not located:
         return
     mine = parks.geometry.values
-    theirs = register.parks.geometry.values
+    theirs = near.parks.geometry.values
     ok_mine = ~(shapely.is_missing(mine) | shapely.is_empty(mine)) & shapely.is_valid(mine)
     ok_theirs = ~(shapely.is_missing(theirs) | shapely.is_empty(theirs)) & shapely.is_valid(theirs)
     if not ok_mine.any() or not ok_theirs.any():
@@ -494,7 +528,7 @@ def _check_register(
         plan.metric_crs
     )
     b = gpd.GeoDataFrame(
-        {"rid": register.parks["id"].to_numpy()[ok_theirs]}, geometry=theirs[ok_theirs], crs=WGS84
+        {"rid": near.parks["id"].to_numpy()[ok_theirs]}, geometry=theirs[ok_theirs], crs=WGS84
     ).to_crs(plan.metric_crs)
     pairs = gpd.sjoin(a, b.set_geometry(b.buffer(DUPLICATE_POINT_M)), predicate="intersects")
     if pairs.empty:

@@ -48,19 +48,22 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from planner.core.changes import Delta, RegisterChanges, TableChanges, apply_delta
 from planner.core.geo import (
     WGS84,
 )
 from planner.core.plan import Plan
 from planner.core.register import (
     ALLOCATION_COLUMNS,
+    Nearby,
     Register,
     add_parks,
     conform_allocations,
     conform_parks,
-    replace_allocations,
+    rows_near,
+    validate_allocations,
 )
-from planner.errors import PlannerError, Problem
+from planner.errors import PlannerError, Problem, ValidationError
 from planner.io.allocations import allocation_columns, build_allocations, fill_footprint_areas
 from planner.io.checks import (
     _build_parks,
@@ -94,6 +97,7 @@ __all__ = [
     "ImportPreview",
     "ImportRefused",
     "confirm_import",
+    "import_delta",
     "match_header",
     "parse_area",
     "parse_crs_option",
@@ -189,7 +193,7 @@ def preview_import(
     source: str | Path | bytes | BinaryIO,
     filename: str | None,
     plan: Plan,
-    register: Register,
+    register: Register | Nearby,
     *,
     crs: str | CRS | None = None,
     accept_repairs: bool = False,
@@ -200,6 +204,9 @@ def preview_import(
     suffix picks the reader). ``crs``: None (as the file declares; plain lon/lat is WGS84),
     ``"wgs84"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"`` (for files that declare nothing).
     ``accept_repairs``: use the repaired shape for invalid (self-intersecting) geometries.
+    ``register``: the register the parks would join, or what finds its rows near them
+    (:data:`planner.core.register.Nearby`, e.g. ``partial(store.near, scenario, version)``): only
+    the rows near the incoming parks, and those with their ids, are compared.
 
     Never raises for a file, however crafted: every reason it cannot be used is a problem with its
     place (only a wrong ``PLANNER_MAX_*`` setting of the server raises :class:`PlannerError`).
@@ -235,7 +242,7 @@ def _preview(
     tmp: Path,
     c: _Collector,
     plan: Plan,
-    register: Register,
+    register: Register | Nearby,
     option: str | CRS | None,
     accept_repairs: bool,
 ) -> ImportPreview:
@@ -311,25 +318,50 @@ def _preview(
     )  # fmt: skip
 
 
+def import_delta(preview: ImportPreview, near: Register, plan: Plan) -> Delta:
+    """The change an import makes (its parks and allocations added), checked like
+    :func:`confirm_import`; raises :class:`ImportRefused` or ``ValidationError``.
+
+    ``near`` holds the register's rows the import can meet: at least the parks with the incoming
+    ids and the allocations with the incoming allocation ids (a whole register will do, and
+    ``planner.store.service.Store.near`` reads just those rows). An incoming allocation whose id
+    is taken gets ``<park id>-i1``. Only the incoming rows are validated: the register was valid.
+    """
+    place = f"import {preview.file}"
+    if preview.problems:
+        raise ImportRefused(preview.problems, what=place)
+    if preview.parks.empty:
+        raise ImportRefused(
+            [Problem(preview.file, "", "没有可导入的园区", "no parks to import", "empty")], what=place
+        )
+    incoming = conform_allocations(preview.allocations.copy())
+    ids = preview.parks["id"].astype(str).tolist()  # of a whole register, only the rows they name
+    near = rows_near(near, np.empty((0, 4)), ids, incoming["allocation_id"].astype(str).tolist())
+    parks = add_parks(
+        Register(near.parks, near.allocations.iloc[:0], near.quotas), preview.parks, plan, place=place
+    ).parks.iloc[len(near.parks) :]
+    clash = incoming["allocation_id"].isin(near.allocations["allocation_id"])
+    incoming.loc[clash, "allocation_id"] = incoming.loc[clash, "park_id"] + "-i1"
+    problems = validate_allocations(incoming, parks, plan, place=place)
+    if problems:
+        raise ValidationError(problems, what=place)
+    rows = Register(
+        gpd.GeoDataFrame(parks.reset_index(drop=True), geometry="geometry", crs=WGS84),
+        incoming[ALLOCATION_COLUMNS].reset_index(drop=True),
+        near.quotas.iloc[:0],
+    )
+    changes = RegisterChanges(
+        TableChanges(added=rows.parks["id"].astype(str).tolist()),
+        TableChanges(added=rows.allocations["allocation_id"].astype(str).tolist()),
+        TableChanges(),
+    )
+    return Delta(changes, rows)
+
+
 def confirm_import(preview: ImportPreview, register: Register, plan: Plan) -> Register:
     """A new register with the previewed parks added; raises :class:`ImportRefused` on any problem.
 
-    The register passed in is never modified (registers are immutable; ``add_parks`` returns a
-    new one and checks everything again).
+    The register passed in is never modified (registers are immutable): the change is
+    :func:`import_delta` (the incoming rows checked), applied to it.
     """
-    if preview.problems:
-        raise ImportRefused(preview.problems, what=f"import {preview.file}")
-    if preview.parks.empty:
-        raise ImportRefused(
-            [Problem(preview.file, "", "没有可导入的园区", "no parks to import", "empty")],
-            what=f"import {preview.file}",
-        )
-    added = add_parks(register, preview.parks, plan, place=f"import {preview.file}")
-    if preview.allocations.empty:
-        return added
-    incoming = preview.allocations.copy()
-    taken = set(register.allocations["allocation_id"])
-    clash = incoming["allocation_id"].isin(taken)
-    incoming.loc[clash, "allocation_id"] = incoming.loc[clash, "park_id"] + "-i1"
-    combined = pd.concat([register.allocations, incoming[ALLOCATION_COLUMNS]], ignore_index=True)
-    return replace_allocations(added, combined, plan, place=f"import {preview.file}")
+    return apply_delta(register, import_delta(preview, register, plan))

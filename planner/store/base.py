@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from planner.core.changes import Delta
@@ -106,6 +108,9 @@ class Backend(Protocol):
     def read_keys(
         self, scenario: str, version: int, table: str, column: str, values: list[str]
     ) -> pd.DataFrame: ...  # the rows of ``table`` at ``version`` whose ``column`` is one of ``values``
+    def read_near(
+        self, scenario: str, version: int, boxes: np.ndarray
+    ) -> gpd.GeoDataFrame: ...  # the parks at ``version`` whose envelope meets a box (the spatial index)
     def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]: ...
     def park_history(self, scenario: str, park_id: str) -> pd.DataFrame: ...
     def write(

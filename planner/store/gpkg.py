@@ -65,6 +65,10 @@ _VERSION_COLUMNS = [
     ("base_version", "INTEGER"),
 ]
 _CHUNK = 500  # keys per IN (...) list
+# An SQLite R*Tree of every parks row's envelope (WGS84, by fid): the store's spatial index, so the
+# rows near an import are found without reading the register (not a GeoPackage rtree extension:
+# only this program writes the rows, and it keeps the index with them).
+BOUNDS = "parks_bounds"
 AUDIT_COLUMNS = ["time", "user", "role", "action", "scenario", "version", "outcome", "detail"]
 
 _GPKG_DDL = """
@@ -175,6 +179,8 @@ class GeoPackageBackend:
                 if new:
                     con.execute("INSERT INTO store_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 self.legacy = self._check_schema(con)
+                if not self.legacy and BOUNDS not in tables and not new:
+                    self._create_bounds(con)
         except sqlite3.DatabaseError as exc:
             raise _refuse(
                 self.path, "无法作为 SQLite/GeoPackage 打开", f"cannot be opened as a planner store ({exc})"
@@ -281,6 +287,35 @@ class GeoPackageBackend:
             con.execute(f"CREATE INDEX {table}_from ON {table} (scenario, v_from)")
             con.execute(f"CREATE INDEX {table}_to ON {table} (scenario, v_to)")
             con.execute(f"CREATE INDEX {table}_key ON {table} (scenario, {_q(KEYS[table])})")
+        GeoPackageBackend._create_bounds(con)
+
+    @staticmethod
+    def _create_bounds(con: sqlite3.Connection) -> None:
+        """The parks rows' envelopes as an R*Tree, filled from the rows already stored (a store
+        written before the index had none: made once, on open)."""
+        con.execute(f"DROP TABLE IF EXISTS {BOUNDS}")
+        con.execute(f"CREATE VIRTUAL TABLE {BOUNDS} USING rtree(id, minx, maxx, miny, maxy)")
+        rows = con.execute("SELECT fid, geom FROM parks").fetchall()
+        if rows:
+            fids, blobs = zip(*rows, strict=True)
+            GeoPackageBackend._index_bounds(con, np.asarray(fids), from_gpkg_blobs(list(blobs)))
+
+    @staticmethod
+    def _index_bounds(con: sqlite3.Connection, fids: np.ndarray, geoms: np.ndarray) -> None:
+        """Put the envelopes of ``geoms`` (rows ``fids``) in the R*Tree; no shape, no entry."""
+        b = shapely.bounds(geoms)
+        ok = ~np.isnan(b).any(axis=1)
+        con.executemany(
+            f"INSERT INTO {BOUNDS} VALUES (?, ?, ?, ?, ?)",
+            zip(
+                fids[ok].tolist(),
+                b[ok, 0].tolist(),
+                b[ok, 2].tolist(),
+                b[ok, 1].tolist(),
+                b[ok, 3].tolist(),
+                strict=True,
+            ),
+        )
 
     @staticmethod
     def _columns(con: sqlite3.Connection, table: str) -> list[str]:
@@ -370,6 +405,23 @@ class GeoPackageBackend:
         if table == "parks":
             return self._parks(frame)
         return conform_allocations(frame) if table == "allocations" else conform_quotas(frame)
+
+    def read_near(self, scenario: str, version: int, boxes: np.ndarray) -> gpd.GeoDataFrame:
+        """The parks at ``version`` whose envelope meets one of ``boxes`` (rows of WGS84 minx, miny,
+        maxx, maxy): one query through the R*Tree, reading only those rows (conformed)."""
+        names = [c for c, _ in COLUMNS["parks"]] + ["geom"]
+        with self._connect() as con:
+            con.execute("CREATE TEMP TABLE near_boxes (minx REAL, miny REAL, maxx REAL, maxy REAL)")
+            con.executemany("INSERT INTO near_boxes VALUES (?, ?, ?, ?)", np.asarray(boxes, float).tolist())
+            frame = pd.read_sql_query(
+                f"SELECT {', '.join(map(_q, names))} FROM parks WHERE fid IN (SELECT r.id FROM near_boxes q "
+                f"JOIN {BOUNDS} r ON r.minx <= q.maxx AND r.maxx >= q.minx AND r.miny <= q.maxy "
+                "AND r.maxy >= q.miny) AND scenario = ? AND v_from <= ? AND (v_to IS NULL OR v_to > ?) "
+                "ORDER BY pos, fid",
+                con,
+                params=(scenario, version, version),
+            )
+        return self._parks(frame)
 
     def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]:
         """Per table, the keys that versions ``since < v <= upto`` added, changed or removed, with
@@ -473,14 +525,21 @@ class GeoPackageBackend:
             pos = [places[k] if k in places else next(new) for k in keys]
             names = ["scenario", "v_from", "pos", *(c for c, _ in COLUMNS[table])]
             cols = [[scenario] * len(frame), [number] * len(frame), pos, *self._rows(frame, table)]
-            if table == "parks":
-                names.append("geom")
-                cols.append(to_gpkg_blobs(np.asarray(frame.geometry.values, dtype=object)))
+            if table == "parks":  # fids given, so the spatial index can name the new rows
+                geoms = np.asarray(frame.geometry.values, dtype=object)
+                top_fid = con.execute(
+                    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'parks'), 0), "
+                    "coalesce((SELECT max(fid) FROM parks), 0))"
+                ).fetchone()[0]
+                fids = np.arange(top_fid + 1, top_fid + 1 + len(frame))
+                names += ["geom", "fid"]
+                cols += [to_gpkg_blobs(geoms), fids.tolist()]
             con.executemany(
                 f"INSERT INTO {table} ({', '.join(map(_q, names))}) VALUES ({', '.join('?' * len(names))})",
                 zip(*cols, strict=True),
             )
             if table == "parks":
+                self._index_bounds(con, fids, geoms)
                 self._extend_bounds(con, frame)
 
     def _version_row(self, con: sqlite3.Connection, v: Version) -> None:

@@ -15,6 +15,7 @@ import io
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import psycopg2
 import shapely
@@ -296,6 +297,25 @@ class PostgisBackend:
                 return conform_parks(self._parks(con, f"SELECT {_cols(names)}, geom FROM parks{where}", p))
             frame = pd.read_sql(sa.text(f"SELECT {_cols(names)} FROM {table}{where}"), con, params=p)
         return conform_allocations(frame) if table == "allocations" else conform_quotas(frame)
+
+    def read_near(self, scenario: str, version: int, boxes: np.ndarray) -> gpd.GeoDataFrame:
+        """The parks at ``version`` whose envelope meets one of ``boxes`` (rows of WGS84 minx, miny,
+        maxx, maxy): one query through the GiST index, reading only those rows (conformed)."""
+        names = [c for c, _ in COLUMNS["parks"]]
+        b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        p = {
+            "s": scenario,
+            "v": version,
+            **{k: b[:, i].tolist() for i, k in enumerate(("x0", "y0", "x1", "y1"))},
+        }
+        sql = (
+            f"SELECT {_cols(names)}, geom FROM parks{self._VALID} AND fid IN (SELECT p.fid FROM "
+            "unnest(CAST(:x0 AS float8[]), CAST(:y0 AS float8[]), CAST(:x1 AS float8[]), CAST(:y1 AS float8[])) "
+            "AS q(x0, y0, x1, y1) JOIN parks p ON p.geom && ST_MakeEnvelope(q.x0, q.y0, q.x1, q.y1, 4326)) "
+            "ORDER BY pos, fid"
+        )
+        with self.engine.connect() as con:
+            return conform_parks(self._parks(con, sql, p))
 
     def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]:
         """Per table, the keys versions ``since < v <= upto`` added, changed or removed, with the

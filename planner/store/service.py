@@ -23,10 +23,12 @@ import contextlib
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from confusable_homoglyphs import categories, confusables
 
@@ -445,6 +447,40 @@ class Store:
         """The register of a scenario's version (the latest when ``version`` is None) and its record."""
         v = self.version(scenario, version)
         return self.backend.read(scenario, v.version), v
+
+    def near(
+        self,
+        scenario: str,
+        version: int,
+        boxes: np.ndarray,
+        park_ids: Sequence[str] = (),
+        allocation_ids: Sequence[str] = (),
+    ) -> Register:
+        """The rows of a version near a change of a few parks (an import): the parks whose envelope
+        meets one of ``boxes`` (WGS84 minx, miny, maxx, maxy rows) or whose id is one of
+        ``park_ids``, the allocations whose id is one of ``allocation_ids`` (no quotas). Read
+        through the store's spatial and key indexes, never the whole register; the same rows
+        :func:`planner.core.register.rows_near` finds in a register in memory."""
+        v = self.version(scenario, version).version
+        b = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        frames = [self.backend.read_near(scenario, v, b)] if len(b) else []
+        ids = sorted({str(k) for k in park_ids if "\x00" not in str(k)})
+        if ids:
+            frames.append(self.backend.read_keys(scenario, v, "parks", "id", ids))
+        empty = empty_register()
+        parks = (
+            gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=WGS84)
+            if len(frames) > 1
+            else (frames[0] if frames else empty.parks)
+        )
+        parks = parks.drop_duplicates("id").reset_index(drop=True)
+        aids = sorted({str(k) for k in allocation_ids if "\x00" not in str(k)})
+        allocations = (
+            self.backend.read_keys(scenario, v, "allocations", "allocation_id", aids)
+            if aids
+            else empty.allocations
+        )
+        return Register(parks, allocations, empty.quotas)
 
     def history(self, scenario: str = MAIN) -> pd.DataFrame:
         """One row a version, newest first: version, action, author, role, time, comment, changes,
