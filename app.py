@@ -126,7 +126,7 @@ with header:
 with right:
     st.subheader(t("主要问题", "Most serious findings"))
     warnings = (
-        mon.warnings if target is not None else []
+        mon.warnings_table if target is not None else []
     )  # as of the date (a plan without the space target: none)
     findings = pd.concat(  # the early warnings as of the date first, then the register's findings
         [findings_frame(warnings), check_findings(plan, register)], ignore_index=True

@@ -22,7 +22,7 @@ from planner.app.session import (
 from planner.app.text import md
 from planner.core.capacity import capacity_report
 from planner.core.editing import park_of_item
-from planner.core.findings import SEVERITIES, check_findings, findings_frame
+from planner.core.findings import SEVERITIES, check_findings
 from planner.core.geo import M2_PER_WAN, fmt_m2
 from planner.core.register import set_quotas
 from planner.errors import PlannerError
@@ -184,7 +184,7 @@ with right:
 
 st.subheader(t("检查结果", "Findings"))
 findings = pd.concat(  # the early warnings as of the date, then the register's findings
-    [findings_frame(mon.warnings), check_findings(plan, register)], ignore_index=True
+    [mon.warnings_table, check_findings(plan, register)], ignore_index=True
 )
 f1, f2, f3 = st.columns([1, 2, 2])
 severities = f1.multiselect(

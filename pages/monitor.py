@@ -18,7 +18,6 @@ from planner.app.monitoring import (
 )
 from planner.app.session import current_user, fmt_wan, state_store
 from planner.core.access import may
-from planner.core.findings import findings_frame
 from planner.core.geo import fmt_m2
 from planner.core.indicators import CONFIDENCE, INDICATOR_COLUMNS, INDICATOR_LABELS, indicator_targets
 from planner.core.register import STATUS_LABELS
@@ -76,7 +75,7 @@ st.dataframe(
 
 st.subheader(t("预警", "Early warnings"))
 st.dataframe(  # severity, item and kind as labels (planner.app.labels), never codes
-    findings_table(plan, register, findings_frame(mon.warnings), lang), hide_index=True, placeholder="—"
+    findings_table(plan, register, mon.warnings_table, lang), hide_index=True, placeholder="—"
 )
 
 st.subheader(t("评估报告", "Evaluation report"))

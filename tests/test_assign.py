@@ -140,3 +140,30 @@ def test_import_fills_an_undeclared_district_by_the_same_rule(plan, seed_registe
     # inside: the district it lies in; just outside and declaring none: no district (nothing to fall back on)
     assert preview.parks["district_code"].tolist() == [FUTIAN, ""]
     assert park_districts(preview.parks, plan).tolist() == [FUTIAN, ""]
+
+
+def test_parcels_settled_by_the_district_grid_match_their_exact_areas(plan):
+    """Small squares over the whole city (most settled from their bounds by the grid of cells a
+    district contains, the others by the polygons): each gets the district holding most of its
+    area, computed here square by square against the district polygons."""
+    from planner.core.assign import _districts_metric, _in_whole_cells, geo_assign
+
+    districts = plan.district_polygons.to_crs(plan.metric_crs)
+    polys, codes = np.asarray(districts.geometry.values), districts["code"].to_numpy()
+    x0, y0, x1, y1 = shapely.total_bounds(polys)
+    xs, ys = np.meshgrid(np.arange(x0, x1, 730.0), np.arange(y0, y1, 730.0))
+    x, y = xs.ravel(), ys.ravel()
+    squares = shapely.box(x, y, x + 180.0, y + 120.0)
+    squares = squares[shapely.STRtree(polys).query(squares, predicate="intersects")[0]]
+    squares = squares[np.unique(shapely.STRtree(squares).query(polys, predicate="intersects")[1])]
+    by_grid, _ = _in_whole_cells(squares, _districts_metric(plan))
+    assert len(by_grid) > len(squares) / 2  # the grid settles most of them
+
+    got = geo_assign(squares, plan)
+    s_i, d_i = shapely.STRtree(polys).query(squares, predicate="intersects")
+    area = shapely.area(shapely.intersection(squares[s_i], polys[d_i]))
+    share = pd.DataFrame({"s": s_i, "code": codes[d_i], "share": area / shapely.area(squares[s_i])})
+    best = share.sort_values(["s", "share"], ascending=[True, False]).drop_duplicates("s").set_index("s")
+    assert got["geo_district_code"].tolist() == best["code"].reindex(range(len(squares))).tolist()
+    np.testing.assert_allclose(got["geo_share"], best["share"].reindex(range(len(squares))), rtol=1e-9)
+    assert (got.loc[by_grid, "geo_share"] == 1.0).all()

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from planner.app.session import acting_user, state_store
-from planner.core.history import Figures, Recorded, trend_frame, versions_of
+from planner.core.history import Figures, Recorded, row_history, trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, read_indicator_csv, target_status
 from planner.core.monitor import Monitor, monitor, today
 from planner.core.plan import Plan, load_plan
@@ -38,12 +38,12 @@ def session_history(state: MutableMapping[str, Any], plan: Plan) -> list[tuple[R
 
 def session_monitor(state: MutableMapping[str, Any], plan: Plan, register) -> Monitor:
     """The working register's monitor as of the session's date: statuses as recorded then and
-    staleness from the saved history."""
+    staleness from the saved history (the store's row history: one query per table)."""
     return monitor(
         plan,
         register,
         as_of(state),
-        history=[r for r, _ in session_history(state, plan)],
+        history=row_history(state_store(state), state.get("scenario", MAIN)),
         stale_months=stale_months(),
     )
 

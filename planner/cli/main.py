@@ -241,14 +241,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         }
         out |= findings_json(findings, args.findings == "all")
         first = None if args.findings == "all" else FIRST_ROWS  # the monitor's lists cut the same way
-        out |= monitor_json(args, plan, store, register, first)  # as of --as-of (today): phase, warnings
+        out |= monitor_json(
+            args, plan, store, register, first, result
+        )  # as of --as-of (today): phase, warnings
         jsontext.dump(out, sys.stdout, ensure_ascii=False, indent=1, default=str)
         print()
     else:
         shown = findings if args.findings == "all" else findings.groupby("code", sort=False).head(FIRST_ROWS)
         _print_report(report, findings, shown, plan.title_zh)
         _print_targets(target_table(plan, register, report))
-        print_monitor(args, plan, store, register)
+        print_monitor(args, plan, store, register, result)
         _print_areas(plan)
     return EXIT_OK
 

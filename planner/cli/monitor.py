@@ -21,7 +21,7 @@ from planner.cli.store import (
     stored_register,
 )
 from planner.core.geo import fmt_m2
-from planner.core.history import trend_frame, versions_of
+from planner.core.history import row_history, trend_frame, versions_of
 from planner.core.indicators import INDICATOR_COLUMNS, met_text, read_indicator_csv, target_status
 from planner.core.monitor import Monitor, monitor, parse_date
 from planner.core.plan import Plan, load_plan
@@ -65,41 +65,53 @@ def add_as_of_arguments(parser: argparse.ArgumentParser, *, trend_flag: bool = T
         )
 
 
-def monitor_of(args: argparse.Namespace, plan: Plan, store: Store, register) -> tuple[Monitor, pd.DataFrame]:
-    """The monitor as of ``--as-of`` for the scenario's register, with its saved history, and the
-    trend (each version's figures, computed once per process: ``planner.core.history``)."""
-    rows = versions_of(store, getattr(args, "scenario", MAIN), plan)
+def monitor_of(
+    args: argparse.Namespace, plan: Plan, store: Store, register, result: Any = None
+) -> tuple[Monitor, pd.DataFrame]:
+    """The monitor as of ``--as-of`` for the scenario's register, with its saved history (the
+    store's row history: one query per table, ``planner.core.history.row_history``), and with
+    ``--trend`` the trend (each version's figures, computed once per process). ``result``: the
+    check of ``register`` (``planner.core.checking.CheckResult``) whose report and allocation table
+    the monitor reuses."""
+    scenario = getattr(args, "scenario", MAIN)
     mon = monitor(
         plan,
         register,
         args.as_of,
-        history=[r for r, _ in rows],
+        history=row_history(store, scenario),
         stale_months=stale_months(args.stale_months),
+        report=None if result is None else result.report,
+        table=None if result is None else result.alloc_table,
     )
-    return mon, trend_frame(rows)
+    if not getattr(args, "trend", False):
+        return mon, trend_frame([])
+    return mon, trend_frame(versions_of(store, scenario, plan))
 
 
 def monitor_json(
-    args: argparse.Namespace, plan: Plan, store: Store, register, first: int | None = None
+    args: argparse.Namespace,
+    plan: Plan,
+    store: Store,
+    register,
+    first: int | None = None,
+    result: Any = None,
 ) -> dict[str, Any]:
     """The keys ``check --json`` adds: ``monitor``, and ``trend`` with ``--trend``. ``first``: the
     monitor's per-allocation lists cut to their first rows (warnings: the first of each code), with
-    ``warnings_total``, ``warnings_by_code`` and ``slipped_total``."""
-    mon, trend = monitor_of(args, plan, store, register)
+    ``warnings_total``, ``warnings_by_code`` and ``slipped_total``. ``result``: as :func:`monitor_of`."""
+    mon, trend = monitor_of(args, plan, store, register, result)
     counts: dict[str, Any] = {}
     if first is not None:
-        by_code: dict[str, int] = {}
-        shown = []
-        for w in mon.warnings:
-            by_code[w.code] = by_code.get(w.code, 0) + 1
-            if by_code[w.code] <= first:
-                shown.append(w)
+        table = mon.warnings_table
+        by_code = table["code"].value_counts(sort=False)
         counts = {
-            "warnings_total": len(mon.warnings),
-            "warnings_by_code": by_code,
+            "warnings_total": len(table),
+            "warnings_by_code": {str(k): int(by_code[k]) for k in table["code"].drop_duplicates()},
             "slipped_total": len(mon.slipped),
         }
-        mon = replace(mon, warnings=shown, slipped=mon.slipped.head(first))
+        mon = replace(
+            mon, warnings_table=table.groupby("code", sort=False).head(first), slipped=mon.slipped.head(first)
+        )
     out: dict[str, Any] = {"as_of": mon.as_of.isoformat(), "monitor": mon.to_dict() | counts}
     if args.trend:
         out["trend"] = {
@@ -109,9 +121,9 @@ def monitor_json(
     return out
 
 
-def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) -> None:
-    """The as-of lines of ``check`` (text)."""
-    mon, trend = monitor_of(args, plan, store, register)
+def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register, result: Any = None) -> None:
+    """The as-of lines of ``check`` (text); ``result``: as :func:`monitor_of`."""
+    mon, trend = monitor_of(args, plan, store, register, result)
     print(f"\n截至 As of {mon.as_of}: {mon.phase_text('zh')} / {mon.phase_text('en')}")
     if mon.phase == "ended":
         verdict = "达成 met" if mon.result_met else "未达成 not met"
@@ -130,9 +142,12 @@ def print_monitor(args: argparse.Namespace, plan: Plan, store: Store, register) 
             f"    {r['allocation_id']} {r['park_name']}: {fmt_m2(r['area_m2'])}, 应交付 due {r['delivery_year']}, "
             f"逾期 {r['days_late']} 天 days late"
         )
-    print(f"预警 Warnings ({len(mon.warnings)}):")
-    for f in mon.warnings:
-        print(f"  [{f.severity}] {f.code} {f.id}: {f.message}")
+    w = mon.warnings_table
+    print(f"预警 Warnings ({len(w)}):")
+    for sev, code, i, zh, en in zip(
+        w["severity"], w["code"], w["id"], w["message_zh"], w["message_en"], strict=True
+    ):
+        print(f"  [{sev}] {code} {i}: {zh} / {en}")
     if args.trend:
         print("趋势 Trend (按版本 by saved version):")
         for r in trend.to_dict("records"):

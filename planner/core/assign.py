@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.core.geo import project
 from planner.core.plan import Plan
 
 NEAR_M = 1000.0  # outside but this close: probably an estimated coordinate near a boundary
@@ -38,6 +39,7 @@ def geometry_key(geoms: np.ndarray) -> str:
 
 
 TILE_M = 2000.0  # district polygons cut into tiles this size: small prepared pieces, cheap intersections
+SUB = 4  # the grid of cells a district fills (a park there is inside it, from its bounds) is TILE_M / SUB
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class _Districts:
     tiles: np.ndarray
     tile_district: np.ndarray
     key: str
+    origin: tuple[float, float]  # the tile grid's lower-left corner
+    full: np.ndarray  # (rows, columns) of TILE_M / SUB cells: the district that contains the cell, else -1
 
 
 def _districts_key(plan: Plan) -> str:
@@ -58,9 +62,11 @@ def _districts_key(plan: Plan) -> str:
     return _districts_metric(plan).key
 
 
-def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float], np.ndarray]:
     """Each polygon cut by a ``TILE_M`` grid: the non-empty pieces and the polygon each belongs to
-    (clipped by rectangle, the fast way; a piece that comes out invalid is repaired)."""
+    (clipped by rectangle, the fast way; a piece that comes out invalid is repaired), the grid's
+    origin and, per cell of the grid ``SUB`` times finer, the polygon that wholly contains the cell
+    (-1: none, or two)."""
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     xs, ys = np.arange(x0, x1 + TILE_M, TILE_M), np.arange(y0, y1 + TILE_M, TILE_M)
     gx, gy = (g.ravel() for g in np.meshgrid(xs[:-1], ys[:-1]))
@@ -72,8 +78,26 @@ def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bad = ~shapely.is_valid(pieces)
     if bad.any():
         pieces[bad] = shapely.make_valid(pieces[bad])
-    keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
-    return pieces[keep], d_i[keep]
+    area = shapely.area(pieces)
+    keep = ~shapely.is_empty(pieces) & (area > 0)
+    # Which district fills each cell of a grid SUB times finer (a tile's sub-cell is filled when
+    # the tile is, or when the district's piece of it contains the sub-cell).
+    rows, cols = (len(ys) - 1) * SUB, (len(xs) - 1) * SUB
+    full = np.full((rows, cols), -1, dtype=np.int64)
+    t_r, t_c = np.divmod(b_i, len(xs) - 1)
+    sr, sc = (g.ravel() for g in np.meshgrid(np.arange(SUB), np.arange(SUB), indexing="ij"))
+    owner = np.repeat(np.flatnonzero(keep), SUB * SUB)
+    r = t_r[owner] * SUB + np.tile(sr, int(keep.sum()))
+    c = t_c[owner] * SUB + np.tile(sc, int(keep.sum()))
+    step = TILE_M / SUB
+    cells = shapely.box(x0 + c * step, y0 + r * step, x0 + (c + 1) * step, y0 + (r + 1) * step)
+    shapely.prepare(pieces[keep])
+    inside = shapely.contains(pieces[owner], cells)
+    taken = np.zeros((rows, cols), dtype=np.int64)
+    np.add.at(taken, (r[inside], c[inside]), 1)
+    full[r[inside], c[inside]] = d_i[owner[inside]]
+    full[taken > 1] = -1  # two districts claim it (overlapping polygons): never settled by the grid
+    return pieces[keep], d_i[keep], (float(x0), float(y0)), full
 
 
 def _districts_metric(plan: Plan) -> _Districts:
@@ -90,11 +114,18 @@ def _districts_metric(plan: Plan) -> _Districts:
     if hit is None:
         districts = plan.district_polygons[["code", "geometry"]].to_crs(plan.metric_crs)
         geoms = np.asarray(districts.geometry.values, dtype=object)
-        tiles, tile_district = _tiles(geoms)
+        tiles, tile_district, origin, full = _tiles(geoms)
         shapely.prepare(geoms)
         shapely.prepare(tiles)
         hit = _Districts(
-            geoms, districts["code"].astype(str).to_numpy(), shapely.STRtree(geoms), tiles, tile_district, key
+            geoms,
+            districts["code"].astype(str).to_numpy(),
+            shapely.STRtree(geoms),
+            tiles,
+            tile_district,
+            key,
+            origin,
+            full,
         )
         _DISTRICTS.clear()  # one plan at a time in practice; keep memory bounded
         _DISTRICTS[key] = hit
@@ -111,11 +142,32 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+def _in_whole_cells(geoms: np.ndarray, d: _Districts) -> tuple[np.ndarray, np.ndarray]:
+    """The geometries whose bounding box lies in at most 2 x 2 cells of the fine grid that one
+    district contains (no boundary near: wholly inside it, found from the bounds alone), and
+    those districts."""
+    b = shapely.bounds(geoms)
+    x0, y0 = d.origin
+    rows, cols = d.full.shape
+    step = TILE_M / SUB
+    with np.errstate(invalid="ignore"):
+        c0, c1 = np.floor((b[:, 0] - x0) / step), np.floor((b[:, 2] - x0) / step)
+        r0, r1 = np.floor((b[:, 1] - y0) / step), np.floor((b[:, 3] - y0) / step)
+        ok = (c0 >= 0) & (r0 >= 0) & (c1 < cols) & (r1 < rows) & (c1 - c0 <= 1) & (r1 - r0 <= 1)
+    idx = np.flatnonzero(ok)
+    c0, c1, r0, r1 = (v[idx].astype(np.int64) for v in (c0, c1, r0, r1))
+    district = d.full[r0, c0]
+    same = (district >= 0) & (d.full[r0, c1] == district) & (d.full[r1, c0] == district)
+    same &= d.full[r1, c1] == district
+    return idx[same], district[same]
+
+
 def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
     """The geometric part of :func:`assign_districts` for geometries already in the plan's metric
-    CRS (positional index): one bulk tree query per district (each prepared once) finds the parks
-    that touch it; a prepared ``contains_properly`` settles those wholly inside; only the few that
-    cross a boundary pay for an intersection; parks outside get their nearest district."""
+    CRS (positional index). Most parks lie in a grid cell that one district fills: their bounds
+    settle them. For the others, one bulk tree query per district (each prepared once) finds those
+    wholly inside (``contains_properly``); only the few that cross a boundary pay for an
+    intersection with the district's tiles; parks outside get their nearest district."""
     n = len(metric)
     d = _districts_metric(plan)
     geo_code = np.full(n, "", dtype=object)
@@ -127,10 +179,17 @@ def geo_assign(metric: np.ndarray, plan: Plan) -> pd.DataFrame:
     loc_idx = np.flatnonzero(located)
     if len(loc_idx):
         geoms = metric[loc_idx]
-        tree = shapely.STRtree(geoms)
-        # Most parks lie wholly inside one district: one query per prepared district polygon settles them.
-        w_d, w_p = tree.query(d.geoms, predicate="contains_properly")
-        rest = np.setdiff1d(np.arange(len(geoms)), w_p)
+        # Most parks lie in a cell one district fills; of the others, most lie wholly inside one
+        # district: one query per prepared district polygon settles them.
+        c_p, c_d = _in_whole_cells(geoms, d)
+        settled = np.zeros(len(geoms), dtype=bool)
+        settled[c_p] = True
+        other = np.flatnonzero(~settled)
+        w_d, w_o = shapely.STRtree(geoms[other]).query(d.geoms, predicate="contains_properly")
+        w_p = np.concatenate([c_p, other[w_o]])
+        w_d = np.concatenate([c_d, w_d])
+        settled[w_p] = True
+        rest = np.flatnonzero(~settled)
         # The few on a boundary: the district's small tiles, intersected only where a tile does not hold them.
         t_i, r_i = shapely.STRtree(geoms[rest]).query(d.tiles, predicate="intersects")
         left, right = geoms[rest[r_i]], d.tiles[t_i]
@@ -205,7 +264,7 @@ def locate(
     hit = _CACHE.get(key)
     if hit is None:
         if metric is None:
-            metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
+            metric = project(parks.geometry.values, parks.crs, plan.metric_crs)
         hit = (geo_assign(metric, plan), metric)
         _CACHE[key] = hit
         while len(_CACHE) > CACHE_SIZE:

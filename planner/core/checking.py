@@ -39,6 +39,7 @@ from planner.core.findings import (
     sort_findings,
     summarise,
 )
+from planner.core.geo import project
 from planner.core.plan import Plan
 from planner.core.register import Register
 
@@ -188,7 +189,7 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
         metric = np.empty(len(ids), dtype=object)
         metric[keep] = previous.metric[old_pos[keep]]
     if len(new):
-        metric[new] = np.asarray(parks.iloc[new].geometry.to_crs(plan.metric_crs).values, dtype=object)
+        metric[new] = project(parks.iloc[new].geometry.values, parks.crs, plan.metric_crs)
     where = _recheck_where(previous, parks, metric, old_pos, fresh, new, same_order)
 
     pairs, stale = _recheck_pairs(previous, ids, position, metric, new, touched)

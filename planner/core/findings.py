@@ -38,7 +38,7 @@ import shapely
 
 from planner.core.assign import NEAR_M, assign_districts
 from planner.core.capacity import CapacityReport, allocation_table, capacity_report
-from planner.core.geo import M2_PER_WAN, fmt_m2
+from planner.core.geo import M2_PER_WAN, fmt_m2, project
 from planner.core.plan import Plan
 from planner.core.register import Register
 from planner.errors import SEVERITIES, Problem
@@ -130,6 +130,19 @@ def _emit(
         },
         columns=list(FINDING_COLUMNS),
     )
+
+
+def finding_rows(
+    severity: str, code: str, ids: pd.Series, zh: pd.Series | str, en: pd.Series | str
+) -> pd.DataFrame:
+    """Rows of the findings table (:data:`FINDING_COLUMNS`) from aligned columns of ids and
+    messages, built column by column (the monitor's warnings are made so too)."""
+    return _emit(severity, code, ids, zh, en)
+
+
+def m2_text(values: pd.Series) -> pd.Series:
+    """:func:`planner.core.geo.fmt_m2` over a column ('123.4万㎡ (1,234,000 m²)', '—' for missing)."""
+    return _m2(values)
 
 
 def _m2(values: pd.Series) -> pd.Series:
@@ -650,7 +663,7 @@ def check_findings(
     parks = register.parks
     where = where if where is not None else assign_districts(parks, plan)
     if pairs is None:
-        metric = np.asarray(parks.geometry.to_crs(plan.metric_crs).values, dtype=object)
+        metric = project(parks.geometry.values, parks.crs, plan.metric_crs)
         pairs = overlap_pairs(polygons_only(metric))
     a = allocation_table(plan, register, where)
     blocks = [

@@ -1,21 +1,24 @@
-"""The scenario's saved history as the monitor reads it, computed once per version.
+"""The scenario's saved history as the monitor reads it.
 
-Saved versions never change, so what the monitor needs of each one is computed when the version is
-first read and kept in a per-process cache keyed on the store's location, the scenario, the version
-number and its save time (a store recreated at the same place has other save times):
-
-- :class:`Recorded`: what the version recorded, in brief: each allocation's status (the status as
-  it was at a date, for the as-of figures) and a hash of each park's row (staleness);
-- :class:`Figures`: counted, secured and delivered space of the version under a plan (the trend),
-  keyed on the plan as well (a predecessor and its successor count the same version differently).
-
-Only the versions not yet in the cache are read (``Store.load(scenario, version)``), so a page load
-after one more save reads one register, not the whole history. The store is read through its public
-API only: ``history(scenario)`` (the versions, newest first) and ``load(scenario, version)``.
+- :class:`RowHistory`: what the monitor needs of every saved version at once: each allocation's
+  status row by row (the status as recorded at a date, when it was recorded delivered) and each
+  park's rows (when it last changed), as spans of versions. :func:`row_history` reads it from the
+  store's row history (``Store.row_history``: one query per table, whatever the number of
+  versions, never a whole register); :func:`from_recorded` builds the same from registers (tests,
+  a history held in memory). Every as-of rule (:meth:`RowHistory.statuses_at`,
+  :meth:`RowHistory.delivered_since`, :meth:`RowHistory.park_last_changed`) lives here once.
+- :class:`Recorded`: one version's statuses and park hashes, from its register;
+- :class:`Figures`: counted, secured and delivered space of the version under a plan (the trend,
+  ``--trend``), keyed on the plan as well (a predecessor and its successor count the same version
+  differently). Saved versions never change, so figures are computed when a version is first read
+  and kept in a per-process cache keyed on the store's location, the scenario, the version number
+  and its save time (a store recreated at the same place has other save times); only versions not
+  in the cache are read (``Store.load(scenario, version)``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import threading
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from planner.core.capacity import allocation_table, capacity_report
@@ -42,6 +46,12 @@ class VersionedStore(Protocol):
     def history(self, scenario: str = ...) -> pd.DataFrame: ...
 
     def load(self, scenario: str = ..., version: int | None = None) -> tuple[Register, Any]: ...
+
+
+class HistoryStore(VersionedStore, Protocol):
+    """A store with row histories (``planner.store.Store``): what :func:`row_history` reads."""
+
+    def row_history(self, table: str, columns: list[str], scenario: str = ...) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,185 @@ def recorded(version: int, created_at: str, register: Register) -> Recorded:
         ),
         park_hashes=park_hashes(register),
     )
+
+
+@dataclass(frozen=True)
+class RowHistory:
+    """The saved versions (deletes left out), oldest first, and the rows they recorded as spans of
+    version *ranks* (positions in ``versions``): a row holds for the ranks ``r_from <= k < r_to``.
+
+    ``statuses``: allocation_id, status, r_from, r_to; ``parks``: id, r_from, r_to (a new span
+    each time the park's row was added or changed)."""
+
+    versions: np.ndarray  # version numbers (int)
+    when: pd.DatetimeIndex  # their save times, naive UTC
+    statuses: pd.DataFrame
+    parks: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.versions)
+
+    def last_saved_by(self, day: dt.date) -> int | None:
+        """The rank of the latest version saved by the end of ``day``; None before the first."""
+        end = pd.Timestamp(day) + pd.Timedelta(days=1)
+        k = int(self.when.searchsorted(end, side="left")) - 1
+        return k if k >= 0 else None
+
+    def current_at(self, day: dt.date) -> int | None:
+        """The rank of the version current at the end of ``day``: the latest saved by then; before
+        the first version the first one (the register as first recorded stands for the time before
+        it); None without a history."""
+        if not len(self):
+            return None
+        k = self.last_saved_by(day)
+        return 0 if k is None else k
+
+    @staticmethod
+    def _valid(rows: pd.DataFrame, k: int) -> pd.DataFrame:
+        return rows[(rows["r_from"].to_numpy() <= k) & (rows["r_to"].to_numpy() > k)]
+
+    def statuses_at(self, k: int) -> pd.Series:
+        """Each allocation's status in the version of rank ``k``: allocation id -> status."""
+        rows = self._valid(self.statuses, k)
+        return pd.Series(
+            rows["status"].to_numpy(dtype=object), index=rows["allocation_id"].to_numpy(dtype=object)
+        )
+
+    def delivered_since(self, as_of: dt.date) -> pd.Series:
+        """When each allocation was recorded delivered and stayed so (among the versions saved by the
+        end of ``as_of``): allocation id -> Timestamp (naive UTC)."""
+        k = self.last_saved_by(as_of)
+        if k is None:
+            return pd.Series(dtype="datetime64[ns]")
+        d = self.statuses[
+            (self.statuses["status"].to_numpy() == "delivered") & (self.statuses["r_from"].to_numpy() <= k)
+        ]
+        d = d.sort_values(["allocation_id", "r_from"], kind="stable")
+        ids = d["allocation_id"].to_numpy(dtype=object)
+        r_from, r_to = d["r_from"].to_numpy(), d["r_to"].to_numpy()
+        new_run = np.ones(len(d), dtype=bool)  # a run: one allocation delivered in consecutive versions
+        new_run[1:] = (ids[1:] != ids[:-1]) | (r_from[1:] != r_to[:-1])
+        run = np.cumsum(new_run) - 1
+        start = r_from[new_run][run]
+        now = (r_from <= k) & (r_to > k)
+        return pd.Series(self.when[start[now]].to_numpy(), index=ids[now])
+
+    def park_last_changed(self, as_of: dt.date | None = None) -> pd.Series:
+        """When each park's row last changed: the time of the version that last added or changed it,
+        among the versions saved by the end of ``as_of`` (all when None). Index park id, values
+        Timestamps (naive UTC)."""
+        k = len(self) - 1 if as_of is None else self.last_saved_by(as_of)
+        if k is None or k < 0:
+            return pd.Series(dtype="datetime64[ns]")
+        rows = self._valid(self.parks, k)
+        return pd.Series(
+            self.when[rows["r_from"].to_numpy()].to_numpy(), index=rows["id"].to_numpy(dtype=object)
+        )
+
+
+def _spans(long: pd.DataFrame, key: str, value: str, n: int) -> pd.DataFrame:
+    """Rows ``(rank, key, value)`` of consecutive versions as spans: a new span where the key is
+    missing in the version before or its value differs."""
+    long = long.sort_values([key, "rank"], kind="stable")
+    keys, ranks, values = long[key].to_numpy(dtype=object), long["rank"].to_numpy(), long[value].to_numpy()
+    new = np.ones(len(long), dtype=bool)
+    new[1:] = (keys[1:] != keys[:-1]) | (ranks[1:] != ranks[:-1] + 1) | (values[1:] != values[:-1])
+    last = np.ones(len(long), dtype=bool)
+    last[:-1] = new[1:]
+    return (
+        pd.DataFrame({key: keys[new], value: values[new], "r_from": ranks[new], "r_to": ranks[last] + 1})
+        if len(long)
+        else pd.DataFrame({key: [], value: [], "r_from": np.zeros(0, int), "r_to": np.zeros(0, int)})
+    )
+
+
+def from_recorded(history: Sequence[Recorded]) -> RowHistory:
+    """The :class:`RowHistory` of versions summarised one by one (:class:`Recorded`, oldest first)."""
+    n = len(history)
+    statuses = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "rank": k,
+                    "allocation_id": r.statuses.index.astype(str),
+                    "status": r.statuses.to_numpy(dtype=object),
+                }
+            )
+            for k, r in enumerate(history)
+        ]
+        or [pd.DataFrame({"rank": [], "allocation_id": [], "status": []})],
+        ignore_index=True,
+    )
+    parks = pd.concat(
+        [
+            pd.DataFrame({"rank": k, "id": r.park_hashes.index.astype(str), "hash": r.park_hashes.to_numpy()})
+            for k, r in enumerate(history)
+        ]
+        or [pd.DataFrame({"rank": [], "id": [], "hash": []})],
+        ignore_index=True,
+    )
+    return RowHistory(
+        versions=np.array([r.version for r in history], dtype=int),
+        when=pd.DatetimeIndex([r.when for r in history]),
+        statuses=_spans(statuses, "allocation_id", "status", n),
+        parks=_spans(parks, "id", "hash", n)[["id", "r_from", "r_to"]],
+    )
+
+
+def as_history(history: RowHistory | Sequence[Recorded | tuple[Any, Register]]) -> RowHistory:
+    """``history`` as a :class:`RowHistory`: as it is, or built from :class:`Recorded` or
+    ``(created_at or version record, register)`` pairs, oldest first (:func:`as_recorded`)."""
+    return history if isinstance(history, RowHistory) else from_recorded(as_recorded(history))
+
+
+def _ranks(versions: np.ndarray, numbers: pd.Series) -> np.ndarray:
+    """Version numbers as ranks in ``versions`` (a closing version that is a delete, or one not in the
+    list, ranks as the next saved version; a missing ``v_to``: after the last)."""
+    ranks = np.full(len(numbers), len(versions), dtype=int)
+    given = numbers.notna().to_numpy()
+    ranks[given] = np.searchsorted(versions, numbers[given].to_numpy(dtype=int), side="left")
+    return ranks
+
+
+def row_history(store: HistoryStore, scenario: str) -> RowHistory:
+    """The scenario's :class:`RowHistory` from the store: its versions and one query per table
+    (allocations' statuses, parks' spans), never a whole register; kept per process for the
+    scenario's latest version (the rows of saved versions never change)."""
+    try:
+        h = store.history(scenario)
+    except NotFound:
+        h = pd.DataFrame({"version": [], "action": [], "created_at": []})
+    h = h[h["action"] != "delete"].sort_values("version")
+    versions = h["version"].to_numpy(dtype=int)
+    if not len(versions):
+        return from_recorded([])
+    key = ("rows", store.location, scenario, int(versions[-1]), str(h["created_at"].iloc[-1]))
+    cached = _get(key)
+    if cached is not None:
+        return cached
+    a = store.row_history("allocations", ["status"], scenario)
+    p = store.row_history("parks", [], scenario)
+    out = RowHistory(
+        versions=versions,
+        when=pd.DatetimeIndex([utc_naive(str(c)) for c in h["created_at"]]),
+        statuses=pd.DataFrame(
+            {
+                "allocation_id": a["allocation_id"].astype(str).to_numpy(dtype=object),
+                "status": a["status"].astype(str).to_numpy(dtype=object),
+                "r_from": _ranks(versions, a["v_from"]),
+                "r_to": _ranks(versions, a["v_to"]),
+            }
+        ),
+        parks=pd.DataFrame(
+            {
+                "id": p["id"].astype(str).to_numpy(dtype=object),
+                "r_from": _ranks(versions, p["v_from"]),
+                "r_to": _ranks(versions, p["v_to"]),
+            }
+        ),
+    )
+    _put(key, out)
+    return out
 
 
 def as_recorded(history: Sequence[Recorded | tuple[Any, Register]]) -> list[Recorded]:

@@ -44,10 +44,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.core.capacity import allocation_table, capacity_report
-from planner.core.findings import Finding, findings_frame
+from planner.core.capacity import CapacityReport, allocation_table, capacity_report
+from planner.core.findings import (
+    Finding,
+    empty_findings,
+    finding_rows,
+    m2_text,
+    sort_findings,
+)
 from planner.core.geo import fmt_m2
-from planner.core.history import TREND_COLUMNS, Recorded, as_recorded, figures
+from planner.core.history import TREND_COLUMNS, Recorded, RowHistory, as_history, figures
 from planner.core.plan import Plan
 from planner.core.register import STATUS_LABELS, Register
 
@@ -133,7 +139,19 @@ class Monitor:
     slipped: pd.DataFrame  # allocations due in the period, not delivered, past their year
     by_district: pd.DataFrame  # key, name_zh, name_en, counted/secured/delivered, quota, expected
     delivered_by_year: pd.DataFrame  # year, delivered_m2, delivered_cumulative_m2 (status dates)
-    warnings: list[Finding]
+    warnings_table: pd.DataFrame  # the warnings, one row each (planner.core.findings.FINDING_COLUMNS)
+
+    @property
+    def warnings(self) -> list[Finding]:
+        """The warnings as findings, one object each (for short lists: a report, a page; the
+        table is :attr:`warnings_table`)."""
+        t = self.warnings_table
+        return [
+            Finding.of(sev, i, code, zh, en)
+            for sev, i, code, zh, en in zip(
+                t["severity"], t["id"], t["code"], t["message_zh"], t["message_en"], strict=True
+            )
+        ]
 
     @property
     def progress(self) -> float:
@@ -180,19 +198,24 @@ class Monitor:
             "slipped": records(self.slipped),
             "districts": records(self.by_district),
             "delivered_by_year": records(self.delivered_by_year),
-            "warnings": [f.to_dict() for f in self.warnings],
+            "warnings": [
+                {
+                    "severity": s,
+                    "id": i,
+                    "code": c,
+                    "message": f"{zh} / {en}",
+                    "message_zh": zh,
+                    "message_en": en,
+                }
+                for s, i, c, zh, en in zip(
+                    *(
+                        self.warnings_table[k].tolist()
+                        for k in ("severity", "id", "code", "message_zh", "message_en")
+                    ),
+                    strict=True,
+                )
+            ],
         }
-
-
-def recorded_at(history: Sequence[Recorded], day: dt.date) -> Recorded | None:
-    """The version current at the end of ``day`` (the latest saved by then); before the first
-    version, the first one (the seed: the register as first recorded stands for the time before
-    it); None without a history."""
-    if not history:
-        return None
-    end = pd.Timestamp(day) + pd.Timedelta(days=1)
-    before = [r for r in history if r.when < end]
-    return before[-1] if before else history[0]
 
 
 def _isin(index: pd.Index, values: Any) -> np.ndarray:
@@ -201,36 +224,36 @@ def _isin(index: pd.Index, values: Any) -> np.ndarray:
     return pd.Index(np.asarray(index, dtype=object), dtype=object).isin(np.asarray(values, dtype=object))
 
 
-def with_status_as_of(a: pd.DataFrame, history: Sequence[Recorded], day: dt.date) -> pd.DataFrame:
+History = RowHistory | Sequence[Recorded | tuple[Any, Register]]
+
+
+def with_status_as_of(a: pd.DataFrame, history: History, day: dt.date) -> pd.DataFrame:
     """The allocation table with ``status_as_of`` and ``delivered_as_of``: the status as recorded in
-    the version current at ``day`` (:func:`recorded_at`).
+    the version current at ``day`` (:meth:`RowHistory.current_at`).
 
     Delivered as of a day means delivered now *and* recorded delivered by then: a park delivered and
     recorded after the day is not delivered as of it (whatever its delivery year says), and one
     recorded delivered by mistake and corrected since is not delivered at all. An allocation first
     recorded after the day has no status then (``unknown``). Without a history: the current status.
     """
-    rec = recorded_at(history, day)
+    facts = as_history(history)
+    k = facts.current_at(day)
     delivered = a["status"] == "delivered"
-    if rec is None:
+    if k is None:
         return a.assign(status_as_of=a["status"], delivered_as_of=delivered)
-    then = a["allocation_id"].astype(str).map(rec.statuses).fillna("unknown")
+    statuses = facts.statuses_at(k)
+    ids = a["allocation_id"].astype(str).to_numpy(dtype=object)
+    at = pd.Index(statuses.index, dtype=object).get_indexer(ids)
+    then_values = np.where(at >= 0, statuses.to_numpy(dtype=object)[at], "unknown")
+    then = pd.Series(then_values, index=a.index, dtype=object)
     then = then.where((then != "delivered") | delivered, a["status"])  # corrected since
     return a.assign(status_as_of=then, delivered_as_of=delivered & (then == "delivered"))
 
 
-def delivered_since(history: Sequence[Recorded], as_of: dt.date) -> pd.Series:
+def delivered_since(history: History, as_of: dt.date) -> pd.Series:
     """When each allocation was recorded delivered and stayed so (among the versions saved by the
     end of ``as_of``): allocation id -> Timestamp (naive UTC)."""
-    end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    since = pd.Series(dtype="datetime64[ns]")
-    for rec in history:
-        if rec.when >= end:
-            break
-        now = rec.statuses.index[(rec.statuses == "delivered").to_numpy()]
-        since = since[_isin(since.index, now)]
-        since = pd.concat([since, pd.Series(rec.when, index=now[~_isin(now, since.index)])])
-    return since
+    return as_history(history).delivered_since(as_of)
 
 
 def monitor(
@@ -238,20 +261,26 @@ def monitor(
     register: Register,
     as_of: dt.date | None = None,
     *,
-    history: Sequence[Recorded | tuple[Any, Register]] = (),
+    history: History = (),
     stale_months: int = DEFAULT_STALE_MONTHS,
+    report: CapacityReport | None = None,
+    table: pd.DataFrame | None = None,
 ) -> Monitor:
     """The plan's figures and early warnings as of ``as_of`` (today when None).
 
-    ``history`` is the scenario's saved versions, oldest first, as ``planner.core.history.Recorded``
-    (``versions_of``) or ``(created_at ISO text, register)`` pairs. With it, statuses are as
-    recorded at the date (:func:`with_status_as_of`) and stale parks are found; without it the
-    current statuses are used and there is no staleness warning.
+    ``history`` is the scenario's saved history: a ``planner.core.history.RowHistory``
+    (``row_history``: one query per table of the store), or the saved versions, oldest first, as
+    ``Recorded`` or ``(created_at ISO text, register)`` pairs. With it, statuses are as recorded at
+    the date (:func:`with_status_as_of`) and stale parks are found; without it the current statuses
+    are used and there is no staleness warning. ``report`` and ``table``: the register's capacity
+    report and allocation table when the caller has them (a check's: ``CheckResult.report`` and
+    ``.alloc_table``), else computed here.
     """
     as_of = as_of or today()
-    report = capacity_report(plan, register)
-    facts = as_recorded(history)
-    a = with_status_as_of(allocation_table(plan, register), facts, as_of)
+    report = report if report is not None else capacity_report(plan, register)
+    facts = as_history(history)
+    table = table if table is not None else allocation_table(plan, register)
+    a = with_status_as_of(table, facts, as_of)
     year = a["delivery_year"]
     counted = a["counted"]
     delivered_now = counted & a["delivered_as_of"] & (year <= as_of.year).fillna(False)
@@ -330,15 +359,13 @@ def monitor(
         slipped=slipped,
         by_district=d,
         delivered_by_year=delivered_by_year,
-        warnings=[],
+        warnings_table=empty_findings(),
     )
-    warnings = _warnings(plan, register, a, mon, as_of, history, stale_months)
-    return replace(mon, warnings=warnings)
+    warnings = _warnings(plan, register, a, mon, as_of, facts, stale_months)
+    return replace(mon, warnings_table=warnings)
 
 
-def _emit(severity: str, code: str, ids: pd.Series, zh: pd.Series, en: pd.Series) -> list[Finding]:
-    """Findings from aligned columns of ids and messages (built with vectorised string operations)."""
-    return [Finding.of(severity, str(i), code, z, e) for i, z, e in zip(ids, zh, en, strict=True)]
+_emit = finding_rows
 
 
 def _warnings(
@@ -347,74 +374,100 @@ def _warnings(
     a: pd.DataFrame,
     mon: Monitor,
     as_of: dt.date,
-    history: Sequence[Recorded | tuple[Any, Register]],
+    history: RowHistory,
     stale_months: int,
-) -> list[Finding]:
-    out: list[Finding] = []
-    names = register.parks.set_index("id")["name_zh"]
+) -> pd.DataFrame:
+    """The warnings as one findings table, each code's rows built column by column."""
+    out: list[pd.DataFrame] = []
+    parks = register.parks
+    park_ids = pd.Index(parks["id"].astype(str).to_numpy(dtype=object), dtype=object)
+    park_names = parks["name_zh"].astype(str).to_numpy(dtype=object)
     year = a["delivery_year"]
 
     def park_name(ids: pd.Series) -> pd.Series:
-        return ids.map(names).fillna(ids).astype(str)
+        values = ids.astype(str).to_numpy(dtype=object)
+        at = park_ids.get_indexer(values)
+        return pd.Series(np.where(at >= 0, park_names[at], values), index=ids.index, dtype=object)
 
-    def wan(m2: pd.Series) -> pd.Series:
-        return m2.map(fmt_m2).astype(str)
+    def status_text(keys: pd.Series, lang: int) -> list[str]:
+        labels = {k: (v[lang] if lang == 0 else v[lang].lower()) for k, v in STATUS_LABELS.items()}
+        codes, uniques = pd.factorize(keys.astype(str))  # a few statuses: each label looked up once
+        shown = np.array([labels.get(u, u) for u in uniques] + [""], dtype=object)
+        return shown[codes].tolist()
 
-    def m2(values: pd.Series) -> pd.Series:
-        return values.map("{:,.0f}".format).astype(str)
-
+    # One f-string a row and language over plain lists (pandas' string concatenation of many
+    # columns takes several times as long for tens of thousands of allocations).
     o = a[year.notna() & (year < as_of.year) & ~a["delivered_as_of"]]
-    yr = o["delivery_year"].astype(int).astype(str)
-    out += _emit(
-        "warning",
-        "ALLOC_OVERDUE",
-        o["allocation_id"],
-        park_name(o["park_id"])
-        + ": "
-        + wan(o["area_m2"])
-        + " 应于 "
-        + yr
-        + f" 年交付, 截至 {as_of} 仍未交付 (状态 "
-        + o["status_as_of"].map(lambda k: STATUS_LABELS.get(k, (k, k))[0])
-        + ")",
-        park_name(o["park_id"])
-        + ": "
-        + m2(o["area_m2"])
-        + " m² due in "
-        + yr
-        + f", not delivered by {as_of} (status "
-        + o["status_as_of"].map(lambda k: STATUS_LABELS.get(k, (k, k))[1].lower())
-        + ")",
+    rows = list(
+        zip(
+            park_name(o["park_id"]).tolist(),
+            o["area_m2"].astype(float).tolist(),
+            m2_text(o["area_m2"].astype(float)).tolist(),
+            o["delivery_year"].astype(int).tolist(),
+            status_text(o["status_as_of"], 0),
+            status_text(o["status_as_of"], 1),
+            strict=True,
+        )
+    )
+    out.append(
+        _emit(
+            "warning",
+            "ALLOC_OVERDUE",
+            o["allocation_id"],
+            pd.Series(
+                [f"{n}: {w} 应于 {y} 年交付, 截至 {as_of} 仍未交付 (状态 {z})" for n, _, w, y, z, _ in rows]
+            ),
+            pd.Series(
+                [
+                    f"{n}: {v:,.0f} m² due in {y}, not delivered by {as_of} (status {e})"
+                    for n, v, _, y, _, e in rows
+                ]
+            ),
+        )
     )
     r = a[(year == as_of.year).fillna(False) & a["status_as_of"].isin(NOT_STARTED)]
-    out += _emit(
-        "warning",
-        "ALLOC_AT_RISK",
-        r["allocation_id"],
-        park_name(r["park_id"]) + ": " + wan(r["area_m2"]) + f" 应于今年 ({as_of.year}) 交付, 尚未开工",
-        park_name(r["park_id"])
-        + ": "
-        + m2(r["area_m2"])
-        + f" m² due this year ({as_of.year}), not yet under construction",
+    at_risk = list(
+        zip(
+            park_name(r["park_id"]).tolist(),
+            r["area_m2"].astype(float).tolist(),
+            m2_text(r["area_m2"].astype(float)).tolist(),
+            strict=True,
+        )
     )
-    if history:
+    out.append(
+        _emit(
+            "warning",
+            "ALLOC_AT_RISK",
+            r["allocation_id"],
+            pd.Series([f"{n}: {w} 应于今年 ({as_of.year}) 交付, 尚未开工" for n, _, w in at_risk]),
+            pd.Series(
+                [
+                    f"{n}: {v:,.0f} m² due this year ({as_of.year}), not yet under construction"
+                    for n, v, _ in at_risk
+                ]
+            ),
+        )
+    )
+    if len(history):
         changed = park_last_changed(history, as_of)
         limit = pd.Timestamp(as_of) - pd.DateOffset(months=stale_months)
         stale = changed[changed.notna() & (changed < limit) & _isin(changed.index, register.parks["id"])]
         ids = pd.Series(stale.index.astype(str), index=stale.index)
         since = pd.Series(stale.dt.strftime("%Y-%m-%d").to_numpy(), index=stale.index)
-        out += _emit(
-            "warning",
-            "PARK_STALE",
-            ids,
-            park_name(ids) + ": 数据自 " + since + f" 起未更新, 已超过 {stale_months} 个月",
-            ids + ": figures not updated since " + since + f", more than {stale_months} months",
+        out.append(
+            _emit(
+                "warning",
+                "PARK_STALE",
+                ids,
+                park_name(ids) + ": 数据自 " + since + f" 起未更新, 已超过 {stale_months} 个月",
+                ids + ": figures not updated since " + since + f", more than {stale_months} months",
+            )
         )
     if mon.phase == "in_period":
         behind = mon.by_district[mon.by_district["behind_pace"] == True]  # noqa: E712
         for r in behind.to_dict("records"):
             out.append(
-                Finding.of(
+                _one(
                     "warning",
                     r["key"],
                     "DISTRICT_BEHIND_PACE",
@@ -426,7 +479,7 @@ def _warnings(
             )
     if mon.phase == "ended":
         out.append(
-            Finding.of(
+            _one(
                 "info",
                 plan.id,
                 "PLAN_PERIOD_ENDED",
@@ -439,7 +492,7 @@ def _warnings(
         if mon.result_met is False:  # a plan without a space target has no result to miss
             short = mon.target_m2 - (mon.result_delivered_m2 or 0.0)
             out.append(
-                Finding.of(
+                _one(
                     "error",
                     plan.id,
                     "TARGET_MISSED_AT_DEADLINE",
@@ -447,27 +500,19 @@ def _warnings(
                     f"{mon.result_delivered_m2:,.0f} m² delivered by {plan.deadline}: target missed by {short:,.0f} m²",
                 )
             )
-    order = {"error": 0, "warning": 1, "info": 2}
-    return sorted(out, key=lambda f: (order[f.severity], f.code, f.id))
+    out = [block for block in out if len(block)]
+    return sort_findings(pd.concat(out, ignore_index=True)) if out else empty_findings()
 
 
-def park_last_changed(
-    history: Sequence[Recorded | tuple[Any, Register]], as_of: dt.date | None = None
-) -> pd.Series:
+def _one(severity: str, id: str, code: str, zh: str, en: str) -> pd.DataFrame:
+    """One warning as a row of the table."""
+    return _emit(severity, code, pd.Series([str(id)]), zh, en)
+
+
+def park_last_changed(history: History, as_of: dt.date | None = None) -> pd.Series:
     """When each park's row last changed: the time of the version that last added or changed it,
     among the versions saved by the end of ``as_of``. Index park id, values Timestamps (naive UTC)."""
-    prev = pd.Series(dtype="uint64")
-    last = pd.Series(dtype="datetime64[ns]")
-    end = pd.Timestamp(as_of) + pd.Timedelta(days=1) if as_of else None
-    for rec in as_recorded(history):
-        if end is not None and rec.when >= end:
-            break
-        h = rec.park_hashes
-        changed = h.index[~_isin(h.index, prev.index) | (h != prev.reindex(h.index)).to_numpy()]
-        last = pd.concat([last.drop(changed, errors="ignore"), pd.Series(rec.when, index=changed)])
-        last = last[_isin(last.index, h.index)]
-        prev = h
-    return last
+    return as_history(history).park_last_changed(as_of)
 
 
 def trend(plan: Plan, history: Sequence[tuple[Any, Register]]) -> pd.DataFrame:
@@ -491,5 +536,5 @@ def trend(plan: Plan, history: Sequence[tuple[Any, Register]]) -> pd.DataFrame:
 
 
 def warnings_frame(mon: Monitor) -> pd.DataFrame:
-    """The warnings as a table (severity, id, code, message_zh, message_en)."""
-    return findings_frame(mon.warnings)
+    """The warnings as a table (severity, code, id, ..., message_zh, message_en)."""
+    return mon.warnings_table

@@ -8,17 +8,17 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner.core.changes import Delta
+from planner.core.changes import KEYS, Delta
 from planner.core.indicators import STORED_INDICATOR_COLUMNS
 from planner.core.register import (
     ALLOCATION_COLUMNS,
@@ -113,6 +113,9 @@ class Backend(Protocol):
     ) -> gpd.GeoDataFrame: ...  # the parks at ``version`` whose envelope meets a box (the spatial index)
     def touched_since(self, scenario: str, since: int, upto: int) -> dict[str, pd.DataFrame]: ...
     def park_history(self, scenario: str, park_id: str) -> pd.DataFrame: ...
+    def row_history(
+        self, scenario: str, table: str, columns: list[str]
+    ) -> pd.DataFrame: ...  # every stored row of ``table``: its key, ``columns``, v_from, v_to (one query)
     def write(
         self, version: Version, delta: Delta | None, expected_latest: int | None
     ) -> None: ...  # raises Race when the scenario's latest version is not ``expected_latest``
@@ -124,6 +127,26 @@ class Backend(Protocol):
     def read_indicators(self) -> pd.DataFrame: ...
     def append_indicators(self, rows: pd.DataFrame) -> None: ...
     def close(self) -> None: ...
+
+
+def history_columns(table: str, columns: list[str]) -> list[str]:
+    """The key and ``columns`` of ``table`` a row history is read with (ValueError for a column the
+    table does not store: the names go into SQL)."""
+    known = {c for c, _ in COLUMNS[table]}
+    names = [KEYS[table], *(c for c in columns if c != KEYS[table])]
+    unknown = [c for c in names if c not in known]
+    if unknown:
+        raise ValueError(f"table {table!r} stores no column {', '.join(unknown)}")
+    return names
+
+
+def history_frame(rows: Sequence[Any], names: list[str]) -> pd.DataFrame:
+    """A row history's rows (``names``, then v_from and v_to) as a table; ``v_to`` missing: current."""
+    columns = list(zip(*rows, strict=True)) if len(rows) else [()] * (len(names) + 2)
+    frame = pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(names, columns[:-2], strict=True)})
+    frame["v_from"] = np.array(columns[-2], dtype=np.int64)
+    frame["v_to"] = pd.array(columns[-1], dtype="Int64")
+    return frame
 
 
 def pause_for_crash_test() -> None:
@@ -152,6 +175,7 @@ _BACKEND_METHODS = (
     "read_keys",
     "touched_since",
     "park_history",
+    "row_history",
     "write",
     "upgrade",
     "audit",

@@ -39,6 +39,8 @@ from planner.store.base import (
     audit_row,
     check_columns,
     guard_backend,
+    history_columns,
+    history_frame,
     pause_for_crash_test,
     refuse_schema,
     replay,
@@ -347,6 +349,20 @@ class PostgisBackend:
             )
         frame["v_to"] = frame["v_to"].astype("Int64")
         return frame
+
+    def row_history(self, scenario: str, table: str, columns: list[str]) -> pd.DataFrame:
+        """Every stored row of ``table`` in the scenario: its key, ``columns``, ``v_from`` and ``v_to``
+        (missing: current), ordered by ``v_from``: one query (what the monitor reads of the history)."""
+        names = history_columns(table, columns)
+        with self.engine.connect() as con:
+            rows = con.execute(
+                sa.text(
+                    f"SELECT {_cols(names)}, v_from, v_to FROM {table} WHERE scenario = :s "
+                    "ORDER BY v_from, pos, fid"
+                ),
+                {"s": scenario},
+            ).all()
+        return history_frame(rows, names)
 
     def audit_log(self, limit: int | None = None) -> pd.DataFrame:
         sql = f"SELECT {_cols(AUDIT_COLUMNS)} FROM audit ORDER BY id DESC"

@@ -513,6 +513,14 @@ class Store:
         missing: current). One query."""
         return self.backend.park_history(scenario, park_id)
 
+    def row_history(self, table: str, columns: list[str], scenario: str = MAIN) -> pd.DataFrame:
+        """Every stored row of ``table`` (parks, allocations, quotas) in the scenario: its key,
+        ``columns``, ``v_from`` and ``v_to`` (the row is that of versions ``v_from <= v < v_to``;
+        ``v_to`` missing: current), ordered by ``v_from``. One query per table, whatever the number of
+        versions: the monitor's statuses as recorded at a date and each park's last change come
+        from here (``planner.core.history.row_history``)."""
+        return self.backend.row_history(scenario, table, columns)
+
     def upgrade(self) -> list[str]:
         """Upgrade a store of the snapshot format (schema 1) to the row history, keeping every
         version (``python -m planner store upgrade``; done on open too). Stored numbers are
