@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,10 +29,7 @@ from checks import synthetic  # noqa: E402  (bench/checks.py: the same synthetic
 from planner.core.access import User  # noqa: E402
 from planner.core.plan import load_plan  # noqa: E402
 from planner.store import open_store  # noqa: E402
-
-CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
-MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
-N_DISTRICTS = 9
+from tests.browser_util import MAP_FRAME, N_DISTRICTS, app_context, launch_chromium, running_app  # noqa: E402
 
 
 def make_store(path: Path, n: int) -> None:
@@ -51,40 +44,6 @@ def make_store(path: Path, n: int) -> None:
     store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(folder: Path, db: Path) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free port with the store at ``db``; waits for its health check."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PLANNER_DB": str(db),
-        "PLANNER_ACCOUNTS": str(folder / "accounts.toml"),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, base
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError("the app did not come up")
-
-
 def rss_mb(pid: int) -> float:
     """The process's resident set size in MB (from /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -95,12 +54,7 @@ def rss_mb(pid: int) -> float:
 
 def new_page(browser, base: str):
     """A browser tab whose requests other than to the app are refused; counts the bytes it receives."""
-    host = urlparse(base).netloc
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-    context.route(
-        "**/*",
-        lambda route, req: route.continue_() if urlparse(req.url).netloc == host else route.abort(),
-    )
+    context = app_context(browser, base)
     page = context.new_page()
     page.received = 0  # type: ignore[attr-defined]
 
@@ -183,7 +137,7 @@ def main() -> None:
 
     sizes = [int(a) for a in sys.argv[1:]] or [1_000, 10_000, 100_000]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(pw)
         for n in sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
@@ -191,13 +145,10 @@ def main() -> None:
                 t0 = time.perf_counter()
                 make_store(db, n)
                 print(f"{n:,} parcels (store written in {time.perf_counter() - t0:.0f} s)")
-                proc, base = start_app(folder, db)
-                try:
+                env = {"PLANNER_DB": str(db), "PLANNER_ACCOUNTS": str(folder / "accounts.toml")}
+                with running_app(folder, env) as (proc, base):
                     print(f"  server RSS before any viewer: {rss_mb(proc.pid):6.0f} MB")
                     measure(browser, base, proc.pid)
-                finally:
-                    proc.terminate()
-                    proc.wait(timeout=20)
         browser.close()
 
 

@@ -141,3 +141,28 @@ def store(store_db: str, plan: Plan):
     s = open_store(store_db, plan)
     yield s
     s.close()
+
+
+# Under pytest-xdist (``-n``; ``--dist loadgroup`` in pyproject.toml) each test module runs whole on
+# one worker (its module-scoped fixtures are made once), the two browser modules on the same one
+# (one screenshots folder), the nine-district tests each on its own; and each worker puts the
+# slowest groups first, so that none of them is left to run alone at the end.
+SLOW_FIRST = ("tests/test_store_concurrency.py", "browser", "tests/test_crafted.py", "tests/test_io.py")
+ONE_GROUP_A_TEST = ("tests/test_store_concurrency.py",)
+
+
+def _group(item: pytest.Item) -> str:
+    path = item.nodeid.split("::")[0]
+    if item.get_closest_marker("browser"):
+        return "browser"
+    return item.nodeid if path in ONE_GROUP_A_TEST else path
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests for pytest-xdist's ``loadgroup`` (see above); the slowest first on a worker."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    if hasattr(config, "workerinput"):  # an xdist worker (every worker sorts alike: a stable sort)
+        rank = {group: i for i, group in enumerate(SLOW_FIRST)}
+        items.sort(key=lambda item: rank.get(_group(item).split("::")[0], len(rank)))

@@ -9,31 +9,30 @@ a polygon drawn with the mouse becomes a park, drawn on the map. Screenshots go 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import shapely
 
-from tests.test_browser import (
+from tests.browser_util import (
     CHROMIUM,
-    HAS_PARK,
     MAP_FRAME,
     N_DISTRICTS,
+    app_context,
+    launch_chromium,
+    running_app,
+)
+from tests.test_browser import (
+    HAS_PARK,
     PASSWORD,
-    ROOT,
     SHOTS,
     _accounts_env,
     _assert_no_error,
-    _free_port,
+    _draw_square,
     _settled,
     _sign_in,
-    _wait_healthy,
 )
 
 pytestmark = pytest.mark.browser
@@ -45,33 +44,16 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object
     """A server whose store's ``main`` holds N_PARCELS synthetic parcels; yields its URL and register."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (bash run.sh test installs Debian's chromium)")
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench.map import make_store
     from planner.core.plan import load_plan
     from planner.store import open_store
 
     tmp = tmp_path_factory.mktemp("city")
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **_accounts_env(tmp)}
+    env = _accounts_env(tmp)
     make_store(Path(env["PLANNER_DB"]), N_PARCELS)
     register, _ = open_store(env["PLANNER_DB"], load_plan()).load()
-    port = _free_port()
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{base}/_stcore/health", proc)
+    with running_app(tmp, env) as (_, base):
         yield base, register
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -80,22 +62,12 @@ def city_page(city):
     from playwright.sync_api import sync_playwright
 
     base, register = city
-    host = urlparse(base).netloc
     blocked: list[str] = []
     errors: list[str] = []
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-
-        def only_the_app(route, request) -> None:
-            if urlparse(request.url).netloc == host or request.url.startswith(("data:", "blob:")):
-                route.continue_()
-            else:
-                blocked.append(request.url)
-                route.abort()
-
-        context.route("**/*", only_the_app)
+        browser = launch_chromium(pw)
+        context = app_context(browser, base, blocked)
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.set_default_timeout(60_000)
@@ -131,6 +103,7 @@ def test_at_street_level_a_click_selects_the_parcel_under_the_mouse(city_page) -
     target = register.parks.iloc[0]
     point = target.geometry.representative_point()
     leaflet = _leaflet(page)
+    leaflet.wait_for_function("() => !!window.map")  # built (this test may be the module's first)
     leaflet.evaluate("([lat, lon]) => window.map.setView([lat, lon], 17)", [point.y, point.x])
     leaflet.wait_for_function(HAS_PARK, arg=target["id"])  # the parcels in view are drawn
     _settled(page)
@@ -153,18 +126,10 @@ def test_at_street_level_a_click_selects_the_parcel_under_the_mouse(city_page) -
 def test_a_polygon_drawn_on_the_city_map_becomes_a_park(city_page) -> None:
     page, _, blocked, errors = city_page
     frame = page.frame_locator(MAP_FRAME).first
-    frame.locator(".leaflet-draw-draw-polygon").click()
     box = page.locator(MAP_FRAME).first.bounding_box()
     assert box is not None
-    x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
-    corners = [(x0, y0), (x0 + 60, y0), (x0 + 60, y0 + 60), (x0, y0 + 60)]
-    vertices = frame.locator(".leaflet-editing-icon")
-    for i, (x, y) in enumerate(corners):
-        page.mouse.move(x, y, steps=25)  # move like a hand, so clicks are not read as a double click
-        page.mouse.click(x, y)
-        vertices.nth(i).wait_for()
-    page.mouse.move(*corners[0], steps=25)
-    page.mouse.click(*corners[0])  # closing the ring finishes the polygon
+    first = _draw_square(page, frame, box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2, 60)
+    page.mouse.click(*first)  # closing the ring finishes the polygon
     page.get_by_label("名称", exact=True).fill("城市尺度测试园区")
     page.get_by_role("button", name="加入登记册").click()
     page.get_by_text("已加入园区 drawn-001").wait_for()
