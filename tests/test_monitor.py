@@ -10,7 +10,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from planner.cli.main import main
+from planner.cli.main import FIRST_ROWS, main
 from planner.core.access import User
 from planner.core.history import cached_trend, versions_of
 from planner.core.monitor import WARNING_CODES, monitor, park_last_changed, trend
@@ -284,3 +284,52 @@ def test_the_trend_computes_each_saved_version_once(plan, small, monkeypatch):
     )
     assert reads == [1, 2, 3] and mon.delivered_m2 == 1_500_000
     assert versions_of(store, "no-such-scenario", plan) == []  # nothing saved: no history
+
+
+def test_first_rows_of_each_warning_code_are_the_full_tables(plan, small):
+    """``monitor(first=N)`` (what ``check --json`` prints) builds the first N warnings of each code,
+    texts included, and counts them all: the same rows as cutting the full table."""
+    ids = ["z9", "m5", "b0", "k7", "a1", "y2"]  # out of order: the cut takes the first by id
+    years = [2023, 2022, 2024, 2025, 2025, 2025]
+    statuses = ["planned", "under_construction", "planned", "planned", "unknown", "planned"]
+    extra = [
+        {"allocation_id": i, "park_id": "ns" if k % 2 else "ft", "specialisation": "fintech",
+         "area_m2": 10_000.0 * (k + 1), "delivery_year": y, "status": st, "basis": "planner"}
+        for k, (i, y, st) in enumerate(zip(ids, years, statuses, strict=True))
+    ]  # fmt: skip
+    reg = make_register(
+        small.parks.drop(columns="geometry").assign(geometry=small.parks.geometry).to_dict("records"),
+        [*small.allocations.to_dict("records"), *extra],
+        small.quotas.to_dict("records"),
+    )
+    history = [("2020-01-01T00:00:00+00:00", reg)]
+    day = dt.date(2025, 6, 30)
+    full = monitor(plan, reg, day, history=history)
+    by_code = full.warnings_table["code"].value_counts(sort=False)
+    assert by_code["ALLOC_OVERDUE"] >= 3 and by_code["ALLOC_AT_RISK"] >= 3  # more than the cut keeps
+    assert full.warnings_by_code == {
+        c: int(by_code[c]) for c in full.warnings_table["code"].drop_duplicates()
+    }
+    for first in (1, 2):
+        cut = monitor(plan, reg, day, history=history, first=first)
+        expected = full.warnings_table.groupby("code", sort=False).head(first).reset_index(drop=True)
+        pd.testing.assert_frame_equal(cut.warnings_table, expected)
+        assert cut.warnings_by_code == full.warnings_by_code
+        assert cut.warnings_total == len(full.warnings_table)
+        assert cut.to_dict()["districts"] == full.to_dict()["districts"]
+
+
+def test_check_json_prints_the_first_warnings_of_each_code_and_counts_all(plan, capsys):
+    """``check --json`` builds only the warnings it prints: the first rows of each code of what
+    ``--findings all`` prints, and the counts of all of them."""
+    assert main(["check", "--as-of", "2030-06-01", "--json", "--findings", "all"]) == 0
+    every = json.loads(capsys.readouterr().out)["monitor"]["warnings"]
+    assert main(["check", "--as-of", "2030-06-01", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["monitor"]
+    by_code: dict[str, list[dict]] = {}
+    for w in every:
+        by_code.setdefault(w["code"], []).append(w)
+    assert max(len(rows) for rows in by_code.values()) > FIRST_ROWS  # the cut matters here
+    assert out["warnings"] == [w for rows in by_code.values() for w in rows[:FIRST_ROWS]]
+    assert out["warnings_by_code"] == {c: len(rows) for c, rows in by_code.items()}
+    assert out["warnings_total"] == len(every)

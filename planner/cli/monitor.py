@@ -66,13 +66,14 @@ def add_as_of_arguments(parser: argparse.ArgumentParser, *, trend_flag: bool = T
 
 
 def monitor_of(
-    args: argparse.Namespace, plan: Plan, store: Store, register, result: Any = None
+    args: argparse.Namespace, plan: Plan, store: Store, register, result: Any = None, first: int | None = None
 ) -> tuple[Monitor, pd.DataFrame]:
     """The monitor as of ``--as-of`` for the scenario's register, with its saved history (the
     store's row history: one query per table, ``planner.core.history.row_history``), and with
     ``--trend`` the trend (each version's figures, computed once per process). ``result``: the
     check of ``register`` (``planner.core.checking.CheckResult``) whose report and allocation table
-    the monitor reuses."""
+    the monitor reuses. ``first``: the warnings table keeps the first rows of each code
+    (``planner.core.monitor.monitor``)."""
     scenario = getattr(args, "scenario", MAIN)
     mon = monitor(
         plan,
@@ -82,6 +83,7 @@ def monitor_of(
         stale_months=stale_months(args.stale_months),
         report=None if result is None else result.report,
         table=None if result is None else result.alloc_table,
+        first=first,
     )
     if not getattr(args, "trend", False):
         return mon, trend_frame([])
@@ -99,19 +101,15 @@ def monitor_json(
     """The keys ``check --json`` adds: ``monitor``, and ``trend`` with ``--trend``. ``first``: the
     monitor's per-allocation lists cut to their first rows (warnings: the first of each code), with
     ``warnings_total``, ``warnings_by_code`` and ``slipped_total``. ``result``: as :func:`monitor_of`."""
-    mon, trend = monitor_of(args, plan, store, register, result)
+    mon, trend = monitor_of(args, plan, store, register, result, first)  # texts of the first rows only
     counts: dict[str, Any] = {}
     if first is not None:
-        table = mon.warnings_table
-        by_code = table["code"].value_counts(sort=False)
         counts = {
-            "warnings_total": len(table),
-            "warnings_by_code": {str(k): int(by_code[k]) for k in table["code"].drop_duplicates()},
+            "warnings_total": mon.warnings_total,
+            "warnings_by_code": mon.warnings_by_code,
             "slipped_total": len(mon.slipped),
         }
-        mon = replace(
-            mon, warnings_table=table.groupby("code", sort=False).head(first), slipped=mon.slipped.head(first)
-        )
+        mon = replace(mon, slipped=mon.slipped.head(first))
     out: dict[str, Any] = {"as_of": mon.as_of.isoformat(), "monitor": mon.to_dict() | counts}
     if args.trend:
         out["trend"] = {

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -140,6 +140,14 @@ class Monitor:
     by_district: pd.DataFrame  # key, name_zh, name_en, counted/secured/delivered, quota, expected
     delivered_by_year: pd.DataFrame  # year, delivered_m2, delivered_cumulative_m2 (status dates)
     warnings_table: pd.DataFrame  # the warnings, one row each (planner.core.findings.FINDING_COLUMNS)
+    # how many warnings of each code, in the table's order (all of them: also when the table holds
+    # only the first rows of each code, ``monitor(first=...)``)
+    warnings_by_code: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def warnings_total(self) -> int:
+        """How many warnings there are (all codes; the table may hold only the first of each)."""
+        return sum(self.warnings_by_code.values())
 
     @property
     def warnings(self) -> list[Finding]:
@@ -265,6 +273,7 @@ def monitor(
     stale_months: int = DEFAULT_STALE_MONTHS,
     report: CapacityReport | None = None,
     table: pd.DataFrame | None = None,
+    first: int | None = None,
 ) -> Monitor:
     """The plan's figures and early warnings as of ``as_of`` (today when None).
 
@@ -274,7 +283,9 @@ def monitor(
     the date (:func:`with_status_as_of`) and stale parks are found; without it the current statuses
     are used and there is no staleness warning. ``report`` and ``table``: the register's capacity
     report and allocation table when the caller has them (a check's: ``CheckResult.report`` and
-    ``.alloc_table``), else computed here.
+    ``.alloc_table``), else computed here. ``first``: the warnings table keeps only the first rows
+    of each code (in the table's order), their texts built for those rows only; ``warnings_by_code``
+    counts them all.
     """
     as_of = as_of or today()
     report = report if report is not None else capacity_report(plan, register)
@@ -361,8 +372,8 @@ def monitor(
         delivered_by_year=delivered_by_year,
         warnings_table=empty_findings(),
     )
-    warnings = _warnings(plan, register, a, mon, as_of, facts, stale_months)
-    return replace(mon, warnings_table=warnings)
+    warnings, counts = _warnings(plan, register, a, mon, as_of, facts, stale_months, first)
+    return replace(mon, warnings_table=warnings, warnings_by_code=counts)
 
 
 _emit = finding_rows
@@ -376,9 +387,22 @@ def _warnings(
     as_of: dt.date,
     history: RowHistory,
     stale_months: int,
-) -> pd.DataFrame:
-    """The warnings as one findings table, each code's rows built column by column."""
+    first: int | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The warnings as one findings table, each code's rows built column by column, and how many
+    of each code there are. ``first``: only the first rows of each code (by id, the table's order)
+    are built, texts included; the counts are of all."""
     out: list[pd.DataFrame] = []
+    counts: dict[str, int] = {}
+
+    def head(rows: pd.DataFrame, code: str, ids: pd.Series) -> pd.DataFrame:
+        """``rows`` cut to the ones the table keeps (all, or the first by id), counted."""
+        counts[code] = len(rows)
+        if first is None or len(rows) <= first:
+            return rows
+        keys = pd.Series(ids, dtype=str).astype(str).to_numpy(dtype=object)
+        return rows.iloc[np.sort(np.argsort(keys, kind="stable")[:first])]
+
     parks = register.parks
     park_ids = pd.Index(parks["id"].astype(str).to_numpy(dtype=object), dtype=object)
     park_names = parks["name_zh"].astype(str).to_numpy(dtype=object)
@@ -398,6 +422,7 @@ def _warnings(
     # One f-string a row and language over plain lists (pandas' string concatenation of many
     # columns takes several times as long for tens of thousands of allocations).
     o = a[year.notna() & (year < as_of.year) & ~a["delivered_as_of"]]
+    o = head(o, "ALLOC_OVERDUE", o["allocation_id"])
     rows = list(
         zip(
             park_name(o["park_id"]).tolist(),
@@ -426,6 +451,7 @@ def _warnings(
         )
     )
     r = a[(year == as_of.year).fillna(False) & a["status_as_of"].isin(NOT_STARTED)]
+    r = head(r, "ALLOC_AT_RISK", r["allocation_id"])
     at_risk = list(
         zip(
             park_name(r["park_id"]).tolist(),
@@ -452,6 +478,7 @@ def _warnings(
         changed = park_last_changed(history, as_of)
         limit = pd.Timestamp(as_of) - pd.DateOffset(months=stale_months)
         stale = changed[changed.notna() & (changed < limit) & _isin(changed.index, register.parks["id"])]
+        stale = head(stale.to_frame("at"), "PARK_STALE", pd.Series(stale.index))["at"]
         ids = pd.Series(stale.index.astype(str), index=stale.index)
         since = pd.Series(stale.dt.strftime("%Y-%m-%d").to_numpy(), index=stale.index)
         out.append(
@@ -501,7 +528,15 @@ def _warnings(
                 )
             )
     out = [block for block in out if len(block)]
-    return sort_findings(pd.concat(out, ignore_index=True)) if out else empty_findings()
+    if not out:
+        return empty_findings(), {}
+    table = sort_findings(pd.concat(out, ignore_index=True))
+    codes = table["code"].drop_duplicates().tolist()  # the table's order of codes
+    few = table["code"].value_counts(sort=False)  # the codes built whole (a district's, the plan's)
+    counted = {str(c): int(counts.get(c, few[c])) for c in codes}
+    if first is not None:  # those cut too (a few rows)
+        table = table.groupby("code", sort=False).head(first).reset_index(drop=True)
+    return table, counted
 
 
 def _one(severity: str, id: str, code: str, zh: str, en: str) -> pd.DataFrame:

@@ -142,10 +142,12 @@ def history_columns(table: str, columns: list[str]) -> list[str]:
 
 def history_frame(rows: Sequence[Any], names: list[str]) -> pd.DataFrame:
     """A row history's rows (``names``, then v_from and v_to) as a table; ``v_to`` missing: current."""
-    columns = list(zip(*rows, strict=True)) if len(rows) else [()] * (len(names) + 2)
-    frame = pd.DataFrame({c: np.array(v, dtype=object) for c, v in zip(names, columns[:-2], strict=True)})
-    frame["v_from"] = np.array(columns[-2], dtype=np.int64)
-    frame["v_to"] = pd.array(columns[-1], dtype="Int64")
+    cells = np.empty((len(rows), len(names) + 2), dtype=object)  # one C pass, not a zip per column
+    if len(rows):
+        cells[:] = rows
+    frame = pd.DataFrame({c: cells[:, k] for k, c in enumerate(names)})
+    frame["v_from"] = cells[:, -2].astype(np.int64)
+    frame["v_to"] = pd.array(cells[:, -1], dtype="Int64")
     return frame
 
 

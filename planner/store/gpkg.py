@@ -459,6 +459,17 @@ class GeoPackageBackend:
         """Every stored row of ``table`` in the scenario: its key, ``columns``, ``v_from`` and ``v_to``
         (missing: current), ordered by ``v_from``: one query (what the monitor reads of the history)."""
         names = history_columns(table, columns)
+        literal = "'" + scenario.replace("'", "''") + "'"
+        frame = pyogrio.read_dataframe(  # by GDAL through Arrow: a quarter of the time of sqlite3 rows
+            str(self.path),
+            sql=f"SELECT {', '.join(map(_q, names))}, v_from, v_to FROM {table} WHERE scenario = {literal} "
+            "ORDER BY v_from",
+            use_arrow=True,
+        )
+        if len(frame) and list(frame.columns) == [*names, "v_from", "v_to"]:
+            frame["v_from"] = frame["v_from"].astype(np.int64)
+            frame["v_to"] = frame["v_to"].astype("Int64")  # missing: current
+            return frame
         with self._connect() as con:
             rows = con.execute(
                 f"SELECT {', '.join(map(_q, names))}, v_from, v_to FROM {table} WHERE scenario = ? "
@@ -476,7 +487,9 @@ class GeoPackageBackend:
             ).fetchone()[0]
             if not hit:
                 raise NotFound(f"没有版本 v{version} / no version {version} of scenario {scenario!r}")
-            allocations = self._frame(con, "allocations", scenario, version)
+            allocations = self._allocations_by_gdal(scenario, version)
+            if allocations is None:
+                allocations = self._frame(con, "allocations", scenario, version)
             quotas = self._frame(con, "quotas", scenario, version)
             parks = self._parks_by_gdal(scenario, version)
             if parks is None:
@@ -484,19 +497,36 @@ class GeoPackageBackend:
             con.execute("COMMIT")
         return Register(parks, conform_allocations(allocations), conform_quotas(quotas))
 
+    def _version_sql(self, table: str, scenario: str, version: int) -> str:
+        """:meth:`_frame`'s query with its values written in (GDAL takes no parameters)."""
+        names = [c for c, _ in COLUMNS[table]] + (["geom"] if table == "parks" else [])
+        literal = "'" + scenario.replace("'", "''") + "'"
+        return (
+            f"SELECT {', '.join(map(_q, names))} FROM {table} WHERE scenario = {literal} "
+            f"AND v_from <= {int(version)} AND (v_to IS NULL OR v_to > {int(version)}) ORDER BY pos, fid"
+        )
+
+    def _allocations_by_gdal(self, scenario: str, version: int) -> pd.DataFrame | None:
+        """One version's allocations read by GDAL through Arrow, as :meth:`_parks_by_gdal` (a
+        quarter of the time of ``read_sql_query`` at 100,000 rows; the same columns and types); None
+        when the version has none (the caller reads them the plain way)."""
+        frame = pyogrio.read_dataframe(
+            str(self.path), sql=self._version_sql("allocations", scenario, version), use_arrow=True
+        )
+        names = [c for c, _ in COLUMNS["allocations"]]
+        if not len(frame) or list(frame.columns) != names:
+            return None
+        return frame
+
     def _parks_by_gdal(self, scenario: str, version: int) -> gpd.GeoDataFrame | None:
         """One version's parks read by GDAL through Arrow (``pyogrio``; a third of the time of
         sqlite3 rows made into a frame at 100,000 parks), the same query as :meth:`_frame`; None when
         the version has no parks (the caller reads them the plain way). A version's rows never
         change once saved (a later save only closes them after it), so this read needs no shared
         snapshot with the other tables."""
-        names = [c for c, _ in COLUMNS["parks"]]
-        literal = "'" + scenario.replace("'", "''") + "'"
-        sql = (
-            f"SELECT {', '.join(map(_q, names))}, geom FROM parks WHERE scenario = {literal} "
-            f"AND v_from <= {int(version)} AND (v_to IS NULL OR v_to > {int(version)}) ORDER BY pos, fid"
+        frame = pyogrio.read_dataframe(
+            str(self.path), sql=self._version_sql("parks", scenario, version), use_arrow=True
         )
-        frame = pyogrio.read_dataframe(str(self.path), sql=sql, use_arrow=True)
         if not len(frame) or not isinstance(frame, gpd.GeoDataFrame):
             return None
         frame["figures_verified"] = frame["figures_verified"].astype("boolean").fillna(False).astype(bool)
