@@ -229,3 +229,28 @@ def test_the_check_command_loads_no_app_chart_report_or_solver_module(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text columns as Python objects (a register built in code) instead of the
+    Arrow strings a loaded register has."""
+    text = [c for c in frame.columns if c != "geometry" and pd.api.types.is_string_dtype(frame[c])]
+    return frame.astype({c: object for c in text})
+
+
+def test_the_check_is_the_same_for_arrow_and_object_text_columns(plan_module, small_city):
+    """The allocation table takes the parks' text columns in their own arrays (no object round
+    trip): findings, the capacity report and the allocation table's values are the same either way."""
+    plan, reg = plan_module, small_city
+    objects = Register(
+        gpd.GeoDataFrame(_as_objects(reg.parks), crs=reg.parks.crs), _as_objects(reg.allocations), reg.quotas
+    )
+    assert (reg.parks["id"].dtype == object) != (objects.parks["id"].dtype == object)
+    a, b = check(plan, reg), check(plan, objects)
+    pd.testing.assert_frame_equal(a.findings, b.findings, check_dtype=False)
+    assert len(a.findings) > 0 and {"PARKS_OVERLAP", "PLOT_RATIO_EXCEEDED"} <= set(a.findings["code"])
+    assert a.report.counted_m2 == pytest.approx(b.report.counted_m2)
+    assert a.report.secured_m2 == pytest.approx(b.report.secured_m2)
+    assert a.report.counted_by_basis == pytest.approx(b.report.counted_by_basis)
+    pd.testing.assert_frame_equal(a.report.by_district, b.report.by_district, check_dtype=False)
+    pd.testing.assert_frame_equal(a.alloc_table, b.alloc_table, check_dtype=False)

@@ -105,13 +105,14 @@ def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None 
     if where is None:
         where = assign_districts(parks, plan)
     no_parent = {a.key for a in plan.functional_areas if not a.parent}
-    district = where["effective_district_code"].to_numpy(dtype=object)
-    functional = parks["functional_area"].to_numpy(dtype=object)
+    district_s, functional_s = where["effective_district_code"], parks["functional_area"]
+    district = district_s.to_numpy(dtype=object)
+    functional = functional_s.to_numpy(dtype=object)
     park_info = pd.DataFrame(
-        {
-            "park_id": parks["id"].to_numpy(),
-            "district_code": district,
-            "functional_area": functional,
+        {  # the text columns in their own arrays (no conversion to objects and back)
+            "park_id": parks["id"].array,
+            "district_code": district_s.array,
+            "functional_area": functional_s.array,
             "figures_verified": parks["figures_verified"].to_numpy(),
             "park_known": True,
             "park_pos": np.arange(len(parks)),
@@ -119,7 +120,7 @@ def allocation_table(plan: Plan, register: Register, where: pd.DataFrame | None 
             "area_key": np.where(
                 district != "",
                 district,
-                np.where(pd.Series(functional).isin(no_parent), functional, UNASSIGNED),
+                np.where(functional_s.isin(no_parent).to_numpy(), functional, UNASSIGNED),
             ),
         }
     )
@@ -149,11 +150,11 @@ def _join_parks(allocs: pd.DataFrame, park_info: pd.DataFrame) -> pd.DataFrame:
     a = allocs.reset_index(drop=True)
     extra = {}
     for c in park_info.columns.drop("park_id"):
-        col = park_info[c].to_numpy()
+        col = park_info[c]
         if not len(col):
             extra[c] = pd.Series(np.full(len(a), np.nan, dtype=object))
             continue
-        values = pd.Series(col[take])
+        values = pd.Series(col.array.take(take))  # in the column's own array type: no object round trip
         extra[c] = values.where(known, np.nan) if not known.all() else values
     return pd.concat([a, pd.DataFrame(extra)], axis=1)
 
