@@ -177,8 +177,9 @@ class RowHistory:
         if k is None:
             return pd.Series(dtype="datetime64[ns]")
         keep = (self.statuses["status"].to_numpy() == "delivered") & (self.statuses["r_from"].to_numpy() <= k)
-        if ids is not None:
-            keep &= _isin_objects(self.statuses["allocation_id"].to_numpy(dtype=object), ids)
+        if ids is not None:  # looked up among the delivered rows only
+            at = np.flatnonzero(keep)
+            keep[at] = _isin_objects(self.statuses["allocation_id"].to_numpy(dtype=object)[at], ids)
         d = self.statuses[keep]
         d = d.sort_values(["allocation_id", "r_from"], kind="stable")
         ids = d["allocation_id"].to_numpy(dtype=object)
