@@ -95,7 +95,9 @@ def test_a_loaded_version_is_checked_with_what_the_store_kept(store_db, plan, ci
     g = parks.geometry.values.copy()
     g[3] = inside(plan, "440307")  # Longgang
     parks["geometry"] = g
-    edited = Register(gpd.GeoDataFrame(parks.drop(index=7), crs=parks.crs), register.allocations, register.quotas)
+    edited = Register(
+        gpd.GeoDataFrame(parks.drop(index=7), crs=parks.crs), register.allocations, register.quotas
+    )
     store.save(edited, user=PLANNER, comment="moved", expected_version=v.version, base=register)
     store.close()
     store, latest, v2 = _load(store_db, plan)

@@ -550,7 +550,7 @@ class PostgisBackend:
         )
         metric = kept["metric"].to_numpy(dtype=object)
         wkb = shapely.to_wkb(shapely.from_wkb(metric), hex=True)
-        out["metric"] = np.where(pd.isna(wkb), None, np.char.add("\\x", wkb.astype(str)).astype(object))
+        out["metric"] = ("\\x" + pd.Series(wkb, dtype="string")).to_numpy()  # bytea as hex; missing: NULL
         for c in self._KEPT_NAMES[1:]:
             out[c] = kept[c].to_numpy()
         buf = io.StringIO()
