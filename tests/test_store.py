@@ -236,6 +236,9 @@ def test_a_version_read_by_gdal_keeps_the_stored_order_of_its_rows(plan, tmp_pat
     pdt.assert_frame_equal(loaded.allocations, allocations)
     assert loaded.parks["id"].tolist() == register.parks["id"].tolist()
     assert loaded.allocations["allocation_id"].tolist() == allocs["allocation_id"].tolist()
+    kept = b.read_kept(MAIN, 2)  # what the store keeps of each parks row: in the same order
+    assert kept is not None and kept["id"].tolist() == register.parks["id"].tolist()
+    assert kept["n_districts"].notna().all()
     store.close()
 
 

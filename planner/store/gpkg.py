@@ -794,12 +794,16 @@ class GeoPackageBackend:
             if not con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (KEPT,)).fetchone()[0]:
                 return None
         literal = "'" + scenario.replace("'", "''") + "'"
-        return pyogrio.read_dataframe(
+        frame = pyogrio.read_dataframe(  # sorted by _in_stored_order, not by SQLite (whole rows)
             str(self.path),
-            sql=f"SELECT p.id AS id, {', '.join('k.' + c + ' AS ' + c for c in KEPT_TYPES)} FROM parks p "
+            sql=f"SELECT p.pos AS _pos, p.fid + 0 AS _fid, p.id AS id, "
+            f"{', '.join('k.' + c + ' AS ' + c for c in KEPT_TYPES)} FROM parks p "
             f"LEFT JOIN {KEPT} k ON k.fid = p.fid WHERE p.scenario = {literal} AND p.v_from <= {int(version)} "
-            f"AND (p.v_to IS NULL OR p.v_to > {int(version)}) ORDER BY p.pos, p.fid",
+            f"AND (p.v_to IS NULL OR p.v_to > {int(version)})",
             use_arrow=True,
+        )
+        return (
+            _in_stored_order(frame) if len(frame) else frame.drop(columns=["_pos", "_fid"], errors="ignore")
         )
 
     # ---- the other targets' actual values (append-only; the table is made on first use) ----
