@@ -363,19 +363,18 @@ class ShapeFacts:
         if not len(rows):
             return self
         fresh = ShapeFacts.of(geoms.iloc[rows], plan, located=self.inside is not None)
-        arrays = []
-        for old, new in zip(
-            (self.present, self.allowed, self.valid, self.inside),
-            (fresh.present, fresh.allowed, fresh.valid, fresh.inside),
-            strict=True,
-        ):
-            if old is None or new is None:
-                arrays.append(None)
-                continue
+
+        def put(old: np.ndarray, new: np.ndarray) -> np.ndarray:
             out = old.copy()
             out[rows] = new
-            arrays.append(out)
-        return ShapeFacts(*arrays)
+            return out
+
+        return ShapeFacts(
+            put(self.present, fresh.present),
+            put(self.allowed, fresh.allowed),
+            put(self.valid, fresh.valid),
+            None if self.inside is None or fresh.inside is None else put(self.inside, fresh.inside),
+        )
 
 
 def _check_geometry(
@@ -502,9 +501,9 @@ def _locate(
         )
         hits = hits[~hits.index.duplicated(keep="first")]
         geo.loc[hits.index] = hits["code"].astype(str)
-    shapes = usable & ~points
-    if shapes.any():  # a polygon by the district holding most of its area
-        geo.loc[parks.index[shapes]] = assign_districts(parks.loc[shapes], plan)["geo_district_code"]
+    polygons = usable & ~points
+    if polygons.any():  # a polygon by the district holding most of its area
+        geo.loc[parks.index[polygons]] = assign_districts(parks.loc[polygons], plan)["geo_district_code"]
     declared = parks.loc[usable, "district_code"]
     differs = (geo != "") & (declared != "") & (geo != declared)
     names = {d.code: d.name_zh for d in plan.districts}

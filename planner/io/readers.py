@@ -287,7 +287,7 @@ def _gpkg_cut_texts(path: Path, table: str) -> list[tuple[int, str, str]]:
                 f'CASE WHEN typeof("{n}") = \'text\' THEN CAST("{n}" AS BLOB) END' for n in names
             )
             has_nul = " OR ".join(
-                f'(typeof("{n}") = \'text\' AND instr(CAST("{n}" AS BLOB), X\'00\') > 0)' for n in names
+                f"(typeof(\"{n}\") = 'text' AND instr(CAST(\"{n}\" AS BLOB), X'00') > 0)" for n in names
             )
             rows = con.execute(f'SELECT rowid, {texts} FROM "{quoted}" WHERE {has_nul}').fetchall()
             if not rows:
