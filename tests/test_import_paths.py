@@ -215,3 +215,31 @@ def test_nul_cut_texts_are_numbered_as_gdal_reads_the_features(
         ("control_character", "nul.gpkg feature 4", "名称"),
     ]
     assert any("园\\x00三" in i.message_en for i in preview.problems)
+
+
+def test_texts_read_once_each_give_every_row_its_own_value() -> None:
+    """parse_area reads each distinct text once and spreads the values back: every row gets what
+    reading that cell alone gives (index kept, blanks and non-numbers NaN)."""
+    from planner.io.units import parse_area
+
+    pool = ["15万㎡", "3 公顷", "３００亩", "1,200", "", None, "x", "2 km²", "1.5e3m2", "-5"]
+    rng = np.random.default_rng(3)
+    cells = pd.Series([pool[i] for i in rng.integers(0, len(pool), 500)], index=np.arange(500)[::-1] * 7)
+    whole = parse_area(cells, 10_000.0)
+    alone = [parse_area(pd.Series([v], dtype=object), 10_000.0).iloc[0] for v in cells]
+    assert list(whole.index) == list(cells.index)
+    np.testing.assert_array_equal(whole.to_numpy(), np.array(alone, dtype=float))
+    assert whole.iloc[list(cells).index("15万㎡")] == 150_000.0  # the cell's unit wins over the header's
+    assert np.isnan(whole.iloc[list(cells).index("")])  # a blank cell: no number
+
+
+def test_text_years_read_once_each_land_on_their_rows(
+    plan: Plan, seed_register: Register, tmp_path: Path
+) -> None:
+    frame = _mixed(plan).iloc[[0, 2, 3, 6]].reset_index(drop=True)
+    frame["交付年份"] = ["2024年", "", "2026年底", "2024年"]
+    preview = preview_import(_write(frame, tmp_path / "years.gpkg"), None, plan, _empty(seed_register))
+    assert preview.ok
+    assert preview.parks["delivery_year"].astype("Float64").tolist()[::2] == [2024, 2026]
+    assert pd.isna(preview.parks["delivery_year"].iloc[1]) and preview.parks["delivery_year"].iloc[3] == 2024
+    assert preview.parks["year_src"].tolist() == ["2024年", "", "2026年底", "2024年"]

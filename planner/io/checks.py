@@ -45,7 +45,7 @@ from planner.core.values import (
 )
 from planner.io.headers import _label_lookup, _map_labels, _norm, _text
 from planner.io.issues import _Collector, _Refuse
-from planner.io.units import _YEAR, AREA_COLUMNS, bad_numbers, parse_area
+from planner.io.units import _YEAR, AREA_COLUMNS, bad_numbers, parse_area, per_distinct
 
 DUPLICATE_POINT_M = 5.0  # an incoming point this close to a register point is the same park
 
@@ -241,7 +241,7 @@ def _import_status_year(
             out["year_src"] = _text(col).str.replace(r"\.0$", "", regex=True)
     elif "delivery_year" in cols:
         raw = _text(gdf[cols["delivery_year"]]).str.replace(r"\.0$", "", regex=True)
-        year = pd.to_numeric(raw.str.extract(_YEAR)[0], errors="coerce")
+        year = per_distinct(raw, lambda t: pd.to_numeric(t.str.extract(_YEAR)[0], errors="coerce"))
         bad = (raw != "") & year.isna()  # a year out of range: the register's rules
         for i in np.flatnonzero(bad.to_numpy()):
             c.error(
