@@ -203,8 +203,16 @@ def capacity_cube(table: pd.DataFrame, sign: float = 1.0) -> pd.DataFrame:
     return cube
 
 
+def cube_rows(table: pd.DataFrame, sign: float = 1.0) -> pd.DataFrame:
+    """A few rows of the allocation table as cube rows, not summed (:func:`combine_cubes` sums them
+    with a cube in one pass): ``sign`` -1 gives the rows to take off."""
+    rows = table[[*CUBE_KEYS, "area_m2"]].assign(n=sign)
+    rows["area_m2"] = rows["area_m2"] * sign
+    return rows
+
+
 def combine_cubes(*cubes: pd.DataFrame) -> pd.DataFrame:
-    """Cubes added up; combinations left with no row dropped."""
+    """Cubes (or :func:`cube_rows`) added up; combinations left with no row dropped."""
     both = pd.concat(cubes, ignore_index=True)
     out = both.groupby(CUBE_KEYS, dropna=False, sort=False)[["area_m2", "n"]].sum().reset_index()
     return out[out["n"] > 0].reset_index(drop=True)
@@ -260,20 +268,33 @@ def capacity_report(
     :func:`allocation_table` (or its :func:`capacity_cube`) when the caller has them already.
     """
     a = table if table is not None else allocation_table(plan, register, where)
-    counted = a[a["counted"]]
     target = plan.new_space.value if plan.new_space is not None else float("nan")
-    counted_m2 = float(counted["area_m2"].sum())
-    secured_m2 = float(counted.loc[counted["secured"], "area_m2"].sum())
+    # Every sum is one weighted count over a factorised key (the cube has a few hundred rows; no
+    # groupby per figure): missing areas count as 0 and missing keys in no group, as a groupby sums.
+    area = np.nan_to_num(a["area_m2"].to_numpy(dtype=float, na_value=np.nan))
+    counted_mask = a["counted"].to_numpy(dtype=bool)
+    secured_mask = counted_mask & a["secured"].to_numpy(dtype=bool)
+    aligned = a["aligned"]
+    counted_m2 = float(area[counted_mask].sum())
+    secured_m2 = float(area[secured_mask].sum())
 
     areas = _area_rows(plan)
+    keys, key_values = pd.factorize(a["area_key"])
+    n_keys = len(key_values)
+    designating = aligned.notna().to_numpy(dtype=bool)
+    designated = _sums(keys, area, designating, n_keys)
     grouped = pd.DataFrame(
         {
-            "allocated_m2": a.groupby("area_key")["area_m2"].sum(),
-            "counted_m2": counted.groupby("area_key")["area_m2"].sum(),
-            "secured_m2": counted[counted["secured"]].groupby("area_key")["area_m2"].sum(),
-            "aligned_m2": a[a["aligned"] == True].groupby("area_key")["area_m2"].sum(),  # noqa: E712
-            "designated_m2": a[a["aligned"].notna()].groupby("area_key")["area_m2"].sum(),
-        }
+            "allocated_m2": _sums(keys, area, None, n_keys),
+            "counted_m2": _sums(keys, area, counted_mask, n_keys),
+            "secured_m2": _sums(keys, area, secured_mask, n_keys),
+            "aligned_m2": _sums(keys, area, (aligned == True).to_numpy(dtype=bool), n_keys),  # noqa: E712
+            # no designating row: no share (NaN), as a sum over no rows would be missing
+            "designated_m2": np.where(
+                _sums(keys, np.ones(len(a)), designating, n_keys) > 0, designated, np.nan
+            ),
+        },
+        index=pd.Index(key_values),
     )
     by_district = areas.merge(grouped, left_on="key", right_index=True, how="left")
     for col in ("allocated_m2", "counted_m2", "secured_m2", "aligned_m2"):
@@ -291,10 +312,9 @@ def capacity_report(
     by_district = by_district[keep].drop(columns=["designated_m2"]).reset_index(drop=True)
 
     years = pd.Index(plan.years, name="year")
-    added = counted.groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
-    added_secured = (
-        counted[counted["secured"]].groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
-    )
+    year_pos = _positions(years, a["delivery_year"])
+    added = pd.Series(_sums(year_pos, area, counted_mask, len(years)), index=years)
+    added_secured = pd.Series(_sums(year_pos, area, secured_mask, len(years)), index=years)
     by_year = pd.DataFrame(
         {
             "year": list(years),
@@ -305,40 +325,31 @@ def capacity_report(
         }
     )
 
+    status_pos = _positions(pd.Index(list(STATUSES)), a["status"])
     by_status = pd.DataFrame(
         {
             "status": list(STATUSES),
             "label_zh": [STATUS_LABELS[s][0] for s in STATUSES],
             "label_en": [STATUS_LABELS[s][1] for s in STATUSES],
-            "counted_m2": counted.groupby("status")["area_m2"]
-            .sum()
-            .reindex(list(STATUSES), fill_value=0.0)
-            .to_numpy(dtype=float),
-            "allocated_m2": a.groupby("status")["area_m2"]
-            .sum()
-            .reindex(list(STATUSES), fill_value=0.0)
-            .to_numpy(dtype=float),
+            "counted_m2": _sums(status_pos, area, counted_mask, len(STATUSES)),
+            "allocated_m2": _sums(status_pos, area, None, len(STATUSES)),
         }
     )
 
     spec_keys = [s.key for s in plan.specialisations]
-    spec_all = a["specialisation"].replace("", "district_choice")
-    spec_counted = spec_all[a["counted"]]
+    spec_pos = _positions(pd.Index(spec_keys), a["specialisation"].replace("", "district_choice"))
     by_specialisation = pd.DataFrame(
         {
             "specialisation": spec_keys,
             "label_zh": [s.label_zh for s in plan.specialisations],
             "label_en": [s.label_en for s in plan.specialisations],
-            "counted_m2": counted.groupby(spec_counted)["area_m2"]
-            .sum()
-            .reindex(spec_keys, fill_value=0.0)
-            .to_numpy(dtype=float),
-            "allocated_m2": a.groupby(spec_all)["area_m2"]
-            .sum()
-            .reindex(spec_keys, fill_value=0.0)
-            .to_numpy(dtype=float),
+            "counted_m2": _sums(spec_pos, area, counted_mask, len(spec_keys)),
+            "allocated_m2": _sums(spec_pos, area, None, len(spec_keys)),
         }
     )
+    basis, basis_values = pd.factorize(a["basis"], sort=True)
+    by_basis = _sums(basis, area, counted_mask, len(basis_values))
+    has_basis = _sums(basis, np.ones(len(a)), counted_mask, len(basis_values)) > 0
 
     levels = [lv.key for lv in plan.namepark_levels]
     namepark_counts = pd.DataFrame(
@@ -362,15 +373,28 @@ def capacity_report(
         secured_m2=secured_m2,
         planned_m2=counted_m2 - secured_m2,
         gap_m2=max(target - counted_m2, 0.0) if plan.new_space is not None else float("nan"),
-        not_counted_m2=float(a.loc[~a["counted"], "area_m2"].sum()),
-        counted_unconfirmed_m2=float(counted.loc[~counted["figures_verified"], "area_m2"].sum()),
-        counted_by_basis={k: float(v) for k, v in counted.groupby("basis")["area_m2"].sum().items()},
+        not_counted_m2=float(area[~counted_mask].sum()),
+        counted_unconfirmed_m2=float(area[counted_mask & ~a["figures_verified"].to_numpy(dtype=bool)].sum()),
+        counted_by_basis={
+            str(k): float(v) for k, v, h in zip(basis_values, by_basis, has_basis, strict=True) if h
+        },
         by_district=by_district,
         by_year=by_year,
         by_status=by_status,
         by_specialisation=by_specialisation,
         namepark_counts=namepark_counts,
     )
+
+
+def _positions(keys: pd.Index, values: pd.Series) -> np.ndarray:
+    """Each value's position in ``keys`` (-1 for a value not among them, or missing)."""
+    return keys.get_indexer(values)
+
+
+def _sums(groups: np.ndarray, area: np.ndarray, mask: np.ndarray | None, n: int) -> np.ndarray:
+    """``area`` summed by group (``groups`` 0..n-1; -1 in none) over the rows of ``mask`` (all when None)."""
+    take = groups >= 0 if mask is None else (groups >= 0) & mask
+    return np.bincount(groups[take], weights=area[take], minlength=n)[:n].astype(float)
 
 
 def target_table(plan: Plan, register: Register, report: CapacityReport | None = None) -> pd.DataFrame:
