@@ -165,6 +165,108 @@ def test_recheck_equals_a_full_check_after_edits(plan_module, small_city):
     pd.testing.assert_frame_equal(third.findings, check(plan, edited2).findings)
 
 
+def _equals_a_full_check(plan, result, register) -> None:
+    """``result`` (a re-check) is what a full check of ``register`` gives: the same findings table,
+    capacity figures (to rounding) and allocation table rows."""
+    full = check(plan, register)
+    pd.testing.assert_frame_equal(result.findings, full.findings)
+    for name in ("by_district", "by_year", "by_status", "by_specialisation", "namepark_counts"):
+        pd.testing.assert_frame_equal(getattr(result.report, name), getattr(full.report, name))
+    assert result.report.counted_m2 == pytest.approx(full.report.counted_m2)
+    assert result.report.counted_by_basis == pytest.approx(full.report.counted_by_basis)
+
+    def rows(t: pd.DataFrame) -> pd.DataFrame:
+        return t.astype({"aligned": object}).sort_values("allocation_id").reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows(result.alloc_table), rows(full.alloc_table), check_dtype=False)
+
+
+def _moved(reg: Register, parks: pd.DataFrame | None = None, allocs: pd.DataFrame | None = None) -> Register:
+    parks = reg.parks if parks is None else parks
+    return Register(
+        gpd.GeoDataFrame(parks, crs=reg.parks.crs), reg.allocations if allocs is None else allocs, reg.quotas
+    )
+
+
+@pytest.mark.parametrize("text", ["arrow", "objects"])
+def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, monkeypatch):
+    """Re-checks on top of re-checks (each from the previous result, the change computed) equal a full
+    check after each edit: an overlap made, then undone; allocations moved, changed, removed and
+    added; a park removed and one added; an allocation-only edit; with the allocation table's
+    replaced rows folded back into one table on the way. Arrow text columns (a loaded register) and
+    Python objects (a register built in code) alike."""
+    import planner.core.checking as checking
+
+    plan = plan_module
+    reg = small_city
+    if text == "objects":
+        reg = Register(
+            gpd.GeoDataFrame(_as_objects(reg.parks), crs=reg.parks.crs),
+            _as_objects(reg.allocations),
+            reg.quotas,
+        )
+    result = check(plan, reg)
+    far = shapely.affinity.translate(reg.parks.geometry.values[5], xoff=0.2)  # 20 km east, alone
+
+    def overlaps_of(res, pid: str) -> set[str]:
+        f = res.findings[res.findings["code"] == "PARKS_OVERLAP"]
+        return set(f.loc[f["id"] == pid, "other_id"]) | set(f.loc[f["other_id"] == pid, "id"])
+
+    # 1. park 5 moved onto park 6: an overlap made
+    parks = reg.parks.copy()
+    g = parks.geometry.values.copy()
+    g[5] = g[6]
+    parks["geometry"] = g
+    step = _moved(reg, parks)
+    result = recheck(result, step)
+    _equals_a_full_check(plan, result, step)
+    assert "p6" in overlaps_of(result, "p5")
+
+    # 2. park 5 moved far away (its overlaps undone); allocations: one moved to another park, one's
+    # area raised above its park's new floor area
+    parks = step.parks.copy()
+    g = parks.geometry.values.copy()
+    g[5] = far
+    parks["geometry"] = g
+    allocs = step.allocations.copy()
+    allocs.loc[allocs["allocation_id"] == "p10-a1", "park_id"] = "p11"
+    allocs.loc[allocs["allocation_id"] == "p20-a1", "area_m2"] = 9e9
+    before = result
+    step = _moved(step, parks, allocs)
+    result = recheck(result, step)
+    _equals_a_full_check(plan, result, step)
+    assert overlaps_of(before, "p5") and not overlaps_of(result, "p5")
+    exceeds = result.findings[result.findings["code"] == "ALLOC_EXCEEDS_NEW_SPACE"]
+    assert "p20" in set(exceeds["id"])
+    table = result.alloc_table.set_index("allocation_id")
+    assert table.loc["p10-a1", "park_id"] == "p11" and table.loc["p20-a1", "area_m2"] == 9e9
+
+    # 3. a park removed (its allocation names no park now), a park added on top of park 30, an
+    # allocation removed and one added for the new park
+    parks = step.parks[step.parks["id"] != "p40"]
+    added = parks.iloc[[0]].assign(id="new1", geometry=[parks.geometry.values[30]])
+    parks = pd.concat([parks, added], ignore_index=True)
+    allocs = step.allocations[step.allocations["allocation_id"] != "p50-a1"]
+    allocs = pd.concat(
+        [allocs, allocs.iloc[[0]].assign(allocation_id="new1-a1", park_id="new1")], ignore_index=True
+    )
+    step = _moved(step, parks, allocs)
+    result = recheck(result, step)
+    _equals_a_full_check(plan, result, step)
+    assert "p40-a1" in set(result.findings.loc[result.findings["code"] == "ALLOC_UNKNOWN_PARK", "id"])
+    assert "p30" in overlaps_of(result, "new1")
+
+    # 4. an allocation-only edit, with the replaced rows folded into one table after it
+    monkeypatch.setattr(checking, "COMPACT_AFTER", 2)
+    allocs = step.allocations.copy()
+    allocs.loc[allocs["allocation_id"] == "p20-a1", "area_m2"] = 1.0  # no longer exceeds
+    step = _moved(step, allocs=allocs)
+    result = recheck(result, step)
+    assert result.alloc_dead is None and result.alloc_extra is None  # one table again
+    _equals_a_full_check(plan, result, step)
+    assert "p20" not in set(result.findings.loc[result.findings["code"] == "ALLOC_EXCEEDS_NEW_SPACE", "id"])
+
+
 def test_check_json_counts_findings_by_code_and_writes_every_row(tmp_path, plan_module, small_city, capsys):
     db = tmp_path / "city.gpkg"
     store = open_store(str(db), plan_module)
@@ -254,3 +356,21 @@ def test_the_check_is_the_same_for_arrow_and_object_text_columns(plan_module, sm
     assert a.report.counted_by_basis == pytest.approx(b.report.counted_by_basis)
     pd.testing.assert_frame_equal(a.report.by_district, b.report.by_district, check_dtype=False)
     pd.testing.assert_frame_equal(a.alloc_table, b.alloc_table, check_dtype=False)
+
+
+def test_findings_sort_by_severity_code_id_and_other_id_keeping_ties_in_order(plan_module, small_city):
+    """sort_findings (one Arrow sort) orders as Python sorts the same keys: severity error, warning,
+    info; then code, id, other id by code point; rows alike in all four keep their order."""
+    from planner.core.findings import sort_findings
+    from planner.errors import SEVERITIES
+
+    found = check(plan_module, small_city).findings
+    shuffled = found.sample(frac=1, random_state=4).reset_index(drop=True)
+    tie = shuffled.iloc[[0, 0]].assign(message_en=["second", "first"])  # alike but for the message
+    shuffled = pd.concat([shuffled, tie.assign(id="Ünïcode"), tie.assign(id="Z")], ignore_index=True)
+    got = sort_findings(shuffled)
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    keys = [(rank[r.severity], r.code, r.id, r.other_id) for r in shuffled.itertuples()]
+    expected = sorted(range(len(shuffled)), key=keys.__getitem__)  # Python's sort is stable
+    pd.testing.assert_frame_equal(got, shuffled.iloc[expected].reset_index(drop=True))
+    assert len(set(got["code"])) > 3 and list(got.loc[got["id"] == "Z", "message_en"]) == ["second", "first"]

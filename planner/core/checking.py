@@ -48,6 +48,7 @@ from planner.core.register import Register
 
 KEPT_COLUMNS = ("allocation_id", "park_id", *CUBE_KEYS, "area_m2")  # of the allocation table, for a re-check
 REBUILD_AFTER = 2000  # parks edited since the spatial index was built: beyond this, rebuild it
+COMPACT_AFTER = 2000  # allocation rows recomputed since the table was built: beyond this, one table again
 
 
 @dataclass(frozen=True)
@@ -463,7 +464,7 @@ def _recheck_allocations(
         extra = kept
     else:
         extra = pd.concat([extra[~extra_sel], kept], ignore_index=True)
-    if len(extra) > REBUILD_AFTER:  # many rows replaced: one table again
+    if len(extra) > COMPACT_AFTER:  # many rows replaced: one table again
         base = pd.concat([base[~dead], extra], ignore_index=True)
         dead, extra = None, None
     dropped = list(set(old["allocation_id"].astype(str)))
