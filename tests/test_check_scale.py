@@ -188,12 +188,18 @@ def _moved(reg: Register, parks: pd.DataFrame | None = None, allocs: pd.DataFram
     )
 
 
+def _overlaps_of(result, pid: str) -> set[str]:
+    f = result.findings[result.findings["code"] == "PARKS_OVERLAP"]
+    return set(f.loc[f["id"] == pid, "other_id"]) | set(f.loc[f["other_id"] == pid, "id"])
+
+
 @pytest.mark.parametrize("text", ["arrow", "objects"])
 def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, monkeypatch):
     """Re-checks on top of re-checks (each from the previous result, the change computed) equal a full
     check after each edit: an overlap made, then undone; allocations moved, changed, removed and
-    added; a park removed and one added; an allocation-only edit; with the allocation table's
-    replaced rows folded back into one table on the way. Arrow text columns (a loaded register) and
+    added; parks' declared districts changed in one run and in many; a park removed and one added;
+    an allocation-only edit; with the edited text columns and the allocation table's replaced rows
+    joined into one again on the way. Arrow text columns (a loaded register) and
     Python objects (a register built in code) alike."""
     import planner.core.checking as checking
 
@@ -205,12 +211,9 @@ def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, m
             _as_objects(reg.allocations),
             reg.quotas,
         )
+    monkeypatch.setattr(checking, "MAX_CHUNKS", 3)  # the edited text columns are joined on the way
     result = check(plan, reg)
     far = shapely.affinity.translate(reg.parks.geometry.values[5], xoff=0.2)  # 20 km east, alone
-
-    def overlaps_of(res, pid: str) -> set[str]:
-        f = res.findings[res.findings["code"] == "PARKS_OVERLAP"]
-        return set(f.loc[f["id"] == pid, "other_id"]) | set(f.loc[f["other_id"] == pid, "id"])
 
     # 1. park 5 moved onto park 6: an overlap made
     parks = reg.parks.copy()
@@ -220,7 +223,7 @@ def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, m
     step = _moved(reg, parks)
     result = recheck(result, step)
     _equals_a_full_check(plan, result, step)
-    assert "p6" in overlaps_of(result, "p5")
+    assert "p6" in _overlaps_of(result, "p5")
 
     # 2. park 5 moved far away (its overlaps undone); allocations: one moved to another park, one's
     # area raised above its park's new floor area
@@ -228,6 +231,8 @@ def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, m
     g = parks.geometry.values.copy()
     g[5] = far
     parks["geometry"] = g
+    declared = parks["district_code"].to_numpy(dtype=object)
+    parks["district_code"] = np.where(parks["id"] == "p100", "440311", declared)  # a second run of rows
     allocs = step.allocations.copy()
     allocs.loc[allocs["allocation_id"] == "p10-a1", "park_id"] = "p11"
     allocs.loc[allocs["allocation_id"] == "p20-a1", "area_m2"] = 9e9
@@ -235,11 +240,19 @@ def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, m
     step = _moved(step, parks, allocs)
     result = recheck(result, step)
     _equals_a_full_check(plan, result, step)
-    assert overlaps_of(before, "p5") and not overlaps_of(result, "p5")
+    assert _overlaps_of(before, "p5") and not _overlaps_of(result, "p5")
     exceeds = result.findings[result.findings["code"] == "ALLOC_EXCEEDS_NEW_SPACE"]
     assert "p20" in set(exceeds["id"])
     table = result.alloc_table.set_index("allocation_id")
     assert table.loc["p10-a1", "park_id"] == "p11" and table.loc["p20-a1", "area_m2"] == 9e9
+
+    # 2b. twenty parks apart declare another district (more runs of edited rows than are cut around)
+    parks = step.parks.copy()
+    apart = parks.index % 25 == 3
+    parks["district_code"] = np.where(apart, "440303", parks["district_code"].to_numpy(dtype=object))
+    step = _moved(step, parks)
+    result = recheck(result, step)
+    _equals_a_full_check(plan, result, step)
 
     # 3. a park removed (its allocation names no park now), a park added on top of park 30, an
     # allocation removed and one added for the new park
@@ -254,7 +267,7 @@ def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, m
     result = recheck(result, step)
     _equals_a_full_check(plan, result, step)
     assert "p40-a1" in set(result.findings.loc[result.findings["code"] == "ALLOC_UNKNOWN_PARK", "id"])
-    assert "p30" in overlaps_of(result, "new1")
+    assert "p30" in _overlaps_of(result, "new1")
 
     # 4. an allocation-only edit, with the replaced rows folded into one table after it
     monkeypatch.setattr(checking, "COMPACT_AFTER", 2)

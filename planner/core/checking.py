@@ -48,6 +48,8 @@ from planner.core.register import Register
 
 KEPT_COLUMNS = ("allocation_id", "park_id", *CUBE_KEYS, "area_m2")  # of the allocation table, for a re-check
 REBUILD_AFTER = 2000  # parks edited since the spatial index was built: beyond this, rebuild it
+MAX_RUNS = 16  # runs of edited rows a text column is cut around (more: one take)
+MAX_CHUNKS = 64  # pieces of a text column edited so: beyond this, joined into one array
 COMPACT_AFTER = 2000  # allocation rows recomputed since the table was built: beyond this, one table again
 
 
@@ -217,22 +219,36 @@ def _chunked(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _with_rows(col: pd.Series, pos: np.ndarray, values: np.ndarray) -> pd.Series:
-    """A new column: ``col`` with the rows at ``pos`` set to ``values`` (``col`` itself untouched; an
-    Arrow text column by one take of its chunks and the new values, not a copy into Python objects)."""
+    """A new column: ``col`` with the rows at the sorted positions ``pos`` set to ``values`` (``col``
+    itself untouched). An Arrow text column is cut around the few runs of new rows and the pieces
+    chained (no copy; one take when the runs are many, and the chain joined once it grows long)."""
     if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
         arr = _chunked(pa.array(col))
         added = pa.array(pd.Series(values, dtype=object), type=arr.type, from_pandas=True)
-        take = np.arange(len(col))
-        take[pos] = len(col) + np.arange(len(pos))
-        both = pa.chunked_array([*arr.chunks, added], type=arr.type)
-        return pd.Series(both.take(take), index=col.index, dtype=col.dtype, name=col.name)
+        starts = np.flatnonzero(np.diff(pos, prepend=-2) != 1)  # where each run of positions begins
+        if len(starts) <= MAX_RUNS:
+            ends = np.append(starts[1:], len(pos))
+            pieces, at, where = [], 0, pos.tolist()
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+                pieces += [arr.slice(at, where[s] - at), added.slice(s, e - s)]
+                at = where[e - 1] + 1
+            pieces.append(arr.slice(at))
+            parts = [c for piece in pieces for c in _chunked(piece).chunks if len(c)]
+            out = pa.chunked_array(parts, type=arr.type)
+            if out.num_chunks > MAX_CHUNKS:
+                out = pa.chunked_array([out.combine_chunks()])
+        else:
+            take = np.arange(len(col))
+            take[pos] = len(col) + np.arange(len(pos))
+            out = pa.chunked_array([*arr.chunks, added], type=arr.type).take(take)
+        return pd.Series(out, index=col.index, dtype=col.dtype, name=col.name)
     if isinstance(col.dtype, np.dtype) and col.dtype != object:  # numbers and flags: a numpy copy
-        arr = col.to_numpy(copy=True)
-        arr[pos] = values
-        return pd.Series(arr, index=col.index, name=col.name)
-    out = col.copy()
-    out.iloc[pos] = values
-    return out
+        arr_np = col.to_numpy(copy=True)
+        arr_np[pos] = values
+        return pd.Series(arr_np, index=col.index, name=col.name)
+    out_s = col.copy()
+    out_s.iloc[pos] = values
+    return out_s
 
 
 def _rows(frame: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
@@ -275,7 +291,7 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
     sub = _rows(parks, new)  # the touched parks' rows, taken once
     if len(new):
         metric[new] = project(sub.geometry.values, parks.crs, plan.metric_crs)
-    where = _recheck_where(previous, parks, metric, old_pos, new, keep is None)
+    where = _recheck_where(previous, parks, sub, metric, old_pos, new, keep is None)
 
     pairs, stale, kept_pairs, added = _recheck_pairs(previous, ids, position, metric, new, touched)
     overlap_rows = None  # in a new order the earlier park of a kept pair may change: all rows afresh
@@ -291,7 +307,7 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
         rows = pd.concat([rows, park_findings(plan, sub, _rows(where, new))], ignore_index=True)
 
     base, dead, extra, alloc_rows, cube = _recheck_allocations(
-        previous, register, where, change, touched, (new, sub)
+        previous, register, where, change, touched, position, (new, sub)
     )
     return _finish(
         plan,
@@ -327,24 +343,28 @@ GEO_COLUMNS = [
 def _recheck_where(
     previous: CheckResult,
     parks: pd.DataFrame,
+    touched: pd.DataFrame,
     metric: np.ndarray,
     old_pos: np.ndarray,
     new: np.ndarray,
     same_order: bool,
 ) -> pd.DataFrame:
-    """The district assignment after an edit: kept rows reused, the touched rows assigned afresh."""
+    """The district assignment after an edit: kept rows reused, the touched rows (``touched``, the
+    parks' rows at ``new``) assigned afresh."""
     plan = previous.plan
     columns = [*GEO_COLUMNS, "effective_district_code"]
     sub = None
     if len(new):
         sub = geo_assign(metric[new], plan)
-        sub["effective_district_code"] = owner_district(sub, parks["district_code"].iloc[new]).to_numpy()
+        sub["effective_district_code"] = owner_district(sub, touched["district_code"]).to_numpy()
     if same_order:  # the kept columns shared (never written in place), the touched rows set in new ones
         old = previous.where
         if sub is None:
             return old if old.index.equals(parks.index) else old.set_axis(parks.index)
-        cols = {c: _with_rows(old[c], new, sub[c].to_numpy()).array for c in columns}
-        return pd.DataFrame(cols, index=parks.index)[old.columns]
+        cols = {
+            c: _with_rows(old[c], new, sub[c].to_numpy()) if c in columns else old[c] for c in old.columns
+        }
+        return pd.DataFrame({c: v.array for c, v in cols.items()}, index=parks.index)
     take = np.where(old_pos < 0, 0, old_pos)
     where = pd.DataFrame(index=parks.index)
     for c in columns:
@@ -419,12 +439,13 @@ def _recheck_allocations(
     where: pd.DataFrame,
     change: RegisterChanges,
     touched: set[str],
+    position: pd.Index,
     taken: tuple[np.ndarray, pd.DataFrame],
 ) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame | None, pd.DataFrame, pd.DataFrame]:
     """The allocation table (its base, the base rows replaced, the rows recomputed), its findings and
     its cube after an edit: the rows of touched parks and touched allocations recomputed, the rest
-    kept; the cube less the old rows' sums plus the new ones'. ``taken``: positions of parks whose
-    rows the caller took already, and those rows."""
+    kept; the cube less the old rows' sums plus the new ones'. ``position``: the parks' ids as an
+    index; ``taken``: positions of parks whose rows the caller took already, and those rows."""
     plan = previous.plan
     base, dead, extra = previous.alloc_base, previous.alloc_dead, previous.alloc_extra
     allocs = register.allocations
@@ -454,7 +475,11 @@ def _recheck_allocations(
         return base, dead, extra, previous.alloc_rows, previous.cube
     old_parts = [base[base_sel]] + ([extra[extra_sel]] if extra is not None and extra_sel is not None else [])
     old = pd.concat(old_parts, ignore_index=True)
-    at = np.flatnonzero(register.parks["id"].isin(hit).to_numpy(dtype=bool))
+    if position.is_unique:  # the kept hash table of the ids, not a pass over them
+        found = position.get_indexer(hit)
+        at = np.sort(found[found >= 0])
+    else:
+        at = np.flatnonzero(register.parks["id"].isin(hit).to_numpy(dtype=bool))
     parks_at = taken[1] if np.array_equal(at, taken[0]) else _rows(register.parks, at)
     sub = Register(parks_at, allocs[new_sel], register.quotas)
     part = allocation_table(plan, sub, _rows(where, at))
