@@ -283,33 +283,40 @@ def capacity_report(
     n_keys = len(key_values)
     designating = aligned.notna().to_numpy(dtype=bool)
     designated = _sums(keys, area, designating, n_keys)
-    grouped = pd.DataFrame(
+    # each area row's figures by its key's position among the table's keys (none: 0, share NaN)
+    at = pd.Index(key_values).get_indexer(areas["key"])
+    known = at >= 0
+
+    def per_area(sums: np.ndarray, missing: float = 0.0) -> np.ndarray:
+        out = np.full(len(areas), missing)
+        out[known] = sums[at[known]]
+        return out
+
+    allocated = per_area(_sums(keys, area, None, n_keys))
+    counted_by = per_area(_sums(keys, area, counted_mask, n_keys))
+    secured_by = per_area(_sums(keys, area, secured_mask, n_keys))
+    aligned_by = per_area(_sums(keys, area, (aligned == True).to_numpy(dtype=bool), n_keys))  # noqa: E712
+    # no designating row: no share (NaN), as a sum over no rows would be missing
+    has_designated = _sums(keys, np.ones(len(a)), designating, n_keys) > 0
+    designated_by = per_area(np.where(has_designated, designated, np.nan), np.nan)
+    quotas = register.quotas["quota_m2"].to_numpy(dtype=float, na_value=np.nan)
+    q_at = pd.Index(register.quotas["district_code"]).get_indexer(areas["key"])
+    quota = np.where(q_at >= 0, quotas[np.maximum(q_at, 0)] if len(quotas) else np.nan, np.nan)
+    keep = (areas["key"] != UNASSIGNED).to_numpy(dtype=bool) | (allocated > 0)
+    by_district = pd.DataFrame(
         {
-            "allocated_m2": _sums(keys, area, None, n_keys),
-            "counted_m2": _sums(keys, area, counted_mask, n_keys),
-            "secured_m2": _sums(keys, area, secured_mask, n_keys),
-            "aligned_m2": _sums(keys, area, (aligned == True).to_numpy(dtype=bool), n_keys),  # noqa: E712
-            # no designating row: no share (NaN), as a sum over no rows would be missing
-            "designated_m2": np.where(
-                _sums(keys, np.ones(len(a)), designating, n_keys) > 0, designated, np.nan
-            ),
-        },
-        index=pd.Index(key_values),
+            **{c: areas[c].array for c in areas.columns},
+            "allocated_m2": allocated,
+            "counted_m2": counted_by,
+            "secured_m2": secured_by,
+            "aligned_m2": aligned_by,
+            "planned_m2": counted_by - secured_by,
+            "aligned_share": aligned_by / designated_by,
+            "quota_m2": quota,
+            "quota_met": pd.Series(np.where(np.isnan(quota), None, counted_by >= quota), dtype=object).array,
+        }
     )
-    by_district = areas.merge(grouped, left_on="key", right_index=True, how="left")
-    for col in ("allocated_m2", "counted_m2", "secured_m2", "aligned_m2"):
-        by_district[col] = by_district[col].fillna(0.0)
-    by_district["planned_m2"] = by_district["counted_m2"] - by_district["secured_m2"]
-    by_district["aligned_share"] = by_district["aligned_m2"] / by_district["designated_m2"]
-    quotas = register.quotas.set_index("district_code")["quota_m2"]
-    by_district["quota_m2"] = by_district["key"].map(quotas).astype(float)
-    by_district["quota_met"] = pd.Series(
-        np.where(by_district["quota_m2"].isna(), None, by_district["counted_m2"] >= by_district["quota_m2"]),
-        index=by_district.index,
-        dtype=object,
-    )
-    keep = (by_district["key"] != UNASSIGNED) | (by_district["allocated_m2"] > 0)
-    by_district = by_district[keep].drop(columns=["designated_m2"]).reset_index(drop=True)
+    by_district = by_district[keep].reset_index(drop=True)
 
     years = pd.Index(plan.years, name="year")
     year_pos = _positions(years, a["delivery_year"])

@@ -473,7 +473,9 @@ def _recheck_allocations(
     new_sel = selected(allocs)
     if not base_sel.any() and (extra_sel is None or not extra_sel.any()) and not new_sel.any():
         return base, dead, extra, previous.alloc_rows, previous.cube
-    old_parts = [base[base_sel]] + ([extra[extra_sel]] if extra is not None and extra_sel is not None else [])
+    old_parts = [_rows(base, np.flatnonzero(base_sel))]  # a slice when a park's rows follow each other
+    if extra is not None and extra_sel is not None:
+        old_parts.append(extra[extra_sel])
     old = pd.concat(old_parts, ignore_index=True)
     if position.is_unique:  # the kept hash table of the ids, not a pass over them
         found = position.get_indexer(hit)
@@ -481,7 +483,7 @@ def _recheck_allocations(
     else:
         at = np.flatnonzero(register.parks["id"].isin(hit).to_numpy(dtype=bool))
     parks_at = taken[1] if np.array_equal(at, taken[0]) else _rows(register.parks, at)
-    sub = Register(parks_at, allocs[new_sel], register.quotas)
+    sub = Register(parks_at, _rows(allocs, np.flatnonzero(new_sel)), register.quotas)
     part = allocation_table(plan, sub, _rows(where, at))
     kept = part[[*KEPT_COLUMNS]]
     dead = base_sel if dead is None else dead | base_sel
