@@ -387,3 +387,25 @@ def test_findings_sort_by_severity_code_id_and_other_id_keeping_ties_in_order(pl
     expected = sorted(range(len(shuffled)), key=keys.__getitem__)  # Python's sort is stable
     pd.testing.assert_frame_equal(got, shuffled.iloc[expected].reset_index(drop=True))
     assert len(set(got["code"])) > 3 and list(got.loc[got["id"] == "Z", "message_en"]) == ["second", "first"]
+
+
+def test_a_cube_updated_by_a_few_rows_equals_the_cube_of_the_edited_table(plan_module, small_city):
+    """update_cube (a re-check's: the old rows taken off, the new ones added, without regrouping)
+    gives the cube capacity_cube sums from the edited allocation table: combinations changed, new
+    ones appended, emptied ones dropped; its keys are the result's."""
+    from planner.core.capacity import allocation_table, capacity_cube, cube_keys, cube_rows, update_cube
+
+    table = allocation_table(plan_module, small_city)
+    cube = capacity_cube(table)
+    old = table.iloc[:3]
+    new = old.assign(delivery_year=pd.array([2019, 2024, pd.NA], dtype="Int64"), area_m2=[1.0, 2.0, np.nan])
+    delta = pd.concat([cube_rows(old, -1.0), cube_rows(new)], ignore_index=True)
+    got, keys = update_cube(cube, cube_keys(cube), delta)
+    want = capacity_cube(pd.concat([table.iloc[3:], new], ignore_index=True))
+    assert list(keys) == list(cube_keys(got)) and len(set(keys)) == len(keys)
+    assert len(got) == len(want) and set(keys) == set(cube_keys(want))
+    by_key = got.assign(k=keys).set_index("k").sort_index()
+    expected = want.assign(k=cube_keys(want)).set_index("k").sort_index()
+    assert np.allclose(by_key["area_m2"], expected["area_m2"]) and (by_key["n"] == expected["n"]).all()
+    assert set(cube_keys(cube)) - set(keys)  # a combination emptied and dropped
+    assert set(keys) - set(cube_keys(cube))  # a new one appended

@@ -218,6 +218,53 @@ def combine_cubes(*cubes: pd.DataFrame) -> pd.DataFrame:
     return out[out["n"] > 0].reset_index(drop=True)
 
 
+def cube_keys(rows: pd.DataFrame) -> np.ndarray:
+    """One text key per row of a cube (or :func:`cube_rows`) for its combination of
+    :data:`CUBE_KEYS`, alike for alike values whatever the column's type (numbers as floats, every
+    missing value one key, as a groupby with ``dropna=False`` takes them)."""
+    key = pd.Series("", index=rows.index, dtype=object)
+    for c in CUBE_KEYS:
+        col = rows[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            col = col.astype(float)
+        text = col.astype(object).astype(str).where(col.notna(), "\x00")
+        key = key + text.astype(object) + "\x1f"
+    return key.to_numpy(dtype=object)
+
+
+def update_cube(cube: pd.DataFrame, keys: np.ndarray, delta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """``cube`` (with its :func:`cube_keys`) plus the few :func:`cube_rows` of ``delta``: the sums of
+    the combinations it has added in place, new combinations appended in their first row's order,
+    combinations left with no row dropped (as :func:`combine_cubes` of them, without regrouping the
+    cube), and the keys of the result."""
+    index = pd.Index(keys)
+    if not index.is_unique:  # text alike for values a groupby tells apart: sum them all again
+        out = combine_cubes(cube, delta)
+        return out, cube_keys(out)
+    d_keys = cube_keys(delta)
+    at = index.get_indexer(d_keys)
+    d_area = np.nan_to_num(delta["area_m2"].to_numpy(dtype=float, na_value=np.nan))
+    d_n = delta["n"].to_numpy(dtype=float)
+    area = cube["area_m2"].to_numpy(dtype=float, copy=True)
+    n = cube["n"].to_numpy(dtype=float, copy=True)
+    old = at >= 0
+    np.add.at(area, at[old], d_area[old])
+    np.add.at(n, at[old], d_n[old])
+    out = cube.assign(area_m2=area, n=n)
+    if not old.all():  # combinations the cube has not had: grouped among themselves, appended
+        codes, uniq = pd.factorize(d_keys[~old])
+        first = np.full(len(uniq), -1)
+        first[codes[::-1]] = np.flatnonzero(~old)[::-1]
+        added = delta.iloc[first].assign(
+            area_m2=np.bincount(codes, weights=d_area[~old], minlength=len(uniq)),
+            n=np.bincount(codes, weights=d_n[~old], minlength=len(uniq)),
+        )
+        out = pd.concat([out, added[out.columns]], ignore_index=True)
+        keys = np.concatenate([keys, uniq.astype(object)])
+    live = out["n"].to_numpy() > 0
+    return out[live].reset_index(drop=True), keys[live]
+
+
 def _area_rows(plan: Plan) -> pd.DataFrame:
     rows = [
         {
@@ -303,6 +350,9 @@ def capacity_report(
     q_at = pd.Index(register.quotas["district_code"]).get_indexer(areas["key"])
     quota = np.where(q_at >= 0, quotas[np.maximum(q_at, 0)] if len(quotas) else np.nan, np.nan)
     keep = (areas["key"] != UNASSIGNED).to_numpy(dtype=bool) | (allocated > 0)
+    has_quota = ~np.isnan(quota)
+    met = np.full(len(areas), None, dtype=object)  # None: no quota set
+    met[has_quota] = (counted_by >= quota)[has_quota]
     by_district = pd.DataFrame(
         {
             **{c: areas[c].array for c in areas.columns},
@@ -313,7 +363,7 @@ def capacity_report(
             "planned_m2": counted_by - secured_by,
             "aligned_share": aligned_by / designated_by,
             "quota_m2": quota,
-            "quota_met": pd.Series(np.where(np.isnan(quota), None, counted_by >= quota), dtype=object).array,
+            "quota_met": met,
         }
     )
     by_district = by_district[keep].reset_index(drop=True)

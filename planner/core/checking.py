@@ -26,9 +26,10 @@ from planner.core.capacity import (
     allocation_table,
     capacity_cube,
     capacity_report,
-    combine_cubes,
     cube_rows,
+    update_cube,
 )
+from planner.core.capacity import cube_keys as combination_keys
 from planner.core.changes import RegisterChanges, register_changes
 from planner.core.findings import (
     allocation_findings,
@@ -76,6 +77,7 @@ class CheckResult:
     overlap_rows: pd.DataFrame  # the PARKS_OVERLAP rows, one per row of ``pairs`` (same order)
     alloc_dead: np.ndarray | None = None  # rows of ``alloc_base`` replaced since (None: none)
     alloc_extra: pd.DataFrame | None = None  # the rows recomputed since, after the live base rows
+    cube_keys: np.ndarray | None = None  # each row of ``cube``'s combination as text (a re-check's)
 
     @cached_property
     def alloc_table(self) -> pd.DataFrame:
@@ -140,6 +142,7 @@ def _finish(
     overlap_rows: pd.DataFrame | None = None,
     alloc_dead: np.ndarray | None = None,
     alloc_extra: pd.DataFrame | None = None,
+    keys: np.ndarray | None = None,
 ) -> CheckResult:
     """Capacity from the allocations' cube, the overlap findings in the register's order (those of
     ``pairs`` unless given), the summary. ``table`` is the allocation table's base, ``alloc_dead`` and
@@ -176,6 +179,7 @@ def _finish(
         overlap_rows,
         alloc_dead,
         alloc_extra,
+        keys,
     )
 
 
@@ -306,7 +310,7 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
     if len(new):
         rows = pd.concat([rows, park_findings(plan, sub, _rows(where, new))], ignore_index=True)
 
-    base, dead, extra, alloc_rows, cube = _recheck_allocations(
+    base, dead, extra, alloc_rows, (cube, keys) = _recheck_allocations(
         previous, register, where, change, touched, position, (new, sub)
     )
     return _finish(
@@ -327,6 +331,7 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
         overlap_rows,
         dead,
         extra,
+        keys,
     )
 
 
@@ -441,7 +446,9 @@ def _recheck_allocations(
     touched: set[str],
     position: pd.Index,
     taken: tuple[np.ndarray, pd.DataFrame],
-) -> tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame | None, pd.DataFrame, pd.DataFrame]:
+) -> tuple[
+    pd.DataFrame, np.ndarray | None, pd.DataFrame | None, pd.DataFrame, tuple[pd.DataFrame, np.ndarray | None]
+]:
     """The allocation table (its base, the base rows replaced, the rows recomputed), its findings and
     its cube after an edit: the rows of touched parks and touched allocations recomputed, the rest
     kept; the cube less the old rows' sums plus the new ones'. ``position``: the parks' ids as an
@@ -472,7 +479,7 @@ def _recheck_allocations(
     extra_sel = selected(extra) if extra is not None else None
     new_sel = selected(allocs)
     if not base_sel.any() and (extra_sel is None or not extra_sel.any()) and not new_sel.any():
-        return base, dead, extra, previous.alloc_rows, previous.cube
+        return base, dead, extra, previous.alloc_rows, (previous.cube, previous.cube_keys)
     old_parts = [_rows(base, np.flatnonzero(base_sel))]  # a slice when a park's rows follow each other
     if extra is not None and extra_sel is not None:
         old_parts.append(extra[extra_sel])
@@ -500,5 +507,12 @@ def _recheck_allocations(
         (rows["code"] == "ALLOC_EXCEEDS_NEW_SPACE") & rows["id"].isin(hit)
     )
     fresh_rows = allocation_findings(plan, register, part)
-    cube = combine_cubes(previous.cube, cube_rows(old, -1.0), cube_rows(kept))
-    return base, dead, extra, pd.concat([rows[~stale_rows], fresh_rows], ignore_index=True), cube
+    keys = previous.cube_keys if previous.cube_keys is not None else combination_keys(previous.cube)
+    delta = pd.concat([cube_rows(old, -1.0), cube_rows(kept)], ignore_index=True)
+    return (
+        base,
+        dead,
+        extra,
+        pd.concat([rows[~stale_rows], fresh_rows], ignore_index=True),
+        (update_cube(previous.cube, keys, delta)),
+    )
