@@ -218,31 +218,33 @@ def combine_cubes(*cubes: pd.DataFrame) -> pd.DataFrame:
     return out[out["n"] > 0].reset_index(drop=True)
 
 
-def cube_keys(rows: pd.DataFrame) -> np.ndarray:
-    """One text key per row of a cube (or :func:`cube_rows`) for its combination of
-    :data:`CUBE_KEYS`, alike for alike values whatever the column's type (numbers as floats, every
-    missing value one key, as a groupby with ``dropna=False`` takes them)."""
-    key = pd.Series("", index=rows.index, dtype=object)
+def cube_keys(rows: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Each row's combination of :data:`CUBE_KEYS` as a tuple of plain Python values (a cube, or
+    :func:`cube_rows`), alike for alike values whatever the column's type (2024 and 2024.0 are one
+    key; every missing value is None, as a groupby with ``dropna=False`` takes them as one)."""
+    cols = []
     for c in CUBE_KEYS:
         col = rows[c]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            col = col.astype(float)
-        text = col.astype(object).astype(str).where(col.notna(), "\x00")
-        key = key + text.astype(object) + "\x1f"
-    return key.to_numpy(dtype=object)
+        values = col.astype(object)
+        if col.hasnans:
+            values = values.where(col.notna(), None)
+        cols.append(values.tolist())
+    return list(zip(*cols, strict=True)) if len(rows) else []
 
 
-def update_cube(cube: pd.DataFrame, keys: np.ndarray, delta: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def update_cube(
+    cube: pd.DataFrame, keys: list[tuple[Any, ...]], delta: pd.DataFrame
+) -> tuple[pd.DataFrame, list[tuple[Any, ...]]]:
     """``cube`` (with its :func:`cube_keys`) plus the few :func:`cube_rows` of ``delta``: the sums of
     the combinations it has added in place, new combinations appended in their first row's order,
     combinations left with no row dropped (as :func:`combine_cubes` of them, without regrouping the
     cube), and the keys of the result."""
-    index = pd.Index(keys)
-    if not index.is_unique:  # text alike for values a groupby tells apart: sum them all again
+    row_of = {k: i for i, k in enumerate(keys)}
+    if len(row_of) < len(keys):  # values alike as text that a groupby tells apart: sum them all again
         out = combine_cubes(cube, delta)
         return out, cube_keys(out)
     d_keys = cube_keys(delta)
-    at = index.get_indexer(d_keys)
+    at = np.array([row_of.get(k, -1) for k in d_keys], dtype=np.int64)  # the few rows of the edit
     d_area = np.nan_to_num(delta["area_m2"].to_numpy(dtype=float, na_value=np.nan))
     d_n = delta["n"].to_numpy(dtype=float)
     area = cube["area_m2"].to_numpy(dtype=float, copy=True)
@@ -251,18 +253,21 @@ def update_cube(cube: pd.DataFrame, keys: np.ndarray, delta: pd.DataFrame) -> tu
     np.add.at(area, at[old], d_area[old])
     np.add.at(n, at[old], d_n[old])
     out = cube.assign(area_m2=area, n=n)
+    keys = list(keys)
     if not old.all():  # combinations the cube has not had: grouped among themselves, appended
-        codes, uniq = pd.factorize(d_keys[~old])
-        first = np.full(len(uniq), -1)
-        first[codes[::-1]] = np.flatnonzero(~old)[::-1]
+        fresh = np.flatnonzero(~old)
+        group: dict[tuple[Any, ...], int] = {}
+        codes = np.array([group.setdefault(d_keys[i], len(group)) for i in fresh], dtype=np.int64)
+        first = np.full(len(group), -1)
+        first[codes[::-1]] = fresh[::-1]
         added = delta.iloc[first].assign(
-            area_m2=np.bincount(codes, weights=d_area[~old], minlength=len(uniq)),
-            n=np.bincount(codes, weights=d_n[~old], minlength=len(uniq)),
+            area_m2=np.bincount(codes, weights=d_area[fresh], minlength=len(group)),
+            n=np.bincount(codes, weights=d_n[fresh], minlength=len(group)),
         )
         out = pd.concat([out, added[out.columns]], ignore_index=True)
-        keys = np.concatenate([keys, uniq.astype(object)])
+        keys += list(group)
     live = out["n"].to_numpy() > 0
-    return out[live].reset_index(drop=True), keys[live]
+    return out[live].reset_index(drop=True), [k for k, keep in zip(keys, live.tolist(), strict=True) if keep]
 
 
 def _area_rows(plan: Plan) -> pd.DataFrame:

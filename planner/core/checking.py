@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,7 @@ class CheckResult:
     overlap_rows: pd.DataFrame  # the PARKS_OVERLAP rows, one per row of ``pairs`` (same order)
     alloc_dead: np.ndarray | None = None  # rows of ``alloc_base`` replaced since (None: none)
     alloc_extra: pd.DataFrame | None = None  # the rows recomputed since, after the live base rows
-    cube_keys: np.ndarray | None = None  # each row of ``cube``'s combination as text (a re-check's)
+    cube_keys: list[tuple[Any, ...]] | None = None  # each row of ``cube``'s combination (a re-check's)
 
     @cached_property
     def alloc_table(self) -> pd.DataFrame:
@@ -142,7 +143,7 @@ def _finish(
     overlap_rows: pd.DataFrame | None = None,
     alloc_dead: np.ndarray | None = None,
     alloc_extra: pd.DataFrame | None = None,
-    keys: np.ndarray | None = None,
+    keys: list[tuple[Any, ...]] | None = None,
 ) -> CheckResult:
     """Capacity from the allocations' cube, the overlap findings in the register's order (those of
     ``pairs`` unless given), the summary. ``table`` is the allocation table's base, ``alloc_dead`` and
@@ -447,7 +448,11 @@ def _recheck_allocations(
     position: pd.Index,
     taken: tuple[np.ndarray, pd.DataFrame],
 ) -> tuple[
-    pd.DataFrame, np.ndarray | None, pd.DataFrame | None, pd.DataFrame, tuple[pd.DataFrame, np.ndarray | None]
+    pd.DataFrame,
+    np.ndarray | None,
+    pd.DataFrame | None,
+    pd.DataFrame,
+    tuple[pd.DataFrame, list[tuple[Any, ...]] | None],
 ]:
     """The allocation table (its base, the base rows replaced, the rows recomputed), its findings and
     its cube after an edit: the rows of touched parks and touched allocations recomputed, the rest
