@@ -166,17 +166,18 @@ def _aligned(plan: Plan, area_key: pd.Series, spec: pd.Series) -> pd.Series:
     specs, spec_values = pd.factorize(spec)
     allowed = np.zeros((len(key_values) + 1, len(spec_values) + 1), dtype=bool)  # last row/col: missing
     designating = np.zeros(len(key_values) + 1, dtype=bool)
-    k_index, s_index = pd.Index(key_values), pd.Index(spec_values)
-    for d in plan.districts:
-        k = k_index.get_indexer([d.code])[0]
+    key_at = {v: i for i, v in enumerate(key_values)}  # the few areas and specialisations present
+    spec_at = {v: i for i, v in enumerate(spec_values)}
+    for d in plan.districts:  # the plan's few districts
+        k = key_at.get(d.code, -1)
         if k < 0 or not (d.any_specialisation or d.specialisations):
             continue
         designating[k] = True
         if d.any_specialisation:
             allowed[k, :] = True
             continue
-        hit = s_index.get_indexer(list(d.specialisations))
-        allowed[k, hit[hit >= 0]] = True
+        hit = [spec_at[s] for s in d.specialisations if s in spec_at]
+        allowed[k, hit] = True
     match = allowed[keys, specs]
     return pd.Series(match, index=area_key.index).astype(object).where(designating[keys], np.nan)
 
@@ -203,12 +204,17 @@ def capacity_cube(table: pd.DataFrame, sign: float = 1.0) -> pd.DataFrame:
     return cube
 
 
-def cube_rows(table: pd.DataFrame, sign: float = 1.0) -> pd.DataFrame:
-    """A few rows of the allocation table as cube rows, not summed (:func:`combine_cubes` sums them
-    with a cube in one pass): ``sign`` -1 gives the rows to take off."""
-    rows = table[[*CUBE_KEYS, "area_m2"]].assign(n=sign)
-    rows["area_m2"] = rows["area_m2"] * sign
-    return rows
+def cube_rows(table: pd.DataFrame, sign: float = 1.0, new: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A few rows of the allocation table as cube rows, not summed (:func:`combine_cubes` and
+    :func:`update_cube` sum them with a cube): ``sign`` -1 gives the rows to take off; the rows of
+    ``new``, when given, follow with sign +1 (an edit's old and new rows in one frame)."""
+    rows = table[[*CUBE_KEYS, "area_m2"]]
+    signs = np.full(len(rows), sign)
+    if new is not None:
+        rows = pd.concat([rows, new[[*CUBE_KEYS, "area_m2"]]], ignore_index=True)
+        signs = np.concatenate([signs, np.ones(len(new))])
+    area = rows["area_m2"].to_numpy(dtype=float, na_value=np.nan) * signs
+    return rows.assign(area_m2=area, n=signs)
 
 
 def combine_cubes(*cubes: pd.DataFrame) -> pd.DataFrame:

@@ -513,7 +513,7 @@ def _recheck_allocations(
     )
     fresh_rows = allocation_findings(plan, register, part)
     keys = previous.cube_keys if previous.cube_keys is not None else combination_keys(previous.cube)
-    delta = pd.concat([cube_rows(old, -1.0), cube_rows(kept)], ignore_index=True)
+    delta = cube_rows(old, -1.0, kept)
     return (
         base,
         dead,
