@@ -366,7 +366,7 @@ def _recheck_where(
     if same_order:  # the kept columns shared (never written in place), the touched rows set in new ones
         old = previous.where
         if sub is None:
-            return old if old.index.equals(parks.index) else old.set_axis(parks.index)
+            return old.set_axis(parks.index)  # a new frame (the data shared until written: copy on write)
         cols = {
             c: _with_rows(old[c], new, sub[c].to_numpy()) if c in columns else old[c] for c in old.columns
         }
