@@ -316,14 +316,20 @@ def _area_rows(plan: Plan) -> pd.DataFrame:
 
 
 def capacity_report(
-    plan: Plan, register: Register, *, where: pd.DataFrame | None = None, table: pd.DataFrame | None = None
+    plan: Plan,
+    register: Register,
+    *,
+    where: pd.DataFrame | None = None,
+    table: pd.DataFrame | None = None,
+    namepark_counts: pd.DataFrame | None = None,
 ) -> CapacityReport:
     """Count the register's allocations against the plan's new-space target.
 
     A plan that sets no new-space target still gets its figures (counted, secured, by district,
     year, status); its target, gap and progress are NaN (``report.has_target`` is False).
     ``where`` is ``assign_districts(register.parks, plan)`` and ``table`` the
-    :func:`allocation_table` (or its :func:`capacity_cube`) when the caller has them already.
+    :func:`allocation_table` (or its :func:`capacity_cube`) when the caller has them already;
+    ``namepark_counts`` the parks by name-park level when they are known unchanged (a re-check's).
     """
     a = table if table is not None else allocation_table(plan, register, where)
     target = plan.new_space.value if plan.new_space is not None else float("nan")
@@ -420,17 +426,20 @@ def capacity_report(
     has_basis = _sums(basis, np.ones(len(a)), counted_mask, len(basis_values)) > 0
 
     levels = [lv.key for lv in plan.namepark_levels]
-    namepark_counts = pd.DataFrame(
-        {
-            "level": levels,
-            "label_zh": [lv.label_zh for lv in plan.namepark_levels],
-            "label_en": [lv.label_en for lv in plan.namepark_levels],
-            "parks": register.parks["namepark_level"]
-            .value_counts()
-            .reindex(levels, fill_value=0)
-            .to_numpy(dtype=int),
-        }
-    )
+    if namepark_counts is None:
+        namepark_counts = pd.DataFrame(
+            {
+                "level": levels,
+                "label_zh": [lv.label_zh for lv in plan.namepark_levels],
+                "label_en": [lv.label_en for lv in plan.namepark_levels],
+                "parks": register.parks["namepark_level"]
+                .value_counts()
+                .reindex(levels, fill_value=0)
+                .to_numpy(dtype=int),
+            }
+        )
+    else:
+        namepark_counts = namepark_counts.copy()
 
     return CapacityReport(
         plan_id=plan.id,

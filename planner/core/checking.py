@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -144,11 +144,12 @@ def _finish(
     alloc_dead: np.ndarray | None = None,
     alloc_extra: pd.DataFrame | None = None,
     keys: list[tuple[Any, ...]] | None = None,
+    namepark: pd.DataFrame | None = None,
 ) -> CheckResult:
     """Capacity from the allocations' cube, the overlap findings in the register's order (those of
     ``pairs`` unless given), the summary. ``table`` is the allocation table's base, ``alloc_dead`` and
     ``alloc_extra`` what re-checks replaced in it (:attr:`CheckResult.alloc_table`)."""
-    report = capacity_report(plan, register, where=where, table=cube)
+    report = capacity_report(plan, register, where=where, table=cube, namepark_counts=namepark)
     if ids is None:
         ids = register.parks["id"].astype(str).to_numpy(dtype=object)
     if position is None:
@@ -256,7 +257,16 @@ def _with_rows(col: pd.Series, pos: np.ndarray, values: np.ndarray) -> pd.Series
     return out_s
 
 
-def _rows(frame: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+_Frame = TypeVar("_Frame", pd.DataFrame, pd.Series)
+
+
+def _same_values(old: pd.Series, new: pd.Series) -> bool:
+    """Whether two short columns hold the same values in order (a missing value counts as changed)."""
+    a, b = old.tolist(), new.tolist()
+    return len(a) == len(b) and all(isinstance(x, str) and x == y for x, y in zip(a, b, strict=True))
+
+
+def _rows(frame: _Frame, pos: np.ndarray) -> _Frame:
     """The rows of ``frame`` at the sorted positions ``pos``: a slice when they follow each other (one
     edited park; taking rows from 100,000-row Arrow columns costs more than slicing them)."""
     if len(pos) and pos[-1] - pos[0] + 1 == len(pos):
@@ -311,6 +321,12 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
     if len(new):
         rows = pd.concat([rows, park_findings(plan, sub, _rows(where, new))], ignore_index=True)
 
+    # the parks by name-park level: the previous counts when no park's level changed
+    namepark = None
+    if keep is None and _same_values(
+        _rows(previous.register.parks["namepark_level"], new), sub["namepark_level"]
+    ):
+        namepark = previous.report.namepark_counts
     base, dead, extra, alloc_rows, (cube, keys) = _recheck_allocations(
         previous, register, where, change, touched, position, (new, sub)
     )
@@ -333,6 +349,7 @@ def recheck(previous: CheckResult, register: Register, change: RegisterChanges |
         dead,
         extra,
         keys,
+        namepark,
     )
 
 
