@@ -617,6 +617,9 @@ def summarise(plan: Plan, findings: pd.DataFrame, n_parks: int) -> pd.DataFrame:
     count and the first park's message as an example, not one row per park."""
     if n_parks < SUMMARY_MIN or findings.empty:
         return findings
+    rows = findings["code"].value_counts()  # a code with fewer rows than parks cannot hit every park
+    if not any(k >= n_parks and c in PARK_CODES for c, k in rows.items()):
+        return findings
     counts = findings.groupby("code")["id"].nunique()
     whole = [c for c, k in counts.items() if k == n_parks and c in PARK_CODES]
     if not whole:
