@@ -203,7 +203,7 @@ def _overlaps_of(result, pid: str) -> set[str]:
 @pytest.mark.parametrize("text", ["arrow", "objects"])
 def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, monkeypatch):
     """Re-checks on top of re-checks (each from the previous result, the change computed) equal a full
-    check after each edit: an overlap made, then undone; allocations moved, changed, removed and
+    check after each edit: an overlap made, then undone; a location removed; allocations moved, changed, removed and
     added; parks' declared districts changed in one run and in many; a park removed and one added;
     an allocation-only edit; with the edited text columns and the allocation table's replaced rows
     joined into one again on the way. Arrow text columns (a loaded register) and
@@ -222,10 +222,12 @@ def test_a_chain_of_rechecks_equals_full_checks(plan_module, small_city, text, m
     parks = reg.parks.copy()
     g = parks.geometry.values.copy()
     g[5] = g[6]
+    g[8] = None  # and park 8 loses its location: it is the district's it declares
     parks["geometry"] = g
     step = _moved(reg, parks)
     result = _rechecked(plan, result, step)
     assert "p6" in _overlaps_of(result, "p5")
+    assert result.where["effective_district_code"].iloc[8] == step.parks["district_code"].iloc[8] != ""
 
     # 2. park 5 moved far away (its overlaps undone); allocations: one moved to another park, one's
     # area raised above its park's new floor area

@@ -379,7 +379,8 @@ def _recheck_where(
     sub = None
     if len(new):
         sub = geo_assign(metric[new], plan)
-        sub["effective_district_code"] = owner_district(sub, touched["district_code"]).to_numpy()
+        sub.index = touched.index  # owner_district aligns the declared districts by index
+        sub["effective_district_code"] = owner_district(sub, touched["district_code"])
     if same_order:  # the kept columns shared (never written in place), the touched rows set in new ones
         old = previous.where
         if sub is None:
