@@ -413,3 +413,49 @@ def test_a_cube_updated_by_a_few_rows_equals_the_cube_of_the_edited_table(plan_m
         assert area == pytest.approx(expected[k][0]) and n == expected[k][1]
     assert set(cube_keys(cube)) - set(keys)  # a combination emptied and dropped
     assert set(keys) - set(cube_keys(cube))  # a new one appended
+
+
+def _random_edit(plan, reg: Register, rng: np.random.Generator, step: int) -> Register:
+    """One of seven edits of one to three random parks or allocations."""
+    parks, allocs = reg.parks.copy(), reg.allocations.copy()
+    kind, k = int(rng.integers(0, 7)), int(rng.integers(1, 4))
+    pos = rng.choice(len(parks), size=k, replace=False)
+    g = parks.geometry.values.copy()
+    if kind == 0:  # moved onto other parks
+        g[pos] = g[rng.choice(len(parks), size=k)]
+    elif kind == 1:  # locations removed
+        g[pos] = None
+    elif kind == 2:
+        parks.iloc[pos, parks.columns.get_loc("gfa_m2")] = 1e9
+    elif kind == 3:  # parks removed
+        parks = parks.drop(index=parks.index[pos]).reset_index(drop=True)
+        g = parks.geometry.values.copy()
+    elif kind == 4:  # copies added, each with an allocation
+        add = parks.iloc[pos].assign(id=[f"n{step}_{i}" for i in range(k)])
+        parks = pd.concat([parks, add], ignore_index=True)
+        g = parks.geometry.values.copy()
+        new = allocs.iloc[:k].assign(
+            allocation_id=[f"n{step}_{i}-a" for i in range(k)], park_id=list(add["id"])
+        )
+        allocs = pd.concat([allocs, new], ignore_index=True)
+    elif kind == 5:  # allocations moved to other parks, their areas changed
+        at = rng.choice(len(allocs), size=k, replace=False)
+        allocs.iloc[at, allocs.columns.get_loc("park_id")] = parks["id"].to_numpy()[rng.choice(len(parks), k)]
+        allocs.iloc[at, allocs.columns.get_loc("area_m2")] = rng.uniform(1, 1e7, k)
+    else:  # declared district and name-park level changed
+        levels = [lv.key for lv in plan.namepark_levels]
+        parks.iloc[pos, parks.columns.get_loc("namepark_level")] = rng.choice(levels, size=k)
+        parks.iloc[pos, parks.columns.get_loc("district_code")] = "440303"
+    parks["geometry"] = g
+    return _moved(reg, parks, allocs)
+
+
+def test_random_edits_rechecked_in_a_chain_equal_full_checks(plan_module, small_city):
+    """Twenty random edits (seeded), each re-checked on top of the previous re-check: every result
+    equals a full check of the edited register."""
+    rng = np.random.default_rng(7)
+    reg, result = small_city, check(plan_module, small_city)
+    for step in range(20):
+        reg = _random_edit(plan_module, reg, rng, step)
+        result = _rechecked(plan_module, result, reg)
+    assert len(result.findings) > 0
