@@ -58,8 +58,16 @@ class _Districts:
 
 
 def _districts_key(plan: Plan) -> str:
-    """The cache key of the plan's districts: their geometry, codes and metric CRS."""
-    return _districts_metric(plan).key
+    """The cache key of the plan's districts: their geometry, codes and metric CRS (cheap: the
+    districts are not prepared for it)."""
+    polygons = plan.district_polygons
+    return "/".join(
+        (
+            geometry_key(np.asarray(polygons.geometry.values)),
+            "|".join(polygons["code"].astype(str)),
+            plan.metric_crs,
+        )
+    )
 
 
 def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float], np.ndarray]:
@@ -102,14 +110,7 @@ def _tiles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, floa
 
 def _districts_metric(plan: Plan) -> _Districts:
     """The plan's districts, metric and prepared (cached per plan geometry)."""
-    polygons = plan.district_polygons
-    key = "/".join(
-        (
-            geometry_key(np.asarray(polygons.geometry.values)),
-            "|".join(polygons["code"].astype(str)),
-            plan.metric_crs,
-        )
-    )
+    key = _districts_key(plan)
     hit = _DISTRICTS.get(key)
     if hit is None:
         districts = plan.district_polygons[["code", "geometry"]].to_crs(plan.metric_crs)
@@ -277,6 +278,56 @@ def locate(
     declared = parks["district_code"] if "district_code" in parks else pd.Series("", index=parks.index)
     out["effective_district_code"] = owner_district(out, declared)
     return kept, out
+
+
+# What a store keeps of each park row it writes (planner.store): the geometry in the plan's metric
+# CRS and the geometric assignment, so that loading a version needs neither projection nor assignment.
+KEPT_COLUMNS = ["geo_district_code", "geo_share", "n_districts", "distance_m", "nearest_district_code"]
+ASSIGN_RULE = "1"  # raise when geo_assign's rule changes: what stores kept under the old rule is recomputed
+
+
+def kept_key(plan: Plan) -> str:
+    """The key under which a store keeps its rows' metric geometry and assignment: the plan's
+    districts (geometry, codes, metric CRS) and the rule (``STRADDLE_SHARE``, ``ASSIGN_RULE``). A
+    store whose kept rows were made under another key recomputes them."""
+    text = f"{_districts_key(plan)}/{STRADDLE_SHARE}/{ASSIGN_RULE}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def kept_rows(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
+    """What a store keeps of each of ``parks``' rows (positional, same order): ``metric`` (WKB in
+    the plan's metric CRS; None without a geometry) and :data:`KEPT_COLUMNS` (through
+    :func:`locate`: a register just checked costs nothing more)."""
+    metric, where = locate(parks, plan)
+    out = pd.DataFrame({"metric": shapely.to_wkb(metric)})
+    for c in KEPT_COLUMNS:
+        out[c] = where[c].to_numpy()
+    return out
+
+
+def remember(parks: gpd.GeoDataFrame, plan: Plan, kept: pd.DataFrame) -> bool:
+    """Take a store's kept rows of ``parks`` (:func:`kept_rows`' columns, same order) as
+    :func:`locate`'s result for this geometry column: the version's first check then projects and
+    assigns nothing. Nothing is taken (False) when a row has none kept (``n_districts`` missing)."""
+    if len(kept) != len(parks) or not len(parks) or kept["n_districts"].isna().any():
+        return False
+    wkb = kept["metric"].to_numpy(dtype=object)
+    metric = shapely.from_wkb(np.where(pd.isna(wkb), None, wkb))
+    geo = pd.DataFrame(
+        {
+            "geo_district_code": kept["geo_district_code"].fillna("").to_numpy(dtype=object),
+            "geo_share": kept["geo_share"].to_numpy(dtype=float, na_value=np.nan),
+            "n_districts": kept["n_districts"].to_numpy(dtype=np.int64),
+            "distance_m": kept["distance_m"].to_numpy(dtype=float, na_value=np.nan),
+            "nearest_district_code": kept["nearest_district_code"].fillna("").to_numpy(dtype=object),
+            "located": ~(shapely.is_missing(metric) | shapely.is_empty(metric)),
+        }
+    )
+    geoms = np.asarray(parks.geometry.values, dtype=object)
+    _CACHE[(geometry_key(geoms), _districts_key(plan), str(parks.crs))] = (geo, metric)
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return True
 
 
 def owner_district(where: pd.DataFrame, declared: pd.Series) -> pd.Series:

@@ -121,6 +121,14 @@ class Backend(Protocol):
     ) -> None: ...  # raises Race when the scenario's latest version is not ``expected_latest``
     def upgrade(self) -> list[tuple[Version, Register]]: ...  # schema 1 -> 2, in one transaction
     def audit(self, row: dict) -> None: ...
+    # What is kept of each parks row (its metric geometry and district assignment): a cache the
+    # service fills (planner.core.assign.kept_rows) and reads back with a version.
+    def clear_kept(self) -> None: ...
+    def unkept_parks(self) -> tuple[np.ndarray, np.ndarray]: ...  # fids and geometries of rows without
+    def put_kept(
+        self, kept: pd.DataFrame, fids: np.ndarray | None = None, *, scenario: str = "", version: int = 0
+    ) -> None: ...  # for rows ``fids``, or for the rows ``version`` wrote (by ``kept["id"]``)
+    def read_kept(self, scenario: str, version: int) -> pd.DataFrame | None: ...  # in read()'s order
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def audit_log(self, limit: int | None) -> pd.DataFrame: ...
@@ -180,6 +188,10 @@ _BACKEND_METHODS = (
     "row_history",
     "write",
     "upgrade",
+    "clear_kept",
+    "unkept_parks",
+    "put_kept",
+    "read_kept",
     "audit",
     "get_meta",
     "set_meta",

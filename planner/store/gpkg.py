@@ -73,6 +73,18 @@ _CHUNK = 500  # keys per IN (...) list
 # only this program writes the rows, and it keeps the index with them).
 BOUNDS = "parks_bounds"
 AUDIT_COLUMNS = ["time", "user", "role", "action", "scenario", "version", "outcome", "detail"]
+# Each parks row's geometry in the plan's metric CRS and its district assignment, by fid, kept when
+# the row is written (planner.core.assign.kept_rows): a cache, never the record. A row without one
+# (written by an older release) is simply computed when read.
+KEPT = "parks_kept"
+KEPT_TYPES = {
+    "metric": "BLOB",
+    "geo_district_code": "TEXT",
+    "geo_share": "DOUBLE",
+    "n_districts": "INTEGER NOT NULL",
+    "distance_m": "DOUBLE",
+    "nearest_district_code": "TEXT",
+}
 
 _GPKG_DDL = """
 CREATE TABLE gpkg_spatial_ref_sys (
@@ -702,6 +714,77 @@ class GeoPackageBackend:
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as con:
             con.execute("INSERT OR REPLACE INTO store_meta VALUES (?, ?)", (key, value))
+
+    # ---- what is kept of each parks row (metric geometry, district assignment): a cache ----
+    @staticmethod
+    def _kept_table(con: sqlite3.Connection) -> None:
+        cols = ", ".join(f"{_q(c)} {t}" for c, t in KEPT_TYPES.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {KEPT} (fid INTEGER PRIMARY KEY NOT NULL, {cols})")
+
+    def clear_kept(self) -> None:
+        """Forget every kept row (they were made under another key)."""
+        with self._tx() as con:
+            self._kept_table(con)
+            con.execute(f"DELETE FROM {KEPT}")
+
+    def unkept_parks(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fids and geometries of the parks rows (every version) that have nothing kept."""
+        with self._tx() as con:
+            self._kept_table(con)
+            rows = con.execute(
+                f"SELECT p.fid, p.geom FROM parks p LEFT JOIN {KEPT} k ON k.fid = p.fid WHERE k.fid IS NULL"
+            ).fetchall()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+        fids, blobs = zip(*rows, strict=True)
+        return np.asarray(fids, dtype=np.int64), from_gpkg_blobs(list(blobs))
+
+    def put_kept(
+        self, kept: pd.DataFrame, fids: np.ndarray | None = None, *, scenario: str = "", version: int = 0
+    ) -> None:
+        """Keep ``kept`` (:func:`planner.core.assign.kept_rows`' columns) for the parks rows ``fids``,
+        or, without fids, for the rows version ``version`` of ``scenario`` wrote (``kept`` then has
+        their ``id``)."""
+        names = list(KEPT_TYPES)
+        values = [kept[c].astype(object).where(kept[c].notna(), None).tolist() for c in names]
+        with self._tx() as con:
+            self._kept_table(con)
+            if fids is not None:
+                con.executemany(
+                    f"INSERT OR REPLACE INTO {KEPT} (fid, {', '.join(names)}) VALUES ({', '.join('?' * (len(names) + 1))})",
+                    zip(np.asarray(fids).tolist(), *values, strict=True),
+                )
+                return
+            con.execute(
+                f"CREATE TEMP TABLE kept_in (id TEXT, {', '.join(f'{_q(c)} {t}' for c, t in KEPT_TYPES.items())})"
+            )
+            con.executemany(
+                f"INSERT INTO kept_in VALUES ({', '.join('?' * (len(names) + 1))})",
+                zip(kept["id"].astype(str).tolist(), *values, strict=True),
+            )
+            con.execute(
+                f"INSERT OR REPLACE INTO {KEPT} (fid, {', '.join(names)}) SELECT p.fid, "
+                f"{', '.join('k.' + c for c in names)} FROM kept_in k JOIN parks p "
+                "ON p.scenario = ? AND p.id = k.id AND p.v_from = ?",
+                (scenario, int(version)),
+            )
+            con.execute("DROP TABLE kept_in")
+
+    def read_kept(self, scenario: str, version: int) -> pd.DataFrame | None:
+        """What is kept of each park of a version, in :meth:`read`'s order (the same rows: a version's
+        rows never change once saved), with the row's ``id``; a row with nothing kept has
+        ``n_districts`` missing. None when the store keeps nothing."""
+        with self._connect() as con:
+            if not con.execute("SELECT count(*) FROM sqlite_master WHERE name = ?", (KEPT,)).fetchone()[0]:
+                return None
+        literal = "'" + scenario.replace("'", "''") + "'"
+        return pyogrio.read_dataframe(
+            str(self.path),
+            sql=f"SELECT p.id AS id, {', '.join('k.' + c + ' AS ' + c for c in KEPT_TYPES)} FROM parks p "
+            f"LEFT JOIN {KEPT} k ON k.fid = p.fid WHERE p.scenario = {literal} AND p.v_from <= {int(version)} "
+            f"AND (p.v_to IS NULL OR p.v_to > {int(version)}) ORDER BY p.pos, p.fid",
+            use_arrow=True,
+        )
 
     # ---- the other targets' actual values (append-only; the table is made on first use) ----
     @staticmethod

@@ -12,7 +12,7 @@ nothing behind (PostgreSQL rolls back).
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
@@ -503,6 +503,107 @@ class PostgisBackend:
         with self.engine.begin() as con:
             con.execute(
                 self.md.tables["indicators"].insert(), values[STORED_INDICATOR_COLUMNS].to_dict("records")
+            )
+
+    # ---- what is kept of each parks row (metric geometry, district assignment): a cache ----
+    _KEPT_DDL = (
+        "CREATE TABLE IF NOT EXISTS parks_kept (fid bigint PRIMARY KEY, metric bytea, geo_district_code text, "
+        "geo_share double precision, n_districts bigint NOT NULL, distance_m double precision, "
+        "nearest_district_code text)"
+    )
+    _KEPT_NAMES: ClassVar[list[str]] = [
+        "metric",
+        "geo_district_code",
+        "geo_share",
+        "n_districts",
+        "distance_m",
+        "nearest_district_code",
+    ]
+
+    def clear_kept(self) -> None:
+        """Forget every kept row (they were made under another key)."""
+        with self.engine.begin() as con:
+            con.execute(sa.text(self._KEPT_DDL))
+            con.execute(sa.text("DELETE FROM parks_kept"))
+
+    def unkept_parks(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fids and geometries of the parks rows (every version) that have nothing kept."""
+        with self.engine.begin() as con:
+            con.execute(sa.text(self._KEPT_DDL))
+            frame = pd.read_sql(
+                sa.text(
+                    "SELECT p.fid, encode(ST_AsBinary(p.geom), 'hex') AS wkb FROM parks p "
+                    "LEFT JOIN parks_kept k ON k.fid = p.fid WHERE k.fid IS NULL"
+                ),
+                con,
+            )
+        wkb = frame["wkb"].to_numpy(dtype=object)
+        return frame["fid"].to_numpy(dtype=np.int64), shapely.from_wkb(np.where(pd.isna(wkb), None, wkb))
+
+    def put_kept(
+        self, kept: pd.DataFrame, fids: np.ndarray | None = None, *, scenario: str = "", version: int = 0
+    ) -> None:
+        """Keep ``kept`` for the parks rows ``fids``, or for the rows version ``version`` of
+        ``scenario`` wrote (by ``kept["id"]``): COPY into a temporary table, then one insert."""
+        out = pd.DataFrame(
+            {"key": np.asarray(fids) if fids is not None else kept["id"].astype(str).to_numpy()}
+        )
+        metric = kept["metric"].to_numpy(dtype=object)
+        wkb = shapely.to_wkb(shapely.from_wkb(metric), hex=True)
+        out["metric"] = ("\\x" + pd.Series(wkb, dtype="string")).to_numpy()  # bytea as hex; missing: NULL
+        for c in self._KEPT_NAMES[1:]:
+            out[c] = kept[c].to_numpy()
+        buf = io.StringIO()
+        out.to_csv(buf, header=False, index=False)
+        buf.seek(0)
+        names = ", ".join(self._KEPT_NAMES)
+        join = (
+            "JOIN parks p ON p.fid = t.key::bigint"
+            if fids is not None
+            else "JOIN parks p ON p.scenario = :s AND p.id = t.key AND p.v_from = :v"
+        )
+        with self.engine.begin() as con:
+            con.execute(sa.text(self._KEPT_DDL))
+            con.execute(
+                sa.text(
+                    "CREATE TEMP TABLE kept_in (key text, metric bytea, geo_district_code text, geo_share double "
+                    "precision, n_districts bigint, distance_m double precision, nearest_district_code text) "
+                    "ON COMMIT DROP"
+                )
+            )
+            dbapi = con.connection.dbapi_connection
+            assert dbapi is not None
+            cursor = dbapi.cursor()
+            try:
+                cursor.copy_expert(f"COPY kept_in (key, {names}) FROM STDIN WITH (FORMAT csv)", buf)
+            finally:
+                cursor.close()
+            con.execute(
+                sa.text(
+                    f"INSERT INTO parks_kept (fid, {names}) SELECT p.fid, "
+                    f"{', '.join('t.' + c for c in self._KEPT_NAMES)} FROM kept_in t {join} "
+                    f"ON CONFLICT (fid) DO UPDATE SET "
+                    + ", ".join(f"{c} = excluded.{c}" for c in self._KEPT_NAMES)
+                ),
+                {"s": scenario, "v": int(version)},
+            )
+
+    def read_kept(self, scenario: str, version: int) -> pd.DataFrame | None:
+        """What is kept of each park of a version, in :meth:`read`'s order, with the row's ``id``
+        (``n_districts`` missing: nothing kept). None when the store keeps nothing."""
+        with self.engine.connect() as con:
+            if not con.execute(sa.text("SELECT to_regclass('parks_kept') IS NOT NULL")).scalar():
+                return None
+            return pd.read_sql(
+                sa.text(
+                    "SELECT p.id, encode(k.metric, 'hex') AS metric, "
+                    + ", ".join(f"k.{c}" for c in self._KEPT_NAMES[1:])
+                    + " FROM parks p LEFT JOIN parks_kept k ON k.fid = p.fid"
+                    + " WHERE p.scenario = :s AND p.v_from <= :v AND (p.v_to IS NULL OR p.v_to > :v)"
+                    + " ORDER BY p.pos, p.fid"
+                ),
+                con,
+                params={"s": scenario, "v": version},
             )
 
     def get_meta(self, key: str) -> str | None:

@@ -33,6 +33,7 @@ import pandas as pd
 from confusable_homoglyphs import categories, confusables
 
 from planner.core.access import SYSTEM, User, check_change, require
+from planner.core.assign import kept_key, kept_rows, remember
 from planner.core.capacity import capacity_report
 from planner.core.changes import KEYS, Delta, RegisterChanges, register_changes, register_delta, whole_delta
 from planner.core.geo import WGS84
@@ -49,7 +50,7 @@ from planner.core.register import (
 )
 from planner.core.successor import lineage_ids
 from planner.core.values import field_problems
-from planner.errors import AccessDenied, InputError, NotFound, PlannerError, ValidationError
+from planner.errors import AccessDenied, InputError, NotFound, PlannerError, StoreUnavailable, ValidationError
 from planner.settings import DEFAULT_DB, db_location
 from planner.store.base import (
     ROW_TABLES,
@@ -62,6 +63,7 @@ from planner.store.base import (
 )
 
 MAIN = "main"
+KEPT_META = "kept_key"  # store_meta: the key under which parks rows' metric geometry and assignment are kept
 _WRITERS: dict[tuple[str, str], threading.Lock] = {}
 _WRITERS_LOCK = threading.Lock()
 
@@ -278,6 +280,7 @@ def open_store(db: str | Path | None = None, plan: Plan | None = None) -> Store:
     if backend.legacy:  # a store of the snapshot format: upgraded on open, every version kept
         store.upgrade_report = store.upgrade()
         store.upgraded = True
+    store.prepare_kept()
     if backend.is_empty():
         register = load_register(plan)
         with contextlib.suppress(Race):  # another process seeded it at the same moment
@@ -383,6 +386,7 @@ class Store:
         self.location = backend.location
         self.upgraded = False  # whether opening it upgraded it from an earlier schema
         self.upgrade_report: list[str] = []  # what the upgrade's re-check of stored numbers found
+        self.keeps = False  # whether the store keeps each parks row's metric geometry and assignment
 
     def __repr__(self) -> str:
         return f"Store({self.location!r})"
@@ -444,9 +448,55 @@ class Store:
         return hit[0]
 
     def load(self, scenario: str = MAIN, version: int | None = None) -> tuple[Register, Version]:
-        """The register of a scenario's version (the latest when ``version`` is None) and its record."""
+        """The register of a scenario's version (the latest when ``version`` is None) and its record.
+        What the store keeps of its parks rows (metric geometry, district assignment) is handed to
+        :func:`planner.core.assign.remember`: the version's first check computes neither."""
         v = self.version(scenario, version)
-        return self.backend.read(scenario, v.version), v
+        register = self.backend.read(scenario, v.version)
+        if self.keeps and len(register.parks):
+            kept = self.backend.read_kept(scenario, v.version)
+            if kept is not None and len(kept) == len(register.parks):
+                same = kept["id"].astype(str).to_numpy() == register.parks["id"].astype(str).to_numpy()
+                if same.all():
+                    remember(register.parks, self.plan, kept)
+        return register, v
+
+    # ---- what is kept of each parks row -------------------------------------------------
+    def prepare_kept(self) -> None:
+        """Make the store keep each parks row's metric geometry and district assignment under this
+        plan's key (:func:`planner.core.assign.kept_key`): when the key differs (a store written
+        before, other districts, another rule) what was kept is dropped and every row's is
+        computed once. A store that cannot be written keeps nothing (loads then compute)."""
+        key = kept_key(self.plan)
+        try:
+            if self.backend.get_meta(KEPT_META) != key:
+                self.backend.clear_kept()
+                self.fill_kept()
+                self.backend.set_meta(KEPT_META, key)
+        except StoreUnavailable:
+            self.keeps = False
+            return
+        self.keeps = True
+
+    def fill_kept(self) -> int:
+        """Compute what is kept for every parks row (any version) that has nothing kept (rows
+        written by an older release); the number of rows filled."""
+        fids, geoms = self.backend.unkept_parks()
+        if len(fids):
+            parks = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
+            self.backend.put_kept(kept_rows(parks, self.plan), fids)
+        return len(fids)
+
+    def _keep(self, scenario: str, number: int, delta: Delta | None) -> None:
+        """Keep the metric geometry and assignment of the parks rows version ``number`` wrote. The
+        version is saved already: a failure here only means those rows are computed when read."""
+        if not self.keeps or delta is None or not len(delta.rows.parks):
+            return
+        parks = delta.rows.parks
+        kept = kept_rows(parks, self.plan)
+        kept["id"] = parks["id"].astype(str).to_numpy()
+        with contextlib.suppress(StoreUnavailable):
+            self.backend.put_kept(kept, scenario=scenario, version=number)
 
     def near(
         self,
@@ -528,6 +578,8 @@ class Store:
         stored is reported (scenario, versions, row, field), recorded in the audit log and
         returned, never silently carried on. Nothing to do: []."""
         seen = self.backend.upgrade()
+        if self.keeps:  # rows an older release wrote since: theirs computed now
+            self.fill_kept()
         if not seen:
             return []
         found: dict[tuple[str, str, str, str, str], list[int]] = {}
@@ -839,6 +891,7 @@ class Store:
             base_version=expected,
         )
         self.backend.write(v, delta, latest.version if latest is not None else None)
+        self._keep(scenario, number, delta)
         merged = (
             f" | 基于 v{expected} 合并到 v{number - 1} / from v{expected}, merged onto v{number - 1}"
             if v.merged_onto is not None

@@ -1,0 +1,145 @@
+"""What a store keeps of each parks row: its geometry in the plan's metric CRS and its district
+assignment, written with the row (``planner.core.assign.kept_rows``). A version loaded from the
+store is checked with them and gives exactly the check that computes them; rows written by an
+older release (nothing kept), kept rows made under another key, and a one-park edit, on both
+backends."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from bench.checks import synthetic
+from planner.core import assign
+from planner.core.access import User
+from planner.core.checking import check
+from planner.core.register import Register, conform_parks, load_register
+from planner.store import open_store
+from planner.store.service import KEPT_META
+from tests.conftest import inside
+
+PLANNER = User("kept", "planner")
+
+
+@pytest.fixture(scope="module")
+def city(plan) -> Register:
+    """1,500 parcels on the real districts (about 1% overlapping) with the seed's 32 parks (points,
+    a park in Hong Kong outside every district) and one park without a geometry."""
+    grid = synthetic(1500, seed=11)
+    seed = load_register(plan)
+    none = seed.parks.iloc[[0]].assign(id="no_shape", geometry=[None])
+    parks = pd.concat([grid.parks, seed.parks, none], ignore_index=True)
+    return Register(
+        conform_parks(gpd.GeoDataFrame(parks, geometry="geometry", crs=seed.parks.crs)),
+        pd.concat([grid.allocations, seed.allocations], ignore_index=True),
+        seed.quotas,
+    )
+
+
+class Spy:
+    """Counts the calls of ``assign.geo_assign`` (the computation the kept rows spare)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = assign.geo_assign
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(assign, "geo_assign", counted)
+
+
+def _same_check(plan, register: Register, spy: Spy, *, kept: bool) -> None:
+    """The check of ``register`` as loaded (kept rows used when ``kept``) equals one that computes
+    the projection and assignment afresh."""
+    before = spy.calls
+    got = check(plan, register)
+    assert (spy.calls == before) is kept  # kept: nothing assigned; else computed
+    assign.clear_cache()
+    fresh = check(plan, register)
+    pd.testing.assert_frame_equal(got.where, fresh.where)
+    pd.testing.assert_frame_equal(got.findings, fresh.findings)
+    pd.testing.assert_frame_equal(got.pairs, fresh.pairs)
+    assert list(shapely.to_wkb(got.metric)) == list(shapely.to_wkb(fresh.metric))
+    assert got.report.counted_m2 == fresh.report.counted_m2
+    pd.testing.assert_frame_equal(got.report.by_district, fresh.report.by_district)
+
+
+def _load(db: str, plan) -> tuple:
+    """A new process's view: nothing cached, the store opened and the latest version loaded."""
+    assign.clear_cache()
+    store = open_store(db, plan)
+    register, v = store.load()
+    return store, register, v
+
+
+def test_a_loaded_version_is_checked_with_what_the_store_kept(store_db, plan, city, monkeypatch) -> None:
+    store = open_store(store_db, plan)
+    _, v = store.load()
+    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    store.close()
+    spy = Spy(monkeypatch)
+    store, register, v = _load(store_db, plan)
+    assert store.keeps
+    where = check(plan, register).where
+    assert (where["geo_district_code"] == "").sum() >= 1  # the park outside every district
+    assert not where["located"].all()  # the park without a geometry
+    assert (where["n_districts"] > 1).any() or (where["geo_share"] < 1).any()
+    _same_check(plan, register, spy, kept=True)
+
+    # One park moved into another district, one removed: the new version's rows are kept as written.
+    parks = register.parks.copy()
+    g = parks.geometry.values.copy()
+    g[3] = inside(plan, "440307")  # Longgang
+    parks["geometry"] = g
+    edited = Register(
+        gpd.GeoDataFrame(parks.drop(index=7), crs=parks.crs), register.allocations, register.quotas
+    )
+    store.save(edited, user=PLANNER, comment="moved", expected_version=v.version, base=register)
+    store.close()
+    store, latest, v2 = _load(store_db, plan)
+    assert v2.version == v.version + 1
+    _same_check(plan, latest, spy, kept=True)
+    assert check(plan, latest).where["geo_district_code"].iloc[3] == "440307"
+    older, _ = store.load(version=v.version)  # the version before keeps its own rows
+    _same_check(plan, older, spy, kept=True)
+    store.close()
+
+
+def test_rows_with_nothing_kept_are_computed_and_filled_by_upgrade(store_db, plan, city, monkeypatch) -> None:
+    store = open_store(store_db, plan)
+    _, v = store.load()
+    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    store.backend.clear_kept()  # as rows an older release wrote: nothing kept, the key still set
+    store.close()
+    spy = Spy(monkeypatch)
+    store, register, _ = _load(store_db, plan)
+    _same_check(plan, register, spy, kept=False)
+    assert store.fill_kept() == len(city.parks)  # every stored row (the seed's 32 are carried unchanged)
+    store.close()
+    store, register, _ = _load(store_db, plan)
+    _same_check(plan, register, spy, kept=True)
+    store.close()
+
+
+def test_rows_kept_under_another_key_are_recomputed_on_open(store_db, plan, city, monkeypatch) -> None:
+    store = open_store(store_db, plan)
+    _, v = store.load()
+    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    # What another rule or other districts would have kept: every row in one wrong district.
+    register, v = store.load()
+    wrong = assign.kept_rows(register.parks, plan)
+    wrong["geo_district_code"] = "440309"
+    wrong["id"] = register.parks["id"].astype(str).to_numpy()
+    store.backend.put_kept(wrong, scenario="main", version=v.version)
+    store.backend.set_meta(KEPT_META, "another key")
+    store.close()
+    spy = Spy(monkeypatch)
+    store, register, _ = _load(store_db, plan)  # opening drops them and computes every row's
+    assert store.backend.get_meta(KEPT_META) == assign.kept_key(plan)
+    _same_check(plan, register, spy, kept=True)
+    assert set(check(plan, register).where["geo_district_code"]) != {"440309"}
+    store.close()
