@@ -166,17 +166,18 @@ def _aligned(plan: Plan, area_key: pd.Series, spec: pd.Series) -> pd.Series:
     specs, spec_values = pd.factorize(spec)
     allowed = np.zeros((len(key_values) + 1, len(spec_values) + 1), dtype=bool)  # last row/col: missing
     designating = np.zeros(len(key_values) + 1, dtype=bool)
-    k_index, s_index = pd.Index(key_values), pd.Index(spec_values)
-    for d in plan.districts:
-        k = k_index.get_indexer([d.code])[0]
+    key_at = {v: i for i, v in enumerate(key_values)}  # the few areas and specialisations present
+    spec_at = {v: i for i, v in enumerate(spec_values)}
+    for d in plan.districts:  # the plan's few districts
+        k = key_at.get(d.code, -1)
         if k < 0 or not (d.any_specialisation or d.specialisations):
             continue
         designating[k] = True
         if d.any_specialisation:
             allowed[k, :] = True
             continue
-        hit = s_index.get_indexer(list(d.specialisations))
-        allowed[k, hit[hit >= 0]] = True
+        hit = [spec_at[s] for s in d.specialisations if s in spec_at]
+        allowed[k, hit] = True
     match = allowed[keys, specs]
     return pd.Series(match, index=area_key.index).astype(object).where(designating[keys], np.nan)
 
@@ -203,11 +204,76 @@ def capacity_cube(table: pd.DataFrame, sign: float = 1.0) -> pd.DataFrame:
     return cube
 
 
+def cube_rows(table: pd.DataFrame, sign: float = 1.0, new: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A few rows of the allocation table as cube rows, not summed (:func:`combine_cubes` and
+    :func:`update_cube` sum them with a cube): ``sign`` -1 gives the rows to take off; the rows of
+    ``new``, when given, follow with sign +1 (an edit's old and new rows in one frame)."""
+    rows = table[[*CUBE_KEYS, "area_m2"]]
+    signs = np.full(len(rows), sign)
+    if new is not None:
+        rows = pd.concat([rows, new[[*CUBE_KEYS, "area_m2"]]], ignore_index=True)
+        signs = np.concatenate([signs, np.ones(len(new))])
+    area = rows["area_m2"].to_numpy(dtype=float, na_value=np.nan) * signs
+    return rows.assign(area_m2=area, n=signs)
+
+
 def combine_cubes(*cubes: pd.DataFrame) -> pd.DataFrame:
-    """Cubes added up; combinations left with no row dropped."""
+    """Cubes (or :func:`cube_rows`) added up; combinations left with no row dropped."""
     both = pd.concat(cubes, ignore_index=True)
     out = both.groupby(CUBE_KEYS, dropna=False, sort=False)[["area_m2", "n"]].sum().reset_index()
     return out[out["n"] > 0].reset_index(drop=True)
+
+
+def cube_keys(rows: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Each row's combination of :data:`CUBE_KEYS` as a tuple of plain Python values (a cube, or
+    :func:`cube_rows`), alike for alike values whatever the column's type (2024 and 2024.0 are one
+    key; every missing value is None, as a groupby with ``dropna=False`` takes them as one)."""
+    cols = []
+    for c in CUBE_KEYS:
+        col = rows[c]
+        values = col.astype(object)
+        if col.hasnans:
+            values = values.where(col.notna(), None)
+        cols.append(values.tolist())
+    return list(zip(*cols, strict=True)) if len(rows) else []
+
+
+def update_cube(
+    cube: pd.DataFrame, keys: list[tuple[Any, ...]], delta: pd.DataFrame
+) -> tuple[pd.DataFrame, list[tuple[Any, ...]]]:
+    """``cube`` (with its :func:`cube_keys`) plus the few :func:`cube_rows` of ``delta``: the sums of
+    the combinations it has added in place, new combinations appended in their first row's order,
+    combinations left with no row dropped (as :func:`combine_cubes` of them, without regrouping the
+    cube), and the keys of the result."""
+    row_of = {k: i for i, k in enumerate(keys)}
+    if len(row_of) < len(keys):  # values alike as text that a groupby tells apart: sum them all again
+        out = combine_cubes(cube, delta)
+        return out, cube_keys(out)
+    d_keys = cube_keys(delta)
+    at = np.array([row_of.get(k, -1) for k in d_keys], dtype=np.int64)  # the few rows of the edit
+    d_area = np.nan_to_num(delta["area_m2"].to_numpy(dtype=float, na_value=np.nan))
+    d_n = delta["n"].to_numpy(dtype=float)
+    area = cube["area_m2"].to_numpy(dtype=float, copy=True)
+    n = cube["n"].to_numpy(dtype=float, copy=True)
+    old = at >= 0
+    np.add.at(area, at[old], d_area[old])
+    np.add.at(n, at[old], d_n[old])
+    out = cube.assign(area_m2=area, n=n)
+    keys = list(keys)
+    if not old.all():  # combinations the cube has not had: grouped among themselves, appended
+        fresh = np.flatnonzero(~old)
+        group: dict[tuple[Any, ...], int] = {}
+        codes = np.array([group.setdefault(d_keys[i], len(group)) for i in fresh], dtype=np.int64)
+        first = np.full(len(group), -1)
+        first[codes[::-1]] = fresh[::-1]
+        added = delta.iloc[first].assign(
+            area_m2=np.bincount(codes, weights=d_area[fresh], minlength=len(group)),
+            n=np.bincount(codes, weights=d_n[fresh], minlength=len(group)),
+        )
+        out = pd.concat([out, added[out.columns]], ignore_index=True)
+        keys += list(group)
+    live = out["n"].to_numpy() > 0
+    return out[live].reset_index(drop=True), [k for k, keep in zip(keys, live.tolist(), strict=True) if keep]
 
 
 def _area_rows(plan: Plan) -> pd.DataFrame:
@@ -250,51 +316,79 @@ def _area_rows(plan: Plan) -> pd.DataFrame:
 
 
 def capacity_report(
-    plan: Plan, register: Register, *, where: pd.DataFrame | None = None, table: pd.DataFrame | None = None
+    plan: Plan,
+    register: Register,
+    *,
+    where: pd.DataFrame | None = None,
+    table: pd.DataFrame | None = None,
+    namepark_counts: pd.DataFrame | None = None,
 ) -> CapacityReport:
     """Count the register's allocations against the plan's new-space target.
 
     A plan that sets no new-space target still gets its figures (counted, secured, by district,
     year, status); its target, gap and progress are NaN (``report.has_target`` is False).
     ``where`` is ``assign_districts(register.parks, plan)`` and ``table`` the
-    :func:`allocation_table` (or its :func:`capacity_cube`) when the caller has them already.
+    :func:`allocation_table` (or its :func:`capacity_cube`) when the caller has them already;
+    ``namepark_counts`` the parks by name-park level when they are known unchanged (a re-check's).
     """
     a = table if table is not None else allocation_table(plan, register, where)
-    counted = a[a["counted"]]
     target = plan.new_space.value if plan.new_space is not None else float("nan")
-    counted_m2 = float(counted["area_m2"].sum())
-    secured_m2 = float(counted.loc[counted["secured"], "area_m2"].sum())
+    # Every sum is one weighted count over a factorised key (the cube has a few hundred rows; no
+    # groupby per figure): missing areas count as 0 and missing keys in no group, as a groupby sums.
+    area = np.nan_to_num(a["area_m2"].to_numpy(dtype=float, na_value=np.nan))
+    counted_mask = a["counted"].to_numpy(dtype=bool)
+    secured_mask = counted_mask & a["secured"].to_numpy(dtype=bool)
+    aligned = a["aligned"]
+    counted_m2 = float(area[counted_mask].sum())
+    secured_m2 = float(area[secured_mask].sum())
 
     areas = _area_rows(plan)
-    grouped = pd.DataFrame(
+    keys, key_values = pd.factorize(a["area_key"])
+    n_keys = len(key_values)
+    designating = aligned.notna().to_numpy(dtype=bool)
+    designated = _sums(keys, area, designating, n_keys)
+    # each area row's figures by its key's position among the table's keys (none: 0, share NaN)
+    at = pd.Index(key_values).get_indexer(areas["key"])
+    known = at >= 0
+
+    def per_area(sums: np.ndarray, missing: float = 0.0) -> np.ndarray:
+        out = np.full(len(areas), missing)
+        out[known] = sums[at[known]]
+        return out
+
+    allocated = per_area(_sums(keys, area, None, n_keys))
+    counted_by = per_area(_sums(keys, area, counted_mask, n_keys))
+    secured_by = per_area(_sums(keys, area, secured_mask, n_keys))
+    aligned_by = per_area(_sums(keys, area, (aligned == True).to_numpy(dtype=bool), n_keys))  # noqa: E712
+    # no designating row: no share (NaN), as a sum over no rows would be missing
+    has_designated = _sums(keys, np.ones(len(a)), designating, n_keys) > 0
+    designated_by = per_area(np.where(has_designated, designated, np.nan), np.nan)
+    quotas = register.quotas["quota_m2"].to_numpy(dtype=float, na_value=np.nan)
+    q_at = pd.Index(register.quotas["district_code"]).get_indexer(areas["key"])
+    quota = np.where(q_at >= 0, quotas[np.maximum(q_at, 0)] if len(quotas) else np.nan, np.nan)
+    keep = (areas["key"] != UNASSIGNED).to_numpy(dtype=bool) | (allocated > 0)
+    has_quota = ~np.isnan(quota)
+    met = np.full(len(areas), None, dtype=object)  # None: no quota set
+    met[has_quota] = (counted_by >= quota)[has_quota]
+    by_district = pd.DataFrame(
         {
-            "allocated_m2": a.groupby("area_key")["area_m2"].sum(),
-            "counted_m2": counted.groupby("area_key")["area_m2"].sum(),
-            "secured_m2": counted[counted["secured"]].groupby("area_key")["area_m2"].sum(),
-            "aligned_m2": a[a["aligned"] == True].groupby("area_key")["area_m2"].sum(),  # noqa: E712
-            "designated_m2": a[a["aligned"].notna()].groupby("area_key")["area_m2"].sum(),
+            **{c: areas[c].array for c in areas.columns},
+            "allocated_m2": allocated,
+            "counted_m2": counted_by,
+            "secured_m2": secured_by,
+            "aligned_m2": aligned_by,
+            "planned_m2": counted_by - secured_by,
+            "aligned_share": aligned_by / designated_by,
+            "quota_m2": quota,
+            "quota_met": met,
         }
     )
-    by_district = areas.merge(grouped, left_on="key", right_index=True, how="left")
-    for col in ("allocated_m2", "counted_m2", "secured_m2", "aligned_m2"):
-        by_district[col] = by_district[col].fillna(0.0)
-    by_district["planned_m2"] = by_district["counted_m2"] - by_district["secured_m2"]
-    by_district["aligned_share"] = by_district["aligned_m2"] / by_district["designated_m2"]
-    quotas = register.quotas.set_index("district_code")["quota_m2"]
-    by_district["quota_m2"] = by_district["key"].map(quotas).astype(float)
-    by_district["quota_met"] = pd.Series(
-        np.where(by_district["quota_m2"].isna(), None, by_district["counted_m2"] >= by_district["quota_m2"]),
-        index=by_district.index,
-        dtype=object,
-    )
-    keep = (by_district["key"] != UNASSIGNED) | (by_district["allocated_m2"] > 0)
-    by_district = by_district[keep].drop(columns=["designated_m2"]).reset_index(drop=True)
+    by_district = by_district[keep].reset_index(drop=True)
 
     years = pd.Index(plan.years, name="year")
-    added = counted.groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
-    added_secured = (
-        counted[counted["secured"]].groupby("delivery_year")["area_m2"].sum().reindex(years, fill_value=0.0)
-    )
+    year_pos = _positions(years, a["delivery_year"])
+    added = pd.Series(_sums(year_pos, area, counted_mask, len(years)), index=years)
+    added_secured = pd.Series(_sums(year_pos, area, secured_mask, len(years)), index=years)
     by_year = pd.DataFrame(
         {
             "year": list(years),
@@ -305,53 +399,47 @@ def capacity_report(
         }
     )
 
+    status_pos = _positions(pd.Index(list(STATUSES)), a["status"])
     by_status = pd.DataFrame(
         {
             "status": list(STATUSES),
             "label_zh": [STATUS_LABELS[s][0] for s in STATUSES],
             "label_en": [STATUS_LABELS[s][1] for s in STATUSES],
-            "counted_m2": counted.groupby("status")["area_m2"]
-            .sum()
-            .reindex(list(STATUSES), fill_value=0.0)
-            .to_numpy(dtype=float),
-            "allocated_m2": a.groupby("status")["area_m2"]
-            .sum()
-            .reindex(list(STATUSES), fill_value=0.0)
-            .to_numpy(dtype=float),
+            "counted_m2": _sums(status_pos, area, counted_mask, len(STATUSES)),
+            "allocated_m2": _sums(status_pos, area, None, len(STATUSES)),
         }
     )
 
     spec_keys = [s.key for s in plan.specialisations]
-    spec_all = a["specialisation"].replace("", "district_choice")
-    spec_counted = spec_all[a["counted"]]
+    spec_pos = _positions(pd.Index(spec_keys), a["specialisation"].replace("", "district_choice"))
     by_specialisation = pd.DataFrame(
         {
             "specialisation": spec_keys,
             "label_zh": [s.label_zh for s in plan.specialisations],
             "label_en": [s.label_en for s in plan.specialisations],
-            "counted_m2": counted.groupby(spec_counted)["area_m2"]
-            .sum()
-            .reindex(spec_keys, fill_value=0.0)
-            .to_numpy(dtype=float),
-            "allocated_m2": a.groupby(spec_all)["area_m2"]
-            .sum()
-            .reindex(spec_keys, fill_value=0.0)
-            .to_numpy(dtype=float),
+            "counted_m2": _sums(spec_pos, area, counted_mask, len(spec_keys)),
+            "allocated_m2": _sums(spec_pos, area, None, len(spec_keys)),
         }
     )
+    basis, basis_values = pd.factorize(a["basis"], sort=True)
+    by_basis = _sums(basis, area, counted_mask, len(basis_values))
+    has_basis = _sums(basis, np.ones(len(a)), counted_mask, len(basis_values)) > 0
 
     levels = [lv.key for lv in plan.namepark_levels]
-    namepark_counts = pd.DataFrame(
-        {
-            "level": levels,
-            "label_zh": [lv.label_zh for lv in plan.namepark_levels],
-            "label_en": [lv.label_en for lv in plan.namepark_levels],
-            "parks": register.parks["namepark_level"]
-            .value_counts()
-            .reindex(levels, fill_value=0)
-            .to_numpy(dtype=int),
-        }
-    )
+    if namepark_counts is None:
+        namepark_counts = pd.DataFrame(
+            {
+                "level": levels,
+                "label_zh": [lv.label_zh for lv in plan.namepark_levels],
+                "label_en": [lv.label_en for lv in plan.namepark_levels],
+                "parks": register.parks["namepark_level"]
+                .value_counts()
+                .reindex(levels, fill_value=0)
+                .to_numpy(dtype=int),
+            }
+        )
+    else:
+        namepark_counts = namepark_counts.copy()
 
     return CapacityReport(
         plan_id=plan.id,
@@ -362,15 +450,28 @@ def capacity_report(
         secured_m2=secured_m2,
         planned_m2=counted_m2 - secured_m2,
         gap_m2=max(target - counted_m2, 0.0) if plan.new_space is not None else float("nan"),
-        not_counted_m2=float(a.loc[~a["counted"], "area_m2"].sum()),
-        counted_unconfirmed_m2=float(counted.loc[~counted["figures_verified"], "area_m2"].sum()),
-        counted_by_basis={k: float(v) for k, v in counted.groupby("basis")["area_m2"].sum().items()},
+        not_counted_m2=float(area[~counted_mask].sum()),
+        counted_unconfirmed_m2=float(area[counted_mask & ~a["figures_verified"].to_numpy(dtype=bool)].sum()),
+        counted_by_basis={
+            str(k): float(v) for k, v, h in zip(basis_values, by_basis, has_basis, strict=True) if h
+        },
         by_district=by_district,
         by_year=by_year,
         by_status=by_status,
         by_specialisation=by_specialisation,
         namepark_counts=namepark_counts,
     )
+
+
+def _positions(keys: pd.Index, values: pd.Series) -> np.ndarray:
+    """Each value's position in ``keys`` (-1 for a value not among them, or missing)."""
+    return keys.get_indexer(values)
+
+
+def _sums(groups: np.ndarray, area: np.ndarray, mask: np.ndarray | None, n: int) -> np.ndarray:
+    """``area`` summed by group (``groups`` 0..n-1; -1 in none) over the rows of ``mask`` (all when None)."""
+    take = groups >= 0 if mask is None else (groups >= 0) & mask
+    return np.bincount(groups[take], weights=area[take], minlength=n)[:n].astype(float)
 
 
 def target_table(plan: Plan, register: Register, report: CapacityReport | None = None) -> pd.DataFrame:

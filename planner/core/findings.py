@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from planner.core.assign import NEAR_M, assign_districts
@@ -615,6 +617,9 @@ def summarise(plan: Plan, findings: pd.DataFrame, n_parks: int) -> pd.DataFrame:
     count and the first park's message as an example, not one row per park."""
     if n_parks < SUMMARY_MIN or findings.empty:
         return findings
+    rows = findings["code"].value_counts()  # a code with fewer rows than parks cannot hit every park
+    if not any(k >= n_parks and c in PARK_CODES for c, k in rows.items()):
+        return findings
     counts = findings.groupby("code")["id"].nunique()
     whole = [c for c, k in counts.items() if k == n_parks and c in PARK_CODES]
     if not whole:
@@ -640,11 +645,16 @@ _ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def sort_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """Errors first, then warnings, then information; by code and id within each."""
-    rank = findings["severity"].map(_ORDER)
-    keys = (findings["other_id"].astype(str).to_numpy(), findings["id"].astype(str).to_numpy())
-    order = np.lexsort((*keys, findings["code"].to_numpy(), rank.to_numpy()))
-    return findings.iloc[order].reset_index(drop=True)
+    """Errors first, then warnings, then information; by code, id and other id within each (a stable
+    sort: rows alike in all four keep their order). One Arrow multi-key sort of the text columns as
+    they are (strings compare by code point, as Python's do), not Python string comparisons."""
+    sev, seen = pd.factorize(findings["severity"])
+    unknown = len(SEVERITIES)  # a severity outside the three (or missing) sorts last
+    rank = np.array([_ORDER.get(s, unknown) for s in seen] + [unknown], dtype=np.int64)[sev]
+    keys = {c: pa.array(findings[c].astype(str), from_pandas=True) for c in ("code", "id", "other_id")}
+    table = pa.table({"rank": rank, **keys})
+    order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in table.column_names])
+    return findings.take(order.to_numpy()).reset_index(drop=True)
 
 
 def check_findings(

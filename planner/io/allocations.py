@@ -145,12 +145,18 @@ def build_allocations(
     return conform_allocations(rows)
 
 
-def fill_footprint_areas(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> gpd.GeoDataFrame:
+def fill_footprint_areas(
+    parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector, *, valid: np.ndarray | None = None
+) -> gpd.GeoDataFrame:
     """Polygons without a land area get it measured from their footprint in the plan's metric CRS,
-    marked in ``figures_conf``; a warning lists them. Points and invalid shapes are left as they are."""
+    marked in ``figures_conf``; a warning lists them. Points and invalid shapes are left as they are.
+    ``valid``: which geometries are valid, when the caller knows (else asked of those without an area)."""
     geoms = parks.geometry.values
-    polygon = np.isin(shapely.get_type_id(geoms), [3, 6]) & shapely.is_valid(geoms)
-    todo = polygon & parks["land_area_m2"].isna().to_numpy()
+    todo = parks["land_area_m2"].isna().to_numpy() & np.isin(shapely.get_type_id(geoms), [3, 6])
+    if valid is not None:
+        todo &= valid
+    elif todo.any():
+        todo[todo] = shapely.is_valid(geoms[todo])
     if not todo.any():
         return parks
     out = parks.copy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -44,7 +45,7 @@ from planner.core.values import (
 )
 from planner.io.headers import _label_lookup, _map_labels, _norm, _text
 from planner.io.issues import _Collector, _Refuse
-from planner.io.units import _YEAR, AREA_COLUMNS, bad_numbers, parse_area
+from planner.io.units import _YEAR, AREA_COLUMNS, bad_numbers, parse_area, per_distinct
 
 DUPLICATE_POINT_M = 5.0  # an incoming point this close to a register point is the same park
 
@@ -240,7 +241,7 @@ def _import_status_year(
             out["year_src"] = _text(col).str.replace(r"\.0$", "", regex=True)
     elif "delivery_year" in cols:
         raw = _text(gdf[cols["delivery_year"]]).str.replace(r"\.0$", "", regex=True)
-        year = pd.to_numeric(raw.str.extract(_YEAR)[0], errors="coerce")
+        year = per_distinct(raw, lambda t: pd.to_numeric(t.str.extract(_YEAR)[0], errors="coerce"))
         bad = (raw != "") & year.isna()  # a year out of range: the register's rules
         for i in np.flatnonzero(bad.to_numpy()):
             c.error(
@@ -334,6 +335,48 @@ def _apply_rules(
     )
 
 
+@dataclass(frozen=True)
+class ShapeFacts:
+    """What the import's checks ask of each geometry, asked once per import (at 100,000 parcels
+    each question costs 0.1 s or more): present (not missing, not empty), of an allowed type,
+    valid, and inside the city (None when the CRS is unknown and the place cannot be checked)."""
+
+    present: np.ndarray
+    allowed: np.ndarray
+    valid: np.ndarray
+    inside: np.ndarray | None
+
+    @classmethod
+    def of(cls, geoms: gpd.GeoSeries, plan: Plan, *, located: bool = True) -> ShapeFacts:
+        """The facts of every geometry of ``geoms`` (WGS84)."""
+        g = geoms.values
+        return cls(
+            rules.has_geometry(g),
+            rules.allowed_type(g),
+            shapely.is_valid(g),
+            rules.inside_city(geoms, plan) if located else None,
+        )
+
+    def renewed(self, geoms: gpd.GeoSeries, rows: np.ndarray, plan: Plan) -> ShapeFacts:
+        """The facts after the geometries at positions ``rows`` were replaced (accepted repairs):
+        only those rows are asked again."""
+        if not len(rows):
+            return self
+        fresh = ShapeFacts.of(geoms.iloc[rows], plan, located=self.inside is not None)
+
+        def put(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+            out = old.copy()
+            out[rows] = new
+            return out
+
+        return ShapeFacts(
+            put(self.present, fresh.present),
+            put(self.allowed, fresh.allowed),
+            put(self.valid, fresh.valid),
+            None if self.inside is None or fresh.inside is None else put(self.inside, fresh.inside),
+        )
+
+
 def _check_geometry(
     parks: gpd.GeoDataFrame,
     plan: Plan,
@@ -344,11 +387,15 @@ def _check_geometry(
     mapping: dict,
     *,
     located: bool = True,
+    shapes: ShapeFacts | None = None,
 ) -> gpd.GeoSeries | None:
-    """Missing, wrong-type, invalid, swapped and out-of-city geometries; returns offered repairs."""
+    """Missing, wrong-type, invalid, swapped and out-of-city geometries; returns offered repairs.
+    ``shapes``: the facts of ``parks``' geometries when the caller has them (else asked here)."""
     geoms = parks.geometry.values
     ids = parks["id"]
-    missing = ~rules.has_geometry(geoms)
+    if shapes is None:
+        shapes = ShapeFacts.of(parks.geometry, plan, located=located)
+    missing = ~shapes.present
     for i in np.flatnonzero(missing):
         if int(i) in c.not_numbers:
             c.error(
@@ -360,16 +407,15 @@ def _check_geometry(
                 "missing_geometry", place(i, ids.iloc[i]), "geometry", "缺少几何/坐标",
                 "geometry (or coordinates) missing",
             )  # fmt: skip
-    allowed = rules.allowed_type(geoms)
+    allowed = shapes.allowed
     wrong = ~missing & ~allowed
-    types = parks.geom_type
     for i in np.flatnonzero(wrong):
         c.error(
             "wrong_geometry_type", place(i, ids.iloc[i]), "geometry",
-            f"几何类型须为点或面, 实为 {types.iloc[i]}",
-            f"geometry must be a Point or (Multi)Polygon, got {types.iloc[i]}",
+            f"几何类型须为点或面, 实为 {geoms[i].geom_type}",
+            f"geometry must be a Point or (Multi)Polygon, got {geoms[i].geom_type}",
         )  # fmt: skip
-    invalid = ~missing & allowed & ~shapely.is_valid(geoms)
+    invalid = ~missing & allowed & ~shapes.valid
     repairs = None
     if invalid.any():
         fixed = np.full(len(geoms), None, dtype=object)
@@ -402,13 +448,14 @@ def _check_geometry(
                     zh + "; 确认后可采用修复形状 (--accept-repairs)",
                     en + "; accept it with --accept-repairs",
                 )  # fmt: skip
-    if not located:  # the CRS is unknown: where the shapes lie cannot be checked
+    if not located or shapes.inside is None:  # the CRS is unknown: where the shapes lie cannot be checked
         return repairs
     located = ~missing & allowed
-    inside = rules.inside_city(parks.geometry, plan)
-    swapped_geoms = shapely.transform(geoms[located], lambda xy: xy[:, ::-1])
+    inside = shapes.inside
+    outside = located & ~inside  # only a shape outside the city can be one with its axes swapped
+    swapped_geoms = shapely.transform(geoms[outside], lambda xy: xy[:, ::-1])
     swapped_inside = np.zeros(len(geoms), dtype=bool)
-    swapped_inside[located] = rules.inside_city(gpd.GeoSeries(swapped_geoms), plan)
+    swapped_inside[outside] = rules.inside_city(gpd.GeoSeries(swapped_geoms), plan)
     cols = {v: k for k, v in mapping.items()}
     for i in np.flatnonzero(located & ~inside & swapped_inside):
         x, y = shapely.get_coordinates(geoms[i])[0]
@@ -430,15 +477,20 @@ def _check_geometry(
     return repairs
 
 
-def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> None:
+def _locate(
+    parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector, *, shapes: ShapeFacts | None = None
+) -> None:
     """Fill the district of parks that declare none from their location (in place).
 
     A declared district that disagrees with the location is a warning: location decides in
     :func:`planner.core.assign.assign_districts`, the disagreement is a finding, not an error.
+    ``shapes``: the facts of ``parks``' geometries when the caller has them (else asked here).
     """
     geoms = parks.geometry.values
-    usable = rules.has_geometry(geoms) & shapely.is_valid(geoms)
-    usable &= rules.allowed_type(geoms) & rules.inside_city(parks.geometry, plan)
+    if shapes is None or shapes.inside is None:
+        shapes = ShapeFacts.of(parks.geometry, plan)
+    inside = shapes.inside if shapes.inside is not None else rules.inside_city(parks.geometry, plan)
+    usable = shapes.present & shapes.valid & shapes.allowed & inside
     if not usable.any():
         return
     geo = pd.Series("", index=parks.index[usable], dtype=object)
@@ -449,9 +501,9 @@ def _locate(parks: gpd.GeoDataFrame, plan: Plan, place: Any, c: _Collector) -> N
         )
         hits = hits[~hits.index.duplicated(keep="first")]
         geo.loc[hits.index] = hits["code"].astype(str)
-    shapes = usable & ~points
-    if shapes.any():  # a polygon by the district holding most of its area
-        geo.loc[parks.index[shapes]] = assign_districts(parks.loc[shapes], plan)["geo_district_code"]
+    polygons = usable & ~points
+    if polygons.any():  # a polygon by the district holding most of its area
+        geo.loc[parks.index[polygons]] = assign_districts(parks.loc[polygons], plan)["geo_district_code"]
     declared = parks.loc[usable, "district_code"]
     differs = (geo != "") & (declared != "") & (geo != declared)
     names = {d.code: d.name_zh for d in plan.districts}
@@ -502,10 +554,12 @@ def _check_register(
     c: _Collector,
     *,
     located: bool = True,
+    valid: np.ndarray | None = None,
 ) -> None:
     """Parks already in the register: same id, or a near-identical footprint. Only the register's
     rows near the incoming parks are read and compared (:data:`planner.core.register.Nearby`: a
-    register in memory through its spatial index, or a store through its own)."""
+    register in memory through its spatial index, or a store through its own). ``valid``: which
+    of ``parks``' geometries are valid, when the caller knows (else asked here)."""
     ids = parks["id"]
     nearby: Nearby = register if callable(register) else partial(rows_near, register)
     look = located and (callable(register) or len(register.parks) > 0)  # nothing to look for in none
@@ -520,9 +574,12 @@ def _check_register(
         return
     mine = parks.geometry.values
     theirs = near.parks.geometry.values
-    ok_mine = ~(shapely.is_missing(mine) | shapely.is_empty(mine)) & shapely.is_valid(mine)
     ok_theirs = ~(shapely.is_missing(theirs) | shapely.is_empty(theirs)) & shapely.is_valid(theirs)
-    if not ok_mine.any() or not ok_theirs.any():
+    if not ok_theirs.any():  # no register park near: nothing to compare (the parks are not asked)
+        return
+    ok_mine = ~(shapely.is_missing(mine) | shapely.is_empty(mine))
+    ok_mine &= shapely.is_valid(mine) if valid is None else valid
+    if not ok_mine.any():
         return
     a = gpd.GeoDataFrame({"i": np.flatnonzero(ok_mine)}, geometry=mine[ok_mine], crs=WGS84).to_crs(
         plan.metric_crs

@@ -271,7 +271,9 @@ def _gpkg_cut_texts(path: Path, table: str) -> list[tuple[int, str, str]]:
     """(feature number, column, whole text) of each GeoPackage text cell holding a NUL.
 
     SQLite keeps the whole text; GDAL reads it only up to the NUL, so it is looked for in the
-    file itself, read-only. Features are numbered in GDAL's reading order (the table's rowid).
+    file itself, read-only. Features are numbered in GDAL's reading order (the table's rowid):
+    one pass finds the rows with a NUL (no window over the table: at 100,000 rows numbering every
+    row first cost 0.8 s), and only when there are any are the rowids read to number them.
     """
     uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
     try:
@@ -282,19 +284,21 @@ def _gpkg_cut_texts(path: Path, table: str) -> list[tuple[int, str, str]]:
                 return []
             names = [col.replace('"', '""') for col in cols]
             texts = ", ".join(
-                f'CASE WHEN typeof("{n}") = \'text\' THEN CAST("{n}" AS BLOB) END AS c{i}'
-                for i, n in enumerate(names)
+                f'CASE WHEN typeof("{n}") = \'text\' THEN CAST("{n}" AS BLOB) END' for n in names
             )
-            has_nul = " OR ".join(f"instr(c{i}, X'00') > 0" for i in range(len(names)))
-            rows = con.execute(  # numbered over every row first, then the rows with a NUL kept
-                f'SELECT * FROM (SELECT row_number() OVER (ORDER BY rowid) AS n, {texts} FROM "{quoted}") '
-                f"WHERE {has_nul}"
-            ).fetchall()
+            has_nul = " OR ".join(
+                f"(typeof(\"{n}\") = 'text' AND instr(CAST(\"{n}\" AS BLOB), X'00') > 0)" for n in names
+            )
+            rows = con.execute(f'SELECT rowid, {texts} FROM "{quoted}" WHERE {has_nul}').fetchall()
+            if not rows:
+                return []
+            order = np.array([r[0] for r in con.execute(f'SELECT rowid FROM "{quoted}" ORDER BY rowid')])
     except sqlite3.Error:
         return []  # GDAL read the file: what SQLite cannot say is no cut text
+    numbers = np.searchsorted(order, [row[0] for row in rows]) + 1  # the feature's place in rowid order
     return [
-        (int(row[0]), col, bytes(value).decode("utf-8", "replace"))
-        for row in rows
+        (int(number), col, bytes(value).decode("utf-8", "replace"))
+        for number, row in zip(numbers, rows, strict=True)
         for col, value in zip(cols, row[1:], strict=True)
         if isinstance(value, bytes) and b"\x00" in value
     ]
@@ -420,8 +424,10 @@ def _read_shapefile(shp: Path, c: _Collector, tmp: Path) -> gpd.GeoDataFrame:
 def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
     """Returns the frame and whether the file declares a CRS (a legacy ``crs`` member)."""
     raw = path.read_bytes()
+    text = ""
     try:
-        doc = json.loads(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")  # once: 0.15 s for a 100,000-parcel file
+        doc = json.loads(text)
     except UnicodeDecodeError as exc:
         _refuse_file(c, f"不是 UTF-8 编码的 JSON: {exc}", f"not UTF-8 JSON: {exc}")
     except json.JSONDecodeError as exc:
@@ -447,9 +453,7 @@ def _read_geojson(path: Path, c: _Collector) -> tuple[gpd.GeoDataFrame, bool]:
         _refuse_file(
             c, "要素集合为空, 没有园区", "the feature collection is empty", code="empty", field="features"
         )
-    for problem in geojson_text_problems(
-        raw.decode("utf-8-sig"), place=c.file, doc=doc
-    ):  # a NUL GDAL would cut
+    for problem in geojson_text_problems(text, place=c.file, doc=doc):  # a NUL GDAL would cut
         c.error("control_character", problem.place, problem.field, problem.message_zh, problem.message_en)
     gdf = _read_vector(path, c)
     c.not_numbers = _non_numeric_coordinates(doc, gdf.geometry.values)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -58,17 +60,30 @@ def parse_area(values: pd.Series, unit: float | None = None) -> pd.Series:
     """
     if _plain_numbers(values):  # a numeric column (GeoPackage, GeoJSON): no text to read
         return values.astype(float) * (unit if unit is not None else 1.0)
-    text = (
-        values.astype(object)
-        .where(values.notna(), "")
-        .astype(str)
-        .map(lambda v: unicodedata.normalize("NFKC", v).lower().replace("²", "2"))
-        .str.replace(r"[\s,]+", "", regex=True)
+    return per_distinct(
+        values.astype(object).where(values.notna(), "").astype(str), partial(_area_texts, unit=unit)
+    )
+
+
+def _area_texts(texts: pd.Series, unit: float | None) -> pd.Series:
+    """:func:`parse_area` of a column of texts (``unit``: the header's factor, m² when None)."""
+    text = texts.map(lambda v: unicodedata.normalize("NFKC", v).lower().replace("²", "2")).str.replace(
+        r"[\s,]+", "", regex=True
     )
     parts = text.str.extract(_NUMBER_WITH_UNIT)
     number = pd.to_numeric(parts[0], errors="coerce")
     factor = parts[1].map(AREA_UNITS).astype(float).fillna(unit if unit is not None else 1.0)
     return (number * factor).astype(float)
+
+
+def per_distinct(texts: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``fn`` (a cell-by-cell function of a column) applied to each distinct value of ``texts`` once
+    and spread back over the rows (same index): a column of 100,000 cells holds a few distinct
+    texts (blanks, years, units), and reading each with a regular expression costs Python per cell."""
+    codes, uniques = pd.factorize(texts, use_na_sentinel=False)
+    out = fn(pd.Series(uniques, dtype=texts.dtype)).take(codes)
+    out.index = texts.index
+    return out
 
 
 def bad_numbers(values: pd.Series, parsed: pd.Series) -> pd.Series:
