@@ -137,3 +137,58 @@ def test_bad_arguments_and_unreadable_input_exit_2(tmp_path):
     proc = run_cli("check", "--plan", str(broken))
     assert proc.returncode == 2 and "TOML syntax error" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_process_prints_what_main_prints_in_this_process(tmp_path, capsys):
+    """``python -m planner`` (imports with the collector paused, then frozen) prints the same
+    ``check --json`` as ``main`` called in a process that does neither, on the same store."""
+    db = str(tmp_path / "s.gpkg")
+    args = ["check", "--json", "--db", db, "--as-of", "2026-03-01", "--findings", "all"]
+    assert main(args) == 0  # seeds the store
+    here = capsys.readouterr().out
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == here
+    assert json.loads(here)["monitor"]["warnings"]
+
+
+def test_import_planner_loads_its_names_when_first_used():
+    """``import planner`` loads no numpy, pandas or geopandas; each public name is its module's own,
+    loaded on first use; a name it does not have is an AttributeError."""
+    code = (
+        "import sys, planner\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'geopandas') if m in sys.modules))\n"
+        "from planner.core.plan import load_plan\n"
+        "print(planner.load_plan is load_plan, 'load_plan' in dir(planner))\n"
+        "import importlib\n"
+        "print(all(getattr(planner, n) is getattr(importlib.import_module(m), n)"
+        " for n, m in planner._EXPORTS.items()), sorted(planner._EXPORTS) == sorted(planner.__all__))\n"
+        "try:\n"
+        "    planner.no_such_name\n"
+        "except AttributeError as exc:\n"
+        "    print('AttributeError', exc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "[]",
+        "True True",
+        "True True",
+        "AttributeError module 'planner' has no attribute 'no_such_name'",
+    ]
+
+
+def test_check_loads_no_password_token_look_alike_or_solver_module(tmp_path):
+    """``check`` needs no password hashing, sign-in tokens, the confusables table of scenario names
+    or the proposal solver: their modules are loaded by the commands that use them."""
+    code = (
+        "import sys, io, contextlib\n"
+        "from planner.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['check', '--json', '--db', {str(tmp_path / 's.gpkg')!r}])\n"
+        "names = ('argon2', 'itsdangerous', 'confusable_homoglyphs', 'planner.core.propose', 'planner.core.sites')\n"
+        "print(rc, [m for m in names if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 []"

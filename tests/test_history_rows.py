@@ -112,3 +112,70 @@ def test_check_json_reads_the_register_once(tmp_path, plan, capsys, monkeypatch)
     assert len(reads) == 1 and "monitor" in out
     assert main(["check", "--json", "--trend", "--db", str(db)]) == 0  # the trend reads each version
     assert [v["version"] for v in json.loads(capsys.readouterr().out)["trend"]["versions"]] == [1, 2, 3, 4, 5]
+
+
+def test_statuses_of_many_ids_at_several_ranks_are_statuses_at_each(store, plan) -> None:
+    """``RowHistory.statuses_of`` (one join of the ids for all ranks) gives what ``statuses_at``
+    gives rank by rank; an id a version does not hold is None, a repeated id repeats its status;
+    ``delivered_since(..., ids)`` is the whole answer's rows of those ids."""
+    _history(store)
+    clear_cache()
+    fast = row_history(store, "main")
+    ids = [*fast.statuses["allocation_id"].drop_duplicates(), "no-such-allocation"]
+    ids = [*ids, ids[1], ids[0]]  # repeated ids
+    ranks = [4, 0, 2, 4]
+    for k, got in zip(ranks, fast.statuses_of(pd.Series(ids).to_numpy(dtype=object), ranks), strict=True):
+        expected = fast.statuses_at(k).to_dict()
+        assert got.tolist() == [expected.get(i) for i in ids]
+        assert got[len(ids) - 3] is None  # never recorded
+    assert fast.statuses_of(pd.Series(ids).to_numpy(dtype=object), []) == []
+    today = dt.date.today()
+    whole = fast.delivered_since(today)
+    assert len(whole) >= 1
+    some = [whole.index[0], "no-such-allocation"]
+    pd.testing.assert_series_equal(fast.delivered_since(today, some), whole[whole.index.isin(some)])
+
+
+def test_monitor_first_rows_of_slipped_and_the_totals_of_all(store, plan) -> None:
+    """``monitor(first=N)`` keeps the first N slipped rows (the full table's first rows) and counts
+    all of them; the result message quotes the space of all."""
+    _history(store)
+    register, _ = store.load()
+    allocs = register.allocations.copy()
+    late = allocs.index[allocs["status"] != "delivered"][::2]  # every other one due in 2024
+    allocs.loc[late, "delivery_year"] = 2024
+    _save(store, Register(register.parks, allocs, register.quotas), "v6: due in 2024")
+    clear_cache()
+    register, _ = store.load()
+    history = row_history(store, "main")
+    after = dt.date(2026, 3, 1)  # after the deadline: those not delivered slipped
+    full = monitor(plan, register, after, history=history)
+    assert len(full.slipped) > 2  # the cut matters
+    for first in (1, 2):
+        cut = monitor(plan, register, after, history=history, first=first)
+        pd.testing.assert_frame_equal(cut.slipped, full.slipped.head(first))
+        assert cut.slipped_count == full.slipped_count == len(full.slipped)
+        assert cut.slipped_all_m2 == full.slipped_all_m2 == full.slipped_m2
+        ended = cut.warnings_table[cut.warnings_table["code"] == "PLAN_PERIOD_ENDED"]
+        pd.testing.assert_frame_equal(
+            ended.reset_index(drop=True),
+            full.warnings_table[full.warnings_table["code"] == "PLAN_PERIOD_ENDED"].reset_index(drop=True),
+        )
+
+
+def test_park_names_by_either_lookup_are_the_same(store, plan, monkeypatch) -> None:
+    """The warnings name parks by a lookup of a few ids (pandas' isin) or of many (one object hash
+    table): the same table either way."""
+    import planner.core.monitor as monitor_module
+
+    _history(store)
+    clear_cache()
+    register, _ = store.load()
+    history = row_history(store, "main")
+    day = dt.date.today() + dt.timedelta(days=400)
+    few = monitor(plan, register, day, history=history, stale_months=1)
+    monkeypatch.setattr(monitor_module, "_FEW", 0)  # every lookup the way of many ids
+    many = monitor(plan, register, day, history=history, stale_months=1)
+    assert {"ALLOC_OVERDUE", "PARK_STALE"} <= set(few.warnings_table["code"])
+    pd.testing.assert_frame_equal(few.warnings_table, many.warnings_table)
+    pd.testing.assert_frame_equal(few.slipped, many.slipped)

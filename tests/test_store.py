@@ -210,6 +210,38 @@ def test_versions_are_append_only_with_history_and_restore(store, plan, seed_reg
         store.load(version=9)
 
 
+def test_a_version_read_by_gdal_keeps_the_stored_order_of_its_rows(plan, tmp_path, seed_register):
+    """A changed row is stored anew (a new fid) but keeps its place: GDAL's read, which leaves the
+    sort to numpy, gives the rows in the order of the plain ``ORDER BY pos, fid`` read."""
+    from pyogrio.raw import read_arrow
+
+    from planner.core.register import conform_allocations
+
+    store = open_store(tmp_path / "s.gpkg", plan)
+    pid = str(seed_register.parks["id"].iloc[3])
+    register = edited(seed_register, pid, new_gfa_m2=1.0)
+    allocs = register.allocations.copy()
+    allocs.loc[allocs.index[2], "area_m2"] = 7.0
+    register = with_park(Register(register.parks, allocs, register.quotas), new_park(plan, "p_new"))
+    store.save(register, user=PLANNER, comment="改 / edit", expected_version=1)
+    loaded, _ = store.load()
+    b = store.backend
+    for table in ("parks", "allocations"):  # the rows come out of order: the sort matters
+        _, rows = read_arrow(str(b.path), sql=b._version_sql(table, MAIN, 2))
+        assert rows["_pos"].to_pylist() != sorted(rows["_pos"].to_pylist())
+    with b._connect() as con:
+        parks = b._parks(b._frame(con, "parks", MAIN, 2))
+        allocations = conform_allocations(b._frame(con, "allocations", MAIN, 2))
+    pdt.assert_frame_equal(loaded.parks, parks)
+    pdt.assert_frame_equal(loaded.allocations, allocations)
+    assert loaded.parks["id"].tolist() == register.parks["id"].tolist()
+    assert loaded.allocations["allocation_id"].tolist() == allocs["allocation_id"].tolist()
+    kept = b.read_kept(MAIN, 2)  # what the store keeps of each parks row: in the same order
+    assert kept is not None and kept["id"].tolist() == register.parks["id"].tolist()
+    assert kept["n_districts"].notna().all()
+    store.close()
+
+
 def test_missing_scenario_or_version_is_not_found_not_a_failing_store(store):
     """NotFound (nothing by that name) is distinct from StoreUnavailable (the database failed)."""
     assert not issubclass(NotFound, StoreUnavailable) and not issubclass(StoreUnavailable, NotFound)

@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -27,19 +28,12 @@ from planner.cli.store import (
 )
 from planner.core.geo import fmt_m2
 from planner.core.plan import Plan, load_plan
-from planner.core.propose import (
-    Params,
-    Proposal,
-    proposal_comment,
-    proposal_register,
-    propose,
-    quotas_from_frame,
-    weights_from,
-)
-from planner.core.sites import SITE_COLUMNS, site_capacity
 from planner.errors import InputError, PlannerError
 from planner.io import jsontext
 from planner.io.export import FORMATS, write_layer
+
+if TYPE_CHECKING:  # the solver's modules are imported by its commands only (not by check, import...)
+    from planner.core.propose import Params, Proposal
 
 
 def _date(text: str) -> dt.date:
@@ -75,10 +69,14 @@ def read_quota_file(path: str | Path, plan: Plan):
         raise InputError(
             f"无法读取指标文件 {path}: {exc} / cannot read the quota file {path}: {exc}"
         ) from exc
+    from planner.core.propose import quotas_from_frame
+
     return quotas_from_frame(frame, plan, place=str(path))
 
 
 def _params(args: argparse.Namespace, plan: Plan) -> Params:
+    from planner.core.propose import Params, weights_from
+
     return Params(
         target_m2=args.target,
         deadline=args.deadline,
@@ -116,6 +114,8 @@ def _print(result: Proposal) -> None:
 
 def cmd_propose(args: argparse.Namespace) -> int:
     """Solve a proposal on a scenario; print it; with --save-as, save it as a new scenario."""
+    from planner.core.propose import proposal_comment, proposal_register, propose
+
     plan = load_plan(args.plan)
     store, register, version = stored_register(args, plan)
     user = signed_in(args, store) if args.save_as else None
@@ -152,6 +152,8 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 def cmd_sites(args: argparse.Namespace) -> int:
     """Print the site capacity table, or write it (--out PATH, --format)."""
+    from planner.core.sites import SITE_COLUMNS, site_capacity
+
     plan = load_plan(args.plan)
     _, register, _ = stored_register(args, plan)
     table = site_capacity(plan, register, as_of=args.as_of)

@@ -9,6 +9,7 @@ the app unless ``PLANNER_ACCOUNTS`` names another. Where an organisation has an 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import math
 import os
@@ -20,23 +21,31 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from typing import TYPE_CHECKING
 
 from planner.core.access import ROLES, User
 from planner.core.values import field_problems
 from planner.errors import PlannerError
 from planner.settings import accounts_path
 
+if TYPE_CHECKING:  # argon2 and itsdangerous are imported where a password or a token is handled
+    from argon2 import PasswordHasher
+    from itsdangerous import URLSafeTimedSerializer
+
 MIN_PASSWORD = 10
-_HASHER = PasswordHasher()
 MAX_FAILED_SIGN_INS = 5  # failed sign-ins for one account name within LOCKOUT_MINUTES lock it
 LOCKOUT_MINUTES = 15  # the window counted, and how long the lock lasts after the last failure
 LOCKED_DETAIL = "locked"  # audit detail prefix of a lockout refusal
 TOKEN_HOURS = 12  # a sign-in cookie (``issue_token``) is good for this long, unless revoked before
 _TOKEN_SALT = "planner-sign-in"
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """The password hasher (argon2id, its default parameters), made on first use."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 class SignInFailed(PlannerError):
@@ -257,7 +266,7 @@ def set_account(
     bad = field_problems({"name": name, "display_name": display_name, "email": email}, place="account")
     if bad:  # a NUL or other control character: the accounts file and the audit log cannot hold it
         raise PlannerError("\n".join(map(str, bad)))
-    acc = Account(name, role, _HASHER.hash(password), district_code, display_name, email)
+    acc = Account(name, role, _hasher().hash(password), district_code, display_name, email)
     try:
         acc.user()
     except ValueError as exc:
@@ -318,10 +327,12 @@ def _check_password(name: str, password: str, path: str | Path | None) -> User:
     acc = load_accounts(path).get(name)
     failed = SignInFailed("用户名或密码错误 / wrong user name or password")
     if acc is None:
-        _HASHER.hash(password)  # spend the same time as a real check
+        _hasher().hash(password)  # spend the same time as a real check
         raise failed
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
-        _HASHER.verify(acc.password_hash, password)
+        _hasher().verify(acc.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         raise failed from None
     if acc.disabled:
@@ -359,6 +370,8 @@ def _secret(path: str | Path | None) -> str:
 
 
 def _serializer(path: str | Path | None) -> URLSafeTimedSerializer:
+    from itsdangerous import URLSafeTimedSerializer
+
     return URLSafeTimedSerializer(_secret(path), salt=_TOKEN_SALT)
 
 
@@ -374,6 +387,8 @@ def user_for_token(token: str, path: str | Path | None = None, *, now: datetime 
     """The account a sign-in token stands for, as it is now; None when the token is forged,
     expired, revoked, or its account is gone, disabled or locked."""
     now = now or datetime.now(UTC)
+    from itsdangerous import BadSignature
+
     try:
         data, signed_at = _serializer(path).loads(token, return_timestamp=True)
         name, generation = str(data["u"]), int(data["g"])

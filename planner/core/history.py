@@ -145,15 +145,42 @@ class RowHistory:
             rows["status"].to_numpy(dtype=object), index=rows["allocation_id"].to_numpy(dtype=object)
         )
 
-    def delivered_since(self, as_of: dt.date) -> pd.Series:
+    def statuses_of(self, ids: np.ndarray, ranks: Sequence[int]) -> list[np.ndarray]:
+        """The status of each of ``ids`` (allocation ids, an object array; repeats allowed) in the
+        version of each rank: one object array a rank, None where that version does not hold the
+        allocation. The ids are joined to the history's rows once (one hash table for all the
+        ranks), as :meth:`statuses_at` per rank."""
+        rows = self.statuses
+        status = rows["status"].to_numpy(dtype=object)
+        if not len(status):
+            return [np.full(len(ids), None, dtype=object) for _ in ranks]
+        recorded = rows["allocation_id"].to_numpy(dtype=object)
+        codes, uniques = pd.factorize(np.concatenate([recorded, np.asarray(ids, dtype=object)]))
+        of_row, of_id = codes[: len(recorded)], codes[len(recorded) :]
+        r_from, r_to = rows["r_from"].to_numpy(), rows["r_to"].to_numpy()
+        out: list[np.ndarray] = []
+        for k in ranks:
+            valid = np.flatnonzero((r_from <= k) & (r_to > k))
+            at = np.full(len(uniques), -1, dtype=np.intp)
+            at[of_row[valid]] = valid  # each allocation's row in version k (one at most)
+            pos = at[of_id]
+            got = status[np.maximum(pos, 0)]
+            got[pos < 0] = None
+            out.append(got)
+        return out
+
+    def delivered_since(self, as_of: dt.date, ids: Sequence[str] | None = None) -> pd.Series:
         """When each allocation was recorded delivered and stayed so (among the versions saved by the
-        end of ``as_of``): allocation id -> Timestamp (naive UTC)."""
+        end of ``as_of``): allocation id -> Timestamp (naive UTC). ``ids``: only these allocations
+        (the others' rows are not looked at)."""
         k = self.last_saved_by(as_of)
         if k is None:
             return pd.Series(dtype="datetime64[ns]")
-        d = self.statuses[
-            (self.statuses["status"].to_numpy() == "delivered") & (self.statuses["r_from"].to_numpy() <= k)
-        ]
+        keep = (self.statuses["status"].to_numpy() == "delivered") & (self.statuses["r_from"].to_numpy() <= k)
+        if ids is not None:  # looked up among the delivered rows only
+            at = np.flatnonzero(keep)
+            keep[at] = _isin_objects(self.statuses["allocation_id"].to_numpy(dtype=object)[at], ids)
+        d = self.statuses[keep]
         d = d.sort_values(["allocation_id", "r_from"], kind="stable")
         ids = d["allocation_id"].to_numpy(dtype=object)
         r_from, r_to = d["r_from"].to_numpy(), d["r_to"].to_numpy()
@@ -175,6 +202,11 @@ class RowHistory:
         return pd.Series(
             self.when[rows["r_from"].to_numpy()].to_numpy(), index=rows["id"].to_numpy(dtype=object)
         )
+
+
+def _isin_objects(values: np.ndarray, among: Sequence[str]) -> np.ndarray:
+    """``values`` (an object array) found in ``among``: one hash table of the few ``among``."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object).isin(np.asarray(among, dtype=object))
 
 
 def _spans(long: pd.DataFrame, key: str, value: str, n: int) -> pd.DataFrame:

@@ -143,6 +143,10 @@ class Monitor:
     # how many warnings of each code, in the table's order (all of them: also when the table holds
     # only the first rows of each code, ``monitor(first=...)``)
     warnings_by_code: dict[str, int] = field(default_factory=dict)
+    # how many allocations slipped and their space, all of them (``monitor(first=...)`` keeps only
+    # the first rows in ``slipped``); None: as many as ``slipped`` holds
+    slipped_total: int | None = None
+    slipped_total_m2: float | None = None
 
     @property
     def warnings_total(self) -> int:
@@ -168,8 +172,19 @@ class Monitor:
 
     @property
     def slipped_m2(self) -> float:
-        """Space due inside the period that was not delivered by the deadline (or is overdue)."""
+        """Space due inside the period that was not delivered by the deadline (or is overdue), of
+        the rows the ``slipped`` table holds (all of them: :attr:`slipped_all_m2`)."""
         return float(self.slipped["area_m2"].sum())
+
+    @property
+    def slipped_count(self) -> int:
+        """How many allocations slipped (all, also when ``slipped`` holds only the first rows)."""
+        return len(self.slipped) if self.slipped_total is None else self.slipped_total
+
+    @property
+    def slipped_all_m2(self) -> float:
+        """The space of every slipped allocation (also when ``slipped`` holds only the first rows)."""
+        return self.slipped_m2 if self.slipped_total_m2 is None else self.slipped_total_m2
 
     def phase_text(self, lang: str = "zh") -> str:
         """'规划期已结束' / 'the plan period has ended'."""
@@ -244,18 +259,36 @@ def with_status_as_of(a: pd.DataFrame, history: History, day: dt.date) -> pd.Dat
     recorded delivered by mistake and corrected since is not delivered at all. An allocation first
     recorded after the day has no status then (``unknown``). Without a history: the current status.
     """
+    ((status, delivered),) = statuses_as_of(a, history, [day])
+    return a.assign(status_as_of=status, delivered_as_of=delivered)
+
+
+def statuses_as_of(
+    a: pd.DataFrame, history: History, days: Sequence[dt.date]
+) -> list[tuple[pd.Series, pd.Series]]:
+    """:func:`with_status_as_of`'s two columns (``status_as_of``, ``delivered_as_of``) for each of
+    ``days``, the allocation table joined to the history once for all of them."""
     facts = as_history(history)
-    k = facts.current_at(day)
     delivered = a["status"] == "delivered"
-    if k is None:
-        return a.assign(status_as_of=a["status"], delivered_as_of=delivered)
-    statuses = facts.statuses_at(k)
+    ranks = [facts.current_at(day) for day in days]
+    if any(k is None for k in ranks):  # no history: the current statuses
+        return [(a["status"], delivered) for _ in days]
     ids = a["allocation_id"].astype(str).to_numpy(dtype=object)
-    at = pd.Index(statuses.index, dtype=object).get_indexer(ids)
-    then_values = np.where(at >= 0, statuses.to_numpy(dtype=object)[at], "unknown")
-    then = pd.Series(then_values, index=a.index, dtype=object)
-    then = then.where((then != "delivered") | delivered, a["status"])  # corrected since
-    return a.assign(status_as_of=then, delivered_as_of=delivered & (then == "delivered"))
+    now = a["status"].to_numpy(dtype=object)
+    delivered_now = delivered.to_numpy(dtype=bool)
+    out = []
+    for recorded in facts.statuses_of(ids, [int(k) for k in ranks if k is not None]):
+        then = np.where(pd.isna(recorded), "unknown", recorded)
+        was = then == "delivered"
+        corrected = was & ~delivered_now  # recorded delivered then, not delivered now
+        then[corrected] = now[corrected]
+        out.append(
+            (
+                pd.Series(then, index=a.index, dtype=object),
+                pd.Series(was & delivered_now, index=a.index, dtype=bool),
+            )
+        )
+    return out
 
 
 def delivered_since(history: History, as_of: dt.date) -> pd.Series:
@@ -284,36 +317,37 @@ def monitor(
     are used and there is no staleness warning. ``report`` and ``table``: the register's capacity
     report and allocation table when the caller has them (a check's: ``CheckResult.report`` and
     ``.alloc_table``), else computed here. ``first``: the warnings table keeps only the first rows
-    of each code (in the table's order), their texts built for those rows only; ``warnings_by_code``
-    counts them all.
+    of each code (in the table's order), their texts built for those rows only, and ``slipped`` its
+    first rows; ``warnings_by_code``, ``slipped_count`` and ``slipped_all_m2`` count them all.
     """
     as_of = as_of or today()
     report = report if report is not None else capacity_report(plan, register)
     facts = as_history(history)
     table = table if table is not None else allocation_table(plan, register)
-    a = with_status_as_of(table, facts, as_of)
+    # delivered by the deadline (after it) or by the as-of date (before it), as recorded then
+    ref = min(as_of, plan.deadline)
+    at = statuses_as_of(table, facts, [as_of] if ref == as_of else [as_of, ref])
+    a = table.assign(status_as_of=at[0][0], delivered_as_of=at[0][1])
+    delivered_ref = at[-1][1]
     year = a["delivery_year"]
     counted = a["counted"]
     delivered_now = counted & a["delivered_as_of"] & (year <= as_of.year).fillna(False)
     phase = phase_of(plan, as_of)
-    # delivered by the deadline (after it) or by the as-of date (before it), as recorded then
-    ref = min(as_of, plan.deadline)
-    delivered_ref = (
-        a["delivered_as_of"] if ref == as_of else with_status_as_of(a, facts, ref)["delivered_as_of"]
-    )
 
     slipped_mask = counted & year.notna() & (year < as_of.year) & ~delivered_ref
-    names = register.parks.set_index("id")["name_zh"]
-    s = a[slipped_mask]
+    slipped_rows = np.flatnonzero(slipped_mask.to_numpy())
+    slipped_total_m2 = float(pd.Series(a["area_m2"].to_numpy(dtype=float)[slipped_rows]).sum())
+    s = a.iloc[slipped_rows if first is None else slipped_rows[:first]]  # the rows the table keeps
+    s_ids = s["allocation_id"].astype(str).to_numpy(dtype=object)
     year_end = pd.to_datetime(s["delivery_year"].astype(int).astype(str) + "-12-31")
-    since = delivered_since(facts, as_of).reindex(s["allocation_id"].astype(str).to_numpy())
+    since = facts.delivered_since(as_of, s_ids if first is not None else None).reindex(s_ids)
     since = pd.Series(since.to_numpy(), index=s.index).where(s["delivered_as_of"])
     until = since.dt.normalize().fillna(pd.Timestamp(as_of))
     slipped = pd.DataFrame(
         {
             "allocation_id": s["allocation_id"].to_numpy(),
             "park_id": s["park_id"].to_numpy(),
-            "park_name": s["park_id"].map(names).fillna("").to_numpy(),
+            "park_name": _park_names(register.parks, s["park_id"], missing=""),
             "area_key": s["area_key"].to_numpy(),
             "area_m2": s["area_m2"].to_numpy(dtype=float),
             "delivery_year": s["delivery_year"].astype(int).to_numpy(),
@@ -371,6 +405,8 @@ def monitor(
         by_district=d,
         delivered_by_year=delivered_by_year,
         warnings_table=empty_findings(),
+        slipped_total=len(slipped_rows),
+        slipped_total_m2=slipped_total_m2,
     )
     warnings, counts = _warnings(plan, register, a, mon, as_of, facts, stale_months, first)
     return replace(mon, warnings_table=warnings, warnings_by_code=counts)
@@ -403,15 +439,20 @@ def _warnings(
         keys = pd.Series(ids, dtype=str).astype(str).to_numpy(dtype=object)
         return rows.iloc[np.sort(np.argsort(keys, kind="stable")[:first])]
 
-    parks = register.parks
-    park_ids = pd.Index(parks["id"].astype(str).to_numpy(dtype=object), dtype=object)
-    park_names = parks["name_zh"].astype(str).to_numpy(dtype=object)
+    def pick(mask: pd.Series, code: str) -> pd.DataFrame:
+        """The rows of ``a`` under ``mask`` the table keeps (all, or the first by allocation id),
+        counted; only those rows are taken from the table."""
+        rows = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+        counts[code] = len(rows)
+        if first is not None and len(rows) > first:
+            keys = a["allocation_id"].iloc[rows].astype(str).to_numpy(dtype=object)
+            rows = rows[np.sort(np.argsort(keys, kind="stable")[:first])]
+        return a.iloc[rows]
+
     year = a["delivery_year"]
 
     def park_name(ids: pd.Series) -> pd.Series:
-        values = ids.astype(str).to_numpy(dtype=object)
-        at = park_ids.get_indexer(values)
-        return pd.Series(np.where(at >= 0, park_names[at], values), index=ids.index, dtype=object)
+        return pd.Series(_park_names(register.parks, ids), index=ids.index, dtype=object)
 
     def status_text(keys: pd.Series, lang: int) -> list[str]:
         labels = {k: (v[lang] if lang == 0 else v[lang].lower()) for k, v in STATUS_LABELS.items()}
@@ -421,8 +462,7 @@ def _warnings(
 
     # One f-string a row and language over plain lists (pandas' string concatenation of many
     # columns takes several times as long for tens of thousands of allocations).
-    o = a[year.notna() & (year < as_of.year) & ~a["delivered_as_of"]]
-    o = head(o, "ALLOC_OVERDUE", o["allocation_id"])
+    o = pick(year.notna() & (year < as_of.year) & ~a["delivered_as_of"], "ALLOC_OVERDUE")
     rows = list(
         zip(
             park_name(o["park_id"]).tolist(),
@@ -450,8 +490,7 @@ def _warnings(
             ),
         )
     )
-    r = a[(year == as_of.year).fillna(False) & a["status_as_of"].isin(NOT_STARTED)]
-    r = head(r, "ALLOC_AT_RISK", r["allocation_id"])
+    r = pick((year == as_of.year).fillna(False) & a["status_as_of"].isin(NOT_STARTED), "ALLOC_AT_RISK")
     at_risk = list(
         zip(
             park_name(r["park_id"]).tolist(),
@@ -477,7 +516,8 @@ def _warnings(
     if len(history):
         changed = park_last_changed(history, as_of)
         limit = pd.Timestamp(as_of) - pd.DateOffset(months=stale_months)
-        stale = changed[changed.notna() & (changed < limit) & _isin(changed.index, register.parks["id"])]
+        stale = changed[(changed.notna() & (changed < limit)).to_numpy()]
+        stale = stale[_isin(stale.index, register.parks["id"])] if len(stale) else stale  # parks still there
         stale = head(stale.to_frame("at"), "PARK_STALE", pd.Series(stale.index))["at"]
         ids = pd.Series(stale.index.astype(str), index=stale.index)
         since = pd.Series(stale.dt.strftime("%Y-%m-%d").to_numpy(), index=stale.index)
@@ -511,9 +551,9 @@ def _warnings(
                 plan.id,
                 "PLAN_PERIOD_ENDED",
                 f"规划期已于 {plan.deadline} 结束: 截止时已交付 {fmt_m2(mon.result_delivered_m2)}, "
-                f"目标 {fmt_m2(mon.target_m2)}; 逾期未交付 {fmt_m2(mon.slipped_m2)}",
+                f"目标 {fmt_m2(mon.target_m2)}; 逾期未交付 {fmt_m2(mon.slipped_all_m2)}",
                 f"the plan period ended on {plan.deadline}: {mon.result_delivered_m2:,.0f} m² delivered by the "
-                f"deadline against {mon.target_m2:,.0f} m²; {mon.slipped_m2:,.0f} m² slipped",
+                f"deadline against {mon.target_m2:,.0f} m²; {mon.slipped_all_m2:,.0f} m² slipped",
             )
         )
         if mon.result_met is False:  # a plan without a space target has no result to miss
@@ -537,6 +577,29 @@ def _warnings(
     if first is not None:  # those cut too (a few rows)
         table = table.groupby("code", sort=False).head(first).reset_index(drop=True)
     return table, counted
+
+
+def _park_names(parks: pd.DataFrame, ids: pd.Series, missing: str | None = None) -> np.ndarray:
+    """The name (``name_zh``) of the park of each id in ``ids``, ``missing`` for an id the register
+    does not have (None: the id itself). Only the parks with those ids are looked up (a few rows
+    of a register of 100,000 parks); a repeated park id names its first row."""
+    values = ids.astype(str).to_numpy(dtype=object)
+    wanted = pd.unique(values)
+    found = (
+        parks["id"].isin(wanted).to_numpy(dtype=bool, na_value=False)
+        if len(wanted) <= _FEW  # pandas' Arrow-text isin is quick for a few values only
+        else _isin(pd.Index(parks["id"]), wanted)
+    )
+    hit = np.flatnonzero(found)
+    known = pd.Index(parks["id"].iloc[hit].astype(str).to_numpy(dtype=object), dtype=object)
+    names = parks["name_zh"].iloc[hit].astype(str).to_numpy(dtype=object)
+    once = ~known.duplicated()
+    at = known[once].get_indexer(values)
+    shown = np.append(names[once], np.array([None], dtype=object))  # at -1 (not found): replaced below
+    return np.where(at >= 0, shown[at], values if missing is None else missing)
+
+
+_FEW = 1_000
 
 
 def _one(severity: str, id: str, code: str, zh: str, en: str) -> pd.DataFrame:

@@ -30,7 +30,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from confusable_homoglyphs import categories, confusables
 
 from planner.core.access import SYSTEM, User, check_change, require
 from planner.core.assign import kept_key, kept_rows, remember
@@ -207,6 +206,8 @@ _HOME_SCRIPTS = ["LATIN", "COMMON", "HAN"]
 def name_skeleton(name: str) -> str:
     """What a name looks like: NFKC, every look-alike letter of another script replaced by the
     Latin/common/Han letter it imitates (Unicode's confusables, ``confusable_homoglyphs``)."""
+    from confusable_homoglyphs import categories, confusables  # a table of 40 ms to load: when asked
+
     text = normalise_scenario_name(name)
     found = confusables.is_confusable(text, greedy=True, preferred_aliases=_HOME_SCRIPTS) or []
     swap = {
