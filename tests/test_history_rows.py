@@ -155,7 +155,10 @@ def test_monitor_first_rows_of_slipped_and_the_totals_of_all(store, plan) -> Non
         cut = monitor(plan, register, after, history=history, first=first)
         pd.testing.assert_frame_equal(cut.slipped, full.slipped.head(first))
         assert cut.slipped_count == full.slipped_count == len(full.slipped)
-        assert cut.slipped_all_m2 == full.slipped_all_m2 == full.slipped_m2
+        # the slipped space is of every slipped allocation, not of the rows kept
+        assert cut.slipped_m2 == full.slipped_m2 == full.slipped["area_m2"].sum()
+        assert cut.slipped_m2 > cut.slipped["area_m2"].sum()
+        assert cut.to_dict()["slipped_m2"] == full.slipped_m2  # what check --json prints
         ended = cut.warnings_table[cut.warnings_table["code"] == "PLAN_PERIOD_ENDED"]
         pd.testing.assert_frame_equal(
             ended.reset_index(drop=True),

@@ -172,19 +172,16 @@ class Monitor:
 
     @property
     def slipped_m2(self) -> float:
-        """Space due inside the period that was not delivered by the deadline (or is overdue), of
-        the rows the ``slipped`` table holds (all of them: :attr:`slipped_all_m2`)."""
+        """Space due inside the period that was not delivered by the deadline (or is overdue): of
+        every slipped allocation, also when ``slipped`` holds only the first rows."""
+        if self.slipped_total_m2 is not None:
+            return self.slipped_total_m2
         return float(self.slipped["area_m2"].sum())
 
     @property
     def slipped_count(self) -> int:
         """How many allocations slipped (all, also when ``slipped`` holds only the first rows)."""
         return len(self.slipped) if self.slipped_total is None else self.slipped_total
-
-    @property
-    def slipped_all_m2(self) -> float:
-        """The space of every slipped allocation (also when ``slipped`` holds only the first rows)."""
-        return self.slipped_m2 if self.slipped_total_m2 is None else self.slipped_total_m2
 
     def phase_text(self, lang: str = "zh") -> str:
         """'规划期已结束' / 'the plan period has ended'."""
@@ -318,7 +315,7 @@ def monitor(
     report and allocation table when the caller has them (a check's: ``CheckResult.report`` and
     ``.alloc_table``), else computed here. ``first``: the warnings table keeps only the first rows
     of each code (in the table's order), their texts built for those rows only, and ``slipped`` its
-    first rows; ``warnings_by_code``, ``slipped_count`` and ``slipped_all_m2`` count them all.
+    first rows; ``warnings_by_code``, ``slipped_count`` and ``slipped_m2`` count them all.
     """
     as_of = as_of or today()
     report = report if report is not None else capacity_report(plan, register)
@@ -551,9 +548,9 @@ def _warnings(
                 plan.id,
                 "PLAN_PERIOD_ENDED",
                 f"规划期已于 {plan.deadline} 结束: 截止时已交付 {fmt_m2(mon.result_delivered_m2)}, "
-                f"目标 {fmt_m2(mon.target_m2)}; 逾期未交付 {fmt_m2(mon.slipped_all_m2)}",
+                f"目标 {fmt_m2(mon.target_m2)}; 逾期未交付 {fmt_m2(mon.slipped_m2)}",
                 f"the plan period ended on {plan.deadline}: {mon.result_delivered_m2:,.0f} m² delivered by the "
-                f"deadline against {mon.target_m2:,.0f} m²; {mon.slipped_all_m2:,.0f} m² slipped",
+                f"deadline against {mon.target_m2:,.0f} m²; {mon.slipped_m2:,.0f} m² slipped",
             )
         )
         if mon.result_met is False:  # a plan without a space target has no result to miss
