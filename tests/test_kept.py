@@ -143,3 +143,38 @@ def test_rows_kept_under_another_key_are_recomputed_on_open(store_db, plan, city
     _same_check(plan, register, spy, kept=True)
     assert set(check(plan, register).where["geo_district_code"]) != {"440309"}
     store.close()
+
+
+def test_a_store_of_the_release_before_gets_its_rows_kept_on_open(store_db, plan, city, monkeypatch) -> None:
+    """A store written by the release before (no ``parks_kept`` table, no key in ``store_meta``):
+    opening it computes every row's, keeping every version as it was."""
+    store = open_store(store_db, plan)
+    _, v = store.load()
+    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    before = [
+        (x.version, len(store.load(version=x.version)[0].parks)) for x in store.backend.versions("main")
+    ]
+    if store_db.startswith("postgresql"):
+        import sqlalchemy as sa
+
+        with store.backend.engine.begin() as con:
+            con.execute(sa.text("DROP TABLE parks_kept"))
+            con.execute(sa.text("DELETE FROM store_meta WHERE key = :k"), {"k": KEPT_META})
+    else:
+        import sqlite3
+
+        con = sqlite3.connect(store_db)
+        con.execute("DROP TABLE parks_kept")
+        con.execute("DELETE FROM store_meta WHERE key = ?", (KEPT_META,))
+        con.commit()
+        con.close()
+    assert store.backend.read_kept("main", v.version + 1) is None  # nothing kept, nothing read
+    store.close()
+    spy = Spy(monkeypatch)
+    store, register, _ = _load(store_db, plan)
+    assert store.keeps and store.backend.get_meta(KEPT_META) == assign.kept_key(plan)
+    _same_check(plan, register, spy, kept=True)
+    assert [
+        (x.version, len(store.load(version=x.version)[0].parks)) for x in store.backend.versions("main")
+    ] == before
+    store.close()
