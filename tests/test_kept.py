@@ -7,6 +7,7 @@ backends."""
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -18,7 +19,7 @@ from planner.core.checking import check
 from planner.core.register import Register, conform_parks, load_register
 from planner.store import open_store
 from planner.store.service import KEPT_META
-from tests.conftest import inside
+from tests.conftest import inside, square
 
 PLANNER = User("kept", "planner")
 
@@ -177,4 +178,44 @@ def test_a_store_of_the_release_before_gets_its_rows_kept_on_open(store_db, plan
     assert [
         (x.version, len(store.load(version=x.version)[0].parks)) for x in store.backend.versions("main")
     ] == before
+    store.close()
+
+
+def test_a_row_another_program_edits_in_place_is_computed_not_taken_stale(
+    store_db, plan, city, monkeypatch
+) -> None:
+    """QGIS (or SQL) moving a stored park in place, bypassing the planner: the store's trigger
+    drops that row's kept values, so the next check computes and puts the park where it now is."""
+    store = open_store(store_db, plan)
+    _, v = store.load()
+    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    register, v = store.load()
+    pid = str(register.parks["id"].iloc[3])
+    assert check(plan, register).where["geo_district_code"].iloc[3] != "440307"
+    moved = square(inside(plan, "440307"), 300.0)  # into Longgang
+    if store_db.startswith("postgresql"):
+        import sqlalchemy as sa
+
+        with store.backend.engine.begin() as con:
+            con.execute(
+                sa.text("UPDATE parks SET geom = ST_GeomFromText(:w, 4326) WHERE id = :i AND v_to IS NULL"),
+                {"w": moved.wkt, "i": pid},
+            )
+    else:
+        import sqlite3
+
+        from planner.store.gpkg import to_gpkg_blobs
+
+        con = sqlite3.connect(store_db)
+        con.execute(
+            "UPDATE parks SET geom = ? WHERE id = ? AND v_to IS NULL",
+            (to_gpkg_blobs(np.array([moved], dtype=object))[0], pid),
+        )
+        con.commit()
+        con.close()
+    store.close()
+    spy = Spy(monkeypatch)
+    store, register, _ = _load(store_db, plan)
+    _same_check(plan, register, spy, kept=False)  # that row has nothing kept: the version computed
+    assert check(plan, register).where["geo_district_code"].iloc[3] == "440307"
     store.close()

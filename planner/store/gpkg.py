@@ -738,10 +738,18 @@ class GeoPackageBackend:
         con.execute(f"CREATE TABLE IF NOT EXISTS {KEPT} (fid INTEGER PRIMARY KEY NOT NULL, {cols})")
 
     def clear_kept(self) -> None:
-        """Forget every kept row (they were made under another key)."""
+        """Forget every kept row (they were made under another key). A parks row whose geometry is
+        changed or which is deleted by another program (QGIS edits the file in place) loses its
+        kept row by a trigger, so it is computed when read, never taken stale."""
         with self._tx() as con:
             self._kept_table(con)
             con.execute(f"DELETE FROM {KEPT}")
+            for event in ("UPDATE OF geom", "DELETE"):
+                name = f"{KEPT}_{event.split()[0].lower()}"
+                con.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON parks "
+                    f"BEGIN DELETE FROM {KEPT} WHERE fid = OLD.fid; END"
+                )
 
     def unkept_parks(self) -> tuple[np.ndarray, np.ndarray]:
         """The fids and geometries of the parks rows (every version) that have nothing kept."""

@@ -521,10 +521,28 @@ class PostgisBackend:
     ]
 
     def clear_kept(self) -> None:
-        """Forget every kept row (they were made under another key)."""
+        """Forget every kept row (they were made under another key). A parks row whose geometry is
+        changed or which is deleted by another program loses its kept row by a trigger, so it is
+        computed when read, never taken stale."""
         with self.engine.begin() as con:
+            con.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtext('planner schema'))")
+            )  # one opener at a time
             con.execute(sa.text(self._KEPT_DDL))
             con.execute(sa.text("DELETE FROM parks_kept"))
+            con.execute(
+                sa.text(
+                    "CREATE OR REPLACE FUNCTION parks_kept_forget() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN DELETE FROM parks_kept WHERE fid = OLD.fid; RETURN NULL; END $$"
+                )
+            )
+            con.execute(sa.text("DROP TRIGGER IF EXISTS parks_kept_forget ON parks"))
+            con.execute(
+                sa.text(
+                    "CREATE TRIGGER parks_kept_forget AFTER UPDATE OF geom OR DELETE ON parks "
+                    "FOR EACH ROW EXECUTE FUNCTION parks_kept_forget()"
+                )
+            )
 
     def unkept_parks(self) -> tuple[np.ndarray, np.ndarray]:
         """The fids and geometries of the parks rows (every version) that have nothing kept."""
