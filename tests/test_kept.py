@@ -77,10 +77,16 @@ def _load(db: str, plan) -> tuple:
     return store, register, v
 
 
-def test_a_loaded_version_is_checked_with_what_the_store_kept(store_db, plan, city, monkeypatch) -> None:
-    store = open_store(store_db, plan)
+def _stored(db: str, plan, city: Register) -> tuple:
+    """The store at ``db`` (seeded) with ``city`` saved over the seed; the store and the seed's version."""
+    store = open_store(db, plan)
     _, v = store.load()
     store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    return store, v
+
+
+def test_a_loaded_version_is_checked_with_what_the_store_kept(store_db, plan, city, monkeypatch) -> None:
+    store, v = _stored(store_db, plan, city)
     store.close()
     spy = Spy(monkeypatch)
     store, register, v = _load(store_db, plan)
@@ -111,9 +117,7 @@ def test_a_loaded_version_is_checked_with_what_the_store_kept(store_db, plan, ci
 
 
 def test_rows_with_nothing_kept_are_computed_and_filled_by_upgrade(store_db, plan, city, monkeypatch) -> None:
-    store = open_store(store_db, plan)
-    _, v = store.load()
-    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    store, _ = _stored(store_db, plan, city)
     store.backend.clear_kept()  # as rows an older release wrote: nothing kept, the key still set
     store.close()
     spy = Spy(monkeypatch)
@@ -127,9 +131,7 @@ def test_rows_with_nothing_kept_are_computed_and_filled_by_upgrade(store_db, pla
 
 
 def test_rows_kept_under_another_key_are_recomputed_on_open(store_db, plan, city, monkeypatch) -> None:
-    store = open_store(store_db, plan)
-    _, v = store.load()
-    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    store, v = _stored(store_db, plan, city)
     # What another rule or other districts would have kept: every row in one wrong district.
     register, v = store.load()
     wrong = assign.kept_rows(register.parks, plan)
@@ -149,9 +151,7 @@ def test_rows_kept_under_another_key_are_recomputed_on_open(store_db, plan, city
 def test_a_store_of_the_release_before_gets_its_rows_kept_on_open(store_db, plan, city, monkeypatch) -> None:
     """A store written by the release before (no ``parks_kept`` table, no key in ``store_meta``):
     opening it computes every row's, keeping every version as it was."""
-    store = open_store(store_db, plan)
-    _, v = store.load()
-    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
+    store, v = _stored(store_db, plan, city)
     before = [
         (x.version, len(store.load(version=x.version)[0].parks)) for x in store.backend.versions("main")
     ]
@@ -186,10 +186,8 @@ def test_a_row_another_program_edits_in_place_is_computed_not_taken_stale(
 ) -> None:
     """QGIS (or SQL) moving a stored park in place, bypassing the planner: the store's trigger
     drops that row's kept values, so the next check computes and puts the park where it now is."""
-    store = open_store(store_db, plan)
-    _, v = store.load()
-    store.save(city, user=PLANNER, comment="city", expected_version=v.version)
-    register, v = store.load()
+    store, _ = _stored(store_db, plan, city)
+    register, _ = store.load()
     pid = str(register.parks["id"].iloc[3])
     assert check(plan, register).where["geo_district_code"].iloc[3] != "440307"
     moved = square(inside(plan, "440307"), 300.0)  # into Longgang
