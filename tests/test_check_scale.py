@@ -330,26 +330,6 @@ def test_check_json_counts_findings_by_code_and_writes_every_row(tmp_path, plan_
     assert ".csv" in capsys.readouterr().err
 
 
-def test_the_check_command_loads_no_app_chart_report_or_solver_module(tmp_path):
-    """`python -m planner check` starts quickly: streamlit, matplotlib, docx and scipy stay unloaded."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    code = (
-        "import sys, io, contextlib\n"
-        "from planner.cli.main import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    rc = main(['check', '--json', '--db', {str(tmp_path / 's.gpkg')!r}])\n"
-        "heavy = [m for m in ('streamlit', 'matplotlib', 'docx', 'scipy') if m in sys.modules]\n"
-        "print(rc, heavy)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "0 []"
-
-
 def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its text columns as Python objects (a register built in code) instead of the
     Arrow strings a loaded register has."""

@@ -178,15 +178,17 @@ def test_import_planner_loads_its_names_when_first_used():
     ]
 
 
-def test_check_loads_no_password_token_look_alike_or_solver_module(tmp_path):
-    """``check`` needs no password hashing, sign-in tokens, the confusables table of scenario names
-    or the proposal solver: their modules are loaded by the commands that use them."""
+def test_check_loads_no_app_chart_report_password_token_look_alike_or_solver_module(tmp_path):
+    """``python -m planner check`` starts quickly: it needs no app, charts, documents, password
+    hashing, sign-in tokens, the confusables table of scenario names or the proposal solver; their
+    modules are loaded by the commands that use them."""
     code = (
         "import sys, io, contextlib\n"
         "from planner.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    rc = main(['check', '--json', '--db', {str(tmp_path / 's.gpkg')!r}])\n"
-        "names = ('argon2', 'itsdangerous', 'confusable_homoglyphs', 'planner.core.propose', 'planner.core.sites')\n"
+        "names = ('streamlit', 'matplotlib', 'docx', 'scipy', 'argon2', 'itsdangerous', "
+        "'confusable_homoglyphs', 'planner.core.propose', 'planner.core.sites')\n"
         "print(rc, [m for m in names if m in sys.modules])\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
