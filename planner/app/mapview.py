@@ -35,7 +35,7 @@ from folium.utilities import JsCode
 from jinja2 import Template
 
 from planner.app.labels import district_area_note
-from planner.core.geo import WGS84, fmt_m2, shift_from_wgs84, shift_gdf
+from planner.core.geo import WGS84, fmt_m2, project, shift_from_wgs84, shift_gdf
 from planner.core.plan import Plan
 from planner.core.register import STATUSES, Register
 from planner.i18n import LEAFLET_DRAW_ZH, STATUS_LABELS, field_label
@@ -1009,13 +1009,12 @@ def build_index(plan: Plan, register: Register) -> MapIndex:
     keep = ["id", "name_zh", "name_en", "status", "district_code", "land_area_m2", "new_gfa_m2"]
     parks = gpd.GeoDataFrame(p.loc[located, keep], geometry=p.geometry[located].values, crs=WGS84)
     parks = parks.reset_index(drop=True).rename(columns={"land_area_m2": "land_m2"})
-    fig = park_figures(plan, register)
-    parks["counted_m2"] = parks["id"].map(fig["counted_m2"]).fillna(0.0).to_numpy()
-    parks["aligned_m2"] = parks["id"].map(fig["aligned_m2"]).fillna(0.0).to_numpy()
-    parks["judged_m2"] = parks["id"].map(fig["judged_m2"]).fillna(0.0).to_numpy()
-    points = parks.geometry.representative_point()
-    lonlat = shapely.get_coordinates(points.values)
-    xy = shapely.get_coordinates(points.to_crs(plan.metric_crs).values)
+    fig = park_figures(plan, register).reindex(parks["id"].to_numpy())  # one lookup for the three
+    for c in ("counted_m2", "aligned_m2", "judged_m2"):
+        parks[c] = fig[c].fillna(0.0).to_numpy()
+    points = shapely.point_on_surface(np.asarray(parks.geometry.values))
+    lonlat = shapely.get_coordinates(points)
+    xy = shapely.get_coordinates(project(points, WGS84, plan.metric_crs))  # one pyproj call
     parks.sindex  # noqa: B018  built now, once, not on the first view
     return MapIndex(parks, xy[:, 0], xy[:, 1], lonlat[:, 0], lonlat[:, 1], int((~located).sum()))
 
