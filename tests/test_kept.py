@@ -6,6 +6,8 @@ backends."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -217,3 +219,38 @@ def test_a_row_another_program_edits_in_place_is_computed_not_taken_stale(
     _same_check(plan, register, spy, kept=False)  # that row has nothing kept: the version computed
     assert check(plan, register).where["geo_district_code"].iloc[3] == "440307"
     store.close()
+
+
+@pytest.mark.parametrize("damage", ["not WKB", "a text for a number", "a shape for a park without one"])
+def test_damaged_kept_rows_are_not_taken_and_the_store_is_left_as_it_was(
+    tmp_path, plan, city, monkeypatch, damage
+):
+    """A store whose kept rows were damaged (by hand, another program, a bad disk): the load still
+    gives the register, the check computes what was kept (and equals the computed one), and the
+    stored rows are not touched by reading."""
+    import sqlite3
+
+    db = str(tmp_path / "damaged.gpkg")
+    store, _ = _stored(db, plan, city)
+    register, _ = store.load()
+    none_fid = "(SELECT p.fid FROM parks p WHERE p.id = 'no_shape' AND p.v_to IS NULL)"
+    sql = {
+        "not WKB": "UPDATE parks_kept SET metric = x'00ff' WHERE fid = (SELECT min(fid) FROM parks_kept)",
+        "a text for a number": "UPDATE parks_kept SET geo_share = 'abc' WHERE fid = (SELECT max(fid) FROM parks_kept)",
+        "a shape for a park without one": "UPDATE parks_kept SET metric = "
+        "(SELECT metric FROM parks_kept WHERE metric IS NOT NULL LIMIT 1) WHERE fid = " + none_fid,
+    }[damage]
+    store.close()
+    con = sqlite3.connect(db)
+    assert con.execute(sql).rowcount == 1
+    con.commit()
+    con.close()
+    before = Path(db).read_bytes()
+    spy = Spy(monkeypatch)
+    store, loaded, _ = _load(db, plan)
+    pd.testing.assert_frame_equal(
+        loaded.parks.drop(columns="geometry"), register.parks.drop(columns="geometry")
+    )
+    _same_check(plan, loaded, spy, kept=False)  # nothing taken: computed
+    store.close()
+    assert Path(db).read_bytes() == before

@@ -312,22 +312,30 @@ def kept_rows(parks: gpd.GeoDataFrame, plan: Plan) -> pd.DataFrame:
 def remember(parks: gpd.GeoDataFrame, plan: Plan, kept: pd.DataFrame) -> bool:
     """Take a store's kept rows of ``parks`` (:func:`kept_rows`' columns, same order) as
     :func:`locate`'s result for this geometry column: the version's first check then projects and
-    assigns nothing. Nothing is taken (False) when a row has none kept (``n_districts`` missing)."""
+    assigns nothing. Nothing is taken (False: the check computes them) when a row has none kept
+    (``n_districts`` missing), or what is kept cannot be read or does not match the parks (a
+    damaged store: a metric geometry that is not WKB, a text where a number belongs, a shape kept
+    for a park that has none)."""
     if len(kept) != len(parks) or not len(parks) or kept["n_districts"].isna().any():
         return False
-    wkb = kept["metric"].to_numpy(dtype=object)
-    metric = shapely.from_wkb(np.where(pd.isna(wkb), None, wkb))
-    geo = pd.DataFrame(
-        {
-            "geo_district_code": kept["geo_district_code"].fillna("").to_numpy(dtype=object),
-            "geo_share": kept["geo_share"].to_numpy(dtype=float, na_value=np.nan),
-            "n_districts": kept["n_districts"].to_numpy(dtype=np.int64),
-            "distance_m": kept["distance_m"].to_numpy(dtype=float, na_value=np.nan),
-            "nearest_district_code": kept["nearest_district_code"].fillna("").to_numpy(dtype=object),
-            "located": ~(shapely.is_missing(metric) | shapely.is_empty(metric)),
-        }
-    )
+    try:
+        wkb = kept["metric"].to_numpy(dtype=object)
+        metric = shapely.from_wkb(np.where(pd.isna(wkb), None, wkb))
+        geo = pd.DataFrame(
+            {
+                "geo_district_code": kept["geo_district_code"].fillna("").to_numpy(dtype=object),
+                "geo_share": kept["geo_share"].to_numpy(dtype=float, na_value=np.nan),
+                "n_districts": kept["n_districts"].to_numpy(dtype=np.int64),
+                "distance_m": kept["distance_m"].to_numpy(dtype=float, na_value=np.nan),
+                "nearest_district_code": kept["nearest_district_code"].fillna("").to_numpy(dtype=object),
+                "located": ~(shapely.is_missing(metric) | shapely.is_empty(metric)),
+            }
+        )
+    except (shapely.errors.GEOSException, ValueError, TypeError):
+        return False
     geoms = np.asarray(parks.geometry.values, dtype=object)
+    if not np.array_equal(geo["located"].to_numpy(), ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))):
+        return False
     _CACHE[(geometry_key(geoms), _districts_key(plan), str(parks.crs))] = (geo, metric)
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)

@@ -85,6 +85,14 @@ KEPT_TYPES = {
     "distance_m": "DOUBLE",
     "nearest_district_code": "TEXT",
 }
+# SQLite stores any value in any column and GDAL casts what does not fit (a text in a DOUBLE reads
+# as 0): a kept row with a value of the wrong type reads as nothing kept (n_districts missing).
+_KEPT_TYPED = {
+    "n_districts": "CASE WHEN typeof(k.n_districts) = 'integer' AND typeof(k.metric) IN ('blob', 'null') "
+    "AND typeof(k.geo_share) IN ('real', 'integer', 'null') AND typeof(k.distance_m) IN ('real', 'integer', "
+    "'null') AND typeof(k.geo_district_code) IN ('text', 'null') AND typeof(k.nearest_district_code) "
+    "IN ('text', 'null') THEN k.n_districts END"
+}
 
 _GPKG_DDL = """
 CREATE TABLE gpkg_spatial_ref_sys (
@@ -808,7 +816,7 @@ class GeoPackageBackend:
         frame = pyogrio.read_dataframe(  # sorted by _in_stored_order, not by SQLite (whole rows)
             str(self.path),
             sql=f"SELECT p.pos AS _pos, p.fid + 0 AS _fid, p.id AS id, "
-            f"{', '.join('k.' + c + ' AS ' + c for c in KEPT_TYPES)} FROM parks p "
+            f"{', '.join(_KEPT_TYPED.get(c, 'k.' + c) + ' AS ' + c for c in KEPT_TYPES)} FROM parks p "
             f"LEFT JOIN {KEPT} k ON k.fid = p.fid WHERE p.scenario = {literal} AND p.v_from <= {int(version)} "
             f"AND (p.v_to IS NULL OR p.v_to > {int(version)})",
             use_arrow=True,
