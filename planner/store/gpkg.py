@@ -25,6 +25,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from planner.core.assign import KEPT_COLUMNS
 from planner.core.changes import KEYS, Delta
 from planner.core.geo import WGS84
 from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
@@ -77,14 +78,8 @@ AUDIT_COLUMNS = ["time", "user", "role", "action", "scenario", "version", "outco
 # the row is written (planner.core.assign.kept_rows): a cache, never the record. A row without one
 # (written by an older release) is simply computed when read.
 KEPT = "parks_kept"
-KEPT_TYPES = {
-    "metric": "BLOB",
-    "geo_district_code": "TEXT",
-    "geo_share": "DOUBLE",
-    "n_districts": "INTEGER NOT NULL",
-    "distance_m": "DOUBLE",
-    "nearest_district_code": "TEXT",
-}
+_KEPT_SQL = {"geo_share": "DOUBLE", "distance_m": "DOUBLE", "n_districts": "INTEGER NOT NULL"}  # else TEXT
+KEPT_TYPES = {"metric": "BLOB", **{c: _KEPT_SQL.get(c, "TEXT") for c in KEPT_COLUMNS}}  # kept_rows' columns
 # SQLite stores any value in any column and GDAL casts what does not fit (a text in a DOUBLE reads
 # as 0): a kept row with a value of the wrong type reads as nothing kept (n_districts missing).
 _KEPT_TYPED = {

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.engine import make_url
 
+from planner.core.assign import KEPT_COLUMNS
 from planner.core.changes import KEYS, Delta
 from planner.core.geo import WGS84
 from planner.core.indicators import STORED_INDICATOR_COLUMNS, conform_indicators
@@ -511,14 +512,7 @@ class PostgisBackend:
         "geo_share double precision, n_districts bigint NOT NULL, distance_m double precision, "
         "nearest_district_code text)"
     )
-    _KEPT_NAMES: ClassVar[list[str]] = [
-        "metric",
-        "geo_district_code",
-        "geo_share",
-        "n_districts",
-        "distance_m",
-        "nearest_district_code",
-    ]
+    _KEPT_NAMES: ClassVar[list[str]] = ["metric", *KEPT_COLUMNS]  # planner.core.assign.kept_rows' columns
 
     def clear_kept(self) -> None:
         """Forget every kept row (they were made under another key). A parks row whose geometry is
